@@ -1,0 +1,5 @@
+"""Allow ``python -m autopilot``."""
+
+from autopilot.cli import main
+
+raise SystemExit(main())

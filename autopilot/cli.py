@@ -1,0 +1,63 @@
+"""Command-line entry point: one sub-command per module under ``autopilot.commands``.
+
+Each command module exposes ``add_parser(subparsers)`` and ``run(args) -> int``.
+Errors the user can fix are reported as one line on stderr with exit code 2;
+nothing ever prints a traceback to the user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from typing import Protocol, cast
+
+COMMANDS = ("run", "render", "rbac", "features", "explain", "demo")
+
+
+class UsageError(Exception):
+    """A problem with the user's input; printed as one line, exit code 2."""
+
+
+class _Command(Protocol):
+    def add_parser(self, subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+        ...
+
+    def run(self, args: argparse.Namespace) -> int:
+        ...
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, never a usage dump plus traceback."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"autopilot: error: {message}\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the top-level parser with every sub-command registered."""
+    parser = _Parser(prog="autopilot", description="Keep an OpenShift Virtualization cluster in its Golden State.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name in COMMANDS:
+        module = cast(_Command, importlib.import_module(f"autopilot.commands.{name}"))
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except UsageError as exc:
+        sys.stderr.write(f"autopilot: error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # last line of defence: one line, never a traceback
+        sys.stderr.write(f"autopilot: error: {type(exc).__name__}: {exc}\n")
+        return 1
