@@ -38,8 +38,13 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the top-level parser with every sub-command registered."""
-    parser = _Parser(prog="autopilot", description="Keep an OpenShift Virtualization cluster in its Golden State.")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    parser = _Parser(
+        prog="autopilot",
+        description="Keep an OpenShift Virtualization cluster in its Golden State.",
+    )
+    sub: argparse._SubParsersAction[argparse.ArgumentParser] = parser.add_subparsers(
+        dest="command", metavar="COMMAND", parser_class=_Parser
+    )
     sub.required = True
     for name in COMMANDS:
         module = cast(_Command, importlib.import_module(f"autopilot.commands.{name}"))
