@@ -1,18 +1,250 @@
-"""`autopilot render` (placeholder until its issue lands)."""
+"""``autopilot render``: what the controller would apply, offline or against a live cluster.
+
+Uses the controller's own code path (:func:`autopilot.golden.plan.plan_all`).
+Offline (``--hco-file``) there are no nodes and cluster lookups give their documented
+defaults; live (``--kubeconfig``) reads the HCO, nodes, Infrastructure and Scheduler.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import importlib
+import io
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 
 from autopilot.cli import UsageError
+from autopilot.golden.catalog import GoldenState, GoldenStateError, load_golden_state
+from autopilot.golden.context import RenderContext, build_context
+from autopilot.golden.gate import Activation, activation_for
+from autopilot.golden.locate import resolve_golden_state_dir
+from autopilot.golden.lookups import Lookups, OfflineLookups
+from autopilot.golden.plan import AssetPlan, plan_all
+from autopilot.golden.templating import to_yaml
+
+DEFAULT_NAMESPACE = "openshift-cnv"
+LIVE_TIMEOUT = 60.0
+DISABLED_RESOURCES = "platform.kubevirt.io/disabled-resources"
+
+ExcludedFn = Callable[[dict[str, Any]], bool]
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register the sub-command."""
-    p = subparsers.add_parser("render", help="not implemented yet")
+    p = subparsers.add_parser(
+        "render",
+        help="render the golden state for an HCO (offline file or live cluster)",
+        description=__doc__,
+    )
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--hco-file", type=Path, help="HyperConverged YAML file (offline)")
+    source.add_argument("--kubeconfig", help="kubeconfig of a live cluster")
+    p.add_argument(
+        "--namespace", default=DEFAULT_NAMESPACE, help="HCO namespace (live; default %(default)s)"
+    )
+    p.add_argument("--asset", help="render only this asset")
+    p.add_argument(
+        "--show-excluded",
+        action="store_true",
+        help="also show excluded assets and objects matched by disabled-resources",
+    )
+    p.add_argument("--output", choices=("yaml", "json", "status"), default="yaml")
+    p.add_argument("--golden-state", help="golden-state directory (default: the shipped one)")
     p.set_defaults(func=run)
 
 
+def load_golden(path: str | None) -> GoldenState:
+    """Load the golden state for a command; problems become a one-line usage error."""
+    try:
+        return load_golden_state(resolve_golden_state_dir(path))
+    except GoldenStateError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def read_hco_file(path: Path) -> dict[str, Any]:
+    """The HyperConverged document of a YAML file (one line errors)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        docs = [d for d in YAML(typ="safe", pure=True).load_all(text) if d is not None]
+    except YAMLError as exc:
+        raise UsageError(f"{path}: invalid YAML: {' '.join(str(exc).split())}") from None
+    for doc in docs:
+        if isinstance(doc, dict) and doc.get("kind") == "HyperConverged":
+            return doc
+    raise UsageError(f"{path}: no HyperConverged object in the file")
+
+
+def _disabled_filter(hco: dict[str, Any]) -> tuple[ExcludedFn | None, str | None]:
+    """A predicate for objects excluded by ``disabled-resources`` (when the engine offers one)."""
+    annotations = (hco.get("metadata") or {}).get("annotations") or {}
+    raw = annotations.get(DISABLED_RESOURCES)
+    if not raw:
+        return None, None
+    try:
+        overrides: Any = importlib.import_module("autopilot.engine.overrides")
+    except ImportError:
+        return None, None
+    parse = getattr(overrides, "parse_disabled_resources", None)
+    excluded = getattr(overrides, "is_excluded", None)
+    if parse is None or excluded is None:
+        return None, None
+    try:
+        rules = parse(raw)
+    except Exception as exc:  # fail open, like the controller
+        return None, f"{DISABLED_RESOURCES} ignored: {' '.join(str(exc).split())}"
+
+    def check(obj: dict[str, Any]) -> bool:
+        return bool(excluded(obj, rules))
+
+    return check, None
+
+
+def _warn(message: str) -> None:
+    sys.stderr.write(f"autopilot: warning: {message}\n")
+
+
+def _plan(
+    golden: GoldenState,
+    ctx: RenderContext,
+    activation: Activation,
+    lookups: Lookups,
+    asset: str | None,
+) -> list[AssetPlan]:
+    assets = [golden.asset(asset)] if asset else None
+    return plan_all(golden, ctx, activation=activation, lookups=lookups, assets=assets)
+
+
+async def _live_plans(
+    args: argparse.Namespace, golden: GoldenState
+) -> tuple[dict[str, Any], list[AssetPlan]]:
+    from autopilot.golden.live import BridgedLookups, LiveReadError, read_context
+    from autopilot.kube.client import ApiUnreachable, ConfigError, KubeClient
+
+    try:
+        client = await KubeClient.connect(args.kubeconfig, timeout=10.0)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        snapshot = await read_context(client, namespace=args.namespace, version=golden.version)
+        activation = activation_for(snapshot.hco, golden)
+        lookups = BridgedLookups(client, asyncio.get_running_loop())
+        plans = await asyncio.to_thread(
+            _plan, golden, snapshot.context, activation, lookups, args.asset
+        )
+        return snapshot.hco, plans
+    except (LiveReadError, ApiUnreachable) as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        await client.close()
+
+
+def _gather(
+    args: argparse.Namespace, golden: GoldenState
+) -> tuple[dict[str, Any], list[AssetPlan]]:
+    if args.asset and not golden.has_asset(args.asset):
+        raise UsageError(f"unknown asset {args.asset!r}")
+    if args.hco_file is not None:
+        hco = read_hco_file(args.hco_file)
+        namespace = str((hco.get("metadata") or {}).get("namespace") or DEFAULT_NAMESPACE)
+        ctx = build_context(
+            hco=hco, nodes=[], environ=dict(os.environ), version=golden.version,
+            namespace=namespace,
+        )
+        activation = activation_for(hco, golden)
+        return hco, _plan(golden, ctx, activation, OfflineLookups(), args.asset)
+    try:
+        return asyncio.run(asyncio.wait_for(_live_plans(args, golden), LIVE_TIMEOUT))
+    except TimeoutError:
+        raise UsageError(f"live render did not finish within {LIVE_TIMEOUT:.0f}s") from None
+
+
+def _state(plan: AssetPlan) -> str:
+    if plan.error:
+        return "ERROR"
+    return "INCLUDED" if plan.included else "EXCLUDED"
+
+
+def format_status(plans: list[AssetPlan], excluded: ExcludedFn | None) -> str:
+    """A fixed-width table: NAME, GROUP/FEATURE, STATE, REASON."""
+    rows = [("NAME", "GROUP/FEATURE", "STATE", "REASON")]
+    for plan in plans:
+        reason = plan.error or plan.reason
+        if excluded is not None and plan.objects:
+            hidden = sum(1 for obj in plan.objects if excluded(obj))
+            if hidden:
+                reason += f"; {hidden} object(s) excluded by disabled-resources"
+        where = f"{plan.asset.group or '-'}/{plan.asset.feature or '-'}"
+        rows.append((plan.asset.name, where, _state(plan), reason))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines = [
+        "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3])) + "  " + row[3]
+        for row in rows
+    ]
+    return "\n".join(line.rstrip() for line in lines) + "\n"
+
+
+def format_yaml(plans: list[AssetPlan], excluded: ExcludedFn | None, show_excluded: bool) -> str:
+    """Multi-document YAML of every object to apply (comments name the asset)."""
+    out = io.StringIO()
+    for plan in plans:
+        if not plan.objects:
+            if show_excluded and not plan.error:
+                out.write(f"# asset {plan.asset.name}: excluded ({plan.reason})\n")
+            continue
+        for obj in plan.objects:
+            hidden = excluded is not None and excluded(obj)
+            if hidden and not show_excluded:
+                continue
+            out.write("---\n")
+            out.write(f"# asset: {plan.asset.name}\n")
+            if hidden:
+                out.write("# excluded by platform.kubevirt.io/disabled-resources\n")
+            out.write(to_yaml(obj) + "\n")
+    return out.getvalue()
+
+
+def format_json(plans: list[AssetPlan], excluded: ExcludedFn | None, show_excluded: bool) -> str:
+    """A ``v1`` ``List`` of every object to apply (``kubectl apply -f`` accepts it)."""
+    items = [
+        obj
+        for plan in plans
+        for obj in plan.objects
+        if show_excluded or excluded is None or not excluded(obj)
+    ]
+    return json.dumps({"apiVersion": "v1", "kind": "List", "items": items}, indent=2) + "\n"
+
+
 def run(args: argparse.Namespace) -> int:
-    """Not implemented yet."""
-    raise UsageError("'render' is not implemented yet")
+    """Render and print; exit 1 when an asset failed to render."""
+    golden = load_golden(args.golden_state)
+    hco, plans = _gather(args, golden)
+    activation = activation_for(hco, golden)
+    if activation.idle:
+        _warn("platform.kubevirt.io/autopilot is not enabled on this HCO: nothing would apply")
+    if activation.unknown:
+        _warn(f"unknown assets/groups in platform.kubevirt.io/autopilot: "
+              f"{', '.join(activation.unknown)}")
+    excluded, problem = _disabled_filter(hco)
+    if problem:
+        _warn(problem)
+    if args.output == "status":
+        sys.stdout.write(format_status(plans, excluded))
+    elif args.output == "json":
+        sys.stdout.write(format_json(plans, excluded, args.show_excluded))
+    else:
+        sys.stdout.write(format_yaml(plans, excluded, args.show_excluded))
+    errors = [plan.error for plan in plans if plan.error]
+    for error in errors:
+        sys.stderr.write(f"autopilot: error: {error}\n")
+    return 1 if errors else 0

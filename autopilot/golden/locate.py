@@ -30,3 +30,8 @@ def default_golden_state_dir() -> Path:
         if (path / "catalog").is_dir():
             return path
     return candidates[0]
+
+
+def resolve_golden_state_dir(path: str | Path | None) -> Path:
+    """``path`` when given, else the default golden state."""
+    return Path(path) if path else default_golden_state_dir()

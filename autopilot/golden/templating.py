@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 import struct
 import zlib
 from pathlib import Path
@@ -18,6 +19,7 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
+from ruamel.yaml.representer import SafeRepresenter
 
 _MISSING = object()
 GZIP_LEVEL = 9
@@ -49,11 +51,34 @@ def _is_index(part: str) -> bool:
     return part.lstrip("-").isdigit()
 
 
+# Plain scalars a YAML 1.1 reader (kubectl, most Go tools) would not read as strings.
+_YAML11_BOOL_NULL = frozenset(
+    {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~", ""}
+)
+_YAML11_NUMBER = re.compile(
+    r"^[-+]?(0[0-7_]+|0b[01_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?"
+    r"|[0-9][0-9_]*(\.[0-9_]*)?([eE][-+]?[0-9]+)?|\.[0-9_]+([eE][-+]?[0-9]+)?)$"
+)
+
+
+class _Representer(SafeRepresenter):
+    """Quotes strings that YAML 1.1 readers would turn into booleans or numbers."""
+
+    def represent_str(self, data: Any) -> Any:
+        if data.lower() in _YAML11_BOOL_NULL or _YAML11_NUMBER.match(data):
+            return self.represent_scalar("tag:yaml.org,2002:str", data, style='"')
+        return super().represent_str(data)
+
+
+_Representer.add_representer(str, _Representer.represent_str)
+
+
 def _yaml() -> YAML:
     y = YAML(typ="safe", pure=True)
     y.default_flow_style = False
     y.width = 4096  # never fold long strings: keeps output stable and greppable
     y.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
+    y.Representer = _Representer
     return y
 
 

@@ -1,0 +1,235 @@
+"""Least-privilege ClusterRole derived from the golden state.
+
+Every asset is rendered with every condition forced true, under a few topologies,
+to learn the kinds (and, for sensitive kinds, the names) it writes. Tombstones add
+``delete`` scoped to their names. The controller's own needs are a fixed list.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from autopilot.golden.catalog import HARDWARE_DETECTORS, Asset, GoldenState
+from autopilot.golden.context import RenderContext
+from autopilot.golden.gate import AUTOPILOT_ANNOTATION
+from autopilot.golden.lookups import OfflineLookups
+from autopilot.golden.render import RenderError, render_asset
+from autopilot.golden.templating import to_yaml
+from autopilot.kube.resources import split_api_version
+
+ROLE_NAME = "virt-platform-autopilot"
+WRITE_VERBS = ("get", "list", "watch", "create", "patch", "update")
+VERB_ORDER = ("get", "list", "watch", "create", "update", "patch", "delete", "bind", "escalate")
+# Writes to these kinds are limited to the names the golden state renders.
+NAME_SCOPED_KINDS = frozenset({"ClusterRole", "ClusterRoleBinding", "SecurityContextConstraints"})
+BUILTIN_PLURALS = {
+    "Endpoints": "endpoints",
+    "SecurityContextConstraints": "securitycontextconstraints",
+    "PodSecurityPolicy": "podsecuritypolicies",
+    "NetworkPolicy": "networkpolicies",
+    "Ingress": "ingresses",
+}
+# (group, resource, verbs): what the controller itself reads and writes.
+CONTROLLER_NEEDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("coordination.k8s.io", "leases", ("get", "create", "update")),
+    ("events.k8s.io", "events", ("create", "patch")),
+    ("", "events", ("create", "patch")),
+    ("", "nodes", ("get", "list", "watch")),
+    ("", "namespaces", ("get", "list", "watch")),
+    ("", "configmaps", ("get",)),
+    ("apiextensions.k8s.io", "customresourcedefinitions", ("get", "list", "watch")),
+    ("hco.kubevirt.io", "hyperconvergeds", ("get", "list", "watch", "patch")),
+    ("config.openshift.io", "infrastructures", ("get", "list", "watch")),
+    ("config.openshift.io", "schedulers", ("get", "list", "watch")),
+    ("cdi.kubevirt.io", "storageprofiles", ("get", "list")),
+    ("monitoring.coreos.com", "prometheusrules", ("get", "list")),
+)
+_PLACEHOLDER_IMAGE = "registry.invalid/placeholder:rbac"
+
+
+class RbacError(Exception):
+    """The ClusterRole cannot be derived; one line."""
+
+
+def plural_of(kind: str, overrides: dict[str, str] | None = None) -> str:
+    """Resource name of a kind: catalogue override, built-in table, then English rules."""
+    if overrides and kind in overrides:
+        return overrides[kind]
+    if kind in BUILTIN_PLURALS:
+        return BUILTIN_PLURALS[kind]
+    lower = kind.lower()
+    if lower.endswith(("s", "x", "z", "ch", "sh")):
+        return lower + "es"
+    if lower.endswith("y") and lower[-2:-1] not in ("a", "e", "i", "o", "u"):
+        return lower[:-1] + "ies"
+    return lower + "s"
+
+
+def _all_on_hco(golden: GoldenState, namespace: str) -> dict[str, Any]:
+    annotations = {AUTOPILOT_ANNOTATION: "true"}
+    gates = []
+    for asset in golden.assets:
+        for cond in asset.conditions:
+            if cond.type == "annotation":
+                annotations[cond.key] = cond.value or "true"
+            elif cond.type == "feature-gate":
+                gates.append({"name": cond.value, "state": "Enabled"})
+    return {
+        "apiVersion": "hco.kubevirt.io/v1",
+        "kind": "HyperConverged",
+        "metadata": {"name": "kubevirt-hyperconverged", "namespace": namespace,
+                     "annotations": annotations},
+        "spec": {"featureGates": gates},
+    }
+
+
+def _topologies() -> list[dict[str, Any]]:
+    base = {
+        "controlPlaneTopology": "HighlyAvailable",
+        "infrastructureTopology": "HighlyAvailable",
+        "isHCP": False,
+        "platform": "BareMetal",
+        "isAWS": False,
+        "hasSchedulableMasters": True,
+        "isCompact": False,
+        "masterCount": 3,
+        "workerCount": 3,
+        "nodeCount": 6,
+    }
+    aws = {**base, "platform": "AWS", "isAWS": True, "hasSchedulableMasters": False}
+    compact = {**base, "isCompact": True, "workerCount": 3, "nodeCount": 3}
+    hcp = {**base, "controlPlaneTopology": "External", "isHCP": True, "masterCount": 0,
+           "hasSchedulableMasters": False, "nodeCount": 3}
+    return [base, aws, compact, hcp]
+
+
+def all_on_contexts(golden: GoldenState, namespace: str = "openshift-cnv") -> list[RenderContext]:
+    """Contexts in which every catalogue condition holds, one per topology variant."""
+    images = {
+        cond.key: _PLACEHOLDER_IMAGE
+        for asset in golden.assets
+        for cond in asset.conditions
+        if cond.type == "image"
+    }
+    hco = _all_on_hco(golden, namespace)
+    return [
+        RenderContext(
+            hco=copy.deepcopy(hco),
+            namespace=namespace,
+            hardware=dict.fromkeys(HARDWARE_DETECTORS, True),
+            topology=topology,
+            images=images,
+            version=golden.version,
+        )
+        for topology in _topologies()
+    ]
+
+
+def rendered_objects(golden: GoldenState) -> list[tuple[Asset, dict[str, Any]]]:
+    """Every object any variant renders; an asset failing in every variant is an error."""
+    contexts = all_on_contexts(golden)
+    lookups = OfflineLookups()
+    found: list[tuple[Asset, dict[str, Any]]] = []
+    for asset in golden.assets:
+        errors: list[str] = []
+        for ctx in contexts:
+            try:
+                found.extend((asset, obj) for obj in render_asset(golden, asset, ctx,
+                                                                   lookups=lookups))
+            except RenderError as exc:
+                errors.append(str(exc))
+        if len(errors) == len(contexts):
+            raise RbacError(errors[0])
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class _Key:
+    group: str
+    resource: str
+    names: tuple[str, ...] = ()
+
+
+def _add(rules: dict[_Key, set[str]], key: _Key, verbs: Iterable[str]) -> None:
+    rules.setdefault(key, set()).update(verbs)
+
+
+def cluster_role(golden: GoldenState) -> dict[str, Any]:
+    """The ClusterRole object (deterministic)."""
+    plurals = dict(golden.plurals)
+    rules: dict[_Key, set[str]] = {}
+    scoped_names: dict[tuple[str, str], set[str]] = defaultdict(set)
+    bindable: set[str] = set()
+    for _asset, obj in rendered_objects(golden):
+        group, _ = split_api_version(str(obj["apiVersion"]))
+        kind = str(obj["kind"])
+        resource = plural_of(kind, plurals)
+        if kind in NAME_SCOPED_KINDS:
+            scoped_names[(group, resource)].add(str(obj["metadata"]["name"]))
+        else:
+            _add(rules, _Key(group, resource), WRITE_VERBS)
+        role_ref = obj.get("roleRef") if kind in ("ClusterRoleBinding", "RoleBinding") else None
+        if isinstance(role_ref, dict) and role_ref.get("kind") == "ClusterRole":
+            bindable.add(str(role_ref.get("name")))
+    for (group, resource), names in scoped_names.items():
+        _add(rules, _Key(group, resource), ("list", "watch"))  # informers list by label
+        _add(rules, _Key(group, resource, tuple(sorted(names))),
+             ("get", "create", "patch", "update"))
+    if bindable:
+        # Binding a ClusterRole we do not hold ourselves needs `bind` on exactly that role.
+        _add(rules, _Key("rbac.authorization.k8s.io", "clusterroles", tuple(sorted(bindable))),
+             ("bind",))
+    created_roles = scoped_names.get(("rbac.authorization.k8s.io", "clusterroles"))
+    if created_roles:
+        _add(rules, _Key("rbac.authorization.k8s.io", "clusterroles",
+                         tuple(sorted(created_roles))), ("escalate",))
+    tombstoned: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for tomb in golden.tombstones:
+        group, _ = split_api_version(tomb.api_version)
+        tombstoned[(group, plural_of(tomb.kind, plurals))].add(tomb.name)
+    for (group, resource), names in tombstoned.items():
+        _add(rules, _Key(group, resource, tuple(sorted(names))), ("get", "delete"))
+    for group, resource, verbs in CONTROLLER_NEEDS:
+        _add(rules, _Key(group, resource), verbs)
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": ROLE_NAME, "labels": {"app": ROLE_NAME}},
+        "rules": _merge(rules),
+    }
+
+
+def _merge(rules: dict[_Key, set[str]]) -> list[dict[str, Any]]:
+    """One rule per (API group, verbs, names) with the resources sorted."""
+    grouped: dict[tuple[str, tuple[str, ...], tuple[str, ...]], set[str]] = defaultdict(set)
+    for key, verb_set in rules.items():
+        ordered = tuple(v for v in VERB_ORDER if v in verb_set)
+        grouped[(key.group, ordered, key.names)].add(key.resource)
+    out: list[dict[str, Any]] = []
+    for (group, verbs, names), resources in sorted(
+        grouped.items(), key=lambda item: (item[0][0], item[0][2], sorted(item[1]), item[0][1])
+    ):
+        rule: dict[str, Any] = {
+            "apiGroups": [group],
+            "resources": sorted(resources),
+            "verbs": list(verbs),
+        }
+        if names:
+            rule["resourceNames"] = list(names)
+        out.append(rule)
+    return out
+
+
+HEADER = (
+    "# Generated by `autopilot rbac` from golden_state/ (assets and tombstones) plus what\n"
+    "# the controller itself needs. Do not edit by hand; CI runs `autopilot rbac --check`.\n"
+)
+
+
+def cluster_role_yaml(golden: GoldenState) -> str:
+    """The file content of ``manifests/rbac/clusterrole.yaml``."""
+    return HEADER + to_yaml(cluster_role(golden)) + "\n"
