@@ -20,6 +20,7 @@ import ssl
 from collections.abc import AsyncIterator, Awaitable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, overload
 
@@ -492,6 +493,12 @@ class KubeClient:
             if exc.status == 404:
                 return None
             raise
+
+
+def micro_time(moment: datetime | None = None) -> str:
+    """A Kubernetes MicroTime in UTC, e.g. ``2026-01-01T00:00:00.000000Z``."""
+    moment = moment or datetime.now(UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _params(query: Query | None) -> dict[str, str]:

@@ -1,0 +1,160 @@
+"""Kind <-> resource mapping from API discovery, for built-in and custom kinds.
+
+The map is read from ``/api``, ``/apis`` and each group-version document. A
+miss can trigger a refresh (a CRD may just have been installed), but not more
+often than ``min_refresh_interval``; :meth:`RestMapper.invalidate` (called when
+CRDs change) lets the next resolve refresh at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+
+from autopilot.kube.client import ApiError, KubeClient
+from autopilot.kube.resources import ResourceInfo, split_api_version
+
+log = structlog.get_logger("autopilot.discovery")
+
+_ERRORS = (ApiError, ConnectionError, TimeoutError, OSError)
+
+
+class RestMapper:
+    """Cached discovery of served resources."""
+
+    def __init__(
+        self,
+        client: KubeClient,
+        *,
+        min_refresh_interval: float = 3.0,
+        concurrency: int = 8,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client = client
+        self.min_refresh_interval = min_refresh_interval
+        self.concurrency = concurrency
+        self.clock = clock
+        self._by_kind: dict[tuple[str, str], ResourceInfo] = {}
+        self._by_plural: dict[tuple[str, str, str], ResourceInfo] = {}
+        self._last_refresh: float | None = None
+        self._stale = True
+        self._lock = asyncio.Lock()
+
+    # -- reading ------------------------------------------------------------------------
+
+    def lookup(self, api_version: str, kind: str) -> ResourceInfo | None:
+        """The resource serving ``kind`` in ``api_version``, from the cache only."""
+        return self._by_kind.get((api_version, kind))
+
+    def lookup_plural(self, group: str, version: str, plural: str) -> ResourceInfo | None:
+        """The resource by group, version and plural name, from the cache only."""
+        return self._by_plural.get((group, version, plural))
+
+    def all(self) -> list[ResourceInfo]:
+        """Every served (top-level) resource in the cache."""
+        return list(self._by_kind.values())
+
+    def kinds_in_group(self, group: str) -> list[ResourceInfo]:
+        """Served resources of one API group (any version)."""
+        return [r for r in self._by_kind.values() if r.group == group]
+
+    @staticmethod
+    def crd_name_for(res: ResourceInfo) -> str | None:
+        """``<plural>.<group>``: the CRD that would serve ``res`` (None for the core group)."""
+        return f"{res.plural}.{res.group}" if res.group else None
+
+    @property
+    def loaded(self) -> bool:
+        """Whether at least one refresh succeeded."""
+        return self._last_refresh is not None
+
+    # -- refreshing --------------------------------------------------------------------
+
+    def invalidate(self) -> None:
+        """Mark the cache stale (CRDs changed): the next resolve refreshes first."""
+        self._stale = True
+
+    async def resolve(self, api_version: str, kind: str) -> ResourceInfo | None:
+        """Like :meth:`lookup`, refreshing when stale or on a miss (rate-limited)."""
+        if self._stale:
+            await self._refresh_if(lambda: self._stale)
+        found = self.lookup(api_version, kind)
+        if found is not None:
+            return found
+        await self._refresh_if(self._may_refresh)
+        return self.lookup(api_version, kind)
+
+    def _may_refresh(self) -> bool:
+        if self._stale or self._last_refresh is None:
+            return True
+        return self.clock() - self._last_refresh >= self.min_refresh_interval
+
+    async def _refresh_if(self, condition: Callable[[], bool]) -> None:
+        async with self._lock:  # concurrent misses share one refresh
+            if condition():
+                try:
+                    await self._refresh_locked()
+                except _ERRORS as exc:
+                    log.warning("discovery failed", error=str(exc))
+
+    async def refresh(self) -> None:
+        """Re-read discovery now. Raises when the core documents cannot be read."""
+        async with self._lock:
+            await self._refresh_locked()
+
+    async def _refresh_locked(self) -> None:
+        started = self.clock()
+        group_versions: list[tuple[str, str]] = []
+        core = await self.client.request("GET", "/api")
+        group_versions += [("", str(v)) for v in core.get("versions") or []]
+        groups = await self.client.request("GET", "/apis")
+        for group in groups.get("groups") or []:
+            name = str(group.get("name") or "")
+            for version in group.get("versions") or []:
+                gv = str(version.get("groupVersion") or "")
+                if name and gv:
+                    group_versions.append((name, split_api_version(gv)[1]))
+
+        sem = asyncio.Semaphore(self.concurrency)
+
+        async def fetch(group: str, version: str) -> tuple[str, str, dict[str, Any] | None]:
+            path = f"/apis/{group}/{version}" if group else f"/api/{version}"
+            async with sem:
+                try:
+                    return group, version, await self.client.request("GET", path)
+                except _ERRORS as exc:
+                    # One unavailable aggregated API must not hide every other kind.
+                    log.info("group version unavailable", group_version=path, error=str(exc))
+                    return group, version, None
+
+        results = await asyncio.gather(*(fetch(g, v) for g, v in group_versions))
+        by_kind: dict[tuple[str, str], ResourceInfo] = {}
+        by_plural: dict[tuple[str, str, str], ResourceInfo] = {}
+        failed: set[tuple[str, str]] = set()
+        for group, version, doc in results:
+            if doc is None:
+                failed.add((group, version))
+                continue
+            for res in doc.get("resources") or []:
+                plural = str(res.get("name") or "")
+                kind = str(res.get("kind") or "")
+                if not plural or "/" in plural or not kind:
+                    continue  # subresources (status, scale, ...)
+                info = ResourceInfo(group, version, kind, plural, bool(res.get("namespaced")))
+                by_kind[(info.api_version, kind)] = info
+                by_plural[(group, version, plural)] = info
+        # Keep what we knew about group versions that failed this time.
+        for key, info in self._by_kind.items():
+            if (info.group, info.version) in failed and key not in by_kind:
+                by_kind[key] = info
+                by_plural[(info.group, info.version, info.plural)] = info
+        self._by_kind = by_kind
+        self._by_plural = by_plural
+        self._last_refresh = self.clock()
+        self._stale = False
+        log.debug("discovery refreshed", resources=len(by_kind),
+                  seconds=round(self._last_refresh - started, 3))

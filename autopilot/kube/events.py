@@ -1,0 +1,197 @@
+"""Kubernetes events (events.k8s.io/v1) that can never flood the API server.
+
+``emit`` never blocks the caller: events go to a bounded in-memory queue that a
+background task sends. Repeats of the same event (same object, type, reason,
+action and note) fold into the first event's ``series`` (count and last
+observed time), written at most once per ``series_interval``. Each regarded
+object also has a token bucket, so a loop producing ever-new notes is capped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from autopilot import FIELD_MANAGER
+from autopilot.kube.client import ApiError, KubeClient, micro_time
+from autopilot.kube.resources import ResourceInfo
+
+log = structlog.get_logger("autopilot.events")
+
+EVENTS = ResourceInfo("events.k8s.io", "v1", "Event", "events", True)
+NOTE_LIMIT = 1024
+_ERRORS = (ApiError, ConnectionError, TimeoutError, OSError)
+
+
+@dataclass
+class _Series:
+    name: str
+    namespace: str
+    count: int = 1
+    sent_count: int = 1
+    last_seen: float = field(default_factory=time.monotonic)
+    last_sent: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    updated: float
+
+
+class EventRecorder:
+    """Records events for one controller instance. Start ``run()`` as a task."""
+
+    def __init__(
+        self,
+        client: KubeClient,
+        *,
+        instance: str,
+        controller: str = FIELD_MANAGER,
+        series_window: float = 600.0,
+        series_interval: float = 30.0,
+        burst: int = 25,
+        refill_every: float = 10.0,
+        max_pending: int = 1000,
+        timeout: float = 10.0,
+    ) -> None:
+        self.client = client
+        self.instance = instance
+        self.controller = controller
+        self.series_window = series_window
+        self.series_interval = series_interval
+        self.burst = burst
+        self.refill_every = refill_every
+        self.timeout = timeout
+        self._pending: asyncio.Queue[tuple[dict[str, Any], str, str, str, str]] = asyncio.Queue(
+            max_pending
+        )
+        self._series: dict[tuple[Any, ...], _Series] = {}
+        self._buckets: dict[tuple[str, str, str], _Bucket] = {}
+        self.dropped = 0
+        self.sent = 0
+
+    def emit(
+        self, regarding: dict[str, Any], *, type: str, reason: str, note: str, action: str
+    ) -> None:
+        """Queue one event about ``regarding`` (an object or a minimal reference)."""
+        try:
+            self._pending.put_nowait((regarding, type, reason, note[:NOTE_LIMIT], action))
+        except asyncio.QueueFull:
+            self.dropped += 1
+
+    async def run(self) -> None:
+        """Send queued events until cancelled; then flush pending series counts."""
+        try:
+            while True:
+                try:
+                    item = await asyncio.wait_for(self._pending.get(), self.series_interval)
+                except TimeoutError:
+                    item = None
+                if item is not None:
+                    await self._record(*item)
+                await self._flush_series(force=False)
+        finally:
+            self._series.clear()
+
+    async def drain(self, timeout: float = 2.0) -> None:
+        """Send what is queued now (used at shutdown and in tests)."""
+        deadline = time.monotonic() + timeout
+        while not self._pending.empty() and time.monotonic() < deadline:
+            await self._record(*self._pending.get_nowait())
+        await self._flush_series(force=True)
+
+    # -- internals ----------------------------------------------------------------------
+
+    @staticmethod
+    def _ref(regarding: dict[str, Any]) -> dict[str, Any]:
+        meta = regarding.get("metadata") or {}
+        ref: dict[str, Any] = {
+            "apiVersion": regarding.get("apiVersion", ""),
+            "kind": regarding.get("kind", ""),
+            "name": meta.get("name") or regarding.get("name", ""),
+        }
+        ns = meta.get("namespace") or regarding.get("namespace")
+        if ns:
+            ref["namespace"] = ns
+        uid = meta.get("uid") or regarding.get("uid")
+        if uid:
+            ref["uid"] = uid
+        return ref
+
+    def _allow(self, ref: dict[str, Any]) -> bool:
+        key = (str(ref.get("kind")), str(ref.get("namespace", "")), str(ref.get("name")))
+        now = time.monotonic()
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = _Bucket(float(self.burst), now)
+        bucket.tokens = min(float(self.burst),
+                            bucket.tokens + (now - bucket.updated) / self.refill_every)
+        bucket.updated = now
+        if bucket.tokens < 1:
+            return False
+        bucket.tokens -= 1
+        return True
+
+    async def _record(
+        self, regarding: dict[str, Any], type_: str, reason: str, note: str, action: str
+    ) -> None:
+        ref = self._ref(regarding)
+        key = (ref.get("kind"), ref.get("namespace"), ref.get("name"), type_, reason, action, note)
+        now = time.monotonic()
+        series = self._series.get(key)
+        if series is not None and now - series.last_seen < self.series_window:
+            series.count += 1
+            series.last_seen = now
+            return
+        if not self._allow(ref):
+            self.dropped += 1
+            return
+        namespace = str(ref.get("namespace") or "default")
+        name = f"{ref['name'] or 'object'}.{time.time_ns():x}"[-253:].lstrip(".-")
+        body = {
+            "apiVersion": "events.k8s.io/v1",
+            "kind": "Event",
+            "metadata": {"name": name, "namespace": namespace},
+            "eventTime": micro_time(),
+            "reportingController": self.controller,
+            "reportingInstance": self.instance,
+            "action": action,
+            "reason": reason,
+            "note": note,
+            "type": type_,
+            "regarding": ref,
+        }
+        try:
+            await self.client.request(
+                "POST", EVENTS.path(namespace=namespace), body=body, timeout=self.timeout
+            )
+        except _ERRORS as exc:
+            log.debug("event not recorded", reason=reason, error=str(exc))
+            return
+        self.sent += 1
+        self._series[key] = _Series(name, namespace)
+        if len(self._series) > 5000:  # forget the oldest series
+            for old in sorted(self._series, key=lambda k: self._series[k].last_seen)[:1000]:
+                self._series.pop(old, None)
+
+    async def _flush_series(self, *, force: bool) -> None:
+        now = time.monotonic()
+        for series in list(self._series.values()):
+            if series.count == series.sent_count:
+                continue
+            if not force and now - series.last_sent < self.series_interval:
+                continue
+            patch = {"series": {"count": series.count, "lastObservedTime": micro_time()}}
+            try:
+                await self.client.patch(
+                    EVENTS, series.name, patch, namespace=series.namespace, patch_type="merge"
+                )
+            except _ERRORS as exc:
+                log.debug("event series not updated", error=str(exc))
+            series.sent_count = series.count
+            series.last_sent = now
