@@ -292,9 +292,9 @@ def debug_app(provider: DebugProvider) -> web.Application:
 
 
 def parse_bind_address(text: str) -> tuple[str, int] | None:
-    """Parse ``[HOST]:PORT``; an empty host means every interface; ``""`` or ``"0"`` = off."""
+    """Parse ``[HOST]:PORT``; an empty host means every interface; ``""`` means disabled."""
     raw = text.strip()
-    if raw in ("", "0"):
+    if not raw:
         return None
     host, sep, port_text = raw.rpartition(":")
     if not sep or not port_text.isdigit() or int(port_text) > 65535:
