@@ -7,6 +7,8 @@ Errors are :class:`RenderError` with one line naming the asset and template (and
 
 from __future__ import annotations
 
+import copy
+import functools
 import types
 from pathlib import Path
 from typing import Any
@@ -54,9 +56,15 @@ def _template_line(exc: BaseException, filenames: set[str]) -> int | None:
     return line
 
 
-def _parse_documents(text: str) -> list[Any]:
+@functools.lru_cache(maxsize=512)
+def _parse_cached(text: str) -> tuple[Any, ...]:
     yaml = YAML(typ="safe", pure=True)
-    return [doc for doc in yaml.load_all(text) if doc is not None]
+    return tuple(doc for doc in yaml.load_all(text) if doc is not None)
+
+
+def _parse_documents(text: str) -> list[Any]:
+    """Parse rendered output; an unchanged output (the steady state) is parsed once."""
+    return copy.deepcopy(list(_parse_cached(text)))
 
 
 def _check_object(doc: Any, index: int) -> dict[str, Any]:

@@ -7,6 +7,8 @@ Cluster lookups (``crd_enum``, ``object_exists`` …) are bound per render in
 from __future__ import annotations
 
 import base64
+import copy
+import functools
 import io
 import json
 import re
@@ -92,10 +94,15 @@ def to_yaml(value: Any) -> str:
     return text.rstrip("\n")
 
 
+@functools.lru_cache(maxsize=256)
+def _parse_yaml_cached(text: str) -> Any:
+    return _yaml().load(text)
+
+
 def from_yaml(text: str) -> Any:
-    """Parse one YAML document (safe loader)."""
+    """Parse one YAML document (safe loader); repeated texts are parsed once."""
     try:
-        return _yaml().load(str(text))
+        return copy.deepcopy(_parse_yaml_cached(str(text)))
     except YAMLError as exc:
         raise RenderFailed(f"invalid YAML: {_one_line(str(exc))}") from None
 
@@ -150,16 +157,22 @@ def make_environment(root: Path) -> SandboxedEnvironment:
         keep_trailing_newline=True,
     )
     root_resolved = root.resolve()
+    # The golden state is immutable once loaded: read each file once.
+    file_cache: dict[Path, str] = {}
 
     def read_file(relative: str) -> str:
         """Text of a file under the golden state; refuses paths that leave it."""
         target = (root_resolved / str(relative)).resolve()
         if not target.is_relative_to(root_resolved):
             raise RenderFailed(f"read_file: {relative!r} is outside the golden state")
-        try:
-            return target.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise RenderFailed(f"read_file: cannot read {relative!r}: {exc.strerror}") from None
+        if target not in file_cache:
+            try:
+                file_cache[target] = target.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise RenderFailed(
+                    f"read_file: cannot read {relative!r}: {exc.strerror}"
+                ) from None
+        return file_cache[target]
 
     helpers: dict[str, Any] = {
         "lookup": lookup,
