@@ -15,11 +15,25 @@ from typing import Any
 
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from autopilot import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from autopilot.golden.templating import make_environment
+from autopilot.golden.tombstones import Tombstone, load_tombstones
+from autopilot.golden.yamlfile import GoldenStateError, Reporter, line_of, load_documents
+
+__all__ = [
+    "CONDITION_FIELDS",
+    "HARDWARE_DETECTORS",
+    "INSTALL_MODES",
+    "MATURITIES",
+    "TOPOLOGY_FLAGS",
+    "Asset",
+    "Condition",
+    "Feature",
+    "GoldenState",
+    "GoldenStateError",
+    "Tombstone",
+    "load_golden_state",
+]
 
 INSTALL_MODES = ("always", "opt-in")
 MATURITIES = ("GA", "TP", "DP")
@@ -50,10 +64,6 @@ _FEATURE_KEYS = frozenset(
      "recommended"}
 )
 _FILE_KEYS = frozenset({"features", "assets", "excluded_assets", "plurals"})
-
-
-class GoldenStateError(Exception):
-    """An invalid golden state; ``str()`` is one line naming the file and entry."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,21 +132,6 @@ class Feature:
     recommended: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Tombstone:
-    """An object the autopilot deletes (only when the live one carries the ownership label)."""
-
-    api_version: str
-    kind: str
-    name: str
-    namespace: str = ""
-    labels: Mapping[str, str] = field(default_factory=dict)
-    source: str = ""
-
-    def __hash__(self) -> int:
-        return hash((self.api_version, self.kind, self.namespace, self.name))
-
-
 @dataclass(frozen=True)
 class GoldenState:
     """A loaded, validated golden state."""
@@ -192,55 +187,6 @@ class GoldenState:
         return self.env
 
 
-# ---------------------------------------------------------------------------- loading
-
-
-def _rt_yaml() -> YAML:
-    # The round-trip loader is still safe (no arbitrary objects) and keeps line numbers.
-    return YAML(typ="rt")
-
-
-def _line(node: Any, key: Any = None) -> int | None:
-    """1-based line of a mapping (or of one of its keys / sequence items) when known."""
-    lc = getattr(node, "lc", None)
-    if lc is None:
-        return None
-    try:
-        if key is None:
-            return int(lc.line) + 1
-        if isinstance(key, int):
-            return int(lc.item(key)[0]) + 1
-        return int(lc.key(key)[0]) + 1
-    except (AttributeError, KeyError, IndexError, TypeError):
-        return None
-
-
-class _Reporter:
-    """Builds one-line errors for a file."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def error(self, message: str, *, line: int | None = None) -> GoldenStateError:
-        where = f"{self.path}:{line}" if line else str(self.path)
-        return GoldenStateError(f"{where}: {' '.join(message.split())}")
-
-
-def _load_documents(path: Path) -> list[Any]:
-    rep = _Reporter(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise rep.error(f"cannot read: {exc.strerror}") from None
-    try:
-        return [d for d in _rt_yaml().load_all(text) if d is not None]
-    except MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        raise rep.error(f"invalid YAML: {exc.problem or exc.context}", line=line) from None
-    except YAMLError as exc:
-        raise rep.error(f"invalid YAML: {exc}") from None
-
-
 def _scalar_str(value: Any) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -250,17 +196,17 @@ def _scalar_str(value: Any) -> str | None:
 
 
 def _str_list(
-    rep: _Reporter, node: Mapping[str, Any], key: str, what: str, line: int | None
+    rep: Reporter, node: Mapping[str, Any], key: str, what: str, line: int | None
 ) -> tuple[str, ...]:
     value = node.get(key)
     if value is None:
         return ()
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise rep.error(f"{what}: '{key}' must be a list of names", line=_line(node, key) or line)
+        raise rep.error(f"{what}: '{key}' must be a list of names", line=line_of(node, key) or line)
     return tuple(value)
 
 
-def _parse_condition(rep: _Reporter, raw: Any, what: str, line: int | None) -> Condition:
+def _parse_condition(rep: Reporter, raw: Any, what: str, line: int | None) -> Condition:
     if not isinstance(raw, Mapping):
         raise rep.error(f"{what}: a condition must be a mapping", line=line)
     ctype = raw.get("type")
@@ -302,7 +248,7 @@ def _parse_condition(rep: _Reporter, raw: Any, what: str, line: int | None) -> C
     return cond
 
 
-def _parse_asset(rep: _Reporter, raw: Any, line: int | None) -> Asset:
+def _parse_asset(rep: Reporter, raw: Any, line: int | None) -> Asset:
     if not isinstance(raw, Mapping):
         raise rep.error("an asset entry must be a mapping", line=line)
     name = raw.get("name")
@@ -319,11 +265,11 @@ def _parse_asset(rep: _Reporter, raw: Any, line: int | None) -> Asset:
     if install not in INSTALL_MODES:
         raise rep.error(
             f"{what}: install must be one of {', '.join(INSTALL_MODES)}, not {install!r}",
-            line=_line(raw, "install") or line,
+            line=line_of(raw, "install") or line,
         )
     order = raw.get("order", DEFAULT_ORDER)
     if isinstance(order, bool) or not isinstance(order, int):
-        raise rep.error(f"{what}: order must be an integer", line=_line(raw, "order") or line)
+        raise rep.error(f"{what}: order must be an integer", line=line_of(raw, "order") or line)
     group = raw.get("group") or ""
     gate_crd = raw.get("gate_crd") or ""
     if not isinstance(group, str) or not isinstance(gate_crd, str):
@@ -332,7 +278,7 @@ def _parse_asset(rep: _Reporter, raw: Any, line: int | None) -> Asset:
     if not isinstance(conditions_raw, list):
         raise rep.error(f"{what}: conditions must be a list", line=line)
     conditions = tuple(
-        _parse_condition(rep, c, what, _line(conditions_raw, i) or line)
+        _parse_condition(rep, c, what, line_of(conditions_raw, i) or line)
         for i, c in enumerate(conditions_raw)
     )
     params_raw = raw.get("params") or {}
@@ -358,7 +304,7 @@ def _parse_asset(rep: _Reporter, raw: Any, line: int | None) -> Asset:
     )
 
 
-def _parse_feature(rep: _Reporter, raw: Any, line: int | None) -> tuple[Feature, bool]:
+def _parse_feature(rep: Reporter, raw: Any, line: int | None) -> tuple[Feature, bool]:
     """Parse a feature; the flag says whether ``maturity`` was given explicitly."""
     if not isinstance(raw, Mapping):
         raise rep.error("a feature entry must be a mapping", line=line)
@@ -395,14 +341,14 @@ def _parse_feature(rep: _Reporter, raw: Any, line: int | None) -> tuple[Feature,
 @dataclass
 class _Collected:
     assets: dict[str, Asset] = field(default_factory=dict)
-    features: dict[str, tuple[Feature, bool, _Reporter, int | None]] = field(default_factory=dict)
-    excluded: dict[str, tuple[_Reporter, int | None]] = field(default_factory=dict)
+    features: dict[str, tuple[Feature, bool, Reporter, int | None]] = field(default_factory=dict)
+    excluded: dict[str, tuple[Reporter, int | None]] = field(default_factory=dict)
     plurals: dict[str, str] = field(default_factory=dict)
 
 
 def _collect_file(path: Path, out: _Collected) -> None:
-    rep = _Reporter(path)
-    docs = _load_documents(path)
+    rep = Reporter(path)
+    docs = load_documents(path)
     if len(docs) != 1 or not isinstance(docs[0], Mapping):
         raise rep.error("a catalog file must hold one mapping")
     data = docs[0]
@@ -411,9 +357,9 @@ def _collect_file(path: Path, out: _Collected) -> None:
         raise rep.error(f"unknown top-level key(s) {', '.join(map(str, unknown))}")
     for section in ("features", "assets", "excluded_assets"):
         if not isinstance(data.get(section) or [], list):
-            raise rep.error(f"'{section}' must be a list", line=_line(data, section))
+            raise rep.error(f"'{section}' must be a list", line=line_of(data, section))
     for i, raw in enumerate(data.get("assets") or []):
-        line = _line(data["assets"], i)
+        line = line_of(data["assets"], i)
         asset = _parse_asset(rep, raw, line)
         if asset.name in out.assets:
             raise rep.error(
@@ -423,7 +369,7 @@ def _collect_file(path: Path, out: _Collected) -> None:
             )
         out.assets[asset.name] = asset
     for i, raw in enumerate(data.get("features") or []):
-        line = _line(data["features"], i)
+        line = line_of(data["features"], i)
         feature, explicit = _parse_feature(rep, raw, line)
         if feature.name in out.features:
             raise rep.error(f"feature {feature.name!r}: duplicate", line=line)
@@ -431,21 +377,21 @@ def _collect_file(path: Path, out: _Collected) -> None:
     for i, name in enumerate(data.get("excluded_assets") or []):
         if not isinstance(name, str):
             raise rep.error(
-                "excluded_assets must list asset names", line=_line(data, "excluded_assets")
+                "excluded_assets must list asset names", line=line_of(data, "excluded_assets")
             )
-        out.excluded[name] = (rep, _line(data["excluded_assets"], i))
+        out.excluded[name] = (rep, line_of(data["excluded_assets"], i))
     plurals = data.get("plurals") or {}
     if not isinstance(plurals, Mapping) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in plurals.items()
     ):
         raise rep.error(
-            "'plurals' must map Kind to plural resource name", line=_line(data, "plurals")
+            "'plurals' must map Kind to plural resource name", line=line_of(data, "plurals")
         )
     out.plurals.update({str(k): str(v) for k, v in plurals.items()})
 
 
 def _check_template(root: Path, env: SandboxedEnvironment, asset: Asset) -> None:
-    rep = _Reporter(Path(asset.source_file))
+    rep = Reporter(Path(asset.source_file))
     line = asset.source_line or None
     rel = Path(asset.path)
     if rel.is_absolute() or ".." in rel.parts:
@@ -497,51 +443,6 @@ def _resolve_features(out: _Collected) -> tuple[tuple[Feature, ...], dict[str, s
     return tuple(features), owner
 
 
-def _load_tombstones(root: Path) -> tuple[Tombstone, ...]:
-    directory = root / "tombstones"
-    if not directory.is_dir():
-        return ()
-    files = sorted({*directory.rglob("*.yaml"), *directory.rglob("*.yml")})
-    result: list[Tombstone] = []
-    seen: dict[tuple[str, str, str, str], str] = {}
-    for path in files:
-        rep = _Reporter(path)
-        for doc in _load_documents(path):
-            line = _line(doc)
-            if not isinstance(doc, Mapping):
-                raise rep.error("a tombstone must be a mapping", line=line)
-            meta = doc.get("metadata")
-            api_version, kind = doc.get("apiVersion"), doc.get("kind")
-            if not isinstance(meta, Mapping) or not all(
-                isinstance(v, str) and v for v in (api_version, kind, meta.get("name"))
-            ):
-                raise rep.error("tombstone needs apiVersion, kind and metadata.name", line=line)
-            name = str(meta["name"])
-            labels = meta.get("labels") or {}
-            if not isinstance(labels, Mapping) or labels.get(MANAGED_BY_LABEL) != MANAGED_BY_VALUE:
-                raise rep.error(
-                    f"tombstone {kind} {name}: missing label "
-                    f"{MANAGED_BY_LABEL}: {MANAGED_BY_VALUE}",
-                    line=line,
-                )
-            namespace = str(meta.get("namespace") or "")
-            key = (str(api_version), str(kind), namespace, name)
-            if key in seen:
-                raise rep.error(f"tombstone {kind} {name}: duplicate of {seen[key]}", line=line)
-            seen[key] = str(path)
-            result.append(
-                Tombstone(
-                    api_version=str(api_version),
-                    kind=str(kind),
-                    name=name,
-                    namespace=namespace,
-                    labels={str(k): str(v) for k, v in labels.items()},
-                    source=str(path.relative_to(root)),
-                )
-            )
-    return tuple(result)
-
-
 def load_golden_state(root: Path) -> GoldenState:
     """Load and validate the golden state under ``root``; raise :class:`GoldenStateError`."""
     root = Path(root)
@@ -574,7 +475,7 @@ def load_golden_state(root: Path) -> GoldenState:
     assets: list[Asset] = []
     for asset in collected.assets.values():
         if asset.name not in owner and asset.name not in collected.excluded:
-            raise _Reporter(Path(asset.source_file)).error(
+            raise Reporter(Path(asset.source_file)).error(
                 f"asset {asset.name!r}: belongs to no feature and is not in excluded_assets",
                 line=asset.source_line or None,
             )
@@ -586,7 +487,7 @@ def load_golden_state(root: Path) -> GoldenState:
         version=version,
         assets=tuple(assets),
         features=features,
-        tombstones=_load_tombstones(root),
+        tombstones=load_tombstones(root),
         excluded_assets=tuple(sorted(collected.excluded)),
         plurals=dict(collected.plurals),
         env=env,

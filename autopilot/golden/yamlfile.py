@@ -1,0 +1,59 @@
+"""Reading golden-state YAML files with line numbers, and one-line errors naming them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+
+class GoldenStateError(Exception):
+    """An invalid golden state; ``str()`` is one line naming the file and entry."""
+
+
+def rt_yaml() -> YAML:
+    # The round-trip loader is still safe (no arbitrary objects) and keeps line numbers.
+    return YAML(typ="rt")
+
+
+def line_of(node: Any, key: Any = None) -> int | None:
+    """1-based line of a mapping (or of one of its keys / sequence items) when known."""
+    lc = getattr(node, "lc", None)
+    if lc is None:
+        return None
+    try:
+        if key is None:
+            return int(lc.line) + 1
+        if isinstance(key, int):
+            return int(lc.item(key)[0]) + 1
+        return int(lc.key(key)[0]) + 1
+    except (AttributeError, KeyError, IndexError, TypeError):
+        return None
+
+
+class Reporter:
+    """Builds one-line errors for a file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def error(self, message: str, *, line: int | None = None) -> GoldenStateError:
+        where = f"{self.path}:{line}" if line else str(self.path)
+        return GoldenStateError(f"{where}: {' '.join(message.split())}")
+
+
+def load_documents(path: Path) -> list[Any]:
+    rep = Reporter(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise rep.error(f"cannot read: {exc.strerror}") from None
+    try:
+        return [d for d in rt_yaml().load_all(text) if d is not None]
+    except MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        raise rep.error(f"invalid YAML: {exc.problem or exc.context}", line=line) from None
+    except YAMLError as exc:
+        raise rep.error(f"invalid YAML: {exc}") from None
