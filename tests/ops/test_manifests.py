@@ -79,6 +79,39 @@ def test_clusterrole_is_generated_and_present() -> None:
     assert [(d["kind"], d["metadata"]["name"]) for d in docs if d] == [("ClusterRole", APP)]
 
 
+def allows(rules: list[dict[str, Any]], group: str, resource: str, verb: str) -> bool:
+    """Whether an RBAC rule grants ``verb`` on every object of ``resource``."""
+    return any(
+        group in r.get("apiGroups", []) and
+        (resource in r.get("resources", []) or "*" in r.get("resources", [])) and
+        (verb in r.get("verbs", []) or "*" in r.get("verbs", [])) and
+        not r.get("resourceNames")
+        for r in rules
+    )
+
+
+# What the Deployment's controller needs to start at all (besides the assets' kinds).
+RUNTIME_NEEDS = [
+    ("coordination.k8s.io", "leases", ("get", "create", "update")),
+    ("events.k8s.io", "events", ("create", "patch")),
+    ("hco.kubevirt.io", "hyperconvergeds", ("get", "list", "watch", "patch")),
+    ("", "nodes", ("list", "watch")),
+    ("apiextensions.k8s.io", "customresourcedefinitions", ("list", "watch")),
+]
+
+
+def test_clusterrole_grants_what_the_controller_needs() -> None:
+    if not CLUSTERROLE.is_file():
+        pytest.skip("manifests/rbac/clusterrole.yaml not generated yet (run `autopilot rbac`)")
+    [role] = [d for d in YAML(typ="safe", pure=True).load_all(CLUSTERROLE.read_text()) if d]
+    missing = [
+        f"{verb} {resource}.{group or 'core'}"
+        for group, resource, verbs in RUNTIME_NEEDS for verb in verbs
+        if not allows(role["rules"], group, resource, verb)
+    ]
+    assert missing == [], f"ClusterRole lacks: {', '.join(missing)}"
+
+
 def test_kustomization_builds_expected_objects(
     objects: dict[tuple[str, str], dict[str, Any]],
 ) -> None:
