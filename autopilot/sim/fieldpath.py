@@ -248,26 +248,29 @@ def index_list(
     return out
 
 
-def to_field_set(value: Any, schema: TypeSchema | None) -> FieldSet:
-    """Every leaf, map key and list item of ``value`` (``ToFieldSet``)."""
+def to_field_set(value: Any, schema: TypeSchema | None, *, strict: bool = False) -> FieldSet:
+    """Every leaf, map key and list item of ``value`` (``ToFieldSet``).
+
+    ``strict`` rejects duplicate list-map keys, as the server does for applied configurations.
+    """
     out: FieldSet = set()
-    _to_set(value, schema or DEDUCED, (), out)
+    _to_set(value, schema or DEDUCED, (), out, strict)
     return out
 
 
-def _to_set(value: Any, schema: TypeSchema, path: Path, out: FieldSet) -> None:
+def _to_set(value: Any, schema: TypeSchema, path: Path, out: FieldSet, strict: bool) -> None:
     shape = _shape(schema, value)
     if shape == "map" and isinstance(value, dict):
         for key, item in value.items():
             sub, named = schema.field(key)
             child = (*path, ("f", key))
-            _to_set(item, sub, child, out)
+            _to_set(item, sub, child, out, strict)
             if item is None or item == {} or not named:
                 out.add(child)
     elif shape == "list" and isinstance(value, list):
-        for pe, item in index_list(schema, value, path, strict=False):
+        for pe, item in index_list(schema, value, path, strict=strict):
             child = (*path, pe)
-            _to_set(item, schema.element(), child, out)
+            _to_set(item, schema.element(), child, out, strict)
             out.add(child)
     elif path:
         out.add(path)
@@ -393,23 +396,31 @@ def compare(lhs: Any, rhs: Any, schema: TypeSchema | None) -> Comparison:
 
 
 def _container_shape(schema: TypeSchema, lhs: Any, rhs: Any) -> str:
-    shapes = {_shape(schema, v) for v in (lhs, rhs) if v is not MISSING}
+    # null on one side counts as an empty container of the other side's shape (Go derefs it).
+    present = [v for v in (lhs, rhs) if v is not MISSING and v is not None]
+    if not present:
+        return "leaf"
+    shapes = {_shape(schema, v) for v in present}
     if len(shapes) != 1:
         return "leaf"
     shape = shapes.pop()
     want: type = dict if shape == "map" else list
-    if shape != "leaf" and any(v is not MISSING and not isinstance(v, want) for v in (lhs, rhs)):
+    if shape != "leaf" and any(not isinstance(v, want) for v in present):
         return "leaf"
-    if shape != "leaf" and all(v is MISSING or not v for v in (lhs, rhs)):
+    if shape != "leaf" and not any(present):
         return "leaf"  # empty on both sides: compared as a value
     return shape
+
+
+def _items_of(value: Any, empty: Any) -> Any:
+    return empty if value is MISSING or value is None else value
 
 
 def _compare(lhs: Any, rhs: Any, schema: TypeSchema, path: Path, out: Comparison) -> None:
     shape = _container_shape(schema, lhs, rhs)
     if shape == "map":
-        left = lhs if lhs is not MISSING else {}
-        right = rhs if rhs is not MISSING else {}
+        left = _items_of(lhs, {})
+        right = _items_of(rhs, {})
         for key in {**left, **right}:
             _compare(
                 left.get(key, MISSING),
@@ -419,10 +430,8 @@ def _compare(lhs: Any, rhs: Any, schema: TypeSchema, path: Path, out: Comparison
                 out,
             )
     elif shape == "list":
-        left_items = dict(index_list(schema, lhs if lhs is not MISSING else [], path, strict=False))
-        right_items = dict(
-            index_list(schema, rhs if rhs is not MISSING else [], path, strict=False)
-        )
+        left_items = dict(index_list(schema, _items_of(lhs, []), path, strict=False))
+        right_items = dict(index_list(schema, _items_of(rhs, []), path, strict=False))
         for pe in {**left_items, **right_items}:
             _compare(
                 left_items.get(pe, MISSING),

@@ -358,6 +358,7 @@ def server_side_apply(
     live_managers = _decode_managers(system.get("managedFields"))
     config, _, _ = _split(_drop_nulls(applied))
 
+    config_set = to_field_set(config, schema, strict=True)
     merged = _merge(live_body, config, schema, ())
     applier = _Manager(manager, "Apply", _api_version(applied, ""), None, "")
     managers: list[_Manager] = []
@@ -368,7 +369,6 @@ def server_side_apply(
             last = m.fields
         else:
             managers.append(copy.copy(m))
-    config_set = to_field_set(config, schema)
     new_object = merged
     if last:
         new_object = _prune(merged, schema, last, [config_set, *(m.fields for m in managers)])
