@@ -61,6 +61,7 @@ class LeaderElector:
         retry_period: float = 2.0,
         metrics: Metrics | None = None,
         on_change: StateCallback | None = None,
+        release_on_cancel: bool = True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not lease_duration > renew_deadline > retry_period > 0:
@@ -74,6 +75,7 @@ class LeaderElector:
         self.retry_period = retry_period
         self.metrics = metrics
         self.on_change = on_change
+        self.release_on_cancel = release_on_cancel
         self.clock = clock
         self._leading = False
         self._leading_event = asyncio.Event()
@@ -134,7 +136,7 @@ class LeaderElector:
                 await self._campaign()
                 await self._renew_loop()
         finally:
-            if self._leading:
+            if self._leading and self.release_on_cancel:
                 await asyncio.shield(self._release_quietly())
 
     def _jitter(self) -> float:

@@ -1,0 +1,354 @@
+"""One pass of the "patched baseline" over one rendered object (contract §4, steps 3-10).
+
+The asset-level reconciler renders and filters; this module takes one desired
+object and brings the live one in line: read, paused/unmanaged checks, user
+patch and ignore-fields, drift check by SSA dry run (with a cached verdict),
+namespace guard, anti-thrashing gate, forced apply, and the metrics, events
+and log lines that report each outcome.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+import structlog
+
+from autopilot.controller.customize import customize
+from autopilot.controller.ports import ClusterView, EventSink
+from autopilot.controller.state import ObjectState, StateBook
+from autopilot.engine import drift, overrides, throttle
+from autopilot.kube.client import ApiError, KubeClient
+from autopilot.kube.resources import ObjectRef, ResourceInfo
+from autopilot.observability.metrics import Metrics
+
+log = structlog.get_logger("autopilot.reconcile")
+
+NOTE_LIMIT = 1000
+
+
+class Outcome(Enum):
+    """How one object pass ended."""
+
+    IN_SYNC = "in-sync"
+    APPLIED = "applied"
+    SKIPPED = "skipped"
+    THROTTLED = "throttled"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Result:
+    """Outcome plus, for throttling, when to look again."""
+
+    outcome: Outcome
+    retry_after: float | None = None
+    error: str = ""
+
+
+@dataclass
+class ObjectPass:
+    """Shared collaborators of every object pass (built once by the reconciler)."""
+
+    client: KubeClient
+    view: ClusterView
+    events: EventSink
+    metrics: Metrics
+    book: StateBook
+    verdicts: drift.VerdictCache
+    guard: throttle.ThrashGuard
+
+    async def run(
+        self, *, asset: str, desired: dict[str, Any], res: ResourceInfo, forced: bool = False
+    ) -> Result:
+        """Reconcile one desired object; never raises for API errors (returns FAILED)."""
+        ref = ObjectRef.of(desired)
+        st = self.book.object(ref, asset=asset)
+        blog = log.bind(kind=ref.kind, name=ref.name, namespace=ref.namespace, asset=asset)
+        started = time.perf_counter()
+        try:
+            return await self._run(st=st, desired=desired, res=res, blog=blog, forced=forced)
+        finally:
+            self.metrics.reconcile_duration_seconds.labels(
+                kind=ref.kind, name=ref.name, namespace=ref.namespace
+            ).observe(time.perf_counter() - started)
+
+    async def _run(
+        self,
+        *,
+        st: ObjectState,
+        desired: dict[str, Any],
+        res: ResourceInfo,
+        blog: Any,
+        forced: bool,
+    ) -> Result:
+        ref = st.ref
+        try:
+            live = await self._read_live(res, ref)
+        except ApiError as exc:
+            return self._failed(st, desired, blog, exc.message, verb="read")
+        except (OSError, TimeoutError) as exc:
+            return self._failed(st, desired, blog, _describe(exc), verb="read")
+
+        if live is not None and overrides.is_paused(live):
+            self._set_paused(st, True)
+            self._drop_compliance(st)
+            return Result(Outcome.SKIPPED)
+        if st.paused:
+            self._set_paused(st, False)
+        if live is not None and overrides.is_unmanaged(live):
+            self._enter_unmanaged(st, live, blog)
+            return Result(Outcome.SKIPPED)
+        if st.unmanaged:
+            st.unmanaged = False
+            st.clear_report("unmanaged")
+            self._customization(st, "unmanaged", False)
+
+        desired = self._customize(st, desired, live, blog)
+        regarding = live or desired
+
+        # Drift check: a cached verdict is valid while neither side changed.
+        fingerprint = drift.desired_fingerprint(desired)
+        live_rv = str(((live or {}).get("metadata") or {}).get("resourceVersion", ""))
+        if live is not None and not forced and self.verdicts.get(ref, fingerprint, live_rv):
+            self._set_compliance(st, 1)
+            return Result(Outcome.IN_SYNC)
+
+        if live is not None:
+            try:
+                dry = await self.client.apply(res, desired, force=True, dry_run=True)
+            except ApiError as exc:
+                if _missing_namespace(exc):
+                    return Result(Outcome.SKIPPED)
+                return self._failed(st, regarding, blog, exc.message, verb="dry-run")
+            except (OSError, TimeoutError) as exc:
+                return self._failed(st, regarding, blog, _describe(exc), verb="dry-run")
+            diffs = drift.diff_paths(dry, live)
+            st.last_checked_at = time.time()
+            if not diffs:
+                self.verdicts.put(ref, fingerprint, live_rv)
+                st.last_diff = ()
+                self._set_compliance(st, 1)
+                if forced:
+                    blog.info("object in sync", forced=True)
+                return Result(Outcome.IN_SYNC)
+            st.last_diff = tuple(diffs[:20])
+            if st.report_once("drift", live_rv):
+                self.events.emit(
+                    regarding,
+                    type="Normal",
+                    reason="DriftDetected",
+                    note=_clip("drift in " + ", ".join(diffs[:10])),
+                    action="Reconcile",
+                )
+            blog.info("drift detected", fields=diffs[:10])
+        elif ref.namespace and self.view.namespace_exists(ref.namespace) is False:
+            # Namespace guard: the owning operator is not installed yet; stay quiet.
+            return Result(Outcome.SKIPPED)
+
+        decision = self.guard.acquire(ref)
+        if not decision.allowed:
+            return await self._throttled(st, regarding, live, res, decision, blog)
+
+        try:
+            applied = await self.client.apply(res, desired, force=True, dry_run=False)
+        except ApiError as exc:
+            if _missing_namespace(exc):
+                return Result(Outcome.SKIPPED)
+            return self._failed(st, regarding, blog, exc.message, verb="apply")
+        except (OSError, TimeoutError) as exc:
+            return self._failed(st, regarding, blog, _describe(exc), verb="apply")
+
+        self.guard.record_success(ref)
+        new_rv = str((applied.get("metadata") or {}).get("resourceVersion", ""))
+        self.verdicts.put(ref, fingerprint, new_rv)
+        st.last_error = ""
+        st.last_applied_at = time.time()
+        st.clear_report("failed")
+        self._set_compliance(st, 1)
+        blog.info("successfully applied", created=live is None)
+        self.events.emit(
+            applied, type="Normal", reason="AssetApplied",
+            note=f"applied asset {st.asset}", action="Apply",
+        )
+        if live is not None:
+            self.events.emit(
+                applied, type="Normal", reason="DriftCorrected",
+                note=_clip("restored " + ", ".join(st.last_diff[:10])), action="Apply",
+            )
+        if "patch" in st.customizations:
+            self.events.emit(
+                applied, type="Normal", reason="PatchApplied",
+                note="applied with the user's platform.kubevirt.io/patch", action="Apply",
+            )
+        return Result(Outcome.APPLIED)
+
+    async def _read_live(self, res: ResourceInfo, ref: ObjectRef) -> dict[str, Any] | None:
+        _, obj = self.view.cached_object(res, namespace=ref.namespace, name=ref.name)
+        if obj is not None:
+            return obj
+        # The cache holds only labelled objects: an unlabelled one is found (and then
+        # adopted) through a read; a missing one is created.
+        return await self.client.get(res, ref.name, namespace=ref.namespace or None)
+
+    def _customize(
+        self, st: ObjectState, desired: dict[str, Any], live: dict[str, Any] | None, blog: Any
+    ) -> dict[str, Any]:
+        out = customize(desired, live, kind=st.ref.kind)
+        regarding = live or desired
+        if out.patch_error and out.patch_text is not None:
+            if st.report_once("patch", out.patch_text):
+                blog.warning("invalid patch annotation", error=out.patch_error)
+                self.events.emit(
+                    regarding, type="Warning", reason="InvalidPatch",
+                    note=_clip(out.patch_error), action="Patch",
+                )
+        elif out.patch_text is None:
+            st.clear_report("patch")
+        if out.invalid_pointers and out.ignore_text is not None:
+            if st.report_once("ignore", out.ignore_text):
+                blog.warning("invalid ignore-fields annotation", pointers=out.invalid_pointers)
+                self.events.emit(
+                    regarding, type="Warning", reason="InvalidIgnoreFields",
+                    note=_clip("invalid pointer(s) skipped: " + ", ".join(out.invalid_pointers)),
+                    action="IgnoreFields",
+                )
+        elif out.ignore_text is None:
+            st.clear_report("ignore")
+        for kind in ("patch", "ignore"):
+            self._customization(st, kind, kind in out.active)
+        st.customizations = out.active
+        return out.desired
+
+    async def _throttled(
+        self,
+        st: ObjectState,
+        regarding: dict[str, Any],
+        live: dict[str, Any] | None,
+        res: ResourceInfo,
+        decision: throttle.Decision,
+        blog: Any,
+    ) -> Result:
+        self._set_compliance(st, 0)
+        if not decision.edit_war:
+            blog.info("apply throttled", consecutive=decision.consecutive_throttles)
+            self.events.emit(
+                regarding, type="Warning", reason="Throttled",
+                note="too many applies in a short time; retrying later", action="Apply",
+            )
+            return Result(
+                Outcome.THROTTLED, retry_after=decision.retry_after or throttle.REFILL_SECONDS
+            )
+        ref = st.ref
+        try:
+            body = {"metadata": {"annotations": {overrides.RECONCILE_PAUSED: "true"}}}
+            await self.client.patch(res, ref.name, body, namespace=ref.namespace or None)
+        except (ApiError, OSError, TimeoutError) as exc:
+            msg = exc.message if isinstance(exc, ApiError) else _describe(exc)
+            return self._failed(st, regarding, blog, msg, verb="pause")
+        self.metrics.thrashing_total.labels(
+            kind=ref.kind, name=ref.name, namespace=ref.namespace
+        ).inc()
+        self._set_paused(st, True)
+        self._drop_compliance(st)
+        blog.warning("edit war detected, reconciliation paused")
+        self.events.emit(
+            regarding,
+            type="Warning",
+            reason="ThrashingDetected",
+            note=(
+                "another actor keeps changing this object; reconciliation is paused. "
+                f"Remove the {overrides.RECONCILE_PAUSED} annotation to resume, or set "
+                f"{overrides.MODE}=unmanaged to hand the object over."
+            ),
+            action="Pause",
+        )
+        return Result(Outcome.SKIPPED)
+
+    def _failed(
+        self, st: ObjectState, regarding: dict[str, Any], blog: Any, message: str, *, verb: str
+    ) -> Result:
+        st.note_error(message)
+        self._set_compliance(st, 0)
+        blog.error("failed to apply", error=message, step=verb)
+        self.events.emit(
+            regarding, type="Warning", reason="ApplyFailed", note=_clip(message), action="Apply"
+        )
+        return Result(Outcome.FAILED, error=message)
+
+    def _enter_unmanaged(self, st: ObjectState, live: dict[str, Any], blog: Any) -> None:
+        st.unmanaged = True
+        self._drop_compliance(st)
+        self._customization(st, "patch", False)
+        self._customization(st, "ignore", False)
+        self._customization(st, "unmanaged", True)
+        if st.report_once("unmanaged", "true"):
+            blog.info("object is unmanaged; leaving it alone")
+            self.events.emit(
+                live, type="Normal", reason="UnmanagedMode",
+                note=f"{overrides.MODE}=unmanaged: the autopilot no longer manages this object",
+                action="Skip",
+            )
+
+    def _set_compliance(self, st: ObjectState, value: int) -> None:
+        st.compliance = value
+        r = st.ref
+        self.metrics.compliance_status.labels(
+            kind=r.kind, name=r.name, namespace=r.namespace
+        ).set(value)
+
+    def _drop_compliance(self, st: ObjectState) -> None:
+        st.compliance = None
+        r = st.ref
+        _remove(self.metrics.compliance_status, r.kind, r.name, r.namespace)
+
+    def _set_paused(self, st: ObjectState, paused: bool) -> None:
+        st.paused = paused
+        r = st.ref
+        if paused:
+            self.metrics.paused_resources.labels(
+                kind=r.kind, name=r.name, namespace=r.namespace
+            ).set(1)
+        else:
+            _remove(self.metrics.paused_resources, r.kind, r.name, r.namespace)
+
+    def _customization(self, st: ObjectState, kind: str, on: bool) -> None:
+        r = st.ref
+        if on:
+            self.metrics.customization_info.labels(
+                kind=r.kind, name=r.name, namespace=r.namespace, type=kind
+            ).set(1)
+        else:
+            _remove(self.metrics.customization_info, r.kind, r.name, r.namespace, kind)
+
+    def forget_object(self, ref: ObjectRef) -> None:
+        """Drop every series and memory of an object that is no longer managed."""
+        _remove(self.metrics.compliance_status, ref.kind, ref.name, ref.namespace)
+        _remove(self.metrics.paused_resources, ref.kind, ref.name, ref.namespace)
+        for kind in ("patch", "ignore", "unmanaged"):
+            _remove(self.metrics.customization_info, ref.kind, ref.name, ref.namespace, kind)
+        self.verdicts.invalidate(ref)
+        self.guard.forget(ref)
+        self.book.drop(ref)
+
+
+def _remove(metric: Any, *labels: str) -> None:
+    with contextlib.suppress(KeyError):
+        metric.remove(*labels)
+
+
+def _missing_namespace(exc: ApiError) -> bool:
+    details = (exc.body or {}).get("details") or {}
+    return exc.status == 404 and details.get("kind") == "namespaces"
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if text != type(exc).__name__ else text
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= NOTE_LIMIT else text[: NOTE_LIMIT - 1] + "…"

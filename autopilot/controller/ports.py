@@ -1,0 +1,54 @@
+"""The narrow views the reconciler needs of the rest of the controller.
+
+The reconciler sees the cluster only through these protocols: a read-only
+view over the informer caches, an event sink and the API client. Keeping them
+narrow keeps data flowing one way (watch -> cache -> queue -> reconcile ->
+apply) and lets tests exercise the reconciler against a real API server with
+the real caches, or reason about it in isolation.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from autopilot.kube.resources import ResourceInfo
+
+
+class ClusterView(Protocol):
+    """Read-only view of the watch caches."""
+
+    def hco(self) -> dict[str, Any] | None:
+        """The HyperConverged object, if it exists."""
+
+    def nodes(self) -> list[dict[str, Any]]:
+        """Nodes as reduced by the informer transform."""
+
+    def config_object(self, kind: str) -> dict[str, Any] | None:
+        """The OpenShift config object ``cluster`` of ``kind`` (Infrastructure, Scheduler)."""
+
+    def resource_for(self, api_version: str, kind: str) -> ResourceInfo | None:
+        """The served resource for a kind, or None when the kind is not installed."""
+
+    def crd_exists(self, name: str) -> bool:
+        """Whether a CRD of that name exists and is established."""
+
+    def cached_object(
+        self, res: ResourceInfo, *, namespace: str, name: str
+    ) -> tuple[bool, dict[str, Any] | None]:
+        """(authoritative, object) from the managed-object cache.
+
+        ``authoritative`` is False when no synced cache covers the kind; the
+        caller then reads from the API server.
+        """
+
+    def namespace_exists(self, name: str) -> bool | None:
+        """Whether a namespace exists (None when unknown)."""
+
+
+class EventSink(Protocol):
+    """Records Kubernetes events without blocking the caller."""
+
+    def emit(
+        self, regarding: dict[str, Any], *, type: str, reason: str, note: str, action: str
+    ) -> None:
+        """Queue one event about ``regarding`` (an object or a minimal reference)."""

@@ -1,0 +1,214 @@
+"""Explain one managed object: the data behind `autopilot explain`.
+
+Read-only: it renders the golden state against the live HCO exactly as the
+controller does, applies the object's customizations, and asks the API server
+what a forced apply would change with a dry run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from autopilot.controller.customize import customize
+from autopilot.controller.lookups import LiveLookups
+from autopilot.engine import drift, overrides
+from autopilot.golden import context as gcontext
+from autopilot.golden import gate as ggate
+from autopilot.golden import plan as gplan
+from autopilot.golden.catalog import GoldenState
+from autopilot.kube.client import ApiError, KubeClient
+from autopilot.kube.discovery import RestMapper
+from autopilot.kube.resources import ObjectRef, ResourceInfo
+
+HCO = ("hco.kubevirt.io/v1", "HyperConverged", "kubevirt-hyperconverged")
+
+
+@dataclass
+class Explanation:
+    """Everything `autopilot explain` reports about one object."""
+
+    kind: str
+    name: str
+    namespace: str
+    asset: str = ""
+    feature: str = ""
+    plan_reason: str = ""
+    exists: bool = False
+    paused: bool = False
+    unmanaged: bool = False
+    customizations: dict[str, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    diff: list[str] = field(default_factory=list)
+    dry_run_error: str = ""
+    controller: dict[str, Any] | None = None
+    events: list[dict[str, str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return asdict(self)
+
+    def as_text(self) -> str:
+        """The human report."""
+        where = f"{self.namespace}/" if self.namespace else ""
+        lines = [f"{self.kind} {where}{self.name}"]
+        if not self.asset:
+            lines.append("  not rendered by any active asset of the golden state")
+            if self.plan_reason:
+                lines.append(f"  ({self.plan_reason})")
+            return "\n".join(lines) + "\n"
+        lines.append(f"  asset:           {self.asset} (feature {self.feature or '-'})")
+        lines.append(f"  exists:          {'yes' if self.exists else 'no (will be created)'}")
+        state = "paused (edit war)" if self.paused else "unmanaged" if self.unmanaged else "managed"
+        lines.append(f"  state:           {state}")
+        if self.controller:
+            comp = self.controller.get("compliance")
+            lines.append(f"  compliance:      {'-' if comp is None else comp}")
+            if self.controller.get("lastError"):
+                lines.append(f"  last error:      {self.controller['lastError']}")
+        else:
+            lines.append("  compliance:      (controller debug endpoint not reachable)")
+        for kind, value in sorted(self.customizations.items()):
+            lines.append(f"  customization:   {kind} = {value}")
+        for problem in self.problems:
+            lines.append(f"  problem:         {problem}")
+        if self.dry_run_error:
+            lines.append(f"  apply would fail: {self.dry_run_error}")
+        elif self.diff:
+            lines.append("  drift (what a forced apply would change):")
+            lines.extend(f"    {p}" for p in self.diff)
+        elif self.exists:
+            lines.append("  drift:           none (in sync)")
+        if self.events:
+            lines.append("  recent events:")
+            for ev in self.events:
+                lines.append(f"    {ev['time']}  {ev['type']:<8} {ev['reason']:<18} {ev['note']}")
+        return "\n".join(lines) + "\n"
+
+
+async def explain_object(
+    *,
+    client: KubeClient,
+    golden: GoldenState,
+    kind: str,
+    name: str,
+    namespace: str,
+    hco_namespace: str,
+    controller_view: dict[str, Any] | None,
+) -> Explanation:
+    """Build the explanation of one object (read-only; dry runs only)."""
+    mapper = RestMapper(client)
+    await mapper.refresh()
+    res = find_kind(mapper, kind)
+    if res is None:
+        return Explanation(kind=kind, name=name, namespace=namespace,
+                           plan_reason=f"kind {kind!r} is not served by this cluster")
+    out = Explanation(kind=res.kind, name=name, namespace=namespace if res.namespaced else "",
+                      controller=controller_view)
+    hco_res = mapper.lookup(HCO[0], HCO[1])
+    hco = await client.get(hco_res, HCO[2], namespace=hco_namespace) if hco_res else None
+    if hco is None:
+        out.plan_reason = f"no HyperConverged {HCO[2]} in {hco_namespace}"
+        return out
+    desired, plan = await _find_desired(client, mapper, golden, hco, hco_namespace, out)
+    if desired is None or plan is None:
+        return out
+    out.asset, out.feature, out.plan_reason = plan.asset.name, plan.asset.feature, plan.reason
+    live = await client.get(res, name, namespace=out.namespace or None)
+    out.exists = live is not None
+    if live is not None:
+        out.paused = overrides.is_paused(live)
+        out.unmanaged = overrides.is_unmanaged(live)
+    custom = customize(desired, live, kind=res.kind)
+    if custom.patch_text is not None:
+        out.customizations["patch"] = custom.patch_text
+    if custom.ignore_text is not None:
+        out.customizations["ignore-fields"] = custom.ignore_text
+    if custom.patch_error:
+        out.problems.append(f"patch refused: {custom.patch_error}")
+    if custom.invalid_pointers:
+        out.problems.append("ignore-fields pointers skipped: " + ", ".join(custom.invalid_pointers))
+    if live is not None:
+        try:
+            dry = await client.apply(res, custom.desired, force=True, dry_run=True)
+            out.diff = drift.diff_paths(dry, live)
+        except ApiError as exc:
+            out.dry_run_error = exc.message
+    out.events = await _events(client, mapper, name=name, namespace=out.namespace)
+    return out
+
+
+def find_kind(mapper: RestMapper, text: str) -> ResourceInfo | None:
+    """Resolve what a user typed (kind, plural or singular, any case; ``kind.group`` too)."""
+    name, _, group = text.lower().partition(".")
+    candidates = [
+        r for r in mapper.all()
+        if name in (r.kind.lower(), r.plural.lower()) and (not group or r.group.startswith(group))
+    ]
+    # Prefer the core group and then the shortest group, like kubectl does for ambiguous names.
+    candidates.sort(key=lambda r: (r.group != "", len(r.group), r.group))
+    return candidates[0] if candidates else None
+
+
+async def _find_desired(
+    client: KubeClient,
+    mapper: RestMapper,
+    golden: GoldenState,
+    hco: dict[str, Any],
+    hco_namespace: str,
+    out: Explanation,
+) -> tuple[dict[str, Any] | None, gplan.AssetPlan | None]:
+    node_res = mapper.lookup("v1", "Node")
+    nodes = (await client.list(node_res))[0] if node_res else []
+    infra = None
+    infra_res = mapper.lookup("config.openshift.io/v1", "Infrastructure")
+    if infra_res is not None:
+        infra = await client.get(infra_res, "cluster")
+    ctx = gcontext.build_context(
+        hco=hco, nodes=nodes, infrastructure=infra, scheduler=None,
+        environ=dict(os.environ), version=golden.version, namespace=hco_namespace,
+    )
+    activation = ggate.activation_for(hco, golden)
+    # Rendering runs in a thread so template lookups can read through this loop.
+    lookups = LiveLookups(
+        client=client, resource_for=mapper.lookup, loop=asyncio.get_running_loop()
+    )
+    plans = await asyncio.to_thread(
+        gplan.plan_all, golden, ctx, activation=activation, lookups=lookups
+    )
+    for plan in plans:
+        for obj in plan.objects:
+            ref = ObjectRef.of(obj)
+            if ref.kind == out.kind and ref.name == out.name and ref.namespace == out.namespace:
+                return obj, plan
+    reasons = [f"{p.asset.name}: {p.reason}" for p in plans if not p.included]
+    out.plan_reason = "no active asset renders it" + (
+        f"; inactive assets: {', '.join(reasons[:8])}" if reasons else ""
+    )
+    return None, None
+
+
+async def _events(
+    client: KubeClient, mapper: RestMapper, *, name: str, namespace: str
+) -> list[dict[str, str]]:
+    res: ResourceInfo | None = mapper.lookup("events.k8s.io/v1", "Event")
+    if res is None:
+        return []
+    try:
+        items, _ = await client.list(
+            res, namespace=namespace or "default", field_selector=f"regarding.name={name}"
+        )
+    except ApiError:
+        return []
+    items.sort(key=lambda e: str(e.get("eventTime") or e.get("deprecatedLastTimestamp") or ""))
+    return [
+        {
+            "time": str(e.get("eventTime") or ""),
+            "type": str(e.get("type", "")),
+            "reason": str(e.get("reason", "")),
+            "note": str(e.get("note", ""))[:200],
+        }
+        for e in items[-10:]
+    ]

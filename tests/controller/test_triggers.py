@@ -1,0 +1,119 @@
+"""Which watch events enqueue which keys (contract §5)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from autopilot.controller import keys
+from autopilot.controller.state import StateBook
+from autopilot.controller.triggers import Triggers
+from autopilot.kube.resources import ObjectRef
+
+
+class FakeReconciler:
+    def __init__(self) -> None:
+        self.book = StateBook()
+        self.forced: list[ObjectRef] = []
+        self.resumed: list[ObjectRef] = []
+        self.invalidated = 0
+
+    def force(self, ref: ObjectRef) -> None:
+        self.forced.append(ref)
+
+    def pause_removed(self, ref: ObjectRef) -> None:
+        self.resumed.append(ref)
+
+    def invalidate_all(self) -> None:
+        self.invalidated += 1
+
+
+class FakeAsset:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+class FakeGolden:
+    assets = (FakeAsset("hco"), FakeAsset("svc"), FakeAsset("mc"))
+
+
+def make() -> tuple[Triggers, FakeReconciler, list[str], list[str]]:
+    added: list[str] = []
+    forgotten: list[str] = []
+    rec = FakeReconciler()
+    t = Triggers(golden=FakeGolden(), reconciler=rec, enqueue=added.append,  # type: ignore[arg-type]
+                 forget=forgotten.append)
+    return t, rec, added, forgotten
+
+
+def svc(**annotations: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "m", "namespace": "ns", "annotations": annotations}}
+
+
+def test_managed_object_maps_to_its_asset_only() -> None:
+    t, rec, added, _ = make()
+    rec.book.set_asset_objects("svc", [ObjectRef("v1", "Service", "m", "ns")])
+    t.on_managed("MODIFIED", svc(), svc())
+    assert added == [keys.asset_key("svc")]
+
+
+def test_unknown_managed_object_enqueues_nothing() -> None:
+    t, _, added, _ = make()
+    t.on_managed("MODIFIED", svc(), svc())
+    assert added == []
+
+
+def test_force_reconcile_new_value_forces_and_forgets_backoff() -> None:
+    t, rec, _added, forgotten = make()
+    rec.book.set_asset_objects("svc", [ObjectRef("v1", "Service", "m", "ns")])
+    key = "platform.kubevirt.io/force-reconcile"
+    t.on_managed("MODIFIED", svc(**{key: "1"}), svc())
+    assert rec.forced == [ObjectRef("v1", "Service", "m", "ns")]
+    assert forgotten == [keys.asset_key("svc")]
+    t.on_managed("MODIFIED", svc(**{key: "1"}), svc(**{key: "1"}))
+    assert len(rec.forced) == 1, "the same value again is not a new request"
+
+
+def test_pause_removal_resets_the_guard() -> None:
+    t, rec, _, _ = make()
+    rec.book.set_asset_objects("svc", [ObjectRef("v1", "Service", "m", "ns")])
+    paused = svc(**{"platform.kubevirt.io/reconcile-paused": "true"})
+    t.on_managed("MODIFIED", svc(), paused)
+    assert rec.resumed == [ObjectRef("v1", "Service", "m", "ns")]
+
+
+def test_hco_status_only_change_is_ignored() -> None:
+    t, _, added, _ = make()
+    old = {"metadata": {"annotations": {"a": "1"}}, "spec": {}, "status": {"x": 1}}
+    new = {"metadata": {"annotations": {"a": "1"}}, "spec": {}, "status": {"x": 2}}
+    t.on_hco("MODIFIED", new, old)
+    assert added == []
+
+
+def test_hco_change_fans_out_hco_asset_first() -> None:
+    t, rec, added, _ = make()
+    old = {"metadata": {"annotations": {}}, "spec": {}}
+    new = {"metadata": {"annotations": {"platform.kubevirt.io/force-reconcile": "x"}}, "spec": {}}
+    t.on_hco("MODIFIED", new, old)
+    assert added[:3] == [keys.asset_key("hco"), keys.asset_key("svc"), keys.asset_key("mc")]
+    assert keys.TOMBSTONES in added
+    assert rec.invalidated == 1
+
+
+def test_node_change_outside_detection_is_ignored() -> None:
+    t, _, added, _ = make()
+    old = {"metadata": {"labels": {"a": "1"}}, "status": {"capacity": {"cpu": "4"}}}
+    new = {"metadata": {"labels": {"a": "1"}}, "status": {"capacity": {"cpu": "8"}}}
+    t.on_node("MODIFIED", new, old)
+    assert added == []
+    new2 = {"metadata": {"labels": {"feature.node.kubernetes.io/pci-present": "true"}},
+            "status": {"capacity": {"cpu": "8"}}}
+    t.on_node("MODIFIED", new2, new)
+    assert keys.asset_key("mc") in added
+
+
+def test_namespace_added_unblocks_its_assets() -> None:
+    t, rec, added, _ = make()
+    rec.book.set_asset_objects("mc", [ObjectRef("metallb.io/v1beta1", "MetalLB", "m", "lb")])
+    t.on_namespace("ADDED", {"metadata": {"name": "lb"}}, None)
+    assert added == [keys.asset_key("mc")]

@@ -1,0 +1,108 @@
+"""Fixtures for integration tests: a platform in the test cluster and the real controller."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from functools import lru_cache
+from typing import Any
+
+import pytest
+
+from tests.support.controller import PROJECT, Controller
+from tests.support.platform import BASE_KINDS, HCO_NS, Platform
+
+
+@pytest.fixture
+def platform(cluster: Any) -> Platform:
+    """CRDs of the base platform installed; no HCO yet."""
+    p = Platform(cluster)
+    p.install(*BASE_KINDS)
+    return p
+
+
+@pytest.fixture
+def controller(cluster: Any) -> Iterator[Callable[..., Controller]]:
+    """Factory starting `autopilot run` against the cluster; stopped after the test."""
+    started: list[Controller] = []
+
+    def start(*extra: str, wait: bool = True, env: dict[str, str] | None = None) -> Controller:
+        args = ["--resync-period", "30s", *extra]
+        c = Controller(kubeconfig=cluster.kubeconfig, extra_args=args, env=env)
+        c.start()
+        started.append(c)
+        if wait:
+            c.wait_ready()
+        return c
+
+    yield start
+    for c in started:
+        c.stop()
+
+
+class Paths:
+    """REST paths of objects, learned from the cluster's discovery."""
+
+    def __init__(self, cluster: Any) -> None:
+        self.cluster = cluster
+        self._plural: dict[tuple[str, str], tuple[str, bool]] = {}
+
+    def of(self, obj: dict[str, Any]) -> str:
+        """Path of a rendered object."""
+        api_version, kind = obj["apiVersion"], obj["kind"]
+        meta = obj.get("metadata") or {}
+        plural, namespaced = self._lookup(api_version, kind)
+        base = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
+        if namespaced:
+            base += f"/namespaces/{meta.get('namespace') or HCO_NS}"
+        return f"{base}/{plural}/{meta['name']}"
+
+    def _lookup(self, api_version: str, kind: str) -> tuple[str, bool]:
+        key = (api_version, kind)
+        if key not in self._plural:
+            base = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
+            status, doc = self.cluster.api("GET", base)
+            assert status == 200, (base, status)
+            for r in doc.get("resources", []):
+                if "/" not in r["name"]:
+                    self._plural[(api_version, r["kind"])] = (r["name"], bool(r["namespaced"]))
+        return self._plural[key]
+
+
+@pytest.fixture
+def paths(cluster: Any) -> Paths:
+    return Paths(cluster)
+
+
+def render_offline(
+    annotations: dict[str, str], spec: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """What `autopilot render --hco-file` says the HCO would produce (included assets only)."""
+    hco = {
+        "apiVersion": "hco.kubevirt.io/v1",
+        "kind": "HyperConverged",
+        "metadata": {"name": "kubevirt-hyperconverged", "namespace": HCO_NS,
+                     "annotations": annotations},
+        "spec": spec or {},
+    }
+    return list(_render(json.dumps(hco)))
+
+
+@lru_cache(maxsize=16)
+def _render(hco_json: str) -> tuple[dict[str, Any], ...]:
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+        f.write(hco_json)
+    out = subprocess.run(
+        [sys.executable, "-m", "autopilot", "render", "--hco-file", f.name, "--output", "json"],
+        cwd=PROJECT, capture_output=True, text=True, check=True, timeout=60,
+    )
+    data = json.loads(out.stdout)
+    items = data.get("items", data) if isinstance(data, dict) else data
+    return tuple(i for i in items if isinstance(i, dict))
+
+
+__all__ = ["Paths", "render_offline"]

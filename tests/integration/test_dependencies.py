@@ -1,0 +1,115 @@
+"""Contract §5/§7: missing CRDs, missing namespaces, tombstones, hardware triggers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.support.platform import HCO_NS, Platform, labels_of
+from tests.support.wait import eventually_sync
+
+SVC_NAME = "virt-platform-autopilot-metrics"
+MISSING = "virt_platform_missing_dependency"
+MANAGED = {"platform.kubevirt.io/managed-by": "virt-platform-autopilot"}
+
+
+def test_missing_crd_then_installed(cluster: Any, controller: Any) -> None:
+    platform = Platform(cluster)
+    platform.install("HyperConverged", "MachineConfig", "ServiceMonitor", "UIPlugin",
+                     "PersesDashboard")
+    platform.create_hco({"platform.kubevirt.io/autopilot": "true"})
+    c = controller()
+    eventually_sync(lambda: c.metric(MISSING, group="monitoring.coreos.com", version="v1",
+                                     kind="PrometheusRule") == 1, what="missing_dependency 1")
+    eventually_sync(lambda: [e for e in platform.events(name="kubevirt-hyperconverged",
+                                                        namespace=HCO_NS, reason="CRDMissing")
+                             if "PrometheusRule" in e.get("note", "")], what="CRDMissing event")
+    # An opt-in feature that is off reports nothing, even though its CRD is missing.
+    assert c.metric(MISSING, group="forklift.konveyor.io", kind="ForkliftController") is None
+    assert not c.log_lines("failed to apply")
+    platform.install("PrometheusRule")
+    path = (f"/apis/monitoring.coreos.com/v1/namespaces/{HCO_NS}/prometheusrules/"
+            "virt-platform-autopilot-alerts")
+    platform.wait_for(path, timeout=20, what="alerts applied after the CRD appeared")
+    eventually_sync(lambda: c.metric(MISSING, group="monitoring.coreos.com", version="v1",
+                                     kind="PrometheusRule") is None, what="series gone")
+
+
+def test_missing_namespace_is_a_quiet_skip(platform: Platform, controller: Any) -> None:
+    platform.install("MetalLB")
+    platform.create_hco({"platform.kubevirt.io/autopilot": "true",
+                         "platform.kubevirt.io/enable-metallb": "true"})
+    c = controller()
+    eventually_sync(lambda: c.metric("virt_platform_compliance_status", kind="Service",
+                                     name=SVC_NAME, namespace=HCO_NS) == 1, what="converged")
+    assert c.metric("virt_platform_compliance_status", kind="MetalLB", name="metallb",
+                    namespace="metallb-system") is None
+    assert not c.log_lines("failed to apply")
+    platform.ensure_namespace("metallb-system")
+    platform.wait_for("/apis/metallb.io/v1beta1/namespaces/metallb-system/metallbs/metallb",
+                      what="MetalLB applied once its namespace exists")
+
+
+def test_tombstones(platform: Platform, controller: Any, cluster: Any) -> None:
+    platform.install("NodeHealthCheck")
+    ui = "/apis/observability.openshift.io/v1alpha1/uiplugins"
+    nhc = "/apis/remediation.medik8s.io/v1alpha1/nodehealthchecks"
+    status, body = cluster.api("POST", ui, body={
+        "apiVersion": "observability.openshift.io/v1alpha1", "kind": "UIPlugin",
+        "metadata": {"name": "kubevirt-plugin", "labels": MANAGED},
+        "spec": {"type": "Dashboards"}})
+    assert status == 201, body
+    status, body = cluster.api("POST", nhc, body={
+        "apiVersion": "remediation.medik8s.io/v1alpha1", "kind": "NodeHealthCheck",
+        "metadata": {"name": "virt-node-health-check"},
+        "spec": {"selector": {}, "remediationTemplate": {
+            "apiVersion": "v1", "kind": "X", "name": "x", "namespace": "default"}}})
+    assert status == 201, body
+    platform.create_hco({"platform.kubevirt.io/autopilot": "true"})
+    c = controller()
+    eventually_sync(lambda: platform.get(f"{ui}/kubevirt-plugin") is None, what="labelled deleted")
+    eventually_sync(lambda: c.metric("virt_platform_tombstone_status", kind="UIPlugin",
+                                     name="kubevirt-plugin") == 0, what="status 0")
+    eventually_sync(lambda: c.metric("virt_platform_tombstone_status", kind="NodeHealthCheck",
+                                     name="virt-node-health-check") == -2, what="status -2")
+    assert platform.get(f"{nhc}/virt-node-health-check") is not None
+    assert platform.events(name="kubevirt-plugin", namespace="default", reason="TombstoneDeleted")
+    assert platform.events(name="virt-node-health-check", namespace="default",
+                           reason="TombstoneSkipped")
+
+
+def test_tombstone_delete_denied(platform: Platform, controller: Any, cluster: Any) -> None:
+    sim = cluster.require_sim()
+    ui = "/apis/observability.openshift.io/v1alpha1/uiplugins"
+    status, body = cluster.api("POST", ui, body={
+        "apiVersion": "observability.openshift.io/v1alpha1", "kind": "UIPlugin",
+        "metadata": {"name": "kubevirt-plugin", "labels": MANAGED},
+        "spec": {"type": "Dashboards"}})
+    assert status == 201, body
+    sim.controls.deny_rbac(user=cluster.controller_user, verb="delete", resource="uiplugins")
+    platform.create_hco({"platform.kubevirt.io/autopilot": "true"})
+    c = controller()
+    eventually_sync(lambda: c.metric("virt_platform_tombstone_status", kind="UIPlugin",
+                                     name="kubevirt-plugin") == -1, what="status -1")
+    eventually_sync(lambda: platform.events(name="kubevirt-plugin", namespace="default",
+                                            reason="TombstoneFailed"), what="TombstoneFailed")
+
+
+def test_node_hardware_makes_pci_passthrough_eligible(platform: Platform, controller: Any,
+                                                     cluster: Any) -> None:
+    status, body = cluster.api("POST", "/api/v1/nodes", body={
+        "apiVersion": "v1", "kind": "Node", "metadata": {"name": "worker-0", "labels": {
+            "node-role.kubernetes.io/worker": ""}}})
+    assert status == 201, body
+    platform.create_hco({"platform.kubevirt.io/autopilot": "true",
+                         "platform.kubevirt.io/openshift": "true",
+                         "platform.kubevirt.io/enable-pci-passthrough": "true"})
+    c = controller()
+    mc = "/apis/machineconfiguration.openshift.io/v1/machineconfigs/50-virt-pci-passthrough"
+    eventually_sync(lambda: c.metric("virt_platform_compliance_status", kind="Service",
+                                     name=SVC_NAME, namespace=HCO_NS) == 1, what="converged")
+    assert platform.get(mc) is None
+    platform.patch("/api/v1/nodes/worker-0", {"metadata": {"labels": {
+        "feature.node.kubernetes.io/pci-present": "true"}}})
+    obj = platform.wait_for(mc, what="PCI passthrough MachineConfig applied")
+    assert labels_of(obj)["platform.kubevirt.io/managed-by"] == "virt-platform-autopilot"
+    assert "intel_iommu=on" in obj["spec"]["kernelArguments"]

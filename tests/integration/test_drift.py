@@ -1,0 +1,112 @@
+"""Contract §4/§5: drift is corrected, force-reconcile re-checks, a steady cluster costs nothing."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+
+from tests.support.platform import HCO_NS, Platform
+from tests.support.wait import eventually_sync
+
+SVC_NAME = "virt-platform-autopilot-metrics"
+SVC = f"/api/v1/namespaces/{HCO_NS}/services/{SVC_NAME}"
+ON = {"platform.kubevirt.io/autopilot": "true"}
+COMPLIANCE = "virt_platform_compliance_status"
+
+
+def selector(obj: dict[str, Any] | None) -> dict[str, str]:
+    return dict(((obj or {}).get("spec") or {}).get("selector") or {})
+
+
+def converge(platform: Platform, controller: Any, *extra: str) -> Any:
+    platform.create_hco(ON)
+    c = controller(*extra)
+    platform.wait_for(SVC, lambda o: selector(o).get("app") == "virt-platform-autopilot")
+    eventually_sync(lambda: c.metric(COMPLIANCE, kind="Service", name=SVC_NAME,
+                                     namespace=HCO_NS) == 1, what="Service compliant")
+    return c
+
+
+def test_external_edit_is_reverted(platform: Platform, controller: Any) -> None:
+    c = converge(platform, controller)
+    platform.patch(SVC, {"spec": {"selector": {"app": "someone-else"}}})
+    platform.wait_for(SVC, lambda o: selector(o).get("app") == "virt-platform-autopilot",
+                      what="selector restored")
+    eventually_sync(lambda: platform.events(name=SVC_NAME, namespace=HCO_NS,
+                                            reason="DriftCorrected"), what="DriftCorrected event")
+    assert platform.events(name=SVC_NAME, namespace=HCO_NS, reason="DriftDetected")
+    eventually_sync(lambda: c.metric(COMPLIANCE, kind="Service", name=SVC_NAME,
+                                     namespace=HCO_NS) == 1, what="compliance back to 1")
+    assert c.log_lines("successfully applied", kind="Service", name=SVC_NAME)
+
+
+def test_other_field_manager_loses_the_field(platform: Platform, controller: Any,
+                                             cluster: Any) -> None:
+    converge(platform, controller)
+    body = {"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": SVC_NAME, "namespace": HCO_NS},
+            "spec": {"selector": {"app": "intruder"}}}
+    status, out = cluster.api("PATCH", SVC, body=body, content_type="application/apply-patch+yaml",
+                              query={"fieldManager": "intruder", "force": "true"})
+    assert status == 200, out
+    platform.wait_for(SVC, lambda o: selector(o).get("app") == "virt-platform-autopilot",
+                      what="field taken back")
+    live = platform.get(SVC)
+    owners = [m["manager"] for m in live["metadata"]["managedFields"]
+              if "f:app" in json.dumps(m.get("fieldsV1", {}))]
+    assert "virt-platform-autopilot" in owners
+
+
+def test_force_reconcile_on_object_does_a_real_check(platform: Platform, controller: Any,
+                                                     cluster: Any) -> None:
+    c = converge(platform, controller)
+    sim = cluster.require_sim()
+    sim.controls.reset_counts()
+    stamp = str(time.time())
+    platform.patch(SVC, {"metadata": {"annotations": {
+        "platform.kubevirt.io/force-reconcile": stamp}}})
+    eventually_sync(lambda: c.log_lines("force-reconcile requested", name=SVC_NAME),
+                    timeout=5, what="force-reconcile log line")
+    eventually_sync(lambda: sim.controls.counts(verb="patch", resource="services",
+                                                dry_run=True) >= 1,
+                    timeout=5, what="a server-side dry run of the Service")
+
+
+def test_force_reconcile_on_hco_checks_every_asset(platform: Platform, controller: Any,
+                                                   cluster: Any) -> None:
+    c = converge(platform, controller)
+    sim = cluster.require_sim()
+    eventually_sync(lambda: len(c.log_lines("successfully applied")) >= 3, what="applies")
+    sim.controls.reset_counts()
+    platform.annotate_hco({"platform.kubevirt.io/force-reconcile": "now"})
+    eventually_sync(lambda: c.log_lines("force-reconcile requested on the HyperConverged"),
+                    what="HCO force-reconcile logged")
+    eventually_sync(lambda: sim.controls.counts(verb="patch", resource="services",
+                                                dry_run=True) >= 1
+                    and sim.controls.counts(verb="patch", resource="servicemonitors",
+                                            dry_run=True) >= 1,
+                    what="every asset re-checked server-side")
+
+
+@pytest.mark.timeout(90)
+def test_steady_state_makes_no_writes(platform: Platform, controller: Any, cluster: Any) -> None:
+    sim = cluster.require_sim()
+    platform.create_hco(ON)
+    c = controller("--resync-period", "2s")
+    platform.wait_for(SVC)
+    eventually_sync(lambda: c.log_lines("resync"), what="a first resync")
+    # Converged: after one quiet resync pass, three more must not write or dry-run.
+    first = len(c.log_lines("resync"))
+    eventually_sync(lambda: len(c.log_lines("resync")) >= first + 1, timeout=15, what="resync")
+    sim.controls.reset_counts()
+    start = len(c.log_lines("resync"))
+    eventually_sync(lambda: len(c.log_lines("resync")) >= start + 3, timeout=30,
+                    what="three resync passes")
+    ua = "virt-platform-autopilot"
+    writes = sum(sim.controls.counts(verb=v, user_agent=ua) for v in
+                 ("create", "update", "patch", "delete"))
+    dry = sim.controls.counts(dry_run=True, user_agent=ua)
+    assert (writes, dry) == (0, 0)

@@ -1,0 +1,94 @@
+"""Contract §6: an edit war pauses the object once, and the pause survives restarts."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import Any
+
+import pytest
+
+from tests.support.platform import HCO_NS, Platform, annotations_of
+from tests.support.wait import eventually_sync
+
+SVC_NAME = "virt-platform-autopilot-metrics"
+SVC = f"/api/v1/namespaces/{HCO_NS}/services/{SVC_NAME}"
+PAUSED = "platform.kubevirt.io/reconcile-paused"
+
+
+def selector_app(platform: Platform) -> str | None:
+    obj = platform.get(SVC) or {}
+    return ((obj.get("spec") or {}).get("selector") or {}).get("app")
+
+
+class EditWar:
+    """Another client flipping the Service selector until stopped."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        i = 0
+        while not self.stop.is_set():
+            i += 1
+            with contextlib.suppress(AssertionError):
+                self.platform.patch(SVC, {"spec": {"selector": {"app": f"war-{i}"}}})
+            self.stop.wait(0.05)
+
+    def __enter__(self) -> EditWar:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=5)
+
+
+@pytest.mark.timeout(120)
+def test_edit_war_pauses_once_and_resumes(platform: Platform, controller: Any) -> None:
+    platform.create_hco({"platform.kubevirt.io/autopilot": "true"})
+    c = controller()
+    platform.wait_for(SVC, what="metrics Service")
+    with EditWar(platform):
+        platform.wait_for(SVC, lambda o: annotations_of(o).get(PAUSED) == "true",
+                          timeout=60, what="pause annotation")
+        eventually_sync(lambda: c.metric("virt_platform_paused_resources", kind="Service",
+                                         name=SVC_NAME, namespace=HCO_NS) == 1, what="paused 1")
+        # Keep fighting: the passes the edits trigger must not write to a paused object.
+        writes = len(c.log_lines("successfully applied", name=SVC_NAME))
+        asset = c.log_lines("successfully applied", name=SVC_NAME)[0]["asset"]
+        passes = len(c.log_lines("asset pass done", asset=asset))
+        eventually_sync(lambda: len(c.log_lines("asset pass done", asset=asset)) >= passes + 5,
+                        what="five more passes during the war")
+        assert len(c.log_lines("successfully applied", name=SVC_NAME)) == writes
+    assert c.metric("virt_platform_thrashing_total", kind="Service", name=SVC_NAME,
+                    namespace=HCO_NS) == 1
+    events = platform.events(name=SVC_NAME, namespace=HCO_NS, reason="ThrashingDetected")
+    assert len(events) == 1
+    assert (events[0].get("series") or {}).get("count", 1) == 1
+    assert PAUSED in events[0]["note"] and "unmanaged" in events[0]["note"]
+
+    # Removing the annotation resumes and restores the golden value.
+    platform.patch(SVC, {"metadata": {"annotations": {PAUSED: None}}})
+    eventually_sync(lambda: selector_app(platform) == "virt-platform-autopilot",
+                    what="restored after resume")
+    eventually_sync(lambda: c.metric("virt_platform_paused_resources", kind="Service",
+                                     name=SVC_NAME, namespace=HCO_NS) is None, what="unpaused")
+
+
+def test_pause_survives_a_restart(platform: Platform, controller: Any) -> None:
+    platform.create_hco({"platform.kubevirt.io/autopilot": "true"})
+    c = controller()
+    platform.wait_for(SVC, what="metrics Service")
+    eventually_sync(lambda: c.log_lines("successfully applied", name=SVC_NAME), what="applied")
+    c.stop()
+    platform.patch(SVC, {"metadata": {"annotations": {PAUSED: "true"}},
+                         "spec": {"selector": {"app": "left-alone"}}})
+    c2 = controller()
+    eventually_sync(lambda: c2.metric("virt_platform_paused_resources", kind="Service",
+                                      name=SVC_NAME, namespace=HCO_NS) == 1,
+                    what="paused after restart")
+    assert selector_app(platform) == "left-alone"
+    assert not c2.log_lines("successfully applied", name=SVC_NAME)

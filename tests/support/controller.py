@@ -1,0 +1,195 @@
+"""Run the real controller (`autopilot run`) as a subprocess against a test cluster.
+
+Tests talk to it the way an administrator does: its `/metrics` over HTTP, its
+JSON log lines, and the Kubernetes API (objects and events).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from tests.support.wait import eventually_sync
+
+PROJECT = Path(__file__).resolve().parents[2]
+SAMPLE_LINE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)$")
+LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+
+def free_port() -> int:
+    """A TCP port free on loopback right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def parse_metrics(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """Prometheus text exposition -> {(name, labels): value}."""
+    out: dict[tuple[str, frozenset[tuple[str, str]]], float] = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = SAMPLE_LINE.match(line)
+        if not m:
+            continue
+        labels = frozenset(LABEL.findall(m.group(3) or ""))
+        out[(m.group(1), labels)] = float(m.group(4))
+    return out
+
+
+class Controller:
+    """One `autopilot run` process."""
+
+    def __init__(
+        self,
+        *,
+        kubeconfig: Path,
+        namespace: str = "openshift-cnv",
+        extra_args: Iterable[str] = (),
+        env: dict[str, str] | None = None,
+        golden_state: Path | None = None,
+    ) -> None:
+        self.kubeconfig = kubeconfig
+        self.namespace = namespace
+        self.metrics_port = free_port()
+        self.health_port = free_port()
+        self.debug_port = free_port()
+        self.extra_args = list(extra_args)
+        self.env = env or {}
+        self.golden_state = golden_state
+        self._log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives as long as the process
+            prefix="autopilot-", suffix=".log", delete=False
+        )
+        self.log_path = Path(self._log.name)
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Controller:
+        """Start the process (does not wait for readiness)."""
+        args = [
+            sys.executable, "-m", "autopilot", "run",
+            "--kubeconfig", str(self.kubeconfig),
+            "--namespace", self.namespace,
+            "--metrics-bind-address", f"127.0.0.1:{self.metrics_port}",
+            "--health-probe-bind-address", f"127.0.0.1:{self.health_port}",
+            "--debug-bind-address", f"127.0.0.1:{self.debug_port}",
+            "--log-format", "json",
+            "--log-level", "debug",
+            *(["--golden-state", str(self.golden_state)] if self.golden_state else []),
+            *self.extra_args,
+        ]
+        env = {**os.environ, **self.env}
+        env.pop("KUBERNETES_SERVICE_HOST", None)
+        self.proc = subprocess.Popen(
+            args, stdout=self._log, stderr=subprocess.STDOUT, cwd=PROJECT, env=env
+        )
+        return self
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        """Wait until /readyz answers 200."""
+
+        def ready() -> bool:
+            self._check_alive()
+            return self.http(self.health_port, "/readyz")[0] == 200
+
+        eventually_sync(ready, timeout=timeout, what="controller /readyz")
+
+    def _check_alive(self) -> None:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise RuntimeError(
+                f"controller exited with {self.proc.returncode}:\n{self.log_text()[-3000:]}"
+            )
+
+    def stop(self, timeout: float = 15.0) -> int:
+        """SIGTERM and wait; returns the exit code."""
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        return int(self.proc.returncode)
+
+    def kill(self) -> None:
+        """SIGKILL (no cleanup)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    # -- observations --------------------------------------------------------------------
+
+    @staticmethod
+    def http(port: int, path: str, *, method: str = "GET") -> tuple[int, str]:
+        """A plain HTTP request to 127.0.0.1:port."""
+        req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=5) as resp:
+                return resp.status, resp.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+        except OSError:
+            return 0, ""
+
+    def metrics_text(self) -> str:
+        """The raw /metrics exposition."""
+        status, body = self.http(self.metrics_port, "/metrics")
+        if status != 200:
+            raise AssertionError(f"/metrics answered {status}")
+        return body
+
+    def metric(self, name: str, **labels: str) -> float | None:
+        """Value of one series, or None when absent."""
+        want = {(k, v) for k, v in labels.items()}
+        for (n, ls), value in parse_metrics(self.metrics_text()).items():
+            if n == name and want <= set(ls):
+                return value
+        return None
+
+    def series(self, name: str) -> dict[frozenset[tuple[str, str]], float]:
+        """All series of one metric."""
+        return {ls: v for (n, ls), v in parse_metrics(self.metrics_text()).items() if n == name}
+
+    def log_text(self) -> str:
+        """Everything the process logged so far."""
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def logs(self) -> list[dict[str, Any]]:
+        """Parsed JSON log lines (non-JSON lines are skipped)."""
+        out = []
+        for line in self.log_text().splitlines():
+            try:
+                item = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(item, dict):
+                out.append(item)
+        return out
+
+    def log_lines(self, event: str, **fields: str) -> list[dict[str, Any]]:
+        """Log lines with this ``event`` text and matching fields."""
+        return [
+            line
+            for line in self.logs()
+            if line.get("event") == event and all(line.get(k) == v for k, v in fields.items())
+        ]
+
+    def __enter__(self) -> Controller:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
