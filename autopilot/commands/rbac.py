@@ -35,9 +35,14 @@ def run(args: argparse.Namespace) -> int:
     golden = load_golden(args.golden_state)
     target = Path(args.output) if args.output else golden.root.resolve().parent / DEFAULT_RELATIVE
     try:
-        wanted = cluster_role_yaml(golden)
+        wanted, silent = cluster_role_yaml(golden)
     except RbacError as exc:
         raise UsageError(f"cannot derive RBAC: {exc}") from None
+    if silent:
+        sys.stderr.write(
+            "autopilot: warning: rendered nothing in any variant, so no RBAC for: "
+            f"{', '.join(silent)}\n"
+        )
     try:
         current: str | None = target.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -22,10 +22,13 @@ from autopilot.golden.templating import to_yaml
 from autopilot.kube.resources import split_api_version
 
 ROLE_NAME = "virt-platform-autopilot"
+RBAC_GROUP = "rbac.authorization.k8s.io"
 WRITE_VERBS = ("get", "list", "watch", "create", "patch", "update")
 VERB_ORDER = ("get", "list", "watch", "create", "update", "patch", "delete", "bind", "escalate")
 # Writes to these kinds are limited to the names the golden state renders.
-NAME_SCOPED_KINDS = frozenset({"ClusterRole", "ClusterRoleBinding", "SecurityContextConstraints"})
+NAME_SCOPED_KINDS = frozenset(
+    {"ClusterRole", "ClusterRoleBinding", "SecurityContextConstraints", "Namespace"}
+)
 BUILTIN_PLURALS = {
     "Endpoints": "endpoints",
     "SecurityContextConstraints": "securitycontextconstraints",
@@ -129,22 +132,48 @@ def all_on_contexts(golden: GoldenState, namespace: str = "openshift-cnv") -> li
     ]
 
 
-def rendered_objects(golden: GoldenState) -> list[tuple[Asset, dict[str, Any]]]:
-    """Every object any variant renders; an asset failing in every variant is an error."""
-    contexts = all_on_contexts(golden)
-    lookups = OfflineLookups()
+class _OptimisticLookups(OfflineLookups):
+    """A cluster where every looked-up thing exists (storage, rules, objects)."""
+
+    def object_exists(self, api_version: str, kind: str, name: str, namespace: str = "") -> bool:
+        return True
+
+    def recording_rule_exists(self, record_name: str) -> bool:
+        return True
+
+    def rwx_storage_class(self) -> str:
+        return "rbac-placeholder-rwx"
+
+
+def rendered_objects(
+    golden: GoldenState,
+) -> tuple[list[tuple[Asset, dict[str, Any]]], list[str]]:
+    """Every object any variant renders, and the assets that rendered nothing at all.
+
+    An asset failing in every variant is an error.
+    """
+    variants = [
+        (ctx, lookups)
+        for ctx in all_on_contexts(golden)
+        for lookups in (OfflineLookups(), _OptimisticLookups())
+    ]
     found: list[tuple[Asset, dict[str, Any]]] = []
+    silent: list[str] = []
     for asset in golden.assets:
         errors: list[str] = []
-        for ctx in contexts:
+        before = len(found)
+        for ctx, lookups in variants:
             try:
-                found.extend((asset, obj) for obj in render_asset(golden, asset, ctx,
-                                                                   lookups=lookups))
+                found.extend(
+                    (asset, obj) for obj in render_asset(golden, asset, ctx, lookups=lookups)
+                )
             except RenderError as exc:
                 errors.append(str(exc))
-        if len(errors) == len(contexts):
+        if len(errors) == len(variants):
             raise RbacError(errors[0])
-    return found
+        if len(found) == before:
+            silent.append(asset.name)
+    return found, silent
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,35 +187,36 @@ def _add(rules: dict[_Key, set[str]], key: _Key, verbs: Iterable[str]) -> None:
     rules.setdefault(key, set()).update(verbs)
 
 
-def cluster_role(golden: GoldenState) -> dict[str, Any]:
-    """The ClusterRole object (deterministic)."""
+def cluster_role(golden: GoldenState, objects: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ClusterRole for the golden state whose rendered ``objects`` are given."""
     plurals = dict(golden.plurals)
     rules: dict[_Key, set[str]] = {}
     scoped_names: dict[tuple[str, str], set[str]] = defaultdict(set)
-    bindable: set[str] = set()
-    for _asset, obj in rendered_objects(golden):
+    # RBAC escalation checks: binding a role we do not hold needs `bind` on that role, and
+    # writing a role granting more than we hold needs `escalate`; both pinned to names.
+    special: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for obj in objects:
         group, _ = split_api_version(str(obj["apiVersion"]))
         kind = str(obj["kind"])
+        name = str(obj["metadata"]["name"])
         resource = plural_of(kind, plurals)
         if kind in NAME_SCOPED_KINDS:
-            scoped_names[(group, resource)].add(str(obj["metadata"]["name"]))
+            scoped_names[(group, resource)].add(name)
         else:
             _add(rules, _Key(group, resource), WRITE_VERBS)
-        role_ref = obj.get("roleRef") if kind in ("ClusterRoleBinding", "RoleBinding") else None
-        if isinstance(role_ref, dict) and role_ref.get("kind") == "ClusterRole":
-            bindable.add(str(role_ref.get("name")))
+        if group == RBAC_GROUP and kind in ("ClusterRole", "Role"):
+            special[(resource, "escalate")].add(name)
+        role_ref = obj.get("roleRef")
+        if group == RBAC_GROUP and isinstance(role_ref, dict):
+            ref_kind = str(role_ref.get("kind"))
+            if ref_kind in ("ClusterRole", "Role"):
+                special[(plural_of(ref_kind), "bind")].add(str(role_ref.get("name")))
     for (group, resource), names in scoped_names.items():
         _add(rules, _Key(group, resource), ("list", "watch"))  # informers list by label
         _add(rules, _Key(group, resource, tuple(sorted(names))),
              ("get", "create", "patch", "update"))
-    if bindable:
-        # Binding a ClusterRole we do not hold ourselves needs `bind` on exactly that role.
-        _add(rules, _Key("rbac.authorization.k8s.io", "clusterroles", tuple(sorted(bindable))),
-             ("bind",))
-    created_roles = scoped_names.get(("rbac.authorization.k8s.io", "clusterroles"))
-    if created_roles:
-        _add(rules, _Key("rbac.authorization.k8s.io", "clusterroles",
-                         tuple(sorted(created_roles))), ("escalate",))
+    for (resource, verb), names in special.items():
+        _add(rules, _Key(RBAC_GROUP, resource, tuple(sorted(names))), (verb,))
     tombstoned: dict[tuple[str, str], set[str]] = defaultdict(set)
     for tomb in golden.tombstones:
         group, _ = split_api_version(tomb.api_version)
@@ -230,6 +260,8 @@ HEADER = (
 )
 
 
-def cluster_role_yaml(golden: GoldenState) -> str:
-    """The file content of ``manifests/rbac/clusterrole.yaml``."""
-    return HEADER + to_yaml(cluster_role(golden)) + "\n"
+def cluster_role_yaml(golden: GoldenState) -> tuple[str, list[str]]:
+    """The content of ``manifests/rbac/clusterrole.yaml``, and assets that rendered nothing."""
+    found, silent = rendered_objects(golden)
+    role = cluster_role(golden, [obj for _asset, obj in found])
+    return HEADER + to_yaml(role) + "\n", silent
