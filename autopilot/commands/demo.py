@@ -1,18 +1,89 @@
-"""`autopilot demo` (placeholder until its issue lands)."""
+"""`autopilot demo`: the embedded local cluster with the controller running against it."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import sys
+import tempfile
+from dataclasses import replace
+from pathlib import Path
 
 from autopilot.cli import UsageError
+from autopilot.config import RunConfig
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register the sub-command."""
-    p = subparsers.add_parser("demo", help="not implemented yet")
+    p = subparsers.add_parser(
+        "demo",
+        help="run the controller against an embedded local cluster",
+        description="Start a local API server seeded with a small platform, and the controller.",
+    )
+    p.add_argument("--api-port", type=int, default=0, help="API server port (default: any free)")
+    p.add_argument("--metrics-port", type=int, default=8080, help="metrics port (default 8080)")
+    p.add_argument("--health-port", type=int, default=8082, help="health port (default 8082)")
+    p.add_argument("--debug-port", type=int, default=8081, help="debug port (default 8081)")
+    p.add_argument("--workdir", default=None,
+                   help="where to write the kubeconfig (default: a new temporary folder)")
+    p.add_argument("--log-format", choices=("json", "console"), default=None)
+    p.add_argument("--log-level", default="info")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Not implemented yet."""
-    raise UsageError("'demo' is not implemented yet")
+    """Start the demo and run until Ctrl-C / SIGTERM."""
+    from autopilot.commands.run import run_controller
+    from autopilot.demo import demo_token, instructions, seed
+    from autopilot.golden.catalog import GoldenStateError, load_golden_state
+    from autopilot.golden.locate import default_golden_state_dir
+    from autopilot.observability.logging import configure_logging
+    from autopilot.sim import KubeSim
+
+    for port in (args.api_port, args.metrics_port, args.health_port, args.debug_port):
+        if not 0 <= port <= 65535:
+            raise UsageError(f"invalid port {port}")
+    try:
+        golden = load_golden_state(default_golden_state_dir())
+    except GoldenStateError as exc:
+        raise UsageError(str(exc)) from None
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="autopilot-demo-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    kubeconfig = workdir / "kubeconfig"
+
+    sim = KubeSim(token=demo_token())
+    try:
+        url = sim.start_in_thread(host="127.0.0.1", port=args.api_port)
+    except OSError as exc:
+        raise UsageError(f"cannot start the local API server: {exc}") from None
+    try:
+        sim.write_kubeconfig(kubeconfig)
+        log_format = args.log_format or ("console" if sys.stderr.isatty() else "json")
+        configure_logging(fmt=log_format, level=args.log_level)
+        config = replace(
+            RunConfig(),
+            kubeconfig=str(kubeconfig),
+            log_format=log_format,
+            log_level=args.log_level,
+            metrics_bind_address=f":{args.metrics_port}",
+            health_probe_bind_address=f":{args.health_port}",
+            debug_bind_address=f"127.0.0.1:{args.debug_port}",
+        )
+        debug = f"127.0.0.1:{args.debug_port}"
+
+        async def main() -> int:
+            from autopilot.kube.client import KubeClient
+
+            client = await KubeClient.create(str(kubeconfig))
+            try:
+                await seed(client, golden)
+            finally:
+                await client.close()
+            sys.stdout.write(f"local API server: {url}\nkubeconfig: {kubeconfig}\n")
+            sys.stdout.write(instructions(kubeconfig, args.metrics_port, debug))
+            sys.stdout.flush()
+            return await run_controller(config)
+
+        return asyncio.run(main())
+    finally:
+        sim.stop()

@@ -225,7 +225,7 @@ async def reconcile_factory(parts: Parts) -> Wiring:
     try:
         golden = load_golden_state(resolve_golden_state_dir(parts.config.golden_state))
         managed_kinds = {
-            (str(o["apiVersion"]), str(o["kind"])) for _, o in rendered_objects(golden)
+            (str(o["apiVersion"]), str(o["kind"])) for _, o in rendered_objects(golden)[0]
         }
     except (GoldenStateError, RbacError) as exc:
         raise UsageError(f"invalid golden state: {exc}") from None
