@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import io
 import json
 import os
@@ -22,6 +21,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from autopilot.cli import UsageError
+from autopilot.engine import overrides
 from autopilot.golden.catalog import GoldenState, GoldenStateError, load_golden_state
 from autopilot.golden.context import RenderContext, build_context
 from autopilot.golden.gate import Activation, activation_for
@@ -32,7 +32,6 @@ from autopilot.golden.templating import to_yaml
 
 DEFAULT_NAMESPACE = "openshift-cnv"
 LIVE_TIMEOUT = 60.0
-DISABLED_RESOURCES = "platform.kubevirt.io/disabled-resources"
 
 ExcludedFn = Callable[[dict[str, Any]], bool]
 
@@ -86,26 +85,18 @@ def read_hco_file(path: Path) -> dict[str, Any]:
 
 
 def _disabled_filter(hco: dict[str, Any]) -> tuple[ExcludedFn | None, str | None]:
-    """A predicate for objects excluded by ``disabled-resources`` (when the engine offers one)."""
+    """A predicate for objects excluded by ``disabled-resources``, or a parse problem."""
     annotations = (hco.get("metadata") or {}).get("annotations") or {}
-    raw = annotations.get(DISABLED_RESOURCES)
+    raw = annotations.get(overrides.DISABLED_RESOURCES)
     if not raw:
         return None, None
     try:
-        overrides: Any = importlib.import_module("autopilot.engine.overrides")
-    except ImportError:
-        return None, None
-    parse = getattr(overrides, "parse_disabled_resources", None)
-    excluded = getattr(overrides, "is_excluded", None)
-    if parse is None or excluded is None:
-        return None, None
-    try:
-        rules = parse(raw)
-    except Exception as exc:  # fail open, like the controller
-        return None, f"{DISABLED_RESOURCES} ignored: {' '.join(str(exc).split())}"
+        rules = overrides.parse_disabled_resources(str(raw))
+    except overrides.ExclusionError as exc:  # fail open, like the controller
+        return None, f"{overrides.DISABLED_RESOURCES} ignored: {' '.join(str(exc).split())}"
 
     def check(obj: dict[str, Any]) -> bool:
-        return bool(excluded(obj, rules))
+        return overrides.is_excluded(obj, rules)
 
     return check, None
 

@@ -136,3 +136,26 @@ def test_rbac_generate_and_check(project_copy: Path) -> None:
     out.write_text(out.read_text().replace("- watch\n", "- watch\n- deletecollection\n", 1))
     stale = run_command("rbac", "--check", *args)
     assert stale.code == 1 and "stale" in stale.err and stale.err.count("\n") == 1
+
+
+def test_render_honours_disabled_resources(tmp_path: Path) -> None:
+    text = (PROJECT / "examples" / "hco.yaml").read_text()
+    hco = YAML(typ="safe").load(text)
+    hco["metadata"]["annotations"]["platform.kubevirt.io/disabled-resources"] = (
+        "- kind: MachineConfig\n  name: 90-worker-*\n"
+    )
+    path = tmp_path / "hco.yaml"
+    path.write_text(json.dumps(hco))
+    plain = run_command("render", "--hco-file", str(path))
+    assert "90-worker-swap-online" not in plain.out
+    shown = run_command("render", "--hco-file", str(path), "--show-excluded")
+    assert "# excluded by platform.kubevirt.io/disabled-resources" in shown.out
+    assert "90-worker-swap-online" in shown.out
+    status = run_command("render", "--hco-file", str(path), "--output", "status")
+    row = next(line for line in status.out.splitlines() if line.startswith("swap-worker"))
+    assert "1 object(s) excluded by disabled-resources" in row
+    hco["metadata"]["annotations"]["platform.kubevirt.io/disabled-resources"] = "{not: a list"
+    path.write_text(json.dumps(hco))
+    broken = run_command("render", "--hco-file", str(path))
+    assert "disabled-resources ignored" in broken.err  # fails open
+    assert "90-worker-swap-online" in broken.out
