@@ -105,7 +105,7 @@ class LeaderElector:
         if self.metrics is not None:
             self.metrics.leader_status.set(1 if leading else 0)
 
-    async def _set_leading(self, leading: bool) -> None:
+    async def _set_leading(self, leading: bool, *, released: bool = False) -> None:
         if leading == self._leading:
             return
         self._leading = leading
@@ -114,7 +114,10 @@ class LeaderElector:
             log.info("became leader", identity=self.identity, lease=self.name)
         else:
             self._leading_event.clear()
-            log.warning("stopped leading", identity=self.identity, lease=self.name)
+            if released:
+                log.info("stopped leading", identity=self.identity, lease=self.name)
+            else:
+                log.warning("lost leadership", identity=self.identity, lease=self.name)
         self._set_gauge(leading)
         if self.on_change is not None:
             try:
@@ -268,7 +271,7 @@ class LeaderElector:
             await self._set_leading(False)
             return False
         log.info("released the lease", lease=self.name, identity=self.identity)
-        await self._set_leading(False)
+        await self._set_leading(False, released=True)
         return True
 
     async def _release_quietly(self) -> None:

@@ -1,0 +1,211 @@
+"""Informers end equal to the server and deliver every change, whatever the stream does."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from typing import Any
+
+import pytest
+
+from autopilot.kube.client import KubeClient
+from autopilot.kube.informer import Informer, reduce_node
+from autopilot.observability.metrics import Metrics
+from tests.runtime.conftest import CONFIGMAPS
+from tests.support.wait import eventually
+
+LABEL = "app=chaos"
+
+
+def cm(name: str, namespace: str, value: str, *, labelled: bool = True) -> dict[str, Any]:
+    labels = {"app": "chaos"} if labelled else {"app": "other"}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "data": {"v": value},
+    }
+
+
+class Mirror:
+    """What a consumer knows, built only from handler calls."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, str] = {}
+        self.calls = 0
+
+    def __call__(self, event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        self.calls += 1
+        name = obj["metadata"]["name"]
+        if event == "DELETED":
+            self.objects.pop(name, None)
+        else:
+            self.objects[name] = obj["metadata"]["resourceVersion"]
+
+
+async def server_state(kube: KubeClient, namespace: str) -> dict[str, str]:
+    items, _ = await kube.list(CONFIGMAPS, namespace=namespace, label_selector=LABEL)
+    return {o["metadata"]["name"]: o["metadata"]["resourceVersion"] for o in items}
+
+
+def cache_state(informer: Informer) -> dict[str, str]:
+    return {o["metadata"]["name"]: o["metadata"]["resourceVersion"] for o in informer.store.list()}
+
+
+@contextlib.asynccontextmanager
+async def running(informer: Informer) -> Any:
+    task = asyncio.create_task(informer.run())
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def churn(kube: KubeClient, namespace: str, stop: asyncio.Event) -> int:
+    """Create, update, relabel and delete ConfigMaps until told to stop."""
+    rng = random.Random(7)
+    alive: set[str] = set()
+    n = 0
+    while not stop.is_set():
+        n += 1
+        action = rng.random()
+        try:
+            if action < 0.45 or not alive:
+                name = f"cm-{n}"
+                await kube.create(CONFIGMAPS, cm(name, namespace, str(n)))
+                alive.add(name)
+            elif action < 0.75:
+                name = rng.choice(sorted(alive))
+                await kube.patch(CONFIGMAPS, name, {"data": {"v": str(n)}}, namespace=namespace)
+            elif action < 0.85:
+                # Moving out of the selector is a delete for a selected watch.
+                name = rng.choice(sorted(alive))
+                await kube.patch(CONFIGMAPS, name, {"metadata": {"labels": {"app": "other"}}},
+                                 namespace=namespace)
+                alive.discard(name)
+            else:
+                name = rng.choice(sorted(alive))
+                await kube.delete(CONFIGMAPS, name, namespace=namespace)
+                alive.discard(name)
+        except (OSError, TimeoutError):
+            pass  # injected faults may hit the writer too; the server state is the truth
+        await asyncio.sleep(0.01)
+    return n
+
+
+@pytest.mark.kubesim_only
+async def test_cache_converges_through_drops_410s_silence_and_500s(
+    cluster: Any, kube: KubeClient, namespace: str
+) -> None:
+    sim = cluster.require_sim()
+    metrics = Metrics()
+    informer = Informer(
+        kube, CONFIGMAPS, namespace=namespace, label_selector=LABEL, metrics=metrics,
+        inactivity_timeout=1.0, backoff_initial=0.05, backoff_max=0.4, healthy_after=0.3,
+    )
+    mirror = Mirror()
+    informer.add_handler(mirror)
+    stop = asyncio.Event()
+    async with running(informer):
+        assert await informer.wait_synced(10)
+        writer = asyncio.create_task(churn(kube, namespace, stop))
+
+        # 1. the connection is dropped every 2 s
+        for _ in range(2):
+            await asyncio.sleep(2.0)
+            sim.controls.drop_watches()
+        # 2. every reconnect gets 410 (history compacted before each drop)
+        for _ in range(3):
+            await asyncio.sleep(0.7)
+            sim.controls.compact()
+            sim.controls.drop_watches()
+        # 3. the stream goes silent (the watchdog is 1 s here), new streams too
+        sim.controls.silence_watches(True, new_streams=True)
+        await asyncio.sleep(2.5)
+        sim.controls.silence_watches(False)
+        # 4. relists answer 500 for a while
+        sim.controls.inject_errors(status=500, verb="list", resource="configmaps", count=6)
+        sim.controls.compact()
+        sim.controls.drop_watches()
+        await asyncio.sleep(1.5)
+
+        stop.set()
+        writes = await writer
+        sim.controls.clear_errors()
+        truth = await server_state(kube, namespace)
+        await eventually(lambda: cache_state(informer) == truth, timeout=10,
+                         what="cache equal to the server")
+        assert mirror.objects == truth, "handlers missed a change"
+
+    assert writes > 50
+    assert informer.relists >= 3
+    assert metrics.value("virt_platform_watch_relists_total", kind="ConfigMap") == informer.relists
+    assert (metrics.value("virt_platform_watch_restarts_total", kind="ConfigMap") or 0) >= 5
+
+
+@pytest.mark.real_ok
+async def test_relist_synthesises_missed_changes(
+    cluster: Any, kube: KubeClient, namespace: str
+) -> None:
+    """Changes made while nobody watched arrive as add/update/delete after a relist."""
+    for name in ("keep", "change", "drop"):
+        await kube.create(CONFIGMAPS, cm(name, namespace, "1"))
+    informer = Informer(kube, CONFIGMAPS, namespace=namespace, label_selector=LABEL)
+    events: list[tuple[str, str]] = []
+    informer.add_handler(lambda ev, obj, old: events.append((ev, obj["metadata"]["name"])))
+    await informer._relist()
+    assert sorted(events) == [("ADDED", "change"), ("ADDED", "drop"), ("ADDED", "keep")]
+    events.clear()
+    await kube.patch(CONFIGMAPS, "change", {"data": {"v": "2"}}, namespace=namespace)
+    await kube.delete(CONFIGMAPS, "drop", namespace=namespace)
+    await kube.create(CONFIGMAPS, cm("new", namespace, "1"))
+    await informer._relist()
+    assert sorted(events) == [("ADDED", "new"), ("DELETED", "drop"), ("MODIFIED", "change")]
+    assert informer.has_synced
+    assert informer.store.get(namespace, "change")["data"] == {"v": "2"}  # type: ignore[index]
+
+
+@pytest.mark.real_ok
+async def test_transform_applies_before_caching(
+    cluster: Any, kube: KubeClient, namespace: str
+) -> None:
+    await kube.create(CONFIGMAPS, cm("big", namespace, "x" * 1000))
+
+    def shrink(obj: dict[str, Any]) -> dict[str, Any]:
+        return {**obj, "data": {"size": str(len(obj["data"]["v"]))}}
+
+    informer = Informer(kube, CONFIGMAPS, namespace=namespace, transform=shrink)
+    async with running(informer):
+        assert await informer.wait_synced(10)
+        assert informer.store.get(namespace, "big")["data"] == {"size": "1000"}  # type: ignore[index]
+        await kube.patch(CONFIGMAPS, "big", {"data": {"v": "yy"}}, namespace=namespace)
+        await eventually(
+            lambda: (informer.store.get(namespace, "big") or {}).get("data") == {"size": "2"},
+            what="transformed update",
+        )
+
+
+def test_reduce_node_keeps_what_detection_reads() -> None:
+    node = {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": "n1", "resourceVersion": "5", "labels": {"a": "b"},
+            "annotations": {"x": "y"}, "managedFields": [{"manager": "kubelet"}],
+        },
+        "spec": {"taints": [{"key": "k", "effect": "NoSchedule"}], "podCIDR": "10.0.0.0/24"},
+        "status": {
+            "capacity": {"cpu": "4", "devices.kubevirt.io/kvm": "1k"},
+            "images": [{"names": ["a" * 100]}] * 50,
+            "conditions": [{"type": "Ready"}],
+        },
+    }
+    reduced = reduce_node(node)
+    assert reduced["metadata"] == {
+        "name": "n1", "resourceVersion": "5", "labels": {"a": "b"}, "annotations": {"x": "y"},
+    }
+    assert reduced["status"] == {"capacity": {"cpu": "4", "devices.kubevirt.io/kvm": "1k"}}
+    assert reduced["spec"] == {"taints": [{"key": "k", "effect": "NoSchedule"}]}

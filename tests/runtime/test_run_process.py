@@ -1,0 +1,61 @@
+"""`autopilot run` as a process: probes, SIGTERM handling, Lease release."""
+
+from __future__ import annotations
+
+import signal
+import time
+from typing import Any
+
+import pytest
+
+from autopilot.controller.leader import LEASE_NAME
+from tests.support.controller import Controller
+from tests.support.wait import eventually_sync
+
+
+@pytest.mark.real_ok
+def test_sigterm_exits_zero_within_10s_logs_why_and_releases_the_lease(
+    cluster: Any, namespace: str
+) -> None:
+    ctl = Controller(kubeconfig=cluster.kubeconfig, namespace=namespace,
+                     extra_args=["--leader-elect"])
+    ctl.start()
+    try:
+        ctl.wait_ready(timeout=30)
+        assert ctl.http(ctl.health_port, "/healthz") == (200, "ok")
+        path = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{LEASE_NAME}"
+
+        def held() -> bool:
+            status, body = cluster.api("GET", path)
+            return status == 200 and bool(body["spec"].get("holderIdentity"))
+
+        eventually_sync(held, timeout=20, what="lease acquired")
+        assert "virt_platform_leader_status 1" in ctl.metrics_text()
+
+        assert ctl.proc is not None
+        ctl.proc.send_signal(signal.SIGTERM)
+        sent = time.monotonic()
+        code = ctl.proc.wait(timeout=15)
+        took = time.monotonic() - sent
+    finally:
+        ctl.kill()
+    assert code == 0, ctl.log_text()[-3000:]
+    assert took < 10, f"exit took {took:.1f}s"
+    assert ctl.log_lines("received SIGTERM, shutting down"), ctl.log_text()[-3000:]
+    assert "Traceback" not in ctl.log_text()
+    status, body = cluster.api("GET", path)
+    assert status == 200
+    assert not body["spec"].get("holderIdentity"), "lease not released"
+
+
+def test_bad_flag_is_one_line_exit_2(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "autopilot", "run", "--workers", "lots"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0
+    assert "--workers" in proc.stderr
