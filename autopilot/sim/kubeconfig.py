@@ -1,0 +1,31 @@
+"""A kubeconfig both kubectl and kubernetes-asyncio accept unchanged."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def kubeconfig_text(*, url: str, token: str, user: str, context: str = "kubesim",
+                    namespace: str = "default") -> str:
+    """Kubeconfig (JSON is valid YAML) pointing at ``url`` with a bearer ``token``."""
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": context, "cluster": {"server": url}}],
+        "users": [{"name": user, "user": {"token": token}}],
+        "contexts": [{"name": context,
+                      "context": {"cluster": context, "user": user, "namespace": namespace}}],
+        "current-context": context,
+        "preferences": {},
+    }
+    return json.dumps(doc, indent=2) + "\n"
+
+
+def write_kubeconfig(path: str | Path, **kwargs: str) -> Path:
+    """Write :func:`kubeconfig_text` to ``path`` (mode 0600, like kubectl does)."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(kubeconfig_text(**kwargs))
+    out.chmod(0o600)
+    return out

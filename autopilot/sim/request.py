@@ -1,0 +1,40 @@
+"""What one API request addresses: resource type, version, namespace, name, verb."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from autopilot.sim.types import ResourceType
+
+
+@dataclass
+class ApiRequest:
+    """A parsed resource request (after authentication)."""
+
+    rtype: ResourceType
+    version: str
+    namespace: str
+    name: str
+    subresource: str
+    verb: str
+    query: Mapping[str, str] = field(default_factory=dict)
+    user: str = ""
+    user_agent: str = ""
+
+    @property
+    def dry_run(self) -> bool:
+        """``dryRun=All``."""
+        return self.query.get("dryRun") == "All"
+
+    @property
+    def api_version(self) -> str:
+        """apiVersion of the requested version."""
+        return self.rtype.api_version(self.version)
+
+    def manager(self) -> str:
+        """The field manager: the query parameter, else the User-Agent's product."""
+        given = self.query.get("fieldManager")
+        if given:
+            return given
+        return self.user_agent.split("/", 1)[0][:128] or "unknown"

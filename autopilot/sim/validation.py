@@ -1,0 +1,62 @@
+"""Checks the real server makes in code (names, namespaces of events)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_SUBDOMAIN_MSG = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or "
+    "'.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used "
+    "for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+)
+_LABEL_MSG = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and "
+    "must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex "
+    "used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+)
+# Resources whose names are DNS labels rather than subdomains.
+_LABEL_NAMED = {("", "namespaces"), ("", "services")}
+# Names of RBAC objects are path segments only.
+_PATH_NAMED = {("rbac.authorization.k8s.io", p) for p in
+               ("clusterroles", "clusterrolebindings", "roles", "rolebindings")}
+# A cluster-scoped event may only be recorded in these namespaces.
+CLUSTER_EVENT_NAMESPACES = ("default", "kube-system")
+
+
+def _cause(field: str, message: str, reason: str = "FieldValueInvalid") -> dict[str, Any]:
+    return {"reason": reason, "message": message, "field": field}
+
+
+def name_causes(key: tuple[str, str], name: str) -> list[dict[str, Any]]:
+    """Causes for an invalid ``metadata.name`` (empty list when valid)."""
+    if not name:
+        return [_cause("metadata.name", "Required value: name or generateName is required",
+                       "FieldValueRequired")]
+    if key in _PATH_NAMED:
+        if name in (".", "..") or "/" in name or "%" in name:
+            return [_cause("metadata.name", f'Invalid value: "{name}": may not contain \'/\'')]
+        return []
+    if key in _LABEL_NAMED:
+        if len(name) > 63 or not _LABEL.fullmatch(name):
+            return [_cause("metadata.name", f'Invalid value: "{name}": {_LABEL_MSG}')]
+        return []
+    if len(name) > 253 or not _SUBDOMAIN.fullmatch(name):
+        return [_cause("metadata.name", f'Invalid value: "{name}": {_SUBDOMAIN_MSG}')]
+    return []
+
+
+def event_causes(key: tuple[str, str], obj: dict[str, Any]) -> list[dict[str, Any]]:
+    """The namespace rule for events: regarding/involvedObject must live in the event's."""
+    if key[1] != "events" or key[0] not in ("", "events.k8s.io"):
+        return []
+    ref = obj.get("regarding" if key[0] else "involvedObject") or {}
+    ns = (obj.get("metadata") or {}).get("namespace") or ""
+    ref_ns = ref.get("namespace") or "" if isinstance(ref, dict) else ""
+    ok = ns in CLUSTER_EVENT_NAMESPACES if not ref_ns else ref_ns == ns
+    if ok:
+        return []
+    return [_cause("involvedObject.namespace", f'Invalid value: "{ref_ns}": does not match '
+                   "event.namespace")]
