@@ -140,8 +140,27 @@ def snapshot(*objects: Mapping[str, Any]) -> SnapshotLookups:
     return SnapshotLookups(objects)
 
 
-def descheduler_crd(profiles: list[str]) -> dict[str, Any]:
-    """A KubeDescheduler CRD whose spec.profiles items offer ``profiles``."""
+CUSTOMIZATIONS = ("devEnableEvictionsInBackground", "devDeviationThresholds",
+                  "devActualUtilizationProfile", "podLifetime")
+
+
+def descheduler_crd(
+    profiles: list[str],
+    *,
+    customizations: Iterable[str] = CUSTOMIZATIONS,
+    eviction_limits: bool = True,
+) -> dict[str, Any]:
+    """A KubeDescheduler CRD offering ``profiles``, these profileCustomizations fields and,
+    optionally, evictionLimits (older operators lack the newer fields)."""
+    spec_fields: dict[str, Any] = {
+        "profiles": {"type": "array", "items": {"type": "string", "enum": profiles}},
+        "profileCustomizations": {
+            "type": "object",
+            "properties": {name: {"type": "string"} for name in customizations},
+        },
+    }
+    if eviction_limits:
+        spec_fields["evictionLimits"] = {"type": "object"}
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
@@ -155,15 +174,7 @@ def descheduler_crd(profiles: list[str]) -> dict[str, Any]:
                         "openAPIV3Schema": {
                             "type": "object",
                             "properties": {
-                                "spec": {
-                                    "type": "object",
-                                    "properties": {
-                                        "profiles": {
-                                            "type": "array",
-                                            "items": {"type": "string", "enum": profiles},
-                                        }
-                                    },
-                                }
+                                "spec": {"type": "object", "properties": spec_fields}
                             },
                         }
                     },

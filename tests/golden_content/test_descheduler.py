@@ -6,10 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from ruamel.yaml import YAML
 
 from autopilot.golden.catalog import GoldenState
 
 from .rendering import (
+    SHARED,
     context,
     descheduler_crd,
     make_hco,
@@ -86,6 +88,24 @@ def test_long_lifecycle_gets_no_relieve_customisations(golden: GoldenState) -> N
     assert spec["profileCustomizations"] == {"devEnableEvictionsInBackground": True}
 
 
+def test_fields_an_older_crd_lacks_are_left_out(golden: GoldenState) -> None:
+    old = descheduler_crd(["LongLifecycle"], customizations=["podLifetime"],
+                          eviction_limits=False)
+    spec = spec_for(golden, old)
+    assert spec["profiles"] == ["LongLifecycle"]
+    assert "profileCustomizations" not in spec and "evictionLimits" not in spec
+
+
+def test_only_declared_customisations_are_set(golden: GoldenState) -> None:
+    crd = descheduler_crd(["KubeVirtRelieveAndMigrate"],
+                          customizations=["devEnableEvictionsInBackground",
+                                          "devDeviationThresholds"])
+    spec = spec_for(golden, crd, prometheus_rule(COMBINED))
+    assert spec["profileCustomizations"] == {"devEnableEvictionsInBackground": True,
+                                             "devDeviationThresholds": "AsymmetricLow"}
+    assert spec["evictionLimits"] == {"total": 5, "node": 2}
+
+
 def test_eviction_limits_default_to_kubevirt_defaults(golden: GoldenState) -> None:
     assert spec_for(golden)["evictionLimits"] == {"total": 5, "node": 2}
 
@@ -121,3 +141,18 @@ def test_dashboard_queries_the_descheduler_rules(golden: GoldenState) -> None:
     assert "descheduler:nodeutilization:cpu:avg1m" in queries
     refs = [i["content"]["$ref"] for i in dash["spec"]["config"]["layouts"][0]["spec"]["items"]]
     assert refs == [f"#/spec/panels/{name}" for name in panels]
+
+
+def test_with_the_published_crd(golden: GoldenState) -> None:
+    path = SHARED / "crds/openshift/operator.openshift.io_kubedeschedulers.yaml"
+    if not path.is_file():
+        pytest.skip("../shared is absent: no published KubeDescheduler CRD")
+    crd = YAML(typ="safe").load(path.read_text())
+    spec = spec_for(golden, crd, prometheus_rule(K3))
+    assert spec["profiles"] == ["KubeVirtRelieveAndMigrate"]
+    assert spec["profileCustomizations"] == {
+        "devEnableEvictionsInBackground": True,
+        "devDeviationThresholds": "AsymmetricLow",
+        "devActualUtilizationProfile": "PrometheusCPUMemoryCombinedProfile",
+    }
+    assert spec["evictionLimits"] == {"total": 5, "node": 2}
