@@ -153,3 +153,13 @@ def test_rendered_objects_pass_the_real_schemas(
         if lost:
             failures.append(f"{what}: fields dropped by the schema: {sorted(lost)[:5]}")
     assert not failures, "\n".join(failures)
+
+
+def test_every_object_belongs_to_exactly_one_asset(golden: GoldenState) -> None:
+    owners: dict[tuple[str, str, str, str], set[str]] = {}
+    for asset, obj in rendered_objects(golden):
+        meta = obj["metadata"]
+        key = (obj["apiVersion"], obj["kind"], meta.get("namespace", ""), meta["name"])
+        owners.setdefault(key, set()).add(asset)
+    shared = {key: assets for key, assets in owners.items() if len(assets) > 1}
+    assert not shared
