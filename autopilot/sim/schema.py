@@ -25,9 +25,11 @@ __all__ = [
     "apply_defaults",
     "builtin_defaults",
     "builtin_schema",
+    "builtin_type",
     "invalid_message",
     "prune_unknown",
     "schema_from_openapi",
+    "unknown_fields",
     "validate",
     "zero_object",
 ]
@@ -553,6 +555,31 @@ def prune_unknown(obj: dict[str, Any], schema: TypeSchema) -> dict[str, Any]:
     """
     result = _prune(copy.deepcopy(obj), schema, root=True)
     return result if isinstance(result, dict) else {}
+
+
+def unknown_fields(obj: dict[str, Any], schema: TypeSchema) -> list[str]:
+    """Paths (``spec.foo``) that :func:`prune_unknown` would drop, for "unknown field" warnings."""
+    out: list[str] = []
+    _unknown(obj, schema, "", out, root=True)
+    return out
+
+
+def _unknown(value: Any, schema: TypeSchema, path: str, out: list[str], *, root: bool) -> None:
+    if isinstance(value, dict):
+        keep_meta = root or schema.embedded_resource
+        for key, item in value.items():
+            child = f"{path}.{key}" if path else key
+            if keep_meta and key in _META_KEYS:
+                continue
+            sub = schema.properties.get(key) or schema.additional_properties
+            if sub is None:
+                if not (schema.preserve_unknown_fields or schema.deduced):
+                    out.append(child)
+                continue
+            _unknown(item, sub, child, out, root=False)
+    elif isinstance(value, list) and schema.items is not None:
+        for i, item in enumerate(value):
+            _unknown(item, schema.items, f"{path}[{i}]", out, root=False)
 
 
 def _prune(value: Any, schema: TypeSchema, *, root: bool = False) -> Any:
