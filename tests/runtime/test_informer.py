@@ -209,3 +209,34 @@ def test_reduce_node_keeps_what_detection_reads() -> None:
     }
     assert reduced["status"] == {"capacity": {"cpu": "4", "devices.kubevirt.io/kvm": "1k"}}
     assert reduced["spec"] == {"taints": [{"key": "k", "effect": "NoSchedule"}]}
+
+
+@pytest.mark.real_ok
+@pytest.mark.timeout(180)
+async def test_label_selected_cache_holds_only_owned_objects(
+    kube: KubeClient, namespace: str
+) -> None:
+    """20,000 unrelated ConfigMaps, 10 labelled: the cache holds the 10."""
+    total, owned = 20_000, 10
+    sem = asyncio.Semaphore(48)
+
+    async def make(i: int) -> None:
+        labels = {"platform.kubevirt.io/managed-by": "virt-platform-autopilot"} if (
+            i % (total // owned) == 0) else {"noise": "yes"}
+        body = {"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": f"n{i}", "namespace": namespace, "labels": labels},
+                "data": {"k": "v" * 64}}
+        async with sem:
+            await kube.create(CONFIGMAPS, body)
+
+    await asyncio.gather(*(make(i) for i in range(total)))
+    informer = Informer(
+        kube, CONFIGMAPS, namespace=namespace,
+        label_selector="platform.kubevirt.io/managed-by=virt-platform-autopilot",
+    )
+    async with running(informer):
+        assert await informer.wait_synced(30)
+        assert len(informer.store) == owned
+        assert sorted(informer.store.keys()) == sorted(
+            (namespace, f"n{i}") for i in range(0, total, total // owned)
+        )

@@ -22,7 +22,8 @@ def test_sigterm_exits_zero_within_10s_logs_why_and_releases_the_lease(
     ctl.start()
     try:
         ctl.wait_ready(timeout=30)
-        assert ctl.http(ctl.health_port, "/healthz") == (200, "ok")
+        status, text = ctl.http(ctl.health_port, "/healthz")
+        assert (status, text.strip()) == (200, "ok")
         path = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{LEASE_NAME}"
 
         def held() -> bool:
