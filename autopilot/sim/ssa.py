@@ -23,6 +23,7 @@ from autopilot.sim.fieldpath import (
     FieldSet,
     InvalidObject,
     Path,
+    clone,
     compare,
     decode_fields_v1,
     encode_fields_v1,
@@ -182,9 +183,12 @@ def _encode_managers(managers: list[_Manager]) -> list[dict[str, Any]]:
 
 
 def _merge(lhs: Any, rhs: Any, schema: TypeSchema, path: Path) -> Any:
-    """Merge applied ``rhs`` onto live ``lhs`` (``rhs`` wins on leaves; neither is mutated)."""
+    """Merge applied ``rhs`` onto live ``lhs`` (``rhs`` wins on leaves).
+
+    Neither input is mutated; the result shares unchanged parts with both.
+    """
     if lhs is MISSING:
-        return copy.deepcopy(rhs)
+        return rhs
     if isinstance(lhs, dict) and isinstance(rhs, dict) and _granular_map(schema, rhs):
         out = dict(lhs)
         for key, value in rhs.items():
@@ -194,7 +198,7 @@ def _merge(lhs: Any, rhs: Any, schema: TypeSchema, path: Path) -> Any:
         return out
     if isinstance(lhs, list) and isinstance(rhs, list) and _associative(schema):
         return _merge_list(lhs, rhs, schema, path)
-    return copy.deepcopy(rhs)
+    return rhs
 
 
 def _granular_map(schema: TypeSchema, value: Any) -> bool:
@@ -237,7 +241,7 @@ def _merge_list(lhs: list[Any], rhs: list[Any], schema: TypeSchema, path: Path) 
         if li < len(left):
             pe, item = left[li]
             if pe not in right_items:
-                out.append(copy.deepcopy(item))
+                out.append(item)
                 li += 1
                 continue
             if pe in done:
@@ -265,18 +269,26 @@ def _drop_nulls(value: Any) -> Any:
 
 
 def _split(obj: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any], Any]:
-    """Body without status and system metadata; the system metadata; the status."""
+    """Body without status and system metadata; the system metadata; the status.
+
+    Shallow: the body shares everything below ``metadata`` with ``obj``.
+    """
     if not obj:
         return {}, {}, MISSING
-    body = copy.deepcopy(obj)
-    status = body.pop("status", MISSING)
+    body = {k: v for k, v in obj.items() if k != "status"}
+    status = obj.get("status", MISSING)
     meta = body.get("metadata")
     system: dict[str, Any] = {}
     if isinstance(meta, dict):
-        for key in (*_SYSTEM_META, "managedFields"):
-            if key in meta:
-                system[key] = meta.pop(key)
-        if not meta:
+        kept = {}
+        for key, value in meta.items():
+            if key in _SYSTEM_META or key == "managedFields":
+                system[key] = value
+            else:
+                kept[key] = value
+        if kept:
+            body["metadata"] = kept
+        else:
             body.pop("metadata")
     return body, system, status
 
@@ -284,7 +296,7 @@ def _split(obj: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any], 
 def _assemble(
     body: dict[str, Any], system: dict[str, Any], status: Any, managers: list[_Manager]
 ) -> dict[str, Any]:
-    out = copy.deepcopy(body)
+    out = clone(body)
     meta = out.setdefault("metadata", {})
     for key in _SYSTEM_META:
         if key in system:
@@ -293,7 +305,7 @@ def _assemble(
     if encoded:
         meta["managedFields"] = encoded
     if status is not MISSING:
-        out["status"] = status
+        out["status"] = clone(status)
     return out
 
 
@@ -370,7 +382,7 @@ def server_side_apply(
         else:
             managers.append(copy.copy(m))
     new_object = merged
-    if last:
+    if last and not last <= config_set:  # nothing dropped means nothing to prune
         new_object = _prune(merged, schema, last, [config_set, *(m.fields for m in managers)])
 
     changes = compare(live_body, new_object, schema)
@@ -388,10 +400,13 @@ def server_side_apply(
     if not values_equal(live_body, new_object):
         applier.time = now
     result_managers = [m for m in [*managers, applier] if m.fields]
-    result = _assemble(new_object, system, status, result_managers)
-    if live is not None and values_equal(result, live):
-        return copy.deepcopy(live)
-    return result
+    if (
+        live is not None
+        and values_equal(live_body, new_object)
+        and _encode_managers(result_managers) == system.get("managedFields")
+    ):
+        return clone(live)
+    return _assemble(new_object, system, status, result_managers)
 
 
 def _prune(
@@ -467,7 +482,7 @@ def record_update(
         managers.append(me)
     elif previous is not None:
         managers.append(previous)
-    result = copy.deepcopy(new)
+    result = clone(new)
     meta = result.setdefault("metadata", {})
     encoded = _encode_managers(managers)
     if encoded:
@@ -480,7 +495,6 @@ def record_update(
 def manager_from_user_agent(ua: str) -> str:
     """Default field manager of a request without ``fieldManager``: the user agent up to '/'.
 
-    e.g. ``kubectl/v1.32.0 (linux/amd64) kubernetes/abc`` -> ``kubectl``; the real
-    server also caps it at 128 characters.
+    e.g. ``kubectl/v1.32.0 (linux/amd64) kubernetes/abc`` -> ``kubectl``.
     """
-    return ua.split("/", 1)[0][:128]
+    return ua.split("/", 1)[0]
