@@ -200,7 +200,10 @@ class Runtime:
                     error=f"{type(exc).__name__}: {exc}",
                     retries=self.queue.num_requeues(key),
                 )
-                self.queue.add_rate_limited(key)
+                retry_after = getattr(exc, "retry_after", None)
+                self.queue.add_rate_limited(
+                    key, at_least=float(retry_after) if isinstance(retry_after, int | float) else 0
+                )
             else:
                 self.queue.forget(key)
             finally:

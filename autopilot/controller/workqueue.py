@@ -252,13 +252,16 @@ class WorkQueue(Generic[K]):
         del self._waiting[key]
         self.add(key)
 
-    def add_rate_limited(self, key: K) -> None:
-        """Queue ``key`` after its backoff: max(per-key exponential, token bucket)."""
+    def add_rate_limited(self, key: K, *, at_least: float = 0.0) -> None:
+        """Queue ``key`` after its backoff: max(per-key exponential, token bucket).
+
+        ``at_least`` lengthens the delay (e.g. the server's Retry-After).
+        """
         if self._shutting_down:
             return
         if self.metrics is not None:
             self.metrics.workqueue_retries_total.labels(self.name).inc()
-        delay = max(self._item_limiter.when(key), self._bucket.when())
+        delay = max(self._item_limiter.when(key), self._bucket.when(), at_least)
         self.add_after(key, delay)
 
     def forget(self, key: K) -> None:

@@ -142,7 +142,8 @@ async def load_configuration(kubeconfig: str | os.PathLike[str] | None = None) -
     except ConfigError:
         raise
     except Exception as exc:  # the loader raises many types; the user needs one line
-        raise ConfigError(f"cannot load Kubernetes configuration: {exc}") from None
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        raise ConfigError(f"cannot load Kubernetes configuration: {detail}") from None
     return cfg
 
 

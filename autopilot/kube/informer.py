@@ -207,6 +207,7 @@ class Informer:
             self._stream_events = 0
             self._stream_started = time.monotonic()
             reason: str | None = None
+            retry_after = 0.0
             try:
                 if not rv:
                     rv = await self._relist()
@@ -220,8 +221,12 @@ class Informer:
                     rv, why = "", "410 Gone"
                 else:
                     why = reason = f"{exc.status} {exc.reason}: {exc.message}"
+                    retry_after = exc.retry_after or 0.0
             except _STREAM_ERRORS as exc:
                 why = reason = f"{type(exc).__name__}: {exc}"
+            except Exception as exc:  # unexpected data must not end the watch for good
+                why = reason = f"unexpected {type(exc).__name__}: {exc}"
+                log.error("watch loop error", kind=self.name, error=reason, exc_info=True)
             healthy = (
                 self._stream_events > 0
                 or time.monotonic() - self._stream_started >= self.healthy_after
@@ -231,7 +236,8 @@ class Informer:
             self._restarted(why)
             if healthy and reason is None:
                 continue  # a normal end (server timeout) or 410 after a good stream
-            delay = self._backoff.next()
+            # The server may ask for a longer pause (429/503 with Retry-After).
+            delay = max(self._backoff.next(), min(retry_after, self._backoff.cap))
             if reason is not None:
                 log.warning(
                     "watch failed; retrying",

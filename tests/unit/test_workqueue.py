@@ -229,3 +229,12 @@ async def test_metrics_recorded() -> None:
     assert metrics.value("virt_platform_workqueue_depth", name="test") == 1
     assert metrics.value("virt_platform_workqueue_queue_duration_seconds_sum", name="test") == 2
     assert metrics.value("virt_platform_workqueue_work_duration_seconds_sum", name="test") == 3
+
+
+async def test_rate_limited_honours_at_least() -> None:
+    q, clock = make()
+    q.add_rate_limited("a", at_least=3.0)  # e.g. the server's Retry-After
+    clock.advance(2.9)
+    assert len(q) == 0
+    clock.advance(0.2)
+    assert len(q) == 1
