@@ -7,6 +7,7 @@ ones in crds/ next to this file. Each object is applied with ``dryRun=All`` and 
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -113,9 +114,8 @@ def test_objects_render_for_the_schema_check(golden: GoldenState) -> None:
             "SecurityContextConstraints", "PodMonitor", "DaemonSet", "ConfigMap"} <= kinds
 
 
-def test_rendered_objects_pass_the_real_schemas(
-    golden: GoldenState, request: pytest.FixtureRequest
-) -> None:
+def prepared_cluster(request: pytest.FixtureRequest, objects: list[dict[str, Any]]) -> Any:
+    """The test cluster with every CRD installed and the objects' namespaces created."""
     if not (SHARED / "crds").is_dir():
         pytest.skip("../shared/crds is absent: the published CRD schemas are not available")
     try:
@@ -125,34 +125,57 @@ def test_rendered_objects_pass_the_real_schemas(
     cluster.install_crds(
         *(SHARED / "crds" / rel for rel in SHARED_CRDS), *sorted(LOCAL_CRDS.glob("*.yaml"))
     )
-    objects = rendered_objects(golden)
-    namespaces = sorted({o["metadata"]["namespace"] for _, o in objects
-                         if o["metadata"].get("namespace")})
-    for namespace in namespaces:
+    namespaces = {o["metadata"]["namespace"] for o in objects if o["metadata"].get("namespace")}
+    for namespace in sorted(namespaces):
         status, body = cluster.api(
             "POST", "/api/v1/namespaces",
             body={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
         )
         assert status in (201, 409), (namespace, status, body)
+    return cluster
 
+
+def dry_run_problem(cluster: Any, golden: GoldenState, obj: dict[str, Any]) -> str | None:
+    """Why the server refuses (or prunes) ``obj`` on a dry-run apply; None when accepted."""
+    status, body = cluster.api(
+        "PATCH",
+        api_path(golden, obj),
+        body=obj,
+        query={"dryRun": "All", "fieldManager": "test", "force": "true"},
+        content_type="application/apply-patch+yaml",
+    )
+    if not 200 <= status < 300:
+        message = body.get("message") if isinstance(body, dict) else body
+        return f"HTTP {status}: {message}"
+    lost = leaf_paths(obj) - leaf_paths(body)
+    return f"fields dropped by the schema: {sorted(lost)[:5]}" if lost else None
+
+
+def test_rendered_objects_pass_the_real_schemas(
+    golden: GoldenState, request: pytest.FixtureRequest
+) -> None:
+    objects = rendered_objects(golden)
+    cluster = prepared_cluster(request, [o for _, o in objects])
     failures = []
     for asset, obj in objects:
-        what = f"{asset}: {obj['kind']} {obj['metadata']['name']}"
-        status, body = cluster.api(
-            "PATCH",
-            api_path(golden, obj),
-            body=json.dumps(obj),
-            query={"dryRun": "All", "fieldManager": "test", "force": "true"},
-            content_type="application/apply-patch+yaml",
-        )
-        if not 200 <= status < 300:
-            message = body.get("message") if isinstance(body, dict) else body
-            failures.append(f"{what}: HTTP {status}: {message}")
-            continue
-        lost = leaf_paths(obj) - leaf_paths(body)
-        if lost:
-            failures.append(f"{what}: fields dropped by the schema: {sorted(lost)[:5]}")
+        problem = dry_run_problem(cluster, golden, obj)
+        if problem:
+            failures.append(f"{asset}: {obj['kind']} {obj['metadata']['name']}: {problem}")
     assert not failures, "\n".join(failures)
+
+
+def test_the_schema_check_catches_bad_objects(
+    golden: GoldenState, request: pytest.FixtureRequest
+) -> None:
+    objects = {o["kind"]: o for _, o in rendered_objects(golden)}
+    cluster = prepared_cluster(request, list(objects.values()))
+    bad_enum = copy.deepcopy(objects["LokiStack"])
+    bad_enum["spec"]["size"] = "1x.huge"
+    assert dry_run_problem(cluster, golden, bad_enum) is not None
+    misspelt = copy.deepcopy(objects["KubeDescheduler"])
+    misspelt["spec"]["deschedulingIntervalSecs"] = 60
+    assert dry_run_problem(cluster, golden, misspelt) is not None
+    assert dry_run_problem(cluster, golden, objects["KubeDescheduler"]) is None
 
 
 def test_every_object_belongs_to_exactly_one_asset(golden: GoldenState) -> None:
