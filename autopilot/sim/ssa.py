@@ -296,7 +296,7 @@ def _split(obj: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any], 
 def _assemble(
     body: dict[str, Any], system: dict[str, Any], status: Any, managers: list[_Manager]
 ) -> dict[str, Any]:
-    out = clone(body)
+    out: dict[str, Any] = clone(body)
     meta = out.setdefault("metadata", {})
     for key in _SYSTEM_META:
         if key in system:
@@ -405,7 +405,8 @@ def server_side_apply(
         and values_equal(live_body, new_object)
         and _encode_managers(result_managers) == system.get("managedFields")
     ):
-        return clone(live)
+        unchanged: dict[str, Any] = clone(live)
+        return unchanged
     return _assemble(new_object, system, status, result_managers)
 
 
@@ -482,7 +483,7 @@ def record_update(
         managers.append(me)
     elif previous is not None:
         managers.append(previous)
-    result = clone(new)
+    result: dict[str, Any] = clone(new)
     meta = result.setdefault("metadata", {})
     encoded = _encode_managers(managers)
     if encoded:
