@@ -160,7 +160,7 @@ def _epoch(stamp: str | None) -> float:
 def _encode_managers(managers: list[_Manager]) -> list[dict[str, Any]]:
     ordered = sorted(
         (m for m in managers if m.fields),
-        key=lambda m: (m.operation, _epoch(m.time), m.manager, m.api_version, m.subresource),
+        key=lambda m: (m.operation, int(_epoch(m.time)), m.manager, m.api_version, m.subresource),
     )
     out: list[dict[str, Any]] = []
     for m in ordered:
@@ -483,6 +483,7 @@ def record_update(
         managers.append(me)
     elif previous is not None:
         managers.append(previous)
+    managers = _cap_updaters([m for m in managers if m.fields])
     result: dict[str, Any] = clone(new)
     meta = result.setdefault("metadata", {})
     encoded = _encode_managers(managers)
@@ -491,6 +492,41 @@ def record_update(
     else:
         meta.pop("managedFields", None)
     return result
+
+
+MAX_UPDATE_MANAGERS = 10
+ANCIENT_CHANGES = "ancient-changes"
+
+
+def _cap_updaters(managers: list[_Manager]) -> list[_Manager]:
+    """Fold the oldest Update entries into per-version "ancient-changes" buckets beyond ten."""
+    updaters = [m for m in managers if m.operation != "Apply"]
+    if len(updaters) <= MAX_UPDATE_MANAGERS:
+        return managers
+    updaters.sort(key=lambda m: (int(_epoch(m.time)), m.sort_identity()))
+    first_by_version: dict[str, _Manager] = {}
+    buckets: dict[str, _Manager] = {}
+    dropped: set[int] = set()
+    count = len(updaters)
+    for m in updaters:
+        if count <= MAX_UPDATE_MANAGERS:
+            break
+        first = first_by_version.get(m.api_version)
+        if first is None:
+            first_by_version[m.api_version] = m
+            continue
+        bucket = buckets.get(m.api_version)
+        if bucket is None:
+            bucket = _Manager(ANCIENT_CHANGES, "Update", m.api_version, first.time, "")
+            bucket.fields = set(first.fields)
+            buckets[m.api_version] = bucket
+            dropped.add(id(first))
+        bucket.fields |= m.fields
+        bucket.time = m.time  # the newer of the two
+        dropped.add(id(m))
+        count -= 1
+    kept = [m for m in managers if id(m) not in dropped]
+    return kept + list(buckets.values())
 
 
 def manager_from_user_agent(ua: str) -> str:

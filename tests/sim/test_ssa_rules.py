@@ -357,3 +357,19 @@ def test_fields_v1_roundtrip_and_paths() -> None:
 )
 def test_manager_from_user_agent(ua: str, want: str) -> None:
     assert manager_from_user_agent(ua) == want
+
+
+def test_more_than_ten_updaters_fold_into_ancient_changes() -> None:
+    live = apply(None, cm({"base": "1"}), "me")
+    for i in range(12):
+        edited = copy.deepcopy(live)
+        edited["data"][f"k{i}"] = "v"
+        stamp = f"2026-01-01T00:01:{i:02d}Z"
+        live = record_update(old=live, new=edited, manager=f"u{i}", schema=CONFIGMAP, now=stamp)
+    entries = live["metadata"]["managedFields"]
+    updaters = [e for e in entries if e["operation"] == "Update"]
+    assert len(updaters) == 10
+    [bucket] = [e for e in updaters if e["manager"] == "ancient-changes"]
+    assert bucket["fieldsV1"] == {"f:data": {"f:k0": {}, "f:k1": {}, "f:k2": {}}}
+    assert bucket["time"] == "2026-01-01T00:01:02Z"
+    assert {e["manager"] for e in updaters} == {"ancient-changes"} | {f"u{i}" for i in range(3, 12)}
