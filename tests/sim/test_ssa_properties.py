@@ -213,3 +213,45 @@ def test_random_apply_sequences_keep_ssa_invariants(ops: list[tuple[Any, ...]]) 
         )
         assert again == result, "re-applying the same configuration is a no-op"
         live = result
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 3) | st.sampled_from(["a", "b", "TCP"]),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(["name", "port", "protocol", "x", "items"]), inner, max_size=3
+        )
+    ),
+    max_leaves=12,
+)
+KINDS = [("", "v1", "Service"), ("apps", "v1", "Deployment"), ("", "v1", "ConfigMap")]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.sampled_from(KINDS),
+    st.lists(st.tuples(st.sampled_from(MANAGERS), json_values, st.booleans()), max_size=4),
+)
+def test_arbitrary_input_fails_cleanly(kind: tuple[str, str, str], steps: list[Any]) -> None:
+    """Malformed objects raise InvalidObject (or a conflict), never anything else."""
+    from autopilot.sim.schema import builtin_schema
+    from autopilot.sim.ssa import InvalidObject
+
+    group, version, name = kind
+    schema = builtin_schema(group, version, name)
+    live: dict[str, Any] | None = None
+    for manager, spec, force in steps:
+        applied = {"apiVersion": "v1", "kind": name, "metadata": {"name": "o"}, "spec": spec}
+        try:
+            live = server_side_apply(
+                live=live, applied=applied, manager=manager, force=force, schema=schema, now="t"
+            )
+        except (InvalidObject, ApplyConflict):
+            continue
+        edited = copy.deepcopy(live)
+        edited["data"] = {"k": "v"}
+        try:
+            live = record_update(old=live, new=edited, manager="ed", schema=schema, now="t")
+        except InvalidObject:
+            continue
