@@ -84,6 +84,8 @@ class LeaderElector:
         self._lease: dict[str, Any] | None = None
         self.last_renew = 0.0
         self.transitions = 0
+        # Called on every attempt; the runtime turns it into a health heartbeat.
+        self.beat: Callable[[], None] | None = None
         self._set_gauge(False)
 
     # -- observation ----------------------------------------------------------------------
@@ -169,6 +171,8 @@ class LeaderElector:
 
     async def _try(self, timeout: float) -> bool:
         """One acquire-or-renew attempt, bounded by ``timeout``."""
+        if self.beat is not None:
+            self.beat()
         try:
             return await asyncio.wait_for(self._try_acquire_or_renew(timeout), timeout)
         except _ERRORS as exc:

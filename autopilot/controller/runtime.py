@@ -122,6 +122,10 @@ class Runtime:
             await self._start_workers()
         else:
             self.elector.on_change = self._leadership_changed
+            hb = self.supervisor.heartbeat(
+                "leader-election", stale_after=max(30.0, self.elector.lease_duration * 4)
+            )
+            self.elector.beat = hb.beat
             self.supervisor.spawn("leader-election", self.elector.run())
         if self.resync_period:
             self.supervisor.spawn("resync", self._resync_loop())
