@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
 import inspect
 import signal
@@ -111,21 +112,6 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(run_controller(config))
 
 
-async def _serve_all(
-    config: RunConfig, metrics: Metrics, runtime: Runtime, debug: Any
-) -> list[Any]:
-    served = [
-        await web.serve(web.metrics_app(metrics), config.metrics_bind_address),
-        await web.serve(
-            web.health_app(healthz=runtime.healthz, readyz=runtime.readyz),
-            config.health_probe_bind_address,
-        ),
-    ]
-    if config.debug_bind_address and debug is not None:
-        served.append(await web.serve(web.debug_app(debug), config.debug_bind_address))
-    return served
-
-
 async def run_controller(
     config: RunConfig, *, reconcile_factory: ReconcileFactory | None = None
 ) -> int:
@@ -166,10 +152,9 @@ async def run_controller(
         events=events,
         identity=identity,
     )
-    served: list[Any] = []
-    runtime: Runtime | None = None
-    wiring: Wiring | None = None
-    try:
+    state = _State(client=client, events=events, supervisor=supervisor, informers=informers)
+
+    async def start() -> None:
         log.info(
             "starting",
             version=__version__,
@@ -178,8 +163,14 @@ async def run_controller(
             workers=config.workers,
             server=client.host,
         )
+        # Probes answer from the first moment: alive, not ready until caches sync.
+        state.served.append(await web.serve(web.metrics_app(metrics), config.metrics_bind_address))
+        state.served.append(await web.serve(
+            web.health_app(healthz=state.healthz, readyz=state.readyz),
+            config.health_probe_bind_address,
+        ))
         built = factory(parts)
-        wiring = await built if inspect.isawaitable(built) else built
+        wiring = state.wiring = await built if inspect.isawaitable(built) else built
         elector = (
             LeaderElector(client, namespace=config.namespace, identity=identity, metrics=metrics)
             if config.leader_elect
@@ -187,7 +178,7 @@ async def run_controller(
         )
         if elector is None:
             metrics.set_leader(True)
-        runtime = Runtime(
+        state.runtime = Runtime(
             reconcile=wiring.reconcile,
             informers=informers,
             workers=config.workers,
@@ -199,35 +190,66 @@ async def run_controller(
             resync_period=config.resync_period or None,
             on_resync=wiring.on_resync,
         )
-        served = await _serve_all(config, metrics, runtime, wiring.debug)
+        if config.debug_bind_address and wiring.debug is not None:
+            state.served.append(
+                await web.serve(web.debug_app(wiring.debug), config.debug_bind_address)
+            )
         supervisor.spawn("events", events.run())
-        await runtime.start()
-        await stop.wait()
+        await state.runtime.start()
+
+    try:
+        # A signal during start-up (slow discovery, say) must not wait for it to finish.
+        starting = asyncio.create_task(start())
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait({starting, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if starting.done():
+            starting.result()  # start-up errors end the process with their one line
+            await stopped
+        else:
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await starting
     finally:
-        await asyncio.wait_for(
-            _shutdown(runtime, events, wiring, served, client), timeout=SHUTDOWN_BUDGET
-        )
+        try:
+            await asyncio.wait_for(state.shutdown(), timeout=SHUTDOWN_BUDGET)
+        except TimeoutError:
+            log.error("shutdown did not finish in time; exiting anyway")
     log.info("stopped")
     return 0
 
 
-async def _shutdown(
-    runtime: Runtime | None,
-    events: EventRecorder,
-    wiring: Wiring | None,
-    served: list[Any],
-    client: KubeClient,
-) -> None:
-    try:
-        if runtime is not None:
-            await runtime.stop(timeout=6.0)
+@dataclass
+class _State:
+    """What is running, for the probes and for shutdown."""
+
+    client: KubeClient
+    events: EventRecorder
+    supervisor: TaskSupervisor
+    informers: InformerSet
+    runtime: Runtime | None = None
+    wiring: Wiring | None = None
+    served: list[web.Served] = field(default_factory=list)
+
+    def healthz(self) -> tuple[bool, str]:
+        return self.runtime.healthz() if self.runtime is not None else (True, "starting")
+
+    def readyz(self) -> tuple[bool, str]:
+        return self.runtime.readyz() if self.runtime is not None else (False, "starting")
+
+    async def shutdown(self) -> None:
         try:
-            await events.drain(timeout=1.0)
-        except Exception as exc:
-            log.debug("event drain failed", error=str(exc))
-        if wiring is not None and wiring.cleanup is not None:
-            await wiring.cleanup()
-        for server in served:
-            await server.close()
-    finally:
-        await client.close()
+            if self.runtime is not None:
+                await self.runtime.stop(timeout=6.0)
+            else:  # stopped during start-up: whatever the factory started
+                await self.informers.stop(timeout=2.0)
+                await self.supervisor.stop(timeout=2.0)
+            try:
+                await self.events.drain(timeout=1.0)
+            except Exception as exc:
+                log.debug("event drain failed", error=str(exc))
+            if self.wiring is not None and self.wiring.cleanup is not None:
+                await self.wiring.cleanup()
+        finally:
+            for server in self.served:
+                await server.close()
+            await self.client.close()

@@ -60,3 +60,37 @@ def test_bad_flag_is_one_line_exit_2(tmp_path: Any) -> None:
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0
     assert "--workers" in proc.stderr
+
+
+def test_sigterm_during_startup_against_a_hanging_server(tmp_path: Any) -> None:
+    """The API server accepts connections but never answers: still out within 10 s."""
+    import socket
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)  # never accepted: requests hang
+        port = listener.getsockname()[1]
+        kubeconfig = tmp_path / "kubeconfig"
+        kubeconfig.write_text(
+            "apiVersion: v1\nkind: Config\n"
+            f"clusters: [{{name: c, cluster: {{server: 'http://127.0.0.1:{port}'}}}}]\n"
+            "users: [{name: u, user: {token: hanging-token}}]\n"
+            "contexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n"
+        )
+        ctl = Controller(kubeconfig=kubeconfig, namespace="default")
+        ctl.start()
+        try:
+            eventually_sync(lambda: ctl.http(ctl.health_port, "/healthz")[0] == 200,
+                            timeout=30, what="liveness probe answering during start-up")
+            assert ctl.http(ctl.health_port, "/readyz")[0] == 500
+            assert ctl.proc is not None
+            ctl.proc.send_signal(signal.SIGTERM)
+            sent = time.monotonic()
+            code = ctl.proc.wait(timeout=15)
+            took = time.monotonic() - sent
+        finally:
+            ctl.kill()
+    assert code == 0, ctl.log_text()[-3000:]
+    assert took < 10, f"exit took {took:.1f}s"
+    assert ctl.log_lines("received SIGTERM, shutting down")
+    assert "hanging-token" not in ctl.log_text()
