@@ -260,7 +260,8 @@ def index_list(
 def to_field_set(value: Any, schema: TypeSchema | None, *, strict: bool = False) -> FieldSet:
     """Every leaf, map key and list item of ``value`` (``ToFieldSet``).
 
-    ``strict`` rejects duplicate list-map keys, as the server does for applied configurations.
+    ``strict`` is for applied configurations: like the server, it rejects duplicate
+    list-map keys and fields the schema does not declare.
     """
     out: FieldSet = set()
     _to_set(value, schema or DEDUCED, (), out, strict)
@@ -270,9 +271,12 @@ def to_field_set(value: Any, schema: TypeSchema | None, *, strict: bool = False)
 def _to_set(value: Any, schema: TypeSchema, path: Path, out: FieldSet, strict: bool) -> None:
     shape = _shape(schema, value)
     if shape == "map" and isinstance(value, dict):
+        closed = strict and _closed_struct(schema)
         for key, item in value.items():
             sub, named = schema.field(key)
             child = (*path, ("f", key))
+            if closed and not named:
+                raise InvalidObject(f"{path_string(child)}: field not declared in schema")
             _to_set(item, sub, child, out, strict)
             if item is None or item == {} or not named:
                 out.add(child)
@@ -283,6 +287,15 @@ def _to_set(value: Any, schema: TypeSchema, path: Path, out: FieldSet, strict: b
             out.add(child)
     elif path:
         out.add(path)
+
+
+def _closed_struct(schema: TypeSchema) -> bool:
+    """A struct whose undeclared fields an applied configuration may not carry."""
+    return (
+        bool(schema.properties)
+        and schema.additional_properties is None
+        and not schema.preserve_unknown_fields
+    )
 
 
 def _schema_at(schema: TypeSchema, pe: PathElement) -> TypeSchema:

@@ -373,3 +373,15 @@ def test_more_than_ten_updaters_fold_into_ancient_changes() -> None:
     assert bucket["fieldsV1"] == {"f:data": {"f:k0": {}, "f:k1": {}, "f:k2": {}}}
     assert bucket["time"] == "2026-01-01T00:01:02Z"
     assert {e["manager"] for e in updaters} == {"ancient-changes"} | {f"u{i}" for i in range(3, 12)}
+
+
+def test_applied_fields_must_be_declared_by_a_known_schema() -> None:
+    bad = cm({"a": "1"})
+    bad["spec"] = {"oops": 1}
+    with pytest.raises(InvalidObject, match=r"^\.spec: field not declared in schema$"):
+        apply(None, bad, "me")
+    svc_bad = svc([{"port": 80, "bogus": True}])
+    with pytest.raises(InvalidObject, match=r'\[port=80,protocol="TCP"\]\.bogus: field not'):
+        apply(None, svc_bad, "me", schema=SERVICE)
+    # Unknown kinds and preserve-unknown-fields accept anything.
+    assert apply(None, bad, "me", schema=None)["spec"] == {"oops": 1}
