@@ -8,6 +8,10 @@ onto the live object; prune what this manager applied last time and no longer
 applies unless someone else owns it; compare old and new to find which other
 managers' fields changed (conflicts, unless forced; forced ones move to the
 applier) and which were removed.
+
+Not modelled: kubectl's last-applied-configuration annotation syncing, clients
+replacing managedFields themselves, and conversion between API versions
+(managers of other versions are compared as if the versions were identical).
 """
 
 from __future__ import annotations
@@ -453,6 +457,7 @@ def record_update(
     old_system: dict[str, Any] = {}
     if old is None:
         old_body: dict[str, Any] = zero_object(schema)
+        old_body.pop("status", None)
         old_status: Any = MISSING
     else:
         old_body, old_system, old_status = _split(old)
