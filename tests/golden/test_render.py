@@ -157,13 +157,16 @@ from pathlib import Path
 from autopilot.golden.catalog import load_golden_state
 from autopilot.golden.rbacgen import all_on_contexts
 from autopilot.golden.lookups import OfflineLookups
-from autopilot.golden.render import render_text
+from autopilot.golden.render import render_asset, render_text
+from autopilot.golden.templating import to_yaml
 gs = load_golden_state(Path(sys.argv[1]))
 out = {}
 for i, ctx in enumerate(all_on_contexts(gs)):
     for asset in gs.assets:
         try:
             text = render_text(gs, asset, ctx, lookups=OfflineLookups())
+            objs = render_asset(gs, asset, ctx, lookups=OfflineLookups())
+            text += "".join(to_yaml(o) for o in objs)
         except Exception as exc:
             text = "ERROR " + str(exc)
         out[f"{i}/{asset.name}"] = hashlib.sha256(text.encode()).hexdigest()
