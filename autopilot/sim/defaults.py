@@ -138,6 +138,13 @@ def _webhooks(obj: Obj) -> None:
             svc.setdefault("port", 443)
 
 
+def _event_v1(obj: Obj) -> None:
+    # What the conversion from the internal Event leaves in an events.k8s.io/v1 Event.
+    obj.setdefault("deprecatedSource", {})
+    obj.setdefault("deprecatedFirstTimestamp", None)
+    obj.setdefault("deprecatedLastTimestamp", None)
+
+
 _DEFAULTERS: dict[tuple[str, str], Callable[[Obj], None]] = {
     ("apps", "daemonsets"): _daemonset,
     ("apps", "deployments"): _deployment,
@@ -157,4 +164,11 @@ def apply_builtin_defaults(key: tuple[str, str], obj: Obj) -> Obj:
     fn = _DEFAULTERS.get(key)
     if fn is not None:
         fn(obj)
+    return obj
+
+
+def apply_conversion_fields(key: tuple[str, str], obj: Obj) -> Obj:
+    """Fields a real server's version conversion adds (not owned by any manager)."""
+    if key == ("events.k8s.io", "events"):
+        _event_v1(obj)
     return obj

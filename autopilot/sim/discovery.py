@@ -6,11 +6,13 @@ import hashlib
 import json
 from typing import Any
 
-from autopilot.sim.types import VERBS, Registry, ResourceType
+from autopilot.sim.types import Registry, ResourceType
 
 Obj = dict[str, Any]
 AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 STATUS_VERBS = ["get", "patch", "update"]
+# Custom resources list their verbs in this order on a real server.
+CR_VERBS = ["delete", "deletecollection", "get", "list", "patch", "create", "update", "watch"]
 
 VERSION_INFO = {
     "major": "1", "minor": "36", "emulationMajor": "1", "emulationMinor": "36",
@@ -39,7 +41,7 @@ def resource_list(registry: Registry, group: str, version: str) -> Obj | None:
     resources: list[Obj] = []
     for t in types:
         entry: Obj = {"name": t.plural, "singularName": t.singular, "namespaced": t.namespaced,
-                      "kind": t.kind, "verbs": list(VERBS)}
+                      "kind": t.kind, "verbs": list(CR_VERBS if t.crd_name else t.verbs)}
         if t.short_names:
             entry["shortNames"] = list(t.short_names)
         if t.categories:
@@ -89,7 +91,7 @@ def _aggregated_resource(t: ResourceType) -> Obj:
         "responseKind": {"group": "", "version": "", "kind": t.kind},
         "scope": "Namespaced" if t.namespaced else "Cluster",
         "singularResource": t.singular,
-        "verbs": list(VERBS),
+        "verbs": list(CR_VERBS if t.crd_name else t.verbs),
     }
     if t.short_names:
         entry["shortNames"] = list(t.short_names)

@@ -61,7 +61,9 @@ def list_objects(state: SimState, req: ApiRequest, form: str) -> Obj:
     next_start = ""
     for obj in state.store.iter(req.rtype.key, req.namespace):
         meta = obj["metadata"]
-        pos = f"{meta.get('namespace', '')}/{meta['name']}"
+        # Continue keys are etcd keys relative to the listed prefix, like the real server's.
+        pos = f"/{meta['name']}" if req.namespace or not req.rtype.namespaced \
+            else f"/{meta.get('namespace', '')}/{meta['name']}"
         if start and pos < start:
             continue
         if matcher is not None and not matcher(obj):

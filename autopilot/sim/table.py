@@ -68,8 +68,8 @@ def columns(rtype: ResourceType, version: str) -> list[Obj]:
     else:
         extra = {
             ("", "namespaces"): [_col("Status")],
-            ("", "configmaps"): [_col("Data", "integer")],
-            ("", "secrets"): [_col("Type"), _col("Data", "integer")],
+            ("", "configmaps"): [_col("Data")],
+            ("", "secrets"): [_col("Type"), _col("Data")],
             ("", "services"): [_col("Type"), _col("Cluster-IP"), _col("External-IP"),
                                _col("Port(s)")],
             ("", "nodes"): [_col("Status"), _col("Roles")],

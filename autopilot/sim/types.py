@@ -29,6 +29,7 @@ class ResourceType:
     openapi: dict[str, dict[str, Any]] = field(default_factory=dict)
     printer_columns: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     has_cel_rules: dict[str, bool] = field(default_factory=dict)
+    verbs: list[str] = field(default_factory=lambda: list(VERBS))
 
     def __post_init__(self) -> None:
         if not self.singular:
@@ -63,13 +64,17 @@ def _t(group: str, version: str, kind: str, plural: str, namespaced: bool,
 def builtin_types() -> list[ResourceType]:
     """The built-in resources kubesim serves (a fresh list each call: types are mutable)."""
     return [
-        _t("", "v1", "Namespace", "namespaces", False, short_names=["ns"]),
+        _t("", "v1", "Namespace", "namespaces", False, short_names=["ns"],
+           status_subresource=True,
+           verbs=["create", "delete", "get", "list", "patch", "update", "watch"]),
         _t("", "v1", "ConfigMap", "configmaps", True, short_names=["cm"]),
         _t("", "v1", "Secret", "secrets", True),
-        _t("", "v1", "Service", "services", True, short_names=["svc"], categories=["all"]),
+        _t("", "v1", "Service", "services", True, short_names=["svc"], categories=["all"],
+           status_subresource=True),
         _t("", "v1", "ServiceAccount", "serviceaccounts", True, short_names=["sa"]),
-        _t("", "v1", "Node", "nodes", False, short_names=["no"]),
-        _t("", "v1", "Pod", "pods", True, short_names=["po"], categories=["all"]),
+        _t("", "v1", "Node", "nodes", False, short_names=["no"], status_subresource=True),
+        _t("", "v1", "Pod", "pods", True, short_names=["po"], categories=["all"],
+           status_subresource=True),
         _t("", "v1", "Event", "events", True, short_names=["ev"]),
         _t("apps", "v1", "DaemonSet", "daemonsets", True, short_names=["ds"],
            categories=["all"], generation=True, status_subresource=True),

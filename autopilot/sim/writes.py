@@ -13,7 +13,7 @@ from ruamel.yaml.error import YAMLError
 
 from autopilot.sim import crds, patches, ssa
 from autopilot.sim import schema as sschema
-from autopilot.sim.defaults import apply_builtin_defaults
+from autopilot.sim.defaults import apply_builtin_defaults, apply_conversion_fields
 from autopilot.sim.errors import (
     SimError,
     already_exists,
@@ -175,10 +175,7 @@ class Writer:
             elif old is not None or rt.crd_name or rt.key == CRD_KEY:
                 new.pop("status", None)
         schema = self._schema(req)
-        new = apply_builtin_defaults(rt.key, new)
-        if rt.crd_name and schema is not None:
-            new = sschema.prune_unknown(new, schema)
-            new = sschema.apply_defaults(new, schema)
+        new = apply_conversion_fields(rt.key, self._defaulted(req, new))
         if rt.key == CRD_KEY and old is None:
             new["status"] = crds.initial_status(new)
         causes: list[dict[str, Any]] = []
@@ -213,6 +210,14 @@ class Writer:
         if rt.key == CRD_KEY:
             self.state.crd_written(stored, name=name)
         return stored
+
+    def _defaulted(self, req: ApiRequest, obj: Obj) -> Obj:
+        obj = apply_builtin_defaults(req.rtype.key, obj)
+        schema = self._schema(req)
+        if req.rtype.crd_name and schema is not None:
+            obj = sschema.prune_unknown(obj, schema)
+            obj = sschema.apply_defaults(obj, schema)
+        return obj
 
     def _admit(self, req: ApiRequest, obj: Obj, operation: str) -> None:
         denial = self.state.controls.admission_denial(req.rtype.kind, operation)
@@ -370,6 +375,9 @@ class Writer:
         return 200, self._write_existing(req, old, new)
 
     def _record(self, req: ApiRequest, old: Obj | None, new: Obj) -> Obj:
+        # Non-apply writes are defaulted before field ownership is computed, so the writer
+        # owns the defaults too (unlike apply), as on a real server.
+        new = self._defaulted(req, new)
         try:
             return ssa.record_update(old=old, new=new, manager=req.manager(), operation="Update",
                                      schema=self._schema(req), now=now(),

@@ -1,0 +1,287 @@
+"""The API server tests run against: kubesim by default, a real one with KUBEBUILDER_ASSETS.
+
+``Cluster`` is what the ``cluster`` fixture hands to tests: where the server is,
+a kubeconfig for it, a ``kubectl`` runner and a tiny synchronous HTTP helper.
+Against a real kube-apiserver, ``sim`` is None and tests needing kubesim's
+controls skip through :meth:`Cluster.require_sim`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autopilot.sim import KubeSim
+from autopilot.sim.kubeconfig import kubeconfig_text
+from autopilot.sim.loader import load_crds
+from tests.support.wait import eventually_sync
+
+PROJECT = Path(__file__).resolve().parents[2]
+SHARED = PROJECT.parent / "shared"
+CRDS = SHARED / "crds"
+FIXTURES = SHARED / "kube-fixtures"
+KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
+
+ADMIN_TOKEN = "kubesim-token"
+ADMIN_USER = "autopilot-test"
+OTHER_TOKEN = "kubesim-other-token"
+OTHER_USER = "other-user"
+
+
+def require_shared() -> Path:
+    """The shared reference folder, or skip the test saying why."""
+    if not SHARED.is_dir():
+        pytest.skip(f"reference folder {SHARED} is absent (recordings, CRDs)")
+    return SHARED
+
+
+def free_port() -> int:
+    """A TCP port free on loopback right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Cluster:
+    """One API server for a test."""
+
+    url: str
+    kubeconfig: Path
+    token: str
+    mode: str  # "kubesim" | "real"
+    sim: KubeSim | None
+    workdir: Path
+    controller_user: str = ADMIN_USER
+    other_token: str = OTHER_TOKEN
+    other_user: str = OTHER_USER
+    _insecure: ssl.SSLContext | None = field(default=None, repr=False)
+
+    def require_sim(self) -> KubeSim:
+        """kubesim (for its test controls), or skip against a real API server."""
+        if self.sim is None:
+            pytest.skip("needs kubesim test controls; running against a real kube-apiserver")
+        return self.sim
+
+    # -- clients --------------------------------------------------------------------------
+
+    def kubeconfig_for(self, token: str, user: str) -> Path:
+        """Another kubeconfig for the same server, authenticating with ``token``."""
+        path = self.workdir / f"kubeconfig-{user}"
+        path.write_text(kubeconfig_text(url=self.url, token=token, user=user))
+        if self.mode == "real":
+            _mark_insecure(path)
+        return path
+
+    def kubectl(self, *args: str, input: str | None = None, check: bool = True,
+                timeout: float = 60.0, kubeconfig: Path | None = None
+                ) -> subprocess.CompletedProcess[str]:
+        """Run the installed kubectl against this server (own discovery cache per cluster)."""
+        cmd = [KUBECTL, "--kubeconfig", str(kubeconfig or self.kubeconfig),
+               "--cache-dir", str(self.workdir / "kube-cache"), *args]
+        proc = subprocess.run(cmd, input=input, capture_output=True, text=True,
+                              timeout=timeout, check=False)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed ({proc.returncode}):\n"
+                                 f"{proc.stderr}{proc.stdout}")
+        return proc
+
+    def api(self, method: str, path: str, body: Any = None,
+            query: Mapping[str, Any] | None = None, content_type: str = "application/json",
+            *, token: str | None = None, accept: str = "application/json",
+            timeout: float = 30.0) -> tuple[int, Any]:
+        """One HTTP request; returns (status, decoded JSON body or text)."""
+        url = self.url + path
+        if query:
+            url += "?" + urllib.parse.urlencode(
+                {k: ("true" if v is True else "false" if v is False else v)
+                 for k, v in query.items() if v is not None})
+        data = None
+        if body is not None:
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        req = urllib.request.Request(url, data=data, method=method, headers={
+            "Authorization": f"Bearer {token or self.token}", "Content-Type": content_type,
+            "Accept": accept, "User-Agent": "autopilot-tests/1.0"})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout, context=self._insecure) as resp:
+                return resp.status, _decode(resp.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, _decode(exc.read())
+
+    # -- CRDs -----------------------------------------------------------------------------
+
+    def install_crds(self, *paths: str | Path, timeout: float = 30.0) -> list[str]:
+        """Create (or update) the CRDs in ``paths``; wait until each is Established and served."""
+        names: list[str] = []
+        for crd in load_crds(paths):
+            name = crd["metadata"]["name"]
+            status, body = self.api(
+                "PATCH", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}",
+                body=crd, content_type="application/apply-patch+yaml",
+                query={"fieldManager": "autopilot-tests", "force": "true"})
+            assert status in (200, 201), (name, status, body)
+            names.append(name)
+        for crd in load_crds(paths):
+            self._wait_served(crd, timeout)
+        return names
+
+    def _wait_served(self, crd: dict[str, Any], timeout: float) -> None:
+        name = crd["metadata"]["name"]
+        spec = crd["spec"]
+        version = next(v["name"] for v in spec["versions"] if v.get("served", True))
+
+        def ready() -> bool:
+            status, body = self.api(
+                "GET", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}")
+            conds = (body.get("status") or {}).get("conditions") or [] if status == 200 else []
+            if not any(c["type"] == "Established" and c["status"] == "True" for c in conds):
+                return False
+            status, doc = self.api("GET", f"/apis/{spec['group']}/{version}")
+            return status == 200 and any(r["name"] == spec["names"]["plural"]
+                                         for r in doc.get("resources", []))
+
+        eventually_sync(ready, timeout=timeout, what=f"CRD {name} established and served")
+
+    def delete_crds(self, *names: str, timeout: float = 30.0) -> None:
+        """Delete CRDs and wait until they are gone."""
+        for name in names:
+            self.api("DELETE", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}")
+        for name in names:
+            eventually_sync(lambda n=name: self.api(  # type: ignore[misc]
+                "GET", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{n}")[0] == 404,
+                timeout=timeout, what=f"CRD {name} deleted")
+
+
+def _decode(raw: bytes) -> Any:
+    try:
+        return json.loads(raw) if raw else {}
+    except ValueError:
+        return raw.decode(errors="replace")
+
+
+def _mark_insecure(path: Path) -> None:
+    doc = json.loads(path.read_text())
+    doc["clusters"][0]["cluster"]["insecure-skip-tls-verify"] = True
+    path.write_text(json.dumps(doc, indent=2))
+
+
+# -- kubesim ----------------------------------------------------------------------------------
+
+
+@contextmanager
+def kubesim_cluster(*, crd_dirs: tuple[Path, ...] = ()) -> Iterator[Cluster]:
+    """A fresh kubesim in a background thread, stopped afterwards."""
+    workdir = Path(tempfile.mkdtemp(prefix="kubesim-"))
+    sim = KubeSim(token=ADMIN_TOKEN, user=ADMIN_USER, crd_dirs=crd_dirs,
+                  other_token=OTHER_TOKEN, other_user=OTHER_USER)
+    url = sim.start_in_thread()
+    try:
+        kubeconfig = sim.write_kubeconfig(workdir / "kubeconfig")
+        yield Cluster(url=url, kubeconfig=kubeconfig, token=ADMIN_TOKEN, mode="kubesim",
+                      sim=sim, workdir=workdir)
+    finally:
+        sim.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+# -- a real kube-apiserver + etcd (envtest layout) --------------------------------------------
+
+
+def real_assets() -> Path | None:
+    """The KUBEBUILDER_ASSETS folder when it holds etcd and kube-apiserver."""
+    assets = os.environ.get("KUBEBUILDER_ASSETS")
+    if not assets:
+        return None
+    folder = Path(assets)
+    if (folder / "etcd").is_file() and (folder / "kube-apiserver").is_file():
+        return folder
+    return None
+
+
+@contextmanager
+def real_cluster(assets: Path) -> Iterator[Cluster]:
+    """etcd + kube-apiserver on loopback with a static token file (one per session)."""
+    workdir = Path(tempfile.mkdtemp(prefix="kube-real-"))
+    procs: list[subprocess.Popen[bytes]] = []
+    logs = []
+    try:
+        p1, p2, p3 = free_port(), free_port(), free_port()
+        etcd_url = f"http://127.0.0.1:{p1}"
+        etcd_log = open(workdir / "etcd.log", "wb")  # noqa: SIM115 - closed in finally
+        logs.append(etcd_log)
+        procs.append(subprocess.Popen(
+            [str(assets / "etcd"), f"--data-dir={workdir / 'etcd'}",
+             f"--listen-client-urls={etcd_url}", f"--advertise-client-urls={etcd_url}",
+             f"--listen-peer-urls=http://127.0.0.1:{p2}", "--unsafe-no-fsync=true"],
+            stdout=etcd_log, stderr=subprocess.STDOUT))
+        key, pub = workdir / "sa.key", workdir / "sa.pub"
+        subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True,
+                       capture_output=True, timeout=60)
+        subprocess.run(["openssl", "rsa", "-in", str(key), "-pubout", "-out", str(pub)],
+                       check=True, capture_output=True, timeout=60)
+        tokens = workdir / "tokens.csv"
+        tokens.write_text(f'{ADMIN_TOKEN},{ADMIN_USER},1001,"system:masters"\n'
+                          f'{OTHER_TOKEN},{OTHER_USER},1002,"system:masters"\n')
+        (workdir / "certs").mkdir()
+        api_log = open(workdir / "apiserver.log", "wb")  # noqa: SIM115 - closed in finally
+        logs.append(api_log)
+        procs.append(subprocess.Popen(
+            [str(assets / "kube-apiserver"), f"--etcd-servers={etcd_url}",
+             f"--secure-port={p3}", "--bind-address=127.0.0.1",
+             "--advertise-address=127.0.0.1", f"--cert-dir={workdir / 'certs'}",
+             f"--token-auth-file={tokens}", "--authorization-mode=RBAC",
+             "--service-account-issuer=https://kubernetes.default.svc",
+             f"--service-account-key-file={pub}",
+             f"--service-account-signing-key-file={key}",
+             "--service-cluster-ip-range=10.0.0.0/24", "--allow-privileged=true"],
+            stdout=api_log, stderr=subprocess.STDOUT))
+        url = f"https://127.0.0.1:{p3}"
+        kubeconfig = workdir / "kubeconfig"
+        kubeconfig.write_text(kubeconfig_text(url=url, token=ADMIN_TOKEN, user=ADMIN_USER))
+        _mark_insecure(kubeconfig)
+        insecure = ssl.create_default_context()
+        insecure.check_hostname = False
+        insecure.verify_mode = ssl.CERT_NONE
+        cluster = Cluster(url=url, kubeconfig=kubeconfig, token=ADMIN_TOKEN, mode="real",
+                          sim=None, workdir=workdir, _insecure=insecure)
+
+        def ready() -> bool:
+            for p in procs:
+                if p.poll() is not None:
+                    raise RuntimeError(f"{p.args[0]} exited with {p.returncode}; logs in "
+                                       f"{workdir}")
+            try:
+                status, body = cluster.api("GET", "/readyz", timeout=2)
+            except OSError:
+                return False
+            return status == 200 and str(body).strip() == "ok"
+
+        eventually_sync(ready, timeout=60, interval=0.2, what="kube-apiserver /readyz")
+        yield cluster
+    finally:
+        for p in reversed(procs):
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+        for f in logs:
+            f.close()
+        shutil.rmtree(workdir, ignore_errors=True)
