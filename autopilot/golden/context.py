@@ -13,6 +13,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from autopilot.golden.catalog import HARDWARE_DETECTORS
+from autopilot.golden.lookups import Lookups, ObjectLookups, OfflineLookups, SnapshotLookups
+
+__all__ = [
+    "Lookups",
+    "ObjectLookups",
+    "OfflineLookups",
+    "RenderContext",
+    "SnapshotLookups",
+    "build_context",
+    "detect_hardware",
+    "detect_topology",
+    "reduce_node",
+    "related_images",
+]
 
 MASTER_ROLE_LABELS = ("node-role.kubernetes.io/master", "node-role.kubernetes.io/control-plane")
 WORKER_ROLE_LABEL = "node-role.kubernetes.io/worker"
