@@ -429,9 +429,37 @@ def _validate_list(
                 path,
             )
         )
+    _validate_unique(value, schema, path, causes)
     if schema.items is not None:
         for i, item in enumerate(value):
             _validate(item, schema.items, f"{path}[{i}]", causes, rules)
+
+
+def _go_map(keys: dict[str, Any]) -> str:
+    body = ", ".join(f"{json.dumps(k)}:{_render(v)}" for k, v in keys.items())
+    return f"map[string]interface {{}}{{{body}}}"
+
+
+def _validate_unique(
+    value: list[Any], schema: TypeSchema, path: str, causes: list[dict[str, str]]
+) -> None:
+    """Set items and list-map keys must be unique (FieldValueDuplicate)."""
+    if schema.list_type not in ("set", "map"):
+        return
+    seen: set[str] = set()
+    for i, item in enumerate(value):
+        if schema.list_type == "set":
+            key, shown = json.dumps(item, sort_keys=True), _render(item)
+        elif isinstance(item, dict):
+            keys = {k: item[k] for k in schema.list_map_keys if k in item}
+            key, shown = json.dumps(keys, sort_keys=True), _go_map(keys)
+        else:
+            continue
+        if key in seen:
+            causes.append(
+                _cause("FieldValueDuplicate", f"Duplicate value: {shown}", f"{path}[{i}]")
+            )
+        seen.add(key)
 
 
 def _validate_scalar(

@@ -191,3 +191,21 @@ def test_pruning_drops_undeclared_fields_only() -> None:
         "status.extra",
         "top",
     ]
+
+
+def test_duplicate_set_items_and_map_keys() -> None:
+    causes = validate(
+        obj(tags=["a", "a"], items=[{"name": "x"}, {"name": "x", "weight": 2}]), SCHEMA
+    )
+    assert causes == [
+        {
+            "reason": "FieldValueDuplicate",
+            "message": 'Duplicate value: "a"',
+            "field": "spec.tags[1]",
+        },
+        {
+            "reason": "FieldValueDuplicate",
+            "message": 'Duplicate value: map[string]interface {}{"name":"x"}',
+            "field": "spec.items[1]",
+        },
+    ]
