@@ -9,6 +9,7 @@ import sys
 
 from autopilot.sim.loader import ManifestError
 from autopilot.sim.server import DEFAULT_TOKEN, KubeSim
+from autopilot.sim.tls import TlsUnavailable
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,10 +22,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--crds", action="append", default=[], metavar="DIR",
                         help="install the CRDs found in DIR (repeatable)")
     parser.add_argument("--token", default=DEFAULT_TOKEN, help="bearer token to accept")
+    parser.add_argument("--plain-http", action="store_true",
+                        help="serve HTTP instead of HTTPS (kubectl then sends no token)")
     args = parser.parse_args(argv)
     try:
-        sim = KubeSim(token=args.token, crd_dirs=args.crds)
-    except (ManifestError, ValueError) as exc:
+        sim = KubeSim(token=args.token, crd_dirs=args.crds, tls=not args.plain_http)
+    except (ManifestError, ValueError, TlsUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return asyncio.run(_serve(sim, args.host, args.port, args.kubeconfig_out))

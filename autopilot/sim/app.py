@@ -47,6 +47,10 @@ def _verb(method: str, name: str, query: Any) -> str:
 def _parse_body(raw: bytes, content_type: str) -> Any:
     if not raw:
         return None
+    if "protobuf" in content_type or "cbor" in content_type:
+        raise SimError(415, f'the body of the request was in an unknown format - accepted media '
+                       f'types include: application/json, application/yaml (kubesim does not '
+                       f'decode "{content_type}")', reason="UnsupportedMediaType")
     try:
         return json.loads(raw)
     except ValueError:

@@ -17,6 +17,7 @@ from autopilot.sim.kubeconfig import write_kubeconfig
 from autopilot.sim.loader import load_crds
 from autopilot.sim.request import ApiRequest
 from autopilot.sim.state import CRD_KEY, NS_KEY, SYSTEM_NAMESPACES, SimState
+from autopilot.sim.tls import ServingCert, serving_cert
 from autopilot.sim.watch import ABORT
 from autopilot.sim.writes import Writer
 
@@ -32,7 +33,7 @@ class KubeSim:
 
     def __init__(self, *, token: str = DEFAULT_TOKEN, user: str = DEFAULT_USER,
                  crd_dirs: Iterable[str | Path] = (), other_token: str = OTHER_TOKEN,
-                 other_user: str = OTHER_USER) -> None:
+                 other_user: str = OTHER_USER, tls: bool = True) -> None:
         self.token = token
         self.user = user
         self.other_token = other_token
@@ -42,6 +43,8 @@ class KubeSim:
         self.controls.add_token(other_token, other_user)
         self.state = SimState(self.controls)
         self.url = ""
+        # HTTPS by default: kubectl sends bearer tokens over TLS only.
+        self.cert: ServingCert | None = serving_cert() if tls else None
         self._runner: web.AppRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -87,13 +90,15 @@ class KubeSim:
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None,
                                      shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
+        ssl_context = self.cert.server_context() if self.cert else None
+        site = web.TCPSite(self._runner, host, port, ssl_context=ssl_context)
         await site.start()
         server = site._server
         assert server is not None
         sockets = getattr(server, "sockets", None) or []
         bound = sockets[0].getsockname()[1] if sockets else port
-        self.url = f"http://{host}:{bound}"
+        scheme = "https" if self.cert else "http"
+        self.url = f"{scheme}://{host}:{bound}"
         return self.url
 
     async def close(self) -> None:
@@ -176,8 +181,9 @@ class KubeSim:
         """A kubeconfig for this server (the admin token unless ``token`` is given)."""
         if not self.url:
             raise RuntimeError("kubesim is not started")
+        ca = self.cert.cert.read_bytes() if self.cert else None
         return write_kubeconfig(path, url=self.url, token=token or self.token,
-                                user=user or self.user, namespace=namespace)
+                                user=user or self.user, namespace=namespace, ca_pem=ca)
 
     def __enter__(self) -> KubeSim:
         self.start_in_thread()

@@ -70,7 +70,7 @@ class Cluster:
     controller_user: str = ADMIN_USER
     other_token: str = OTHER_TOKEN
     other_user: str = OTHER_USER
-    _insecure: ssl.SSLContext | None = field(default=None, repr=False)
+    _tls: ssl.SSLContext | None = field(default=None, repr=False)
 
     def require_sim(self) -> KubeSim:
         """kubesim (for its test controls), or skip against a real API server."""
@@ -83,9 +83,9 @@ class Cluster:
     def kubeconfig_for(self, token: str, user: str) -> Path:
         """Another kubeconfig for the same server, authenticating with ``token``."""
         path = self.workdir / f"kubeconfig-{user}"
-        path.write_text(kubeconfig_text(url=self.url, token=token, user=user))
-        if self.mode == "real":
-            _mark_insecure(path)
+        if self.sim is not None:
+            return self.sim.write_kubeconfig(path, token=token, user=user)
+        path.write_text(kubeconfig_text(url=self.url, token=token, user=user, insecure=True))
         return path
 
     def kubectl(self, *args: str, input: str | None = None, check: bool = True,
@@ -118,7 +118,7 @@ class Cluster:
             "Authorization": f"Bearer {token or self.token}", "Content-Type": content_type,
             "Accept": accept, "User-Agent": "autopilot-tests/1.0"})
         try:
-            with urllib.request.urlopen(req, timeout=timeout, context=self._insecure) as resp:
+            with urllib.request.urlopen(req, timeout=timeout, context=self._tls) as resp:
                 return resp.status, _decode(resp.read())
         except urllib.error.HTTPError as exc:
             return exc.code, _decode(exc.read())
@@ -174,12 +174,6 @@ def _decode(raw: bytes) -> Any:
         return raw.decode(errors="replace")
 
 
-def _mark_insecure(path: Path) -> None:
-    doc = json.loads(path.read_text())
-    doc["clusters"][0]["cluster"]["insecure-skip-tls-verify"] = True
-    path.write_text(json.dumps(doc, indent=2))
-
-
 # -- kubesim ----------------------------------------------------------------------------------
 
 
@@ -192,8 +186,9 @@ def kubesim_cluster(*, crd_dirs: tuple[Path, ...] = ()) -> Iterator[Cluster]:
     url = sim.start_in_thread()
     try:
         kubeconfig = sim.write_kubeconfig(workdir / "kubeconfig")
+        trust = sim.cert.client_context() if sim.cert else None
         yield Cluster(url=url, kubeconfig=kubeconfig, token=ADMIN_TOKEN, mode="kubesim",
-                      sim=sim, workdir=workdir)
+                      sim=sim, workdir=workdir, _tls=trust)
     finally:
         sim.stop()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -252,13 +247,13 @@ def real_cluster(assets: Path) -> Iterator[Cluster]:
             stdout=api_log, stderr=subprocess.STDOUT))
         url = f"https://127.0.0.1:{p3}"
         kubeconfig = workdir / "kubeconfig"
-        kubeconfig.write_text(kubeconfig_text(url=url, token=ADMIN_TOKEN, user=ADMIN_USER))
-        _mark_insecure(kubeconfig)
+        kubeconfig.write_text(kubeconfig_text(url=url, token=ADMIN_TOKEN, user=ADMIN_USER,
+                                              insecure=True))
         insecure = ssl.create_default_context()
         insecure.check_hostname = False
         insecure.verify_mode = ssl.CERT_NONE
         cluster = Cluster(url=url, kubeconfig=kubeconfig, token=ADMIN_TOKEN, mode="real",
-                          sim=None, workdir=workdir, _insecure=insecure)
+                          sim=None, workdir=workdir, _tls=insecure)
 
         def ready() -> bool:
             for p in procs:
