@@ -95,8 +95,20 @@ def _scalar_equal(a: Any, b: Any) -> bool:
 
 def desired_fingerprint(desired: dict[str, Any]) -> str:
     """A stable hash of the desired object (key order does not matter)."""
-    text = json.dumps(desired, sort_keys=True, separators=(",", ":"), default=str)
+    try:
+        text = json.dumps(desired, sort_keys=True, separators=(",", ":"), default=str)
+    except TypeError:
+        # Mixed key types (a template rendered ``{1: a, b: c}``) cannot be sorted.
+        text = json.dumps(_str_keys(desired), sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _str_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _str_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_str_keys(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ would otherwise silently widen the rule to every namespace.
 from __future__ import annotations
 
 import fnmatch
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -61,6 +62,23 @@ def parse_disabled_resources(text: str | None) -> list[Exclusion]:
         raise ExclusionError("expected a YAML list of {kind, name, namespace?}")
     if not text.strip():
         return []
+    parsed = _parse_cached(text)
+    if isinstance(parsed, str):
+        raise ExclusionError(parsed)
+    return list(parsed)
+
+
+# The HCO is re-read on every resync and HCO event while the annotation rarely
+# changes; parsing a large value in pure Python is slow, so remember a few.
+@functools.lru_cache(maxsize=8)
+def _parse_cached(text: str) -> tuple[Exclusion, ...] | str:
+    try:
+        return tuple(_parse(text))
+    except ExclusionError as exc:
+        return str(exc)
+
+
+def _parse(text: str) -> list[Exclusion]:
     try:
         doc = YAML(typ="safe", pure=True).load(text)
     except Exception as exc:  # the parser raises assorted types on bad input

@@ -102,6 +102,7 @@ def test_fingerprint_is_stable_and_sensitive() -> None:
     b["data"]["k"] = "w"
     assert desired_fingerprint(a) != desired_fingerprint(b)
     assert len(desired_fingerprint({"x": object()})) == 64  # non-JSON values do not crash
+    assert len(desired_fingerprint({"d": {1: "a", "b": "c"}})) == 64  # nor mixed key types
 
 
 def test_verdict_cache() -> None:

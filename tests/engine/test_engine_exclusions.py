@@ -101,3 +101,13 @@ def test_errors_are_one_line(text: str, fragment: str) -> None:
     message = str(info.value)
     assert fragment in message
     assert "\n" not in message and len(message) < 400
+
+
+def test_repeated_parses_give_independent_lists() -> None:
+    text = "- {kind: X, name: y}"
+    first = parse_disabled_resources(text)
+    first.append(Exclusion("Z", "z"))
+    assert parse_disabled_resources(text) == [Exclusion("X", "y")]
+    for _ in range(2):  # errors are reported every time, not only the first
+        with pytest.raises(ExclusionError, match="missing 'name'"):
+            parse_disabled_resources("- {kind: X}")

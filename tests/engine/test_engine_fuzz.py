@@ -195,3 +195,13 @@ def test_disabled_resources_structured_only_raises_exclusion_error(doc: Any) -> 
     for text in (json.dumps(doc), json.dumps([doc])):
         with contextlib.suppress(ExclusionError):
             parse_disabled_resources(text)
+
+
+@given(st.binary(max_size=200) | st.integers() | st.none())
+@settings(max_examples=50, deadline=None)
+def test_non_string_annotations_are_handled(value: Any) -> None:
+    with contextlib.suppress(PatchError):
+        apply_user_patch(base(), value, kind="Deployment")
+    assert apply_ignore_fields(base(), base(), value).desired == base()
+    with contextlib.suppress(ExclusionError):
+        parse_disabled_resources(value)
