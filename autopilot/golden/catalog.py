@@ -1,8 +1,11 @@
 """The golden-state catalogue: features, assets, tombstones, and a strict loader.
 
-Layout (see docs in golden_state/): ``catalog/*.yaml`` (merged), ``assets/**.j2``,
-``files/``, ``tombstones/**.yaml`` and ``VERSION``. Every problem is reported as a
-:class:`GoldenStateError` whose message is one line naming the file, line and entry.
+Layout: ``catalog/*.yaml`` (merged, in file-name order), ``assets/**.j2``, ``files/``,
+``tombstones/**.yaml`` and ``VERSION``. A catalog file holds ``features``, ``assets``,
+``excluded_assets`` and, rarely, ``plurals`` (``Kind: resource`` for kinds whose REST
+name English pluralisation gets wrong; used by ``autopilot rbac``). Every problem is
+reported as a :class:`GoldenStateError` whose message is one line naming the file,
+line and entry.
 """
 
 from __future__ import annotations
