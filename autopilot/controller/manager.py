@@ -24,7 +24,7 @@ from autopilot.controller.reconciler import Reconciler
 from autopilot.controller.triggers import Triggers
 from autopilot.golden.catalog import GoldenState, GoldenStateError, load_golden_state
 from autopilot.golden.locate import resolve_golden_state_dir
-from autopilot.golden.rbacgen import RbacError, rendered_objects
+from autopilot.golden.rbacgen import RbacError, plural_of, rendered_objects
 from autopilot.kube.informer import Informer, reduce_node
 from autopilot.kube.resources import ResourceInfo
 
@@ -241,6 +241,11 @@ async def reconcile_factory(parts: Parts) -> Wiring:
         metrics=parts.metrics,
         lookups=lookups,
         namespace=parts.config.namespace,
+        gate_kinds={
+            f"{plural_of(kind, dict(golden.plurals))}.{av.rpartition('/')[0]}":
+                (av.rpartition("/")[0], av.rpartition("/")[2], kind)
+            for av, kind in managed_kinds
+        },
     )
     triggers = Triggers(
         golden=golden, reconciler=reconciler, enqueue=parts.queue.add, forget=parts.queue.forget

@@ -61,6 +61,7 @@ class Reconciler:
         lookups: Any,
         namespace: str,
         environ: Mapping[str, str] | None = None,
+        gate_kinds: Mapping[str, tuple[str, str, str]] | None = None,
     ) -> None:
         self.golden = golden
         self.view = view
@@ -69,6 +70,8 @@ class Reconciler:
         self.lookups = lookups
         self.namespace = namespace
         self.environ = dict(os.environ if environ is None else environ)
+        # gate CRD name -> (group, version, kind), to report what is really missing.
+        self.gate_kinds = dict(gate_kinds or {})
         self.book = StateBook()
         self.verdicts = drift.VerdictCache()
         self.guard = throttle.ThrashGuard()
@@ -210,8 +213,10 @@ class Reconciler:
             for obj in plan.objects:
                 api_version, kind = str(obj.get("apiVersion", "")), str(obj.get("kind", ""))
                 res = self.view.resource_for(api_version, kind)
-                gate_ok = not asset.gate_crd or self.view.crd_exists(asset.gate_crd)
-                if res is None or not gate_ok:
+                if asset.gate_crd and not self.view.crd_exists(asset.gate_crd):
+                    missing.add(self._gate_gvk(asset.gate_crd))
+                    continue
+                if res is None:
                     group, version = split_api_version(api_version)
                     missing.add((group, version, kind))
                     continue
@@ -247,6 +252,12 @@ class Reconciler:
             namespace=self.namespace,
         )
         return gplan.plan_asset(self.golden, asset, ctx, activation=gate, lookups=self.lookups)
+
+    def _gate_gvk(self, crd_name: str) -> tuple[str, str, str]:
+        if crd_name in self.gate_kinds:
+            return self.gate_kinds[crd_name]
+        plural, _, group = crd_name.partition(".")
+        return (group, "", plural)
 
     def _set_missing(self, asset_name: str, missing: set[tuple[str, str, str]]) -> None:
         before = set().union(*self._missing.values()) if self._missing else set()

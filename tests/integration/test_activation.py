@@ -17,7 +17,7 @@ def installed_objects(platform: Platform, annotations: dict[str, str]) -> list[d
     """Rendered objects whose kinds the base platform installs."""
     base = {(f"{CRDS[k][0]}/{CRDS[k][1]}", k) for k in
             ("HyperConverged", "MachineConfig", "ServiceMonitor", "PrometheusRule", "UIPlugin",
-             "PersesDashboard")}
+             "PersesDashboard", "KubeDescheduler", "KubeletConfig")}
     out = []
     for obj in render_offline(annotations):
         key = (obj["apiVersion"], obj["kind"])
@@ -41,6 +41,8 @@ def test_true_applies_every_eligible_asset(platform: Platform, controller: Any,
     annotations = {"platform.kubevirt.io/autopilot": "TRUE"}
     expected = installed_objects(platform, annotations)
     assert expected, "the golden state renders nothing for a default HCO"
+    for ns in {o["metadata"].get("namespace") for o in expected} - {None, ""}:
+        platform.ensure_namespace(ns)
     platform.create_hco(annotations)
     c = controller()
     for obj in expected:
@@ -65,9 +67,12 @@ def test_allowlist_by_name_and_group(platform: Platform, controller: Any) -> Non
         lambda: c.log_lines("autopilot allowlist names unknown assets"),
         what="unknown allowlist name logged",
     )
-    warn = [e for e in platform.events(name="kubevirt-hyperconverged", namespace=HCO_NS)
-            if "no-such-asset" in (e.get("note") or "")]
-    assert warn and warn[0]["type"] == "Warning"
+    warn = eventually_sync(
+        lambda: [e for e in platform.events(name="kubevirt-hyperconverged", namespace=HCO_NS)
+                 if "no-such-asset" in (e.get("note") or "")],
+        what="a Warning event naming the unknown asset",
+    )
+    assert warn[0]["type"] == "Warning"
     # The HCO golden config is not in the allowlist: the HCO stays untouched.
     hco = platform.get(HCO_PATH)
     assert hco is not None and MANAGED not in labels_of(hco)

@@ -56,7 +56,7 @@ def test_tombstones(platform: Platform, controller: Any, cluster: Any) -> None:
     status, body = cluster.api("POST", ui, body={
         "apiVersion": "observability.openshift.io/v1alpha1", "kind": "UIPlugin",
         "metadata": {"name": "kubevirt-plugin", "labels": MANAGED},
-        "spec": {"type": "Dashboards"}})
+        "spec": {"type": "Monitoring"}})
     assert status == 201, body
     status, body = cluster.api("POST", nhc, body={
         "apiVersion": "remediation.medik8s.io/v1alpha1", "kind": "NodeHealthCheck",
@@ -83,7 +83,7 @@ def test_tombstone_delete_denied(platform: Platform, controller: Any, cluster: A
     status, body = cluster.api("POST", ui, body={
         "apiVersion": "observability.openshift.io/v1alpha1", "kind": "UIPlugin",
         "metadata": {"name": "kubevirt-plugin", "labels": MANAGED},
-        "spec": {"type": "Dashboards"}})
+        "spec": {"type": "Monitoring"}})
     assert status == 201, body
     sim.controls.deny_rbac(user=cluster.controller_user, verb="delete", resource="uiplugins")
     platform.create_hco({"platform.kubevirt.io/autopilot": "true"})

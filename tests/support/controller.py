@@ -151,17 +151,19 @@ class Controller:
             raise AssertionError(f"/metrics answered {status}")
         return body
 
-    def metric(self, name: str, **labels: str) -> float | None:
+    def metric(self, metric_name: str, /, **labels: str) -> float | None:
         """Value of one series, or None when absent."""
         want = {(k, v) for k, v in labels.items()}
         for (n, ls), value in parse_metrics(self.metrics_text()).items():
-            if n == name and want <= set(ls):
+            if n == metric_name and want <= set(ls):
                 return value
         return None
 
-    def series(self, name: str) -> dict[frozenset[tuple[str, str]], float]:
+    def series(self, metric_name: str, /) -> dict[frozenset[tuple[str, str]], float]:
         """All series of one metric."""
-        return {ls: v for (n, ls), v in parse_metrics(self.metrics_text()).items() if n == name}
+        return {
+            ls: v for (n, ls), v in parse_metrics(self.metrics_text()).items() if n == metric_name
+        }
 
     def log_text(self) -> str:
         """Everything the process logged so far."""

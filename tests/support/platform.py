@@ -48,7 +48,7 @@ CRDS: dict[str, tuple[str, str, str, str, str]] = {
 }
 
 BASE_KINDS = ("HyperConverged", "MachineConfig", "ServiceMonitor", "PrometheusRule", "UIPlugin",
-              "PersesDashboard")
+              "PersesDashboard", "KubeDescheduler", "KubeletConfig")
 
 
 def minimal_crd(kind: str) -> dict[str, Any]:
