@@ -328,7 +328,9 @@ def test_parse_bind_address(text: str, expected: tuple[str, int] | None) -> None
     assert parse_bind_address(text) == expected
 
 
-@pytest.mark.parametrize("text", ["8080", "0", "host:", ":http", ":70000", "::1:80", "a b:80", ":-1"])
+@pytest.mark.parametrize(
+    "text", ["8080", "0", "host:", ":http", ":70000", "::1:80", "a b:80", ":-1"]
+)
 def test_parse_bind_address_rejects(text: str) -> None:
     with pytest.raises(ValueError, match="invalid bind address") as err:
         parse_bind_address(text)
