@@ -411,3 +411,19 @@ async def test_debug_default_bind_is_loopback_only(provider: FakeProvider) -> No
         assert await try_connect(external, everywhere.port)
     finally:
         await everywhere.close()
+
+
+def test_run_flags_default_to_these_addresses() -> None:
+    """`autopilot run` must serve the debug endpoints on loopback unless told otherwise."""
+    import argparse
+
+    try:
+        from autopilot.config import add_run_arguments
+    except ImportError as exc:
+        pytest.skip(f"autopilot.config not available: {exc}")
+    parser = argparse.ArgumentParser()
+    add_run_arguments(parser)
+    args = parser.parse_args([])
+    assert args.metrics_bind_address == DEFAULT_METRICS_BIND
+    assert args.health_probe_bind_address == DEFAULT_HEALTH_BIND
+    assert args.debug_bind_address == DEFAULT_DEBUG_BIND
