@@ -39,7 +39,8 @@ BUILTIN_PLURALS = {
 # (group, resource, verbs): what the controller itself reads and writes.
 CONTROLLER_NEEDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("coordination.k8s.io", "leases", ("get", "create", "update")),
-    ("events.k8s.io", "events", ("create", "patch")),
+    # list: `autopilot explain` shows an object's recent events from inside the pod.
+    ("events.k8s.io", "events", ("create", "patch", "list")),
     ("", "events", ("create", "patch")),
     ("", "nodes", ("get", "list", "watch")),
     ("", "namespaces", ("get", "list", "watch")),
