@@ -167,13 +167,14 @@ class EventRecorder:
             "regarding": ref,
         }
         try:
-            await self.client.request(
+            created = await self.client.request(
                 "POST", EVENTS.path(namespace=namespace), body=body, timeout=self.timeout
             )
         except _ERRORS as exc:
             log.debug("event not recorded", reason=reason, error=str(exc))
             return
         self.sent += 1
+        name = str((created.get("metadata") or {}).get("name") or name)
         self._series[key] = _Series(name, namespace)
         if len(self._series) > 5000:  # forget the oldest series
             for old in sorted(self._series, key=lambda k: self._series[k].last_seen)[:1000]:

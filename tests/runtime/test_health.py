@@ -93,3 +93,29 @@ async def test_stop_cancels_everything_without_reporting_failures() -> None:
     await sup.stop(timeout=1)
     assert all(t.cancelled() for t in tasks)
     assert sup.health() == (True, "")
+
+
+async def test_runtime_reports_a_stuck_worker_by_name() -> None:
+    from autopilot.controller.runtime import Runtime
+
+    release = asyncio.Event()
+
+    async def reconcile(key: str) -> None:
+        await release.wait()
+
+    runtime = Runtime(reconcile=reconcile, workers=1, work_stale_after=0.2)
+    await runtime.start()
+    try:
+        await eventually(lambda: runtime.workers_running, what="workers")
+        assert runtime.readyz() == (True, "ok")
+        runtime.queue.add("stuck-key")
+        _ok, reason = await eventually(
+            lambda: (lambda h: h if not h[0] else None)(runtime.healthz()), timeout=5,
+            what="unhealthy",
+        )
+        assert "worker/0 is stuck" in reason
+        release.set()
+        await eventually(lambda: runtime.healthz()[0], what="healthy again")
+    finally:
+        release.set()
+        await runtime.stop(timeout=2)
