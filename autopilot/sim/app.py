@@ -13,7 +13,7 @@ from ruamel.yaml.error import YAMLError
 
 from autopilot.sim import discovery, reads, table, watch
 from autopilot.sim.errors import SimError, bad_request, forbidden, page_not_found, status_body
-from autopilot.sim.request import ApiRequest
+from autopilot.sim.request import ApiRequest, truthy
 from autopilot.sim.state import SimState
 from autopilot.sim.writes import Writer
 
@@ -36,7 +36,7 @@ def _error(exc: SimError) -> web.Response:
 
 def _verb(method: str, name: str, query: Any) -> str:
     if method == "GET":
-        if query.get("watch") in ("true", "1"):
+        if truthy(query.get("watch")):
             return "watch"
         return "get" if name else "list"
     if method == "DELETE":

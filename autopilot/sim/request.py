@@ -7,6 +7,13 @@ from dataclasses import dataclass, field
 
 from autopilot.sim.types import ResourceType
 
+_TRUE = ("1", "t", "T", "true", "TRUE", "True")
+
+
+def truthy(value: str | None) -> bool:
+    """A boolean query parameter as Go's ParseBool reads it."""
+    return value in _TRUE
+
 
 @dataclass
 class ApiRequest:

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from autopilot.sim import table
 from autopilot.sim.errors import SimError
-from autopilot.sim.request import ApiRequest
+from autopilot.sim.request import ApiRequest, truthy
 from autopilot.sim.selectors import make_matcher
 from autopilot.sim.state import SimState
 from autopilot.sim.store import Watcher
@@ -51,7 +51,7 @@ async def serve_watch(request: web.Request, state: SimState, req: ApiRequest,
     except ValueError as exc:
         raise SimError(400, f'invalid resource version: "{raw_rv}"') from exc
     timeout = float(q.get("timeoutSeconds") or DEFAULT_TIMEOUT)
-    bookmarks = q.get("allowWatchBookmarks") == "true"
+    bookmarks = truthy(q.get("allowWatchBookmarks"))
     matcher = make_matcher(q.get("labelSelector"), q.get("fieldSelector"))
     response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
     try:
@@ -84,13 +84,15 @@ async def _pump(request: web.Request, response: web.StreamResponse, state: SimSt
         if watcher.silent:
             # A hung stream: keep the connection, send nothing, ignore the timeout.
             while not _closing(request) and not state_closing(state):
-                item = None
                 try:
                     item = await asyncio.wait_for(watcher.queue.get(), 0.2)
                 except TimeoutError:
                     continue
-                if item is None or item[0] == ABORT:
-                    break
+                if item is None:
+                    return
+                if item[0] == ABORT:
+                    _abort(request)
+                    return
             return
         interval = state.controls.bookmark_interval
         left = deadline - time.monotonic()
@@ -108,9 +110,7 @@ async def _pump(request: web.Request, response: web.StreamResponse, state: SimSt
             return
         kind, obj = item
         if kind == ABORT:
-            transport = request.transport
-            if transport is not None:
-                transport.abort()
+            _abort(request)
             return
         if watcher.silent:
             continue
@@ -120,6 +120,12 @@ async def _pump(request: web.Request, response: web.StreamResponse, state: SimSt
                 time.monotonic() - last_bookmark >= interval:
             await response.write(_bookmark(state, req))
             last_bookmark = time.monotonic()
+
+
+def _abort(request: web.Request) -> None:
+    transport = request.transport
+    if transport is not None:
+        transport.abort()
 
 
 def _bookmark(state: SimState, req: ApiRequest) -> bytes:

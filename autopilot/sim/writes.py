@@ -23,7 +23,7 @@ from autopilot.sim.errors import (
     not_found,
 )
 from autopilot.sim.fieldpath import InvalidObject
-from autopilot.sim.request import ApiRequest
+from autopilot.sim.request import ApiRequest, truthy
 from autopilot.sim.state import CRD_KEY, NS_KEY, SimState, now
 from autopilot.sim.validation import event_causes, name_causes
 
@@ -350,7 +350,7 @@ class Writer:
         meta.setdefault("name", req.name)
         if req.rtype.namespaced:
             meta["namespace"] = req.namespace
-        force = req.query.get("force", "").lower() == "true"
+        force = truthy(req.query.get("force"))
         old = self.state.store.get(req.rtype.key, req.namespace, req.name)
         if old is None:
             self._require_namespace(req)

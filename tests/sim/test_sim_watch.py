@@ -1,0 +1,147 @@
+"""Watch semantics of kubesim: selectors, bookmarks, timeouts, 410, sabotage."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.parse
+import urllib.request
+from typing import Any
+
+from tests.support.cluster import Cluster
+from tests.support.wait import eventually_sync
+
+BASE = "/api/v1/namespaces/default/configmaps"
+
+
+class Stream:
+    """A watch read in a thread; events collect in ``events``."""
+
+    def __init__(self, cluster: Cluster, query: dict[str, str], path: str = BASE) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.ended = threading.Event()
+        self.error: BaseException | None = None
+        url = cluster.url + path + "?" + urllib.parse.urlencode({"watch": "true", **query})
+        req = urllib.request.Request(url, headers={"Authorization": f"Bearer {cluster.token}"})
+        self._resp = urllib.request.urlopen(req, timeout=30, context=cluster._tls)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        try:
+            for line in self._resp:
+                if line.strip():
+                    self.events.append(json.loads(line))
+        except Exception as exc:
+            self.error = exc
+        finally:
+            self.ended.set()
+
+    def types(self) -> list[tuple[str, str]]:
+        return [(e["type"], e["object"]["metadata"].get("name", "")) for e in self.events
+                if e["type"] != "BOOKMARK"]
+
+
+def _apply(cluster: Cluster, name: str, labels: dict[str, str], data: dict[str, str]) -> str:
+    status, body = cluster.api(
+        "PATCH", f"{BASE}/{name}", content_type="application/apply-patch+yaml",
+        body={"apiVersion": "v1", "kind": "ConfigMap",
+              "metadata": {"name": name, "labels": labels}, "data": data},
+        query={"fieldManager": "t", "force": "true"})
+    assert status in (200, 201), body
+    return str(body["metadata"]["resourceVersion"])
+
+
+def _rv(cluster: Cluster) -> str:
+    return str(cluster.api("GET", BASE)[1]["metadata"]["resourceVersion"])
+
+
+def test_selector_watch_sees_objects_leave_as_deleted(cluster: Cluster) -> None:
+    cluster.require_sim().controls.bookmark_interval = 0.1
+    stream = Stream(cluster, {"labelSelector": "watched=yes", "resourceVersion": _rv(cluster),
+                              "allowWatchBookmarks": "true", "timeoutSeconds": "2"})
+    _apply(cluster, "w1", {"watched": "yes"}, {"x": "1"})
+    _apply(cluster, "w1", {"watched": "yes"}, {"x": "2"})
+    _apply(cluster, "other", {"watched": "no"}, {"x": "1"})
+    last = _apply(cluster, "w1", {"watched": "no"}, {"x": "2"})
+    assert stream.ended.wait(10)
+    assert stream.types() == [("ADDED", "w1"), ("MODIFIED", "w1"), ("DELETED", "w1")]
+    gone = stream.events[[e["type"] for e in stream.events].index("DELETED")]["object"]
+    assert gone["metadata"]["labels"] == {"watched": "yes"}
+    assert gone["metadata"]["resourceVersion"] == last
+    marks = [e for e in stream.events if e["type"] == "BOOKMARK"]
+    assert marks and int(marks[-1]["object"]["metadata"]["resourceVersion"]) >= int(last)
+
+
+def test_watch_without_resource_version_starts_with_the_current_objects(
+        cluster: Cluster) -> None:
+    _apply(cluster, "a", {}, {})
+    _apply(cluster, "b", {}, {})
+    stream = Stream(cluster, {"timeoutSeconds": "1"})
+    assert stream.ended.wait(10)
+    assert stream.types() == [("ADDED", "a"), ("ADDED", "b")]
+
+
+def test_compacted_resource_version_answers_410(cluster: Cluster) -> None:
+    sim = cluster.require_sim()
+    old = _apply(cluster, "a", {}, {"v": "1"})
+    _apply(cluster, "a", {}, {"v": "2"})
+    replay = Stream(cluster, {"resourceVersion": old, "timeoutSeconds": "1"})
+    assert replay.ended.wait(10)
+    assert replay.types() == [("MODIFIED", "a")]
+    sim.controls.compact()
+    eventually_sync(lambda: sim.call(lambda: sim.state.store.compacted_rv) > 0, what="compacted")
+    expired = Stream(cluster, {"resourceVersion": old, "timeoutSeconds": "1"})
+    assert expired.ended.wait(10)
+    assert len(expired.events) == 1 and expired.events[0]["type"] == "ERROR"
+    status = expired.events[0]["object"]
+    assert (status["code"], status["reason"]) == (410, "Expired")
+    assert status["message"].startswith(f"too old resource version: {old} (")
+
+
+def test_compaction_window_expires_old_versions(cluster: Cluster) -> None:
+    sim = cluster.require_sim()
+    sim.controls.set_compaction_window(3)
+    first = _apply(cluster, "a", {}, {"v": "0"})
+    for i in range(1, 6):
+        _apply(cluster, "a", {}, {"v": str(i)})
+    expired = Stream(cluster, {"resourceVersion": first, "timeoutSeconds": "1"})
+    assert expired.ended.wait(10)
+    assert expired.events[0]["type"] == "ERROR"
+
+
+def test_dropped_and_silent_streams(cluster: Cluster) -> None:
+    sim = cluster.require_sim()
+    stream = Stream(cluster, {"resourceVersion": _rv(cluster)})
+    eventually_sync(lambda: sim.call(lambda: len(sim.state.store.watchers())) == 1,
+                    what="watch open")
+    sim.controls.drop_watches()
+    assert stream.ended.wait(10)
+    quiet = Stream(cluster, {"resourceVersion": _rv(cluster), "timeoutSeconds": "1",
+                             "allowWatchBookmarks": "true"})
+    eventually_sync(lambda: sim.call(lambda: len(sim.state.store.watchers())) == 1,
+                    what="watch open")
+    sim.controls.silence_watches()
+    time.sleep(0.05)  # let the silence reach the server loop before writing
+    _apply(cluster, "unseen", {}, {})
+    # A silent stream neither sends nor ends at its timeout: the client must give up.
+    assert not quiet.ended.wait(1.5)
+    assert quiet.types() == []
+    sim.controls.drop_watches()
+    assert quiet.ended.wait(10)
+    sim.controls.silence_watches(False)
+
+
+def test_table_watch_for_kubectl(cluster: Cluster) -> None:
+    rv = _rv(cluster)
+    url = cluster.url + BASE + "?" + urllib.parse.urlencode(
+        {"watch": "true", "resourceVersion": rv, "timeoutSeconds": "1"})
+    req = urllib.request.Request(url, headers={
+        "Authorization": f"Bearer {cluster.token}",
+        "Accept": "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"})
+    _apply(cluster, "tbl", {}, {"a": "1", "b": "2"})
+    with urllib.request.urlopen(req, timeout=10, context=cluster._tls) as resp:
+        events = [json.loads(line) for line in resp if line.strip()]
+    table = events[0]["object"]
+    assert table["kind"] == "Table"
+    assert table["rows"][0]["cells"][:2] == ["tbl", 2]
