@@ -101,7 +101,7 @@ def test_optimistic_concurrency_and_conflicts(cluster: Cluster) -> None:
                              body=_cm(ns, "x", {"a": "1"}))
     path = f"/api/v1/namespaces/{ns}/configmaps/x"
     cm["data"]["a"] = "2"
-    status, updated = cluster.api("PUT", path, body=cm)
+    status, _ = cluster.api("PUT", path, body=cm)
     assert status == 200
     status, stale = cluster.api("PUT", path, body=cm)
     assert status == 409 and stale["reason"] == "Conflict"
@@ -119,7 +119,7 @@ def test_optimistic_concurrency_and_conflicts(cluster: Cluster) -> None:
 def test_dry_run_stores_nothing(cluster: Cluster) -> None:
     ns = _ns(cluster)
     base = f"/api/v1/namespaces/{ns}/configmaps"
-    status, body = cluster.api("POST", base, body=_cm(ns, "dry", {}), query={"dryRun": "All"})
+    status, _ = cluster.api("POST", base, body=_cm(ns, "dry", {}), query={"dryRun": "All"})
     assert status == 201
     assert cluster.api("GET", f"{base}/dry")[0] == 404
     status, real = _apply(cluster, f"{base}/x", _cm(ns, "x", {"a": "1"}))

@@ -9,6 +9,7 @@ from typing import Any
 import aiohttp
 
 from tests.support.cluster import Cluster
+from tests.support.wait import eventually
 
 CHANGES = 1000
 NS = "default"
@@ -87,11 +88,8 @@ async def test_reconnecting_watcher_misses_none_of_1000_changes(cluster: Cluster
         done.set()
         sabotage.cancel()
 
-        async def caught_up() -> None:
-            while not set(written) <= set(seen) or not stats.get("bookmarks"):
-                await asyncio.sleep(0.05)
-
-        await asyncio.wait_for(caught_up(), 30)
+        await eventually(lambda: set(written) <= set(seen) and stats.get("bookmarks"),
+                         timeout=30, what="every change seen and a bookmark")
         watcher.cancel()
         await asyncio.gather(watcher, sabotage, return_exceptions=True)
     missing = sorted(set(written) - set(seen), key=int)
