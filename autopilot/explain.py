@@ -136,7 +136,9 @@ async def explain_object(
             out.diff = drift.diff_paths(dry, live)
         except ApiError as exc:
             out.dry_run_error = exc.message
-    out.events = await _events(client, mapper, name=name, namespace=out.namespace)
+    out.events = await _events(
+        client, mapper, kind=res.kind, name=name, namespace=out.namespace
+    )
     return out
 
 
@@ -191,7 +193,7 @@ async def _find_desired(
 
 
 async def _events(
-    client: KubeClient, mapper: RestMapper, *, name: str, namespace: str
+    client: KubeClient, mapper: RestMapper, *, kind: str, name: str, namespace: str
 ) -> list[dict[str, str]]:
     res: ResourceInfo | None = mapper.lookup("events.k8s.io/v1", "Event")
     if res is None:
@@ -202,6 +204,7 @@ async def _events(
         )
     except ApiError:
         return []
+    items = [e for e in items if (e.get("regarding") or {}).get("kind") in (kind, None)]
     items.sort(key=lambda e: str(e.get("eventTime") or e.get("deprecatedLastTimestamp") or ""))
     return [
         {

@@ -46,6 +46,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def run(args: argparse.Namespace) -> int:
     """Explain one object; exit 1 when it is not a managed object."""
+    from autopilot.observability.logging import configure_logging
+
+    # The report goes to stdout; only real problems belong on stderr.
+    configure_logging(fmt="console", level="warning")
     result = asyncio.run(_explain(args))
     if args.output == "json":
         sys.stdout.write(json.dumps(result.as_dict(), indent=2, sort_keys=True) + "\n")
