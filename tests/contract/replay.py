@@ -161,8 +161,9 @@ def open_watch(url: str, step: dict[str, Any], *, token: str, rvs: RvMap
 
 
 def new_sim() -> tuple[KubeSim, str]:
-    """A kubesim for one replay, with the recorder's users."""
-    sim = KubeSim()
+    """A kubesim for one replay (plain HTTP: this is about API semantics), with the recorder's
+    users."""
+    sim = KubeSim(tls=False)
     url = sim.start_in_thread()
     sim.controls.add_token(NOBODY_TOKEN, "nobody")
     sim.controls.deny_rbac("nobody", "*", "*")
