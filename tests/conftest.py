@@ -28,9 +28,11 @@ def _real_cluster() -> Iterator[Cluster | None]:
 
 
 @pytest.fixture
-def cluster(_real_cluster: Cluster | None) -> Iterator[Cluster]:
+def cluster(request: pytest.FixtureRequest, _real_cluster: Cluster | None) -> Iterator[Cluster]:
     """The API server for this test: a fresh kubesim, or the session's real server."""
     if _real_cluster is not None:
+        if request.node.get_closest_marker("kubesim_only"):
+            pytest.skip("needs kubesim; running against a real kube-apiserver")
         yield _real_cluster
         return
     with kubesim_cluster() as c:

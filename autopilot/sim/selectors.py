@@ -82,6 +82,9 @@ def parse_label_selector(selector: str) -> list[Requirement]:
 
 
 def _field_value(obj: dict[str, Any], path: str) -> str:
+    if path.startswith("involvedObject.") and "involvedObject" not in obj and "regarding" in obj:
+        # events.k8s.io events are selected by the fields of the core Event they are stored as.
+        path = "regarding." + path.split(".", 1)[1]
     cur: Any = obj
     for seg in path.split("."):
         if not isinstance(cur, dict):

@@ -52,7 +52,11 @@ async def serve_watch(request: web.Request, state: SimState, req: ApiRequest,
         raise SimError(400, f'invalid resource version: "{raw_rv}"') from exc
     timeout = float(q.get("timeoutSeconds") or DEFAULT_TIMEOUT)
     bookmarks = truthy(q.get("allowWatchBookmarks"))
-    matcher = make_matcher(q.get("labelSelector"), q.get("fieldSelector"))
+    fields = q.get("fieldSelector") or ""
+    if req.name:
+        # The deprecated watch of one object by its path: same as selecting its name.
+        fields = ",".join(f for f in (fields, f"metadata.name={req.name}") if f)
+    matcher = make_matcher(q.get("labelSelector"), fields)
     response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
     try:
         watcher = state.store.open_watch(req.rtype.key, namespace=req.namespace,

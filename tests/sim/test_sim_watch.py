@@ -145,3 +145,28 @@ def test_table_watch_for_kubectl(cluster: Cluster) -> None:
     table = events[0]["object"]
     assert table["kind"] == "Table"
     assert table["rows"][0]["cells"][:2] == ["tbl", 2]
+
+
+def test_deleting_a_crd_ends_its_watches_and_objects(cluster: Cluster) -> None:
+    cluster.require_sim()
+    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+           "metadata": {"name": "things.example.com"},
+           "spec": {"group": "example.com", "scope": "Namespaced",
+                    "names": {"kind": "Thing", "plural": "things"},
+                    "versions": [{"name": "v1", "served": True, "storage": True, "schema": {
+                        "openAPIV3Schema": {"type": "object",
+                                            "x-kubernetes-preserve-unknown-fields": True}}}]}}
+    status, _ = cluster.api("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+                            body=crd)
+    assert status == 201
+    path = "/apis/example.com/v1/namespaces/default/things"
+    eventually_sync(lambda: cluster.api("GET", path)[0] == 200, what="things served")
+    status, _ = cluster.api("POST", path, body={"apiVersion": "example.com/v1", "kind": "Thing",
+                                                "metadata": {"name": "t1"}})
+    assert status == 201
+    stream = Stream(cluster, {"resourceVersion": "0"}, path=path)
+    eventually_sync(lambda: stream.types() == [("ADDED", "t1")], what="initial ADDED")
+    cluster.delete_crds("things.example.com")
+    assert stream.ended.wait(10)
+    assert stream.types() == [("ADDED", "t1"), ("DELETED", "t1")]
+    assert cluster.api("GET", path)[0] == 404
