@@ -23,6 +23,7 @@ from autopilot.sim.errors import (
     not_found,
 )
 from autopilot.sim.fieldpath import InvalidObject
+from autopilot.sim.objects import as_version, content, normalise_causes, same_object, tidy
 from autopilot.sim.request import ApiRequest, truthy
 from autopilot.sim.state import CRD_KEY, NS_KEY, SimState, now
 from autopilot.sim.validation import event_causes, name_causes
@@ -35,61 +36,6 @@ _CEL_SKIPPED = {
     "was invalid; correct the existing errors to complete validation",
     "field": "<nil>",
 }
-
-
-def _as_version(obj: Obj, req: ApiRequest) -> Obj:
-    """The stored object as the requested version (CRDs here convert with strategy None)."""
-    if obj.get("apiVersion") == req.api_version:
-        return obj
-    return {**obj, "apiVersion": req.api_version}
-
-
-def _normalise_causes(causes: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    out = []
-    for c in causes:
-        out.append({"reason": c.get("reason") or c.get("type") or "FieldValueInvalid",
-                    "message": c.get("message", ""), "field": c.get("field", "")})
-    return out
-
-
-def _strip_times(managed: Any) -> Any:
-    if not isinstance(managed, list):
-        return managed
-    return [{k: v for k, v in m.items() if k != "time"} if isinstance(m, dict) else m
-            for m in managed]
-
-
-def same_object(old: Obj, new: Obj) -> bool:
-    """Equal but for resourceVersion and managedFields timestamps (a no-op write)."""
-    if {k: v for k, v in old.items() if k != "metadata"} != \
-            {k: v for k, v in new.items() if k != "metadata"}:
-        return False
-    om, nm = dict(old.get("metadata") or {}), dict(new.get("metadata") or {})
-    for m in (om, nm):
-        m.pop("resourceVersion", None)
-        m["managedFields"] = _strip_times(m.get("managedFields"))
-    return om == nm
-
-
-_META_ORDER = ("name", "generateName", "namespace", "uid", "resourceVersion", "generation",
-               "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels",
-               "annotations", "ownerReferences", "finalizers", "managedFields")
-
-
-def tidy(obj: Obj) -> Obj:
-    """Key order of the real server's JSON (kind, apiVersion, metadata...); same content."""
-    meta = obj.get("metadata") or {}
-    ordered_meta = {k: meta[k] for k in _META_ORDER if k in meta}
-    ordered_meta.update({k: v for k, v in meta.items() if k not in ordered_meta})
-    out: Obj = {"kind": obj.get("kind"), "apiVersion": obj.get("apiVersion"),
-                "metadata": ordered_meta}
-    out.update({k: v for k, v in obj.items() if k not in out})
-    return out
-
-
-def _content(obj: Obj, status_sub: bool) -> Obj:
-    skip = ("metadata", "status") if status_sub else ("metadata",)
-    return {k: v for k, v in obj.items() if k not in skip}
 
 
 class Writer:
@@ -131,7 +77,7 @@ class Writer:
 
     def _invalid(self, req: ApiRequest, name: str, causes: list[dict[str, Any]]) -> SimError:
         rt = req.rtype
-        causes = _normalise_causes(causes)
+        causes = normalise_causes(causes)
         if rt.has_cel_rules.get(req.version) and _CEL_SKIPPED not in causes:
             causes.append(dict(_CEL_SKIPPED))
         if rt.plural == "events" and rt.group in ("", "events.k8s.io"):
@@ -190,13 +136,13 @@ class Writer:
             raise self._invalid(req, name, causes)
         self._admit(req, new, operation)
         if rt.generation and old is not None and not status_write and \
-                _content(old, rt.status_subresource) != _content(new, rt.status_subresource):
+                content(old, rt.status_subresource) != content(new, rt.status_subresource):
             meta["generation"] = int(old["metadata"].get("generation") or 0) + 1
         if rt.key == ("apps", "daemonsets"):
             meta.setdefault("annotations", {})["deprecated.daemonset.template.generation"] = \
                 str(meta.get("generation", 1))
-        if old is not None and same_object(_as_version(old, req), new):
-            return _as_version(old, req)
+        if old is not None and same_object(as_version(old, req), new):
+            return as_version(old, req)
         new = tidy(new)
         if req.dry_run:
             return new
@@ -274,13 +220,13 @@ class Writer:
         new["apiVersion"], new["kind"] = req.api_version, req.rtype.kind
         if req.subresource == "status":
             new = {**copy.deepcopy(old), "status": new.get("status")}
-        new = self._record(req, _as_version(old, req), new)
+        new = self._record(req, as_version(old, req), new)
         return 200, self._write_existing(req, old, new)
 
     def _write_existing(self, req: ApiRequest, old: Obj, new: Obj) -> Obj:
         if req.subresource == "status":
             # The status subresource changes status (and managedFields) only.
-            keep = copy.deepcopy(_as_version(old, req))
+            keep = copy.deepcopy(as_version(old, req))
             keep["status"] = new.get("status")
             keep["metadata"]["managedFields"] = new["metadata"].get("managedFields")
             return self._finish(req, old, keep, operation="UPDATE", status_write=True)
@@ -314,7 +260,7 @@ class Writer:
         except ValueError as exc:
             raise bad_request(f"error decoding patch: {exc}") from exc
         old = self._live(req)
-        live = copy.deepcopy(_as_version(old, req))
+        live = copy.deepcopy(as_version(old, req))
         if ctype == patches.JSON_PATCH:
             patched = patches.json_patch(live, body)
         elif ctype == patches.MERGE:
@@ -327,7 +273,7 @@ class Writer:
         if given and given != old["metadata"]["resourceVersion"]:
             raise conflict(req.rtype.plural, req.rtype.group, req.name)
         self._check_body_identity(req, patched, name=req.name)
-        new = self._record(req, _as_version(old, req), copy.deepcopy(patched))
+        new = self._record(req, as_version(old, req), copy.deepcopy(patched))
         return 200, self._write_existing(req, old, new)
 
     def _apply(self, req: ApiRequest, raw: bytes) -> tuple[int, Obj]:
@@ -362,12 +308,12 @@ class Writer:
             raise conflict(req.rtype.plural, req.rtype.group, req.name)
         try:
             new = ssa.server_side_apply(
-                live=copy.deepcopy(_as_version(old, req)) if old is not None else None,
+                live=copy.deepcopy(as_version(old, req)) if old is not None else None,
                 applied=applied, manager=manager, force=force, schema=self._schema(req),
                 now=now())
         except ssa.ApplyConflict as exc:
             raise SimError(409, exc.message, reason="Conflict",
-                           details={"causes": _normalise_causes(list(exc.causes))}) from exc
+                           details={"causes": normalise_causes(list(exc.causes))}) from exc
         except InvalidObject as exc:
             raise self._typed_patch_error(req, exc) from exc
         if old is None:
@@ -406,12 +352,12 @@ class Writer:
         self._admit(req, old, "DELETE")
         if old["metadata"].get("finalizers"):
             if old["metadata"].get("deletionTimestamp"):
-                return 200, _as_version(old, req)
+                return 200, as_version(old, req)
             new = copy.deepcopy(old)
             new["metadata"]["deletionTimestamp"] = now()
             if req.dry_run:
-                return 200, _as_version(new, req)
-            return 200, _as_version(self.state.store.commit(req.rtype.key, new,
+                return 200, as_version(new, req)
+            return 200, as_version(self.state.store.commit(req.rtype.key, new,
                                                             change="MODIFIED", old=old), req)
         if req.dry_run:
             return 200, self._deleted_answer(req, old)
@@ -422,7 +368,7 @@ class Writer:
     def _deleted_answer(self, req: ApiRequest, obj: Obj) -> Obj:
         # Namespaces and CRDs answer with the object; the others with a Success Status.
         if req.rtype.key in (CRD_KEY, NS_KEY):
-            return _as_version(obj, req)
+            return as_version(obj, req)
         details: Obj = {"name": obj["metadata"]["name"]}
         if req.rtype.group:
             details["group"] = req.rtype.group
