@@ -28,6 +28,7 @@ from tests.reliability.chaos import (
     PAUSED,
     FaultInjector,
     Meddler,
+    Target,
     compliance,
     get_pointer,
     resync_task_counts,
@@ -102,7 +103,7 @@ def run_chaos(platform: Platform, controller: StartController, cluster: Any, *,
     # Chaos.
     done = threading.Event()
     with FaultInjector(sim, hangs=hangs) as faults, \
-            Meddler(platform, targets + [_paused_target(paused_path)]) as meddler:
+            Meddler(platform, [*targets, _paused_target(paused_path)]) as meddler:
         deadline = time.monotonic() + duration
         while time.monotonic() < deadline:
             assert c.proc.poll() is None, c.log_text()[-3000:]
@@ -163,9 +164,7 @@ def run_chaos(platform: Platform, controller: StartController, cluster: Any, *,
     return summary
 
 
-def _paused_target(path: str) -> Any:
-    from tests.reliability.chaos import Target
-
+def _paused_target(path: str) -> Target:
     # The meddler also edits the paused object: the controller must not fight it.
     return Target(path=path, pointer="/spec/config/display/name", golden=USER_TITLE,
                   meddled=(USER_TITLE,))
