@@ -6,6 +6,13 @@ merge, JSON and strategic-lite patches; dryRun; selectors; pagination; watch wit
 bookmarks, timeouts and 410 after compaction; ``as=Table`` and metadata-only
 lists; and test controls (:class:`~autopilot.sim.controls.Controls`).
 
+It serves HTTPS with a self-signed loopback certificate (kubectl only sends bearer
+tokens over TLS; ``write_kubeconfig`` embeds the certificate as the CA), or plain
+HTTP with ``tls=False``. Two tokens are accepted from the start: the admin's and
+one for ``other-user`` (edit wars); ``controls.add_token`` adds more. Request
+bodies must be JSON or YAML: typed clients sending protobuf (``kubectl create ns``)
+get 415, so use ``kubectl create -f``/``apply``.
+
 Known differences from a real kube-apiserver: deleted namespaces vanish at once
 with their contents (a real one keeps them Terminating until the namespace
 controller, absent in tests, finishes); CRD deletion is immediate; core/v1 and
