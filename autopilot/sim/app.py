@@ -109,7 +109,8 @@ class Router:
         if path == "/openapi/v2":
             return _json(discovery.openapi_v2())
         if path == "/openapi/v3":
-            return _json(discovery.openapi_index(registry))
+            # The real server labels the index text/plain (its body is JSON all the same).
+            return _json(discovery.openapi_index(registry), 200, "text/plain; charset=utf-8")
         if path.startswith("/openapi/v3/"):
             return self._openapi_gv(path[len("/openapi/v3/"):])
         if path == "/api":
