@@ -17,7 +17,7 @@ from autopilot.sim.request import ApiRequest, truthy
 from autopilot.sim.state import SimState
 from autopilot.sim.writes import Writer
 
-PUBLIC = ("/healthz", "/readyz", "/livez", "/version")
+PUBLIC = ("/healthz", "/readyz", "/livez", "/version", "/openapi/v2")
 _SUBRESOURCES = ("status",)
 STATE_KEY: web.AppKey[SimState] = web.AppKey("state", SimState)
 WRITER_KEY: web.AppKey[Writer] = web.AppKey("writer", Writer)
@@ -96,12 +96,12 @@ class Router:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         path = request.path.rstrip("/") or "/"
-        if path in ("/healthz", "/readyz", "/livez") or path.startswith(
-                ("/healthz/", "/readyz/", "/livez/")):
-            return web.Response(text="ok", content_type="text/plain")
         user = self._user(request)
-        if user is None and path not in PUBLIC:
+        # A bad token is refused everywhere; no token at all only reaches the public paths.
+        if user is None and ("Authorization" in request.headers or path not in PUBLIC):
             return _json(status_body(401, "Unauthorized"), 401)
+        if path in ("/healthz", "/readyz", "/livez"):
+            return web.Response(text="ok", content_type="text/plain")
         accept = request.headers.get("Accept", "application/json")
         registry = self.state.registry
         if path == "/version":

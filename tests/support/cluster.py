@@ -105,7 +105,10 @@ class Cluster:
             query: Mapping[str, Any] | None = None, content_type: str = "application/json",
             *, token: str | None = None, accept: str = "application/json",
             timeout: float = 30.0) -> tuple[int, Any]:
-        """One HTTP request; returns (status, decoded JSON body or text)."""
+        """One HTTP request; returns (status, decoded JSON body or text).
+
+        ``token`` defaults to the admin's; ``token=""`` sends no Authorization header.
+        """
         url = self.url + path
         if query:
             url += "?" + urllib.parse.urlencode(
@@ -114,9 +117,11 @@ class Cluster:
         data = None
         if body is not None:
             data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        req = urllib.request.Request(url, data=data, method=method, headers={
-            "Authorization": f"Bearer {token or self.token}", "Content-Type": content_type,
-            "Accept": accept, "User-Agent": "autopilot-tests/1.0"})
+        headers = {"Content-Type": content_type, "Accept": accept,
+                   "User-Agent": "autopilot-tests/1.0"}
+        if token != "":  # "" sends no credentials at all
+            headers["Authorization"] = f"Bearer {token or self.token}"
+        req = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=timeout, context=self._tls) as resp:
                 return resp.status, _decode(resp.read())
