@@ -1,0 +1,266 @@
+"""One benchmark environment: an API server, the seeded platform and the controller process.
+
+kubesim by default (a fresh one per benchmark, in a thread of this process);
+a real kube-apiserver + etcd when ``KUBEBUILDER_ASSETS`` provides them (one for
+the whole run, reused by every benchmark). The controller always runs as its
+own process (``python -m autopilot run``) and is measured from ``/proc``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.client import BenchClient
+from bench.platform import PlatformSpec, seed
+from tests.support.cluster import Cluster, kubesim_cluster, real_assets, real_cluster
+from tests.support.controller import Controller
+from tests.support.wait import eventually_sync
+
+CONTROLLER_UA = "virt-platform-autopilot"
+VERBS = ("get", "list", "watch", "create", "update", "patch", "delete", "deletecollection")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class ProcSample:
+    """CPU seconds (user+system), RSS and peak RSS (bytes), context switches, at a time."""
+
+    at: float
+    cpu: float
+    rss: int
+    hwm: int
+    ctx_switches: int
+
+
+def proc_sample(pid: int) -> ProcSample:
+    """Read /proc/<pid>/stat and /proc/<pid>/status."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat.rpartition(")")[2].split()
+    cpu = (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
+    rss = hwm = switches = 0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name == "VmRSS":
+            rss = int(value.split()[0]) * 1024
+        elif name == "VmHWM":
+            hwm = int(value.split()[0]) * 1024
+        elif name in ("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches"):
+            switches += int(value)
+    return ProcSample(time.monotonic(), cpu, rss, hwm, switches)
+
+
+def cpu_percent(a: ProcSample, b: ProcSample) -> float:
+    """Share of one core used between two samples, in percent."""
+    return 100.0 * (b.cpu - a.cpu) / max(1e-9, b.at - a.at)
+
+
+def log_time(line: dict[str, Any]) -> float:
+    """Wall-clock seconds of a JSON log line's ``timestamp``."""
+    stamp = str(line.get("timestamp", ""))
+    return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+class LogTail:
+    """Incremental reader of the controller's JSON log file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._offset = 0
+        self._partial = b""
+        self.lines: list[dict[str, Any]] = []
+
+    def poll(self) -> list[dict[str, Any]]:
+        """New complete lines since the last call (also appended to ``lines``)."""
+        with self.path.open("rb") as f:
+            f.seek(self._offset)
+            data = f.read()
+        self._offset += len(data)
+        chunks = (self._partial + data).split(b"\n")
+        self._partial = chunks.pop()
+        new = []
+        for raw in chunks:
+            try:
+                item = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(item, dict):
+                new.append(item)
+        self.lines.extend(new)
+        return new
+
+    def find(self, event: str) -> list[dict[str, Any]]:
+        """Lines with this ``event`` read so far."""
+        return [x for x in self.lines if x.get("event") == event]
+
+
+def ref_of_line(line: dict[str, Any]) -> tuple[str, str, str]:
+    """(kind, name, namespace) of a per-object log line."""
+    return str(line.get("kind", "")), str(line.get("name", "")), str(line.get("namespace") or "")
+
+
+class Env:
+    """A seeded cluster plus helpers to start and observe the controller."""
+
+    def __init__(self, cluster: Cluster, spec: PlatformSpec) -> None:
+        self.cluster = cluster
+        self.spec = spec
+        self.controllers: list[Controller] = []
+
+    @property
+    def mode(self) -> str:
+        """``kubesim`` or ``real``."""
+        return self.cluster.mode
+
+    def client(self) -> BenchClient:
+        """An async client for the bench's own requests (its own User-Agent)."""
+        return BenchClient(url=self.cluster.url, token=self.cluster.token, tls=self.cluster._tls)
+
+    def start_controller(self, *args: str) -> tuple[Controller, float]:
+        """Start ``autopilot run``; returns it and the wall-clock start time."""
+        c = Controller(kubeconfig=self.cluster.kubeconfig, env=self.spec.env,
+                       extra_args=["--log-level", "info", *args])
+        started = time.time()
+        c.start()
+        self.controllers.append(c)
+        return c, started
+
+    def stop_controllers(self) -> None:
+        """SIGTERM every controller this env started."""
+        for c in self.controllers:
+            c.stop()
+        self.controllers.clear()
+
+    # -- API request counts -------------------------------------------------------------
+
+    def reset_counts(self, controller: Controller | None = None) -> dict[str, float]:
+        """Start a counting window; returns the baseline (used in real mode)."""
+        if self.cluster.sim is not None:
+            self.cluster.sim.controls.reset_counts()
+            return {}
+        return self._metric_counts(controller)
+
+    def counts(self, controller: Controller | None = None,
+               baseline: dict[str, float] | None = None) -> dict[str, int]:
+        """Controller requests since the window began, by verb (``dry-run`` separately).
+
+        kubesim counts them itself; against a real server the controller's own
+        ``virt_platform_api_requests_total`` (by HTTP method) is the source.
+        """
+        sim = self.cluster.sim
+        if sim is not None:
+            c = sim.controls
+            out = {v: c.counts(verb=v, user_agent=CONTROLLER_UA, dry_run=False) for v in VERBS}
+            out["dry-run"] = c.counts(user_agent=CONTROLLER_UA, dry_run=True)
+            return {k: v for k, v in out.items() if v}
+        now = self._metric_counts(controller)
+        base = baseline or {}
+        return {k: int(v - base.get(k, 0)) for k, v in now.items() if v - base.get(k, 0)}
+
+    @staticmethod
+    def _metric_counts(controller: Controller | None) -> dict[str, float]:
+        if controller is None:
+            return {}
+        out: dict[str, float] = {}
+        for labels, value in controller.series("virt_platform_api_requests_total").items():
+            verb = dict(labels).get("verb", "?").lower()
+            out[verb] = out.get(verb, 0) + value
+        return out
+
+
+def writes_of(counts: dict[str, int]) -> int:
+    """Write requests in a by-verb count (dry runs excluded)."""
+    return sum(counts.get(v, 0) for v in ("create", "update", "patch", "delete",
+                                            "deletecollection", "post", "put"))
+
+
+def wait_all_applied(env: Env, controller: Controller, tail: LogTail, *,
+                     timeout: float = 60.0) -> float:
+    """Wait until every expected object was applied (or is reported in sync).
+
+    Returns the wall-clock time of the last first-apply. Objects that needed no
+    write (already in their Golden State) count once their compliance is 1.
+    """
+    expected = {(r.kind, r.name, r.namespace) for r in env.spec.expected_refs()}
+    first: dict[tuple[str, str, str], float] = {}
+    last_metrics = 0.0
+
+    def probe() -> bool:
+        nonlocal last_metrics
+        controller._check_alive()
+        for line in tail.poll():
+            if line.get("event") == "successfully applied":
+                first.setdefault(ref_of_line(line), log_time(line))
+        missing = expected - set(first)
+        if not missing:
+            return True
+        if time.monotonic() - last_metrics > 0.5:
+            last_metrics = time.monotonic()
+            synced = {
+                (d.get("kind", ""), d.get("name", ""), d.get("namespace", ""))
+                for ls, v in controller.series("virt_platform_compliance_status").items()
+                if v == 1 for d in [dict(ls)]
+            }
+            if missing <= synced:
+                return True
+        return False
+
+    eventually_sync(probe, timeout=timeout, interval=0.02,
+                    what=f"all {len(expected)} expected objects applied")
+    return max(first.values()) if first else time.time()
+
+
+def wait_quiet(tail: LogTail, *, quiet: float = 2.0, timeout: float = 60.0) -> None:
+    """Wait until the controller logged nothing about objects for ``quiet`` seconds."""
+    last = time.monotonic()
+
+    def probe() -> bool:
+        nonlocal last
+        if any(x.get("event") in ("successfully applied", "drift detected", "apply throttled")
+               for x in tail.poll()):
+            last = time.monotonic()
+        return time.monotonic() - last >= quiet
+
+    eventually_sync(probe, timeout=timeout, interval=0.1, what="controller quiet")
+
+
+@contextmanager
+def cluster_source() -> Iterator[Any]:
+    """Yields ``new_env(spec) -> contextmanager[Env]``: fresh kubesim each, or one real server."""
+    assets = real_assets()
+    if assets is None:
+        @contextmanager
+        def fresh(spec: PlatformSpec) -> Iterator[Env]:
+            with kubesim_cluster() as cluster:
+                seed(cluster, spec)
+                env = Env(cluster, spec)
+                try:
+                    yield env
+                finally:
+                    env.stop_controllers()
+
+        yield fresh
+        return
+    with real_cluster(assets) as shared:
+        seeded = False
+
+        @contextmanager
+        def reuse(spec: PlatformSpec) -> Iterator[Env]:
+            nonlocal seeded
+            if not seeded:
+                seed(shared, spec)
+                seeded = True
+            env = Env(shared, spec)
+            try:
+                yield env
+            finally:
+                env.stop_controllers()
+
+        yield reuse

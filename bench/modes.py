@@ -1,0 +1,31 @@
+"""How long each benchmark runs: full (the design targets), quick, or smoke (seconds)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Mode:
+    """Sizes and durations of one run."""
+
+    name: str
+    drift_edits: int = 200
+    steady_passes: int = 3
+    resync_period_s: int = 5
+    nodes: int = 5000
+    configmaps: int = 20000
+    scale_rest_s: float = 20.0
+    scale_churn_s: float = 60.0
+    idle_s: float = 60.0
+    storm_objects: int = 20
+    storm_rate_hz: float = 10.0
+    storm_s: float = 60.0
+
+
+FULL = Mode("full")
+QUICK = Mode("quick", drift_edits=100, nodes=5000, configmaps=20000, scale_rest_s=10.0,
+             scale_churn_s=20.0, idle_s=15.0, storm_s=30.0)
+SMOKE = Mode("smoke", drift_edits=5, steady_passes=1, resync_period_s=2, nodes=50,
+             configmaps=200, scale_rest_s=1.0, scale_churn_s=2.0, idle_s=2.0,
+             storm_objects=2, storm_rate_hz=5.0, storm_s=2.0)
