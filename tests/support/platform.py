@@ -45,6 +45,14 @@ CRDS: dict[str, tuple[str, str, str, str, str]] = {
                         "remediation/nodehealthchecks.remediation.medik8s.io.yaml"),
     "ForkliftController": ("forklift.konveyor.io", "v1beta1", "forkliftcontrollers",
                            "Namespaced", "operators/forklift.konveyor.io_forkliftcontrollers.yaml"),
+    "StorageBasedRemediationConfig": (
+        "storage-based-remediation.medik8s.io", "v1alpha1", "storagebasedremediationconfigs",
+        "Namespaced",
+        "remediation/storagebasedremediationconfigs.storage-based-remediation.medik8s.io.yaml"),
+    "PersesDatasource": ("perses.dev", "v1alpha2", "persesdatasources", "Namespaced",
+                         "observability/perses.dev_persesdatasources.yaml"),
+    "OperationRuleSet": ("ifo.kubevirt.io", "v1alpha1", "operationrulesets", "Cluster",
+                         "inflightoperations/ifo.kubevirt.io_operationrulesets.yaml"),
 }
 
 BASE_KINDS = ("HyperConverged", "MachineConfig", "ServiceMonitor", "PrometheusRule", "UIPlugin",
