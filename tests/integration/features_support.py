@@ -55,8 +55,11 @@ class FeatureCase:
 
     feature: str
     objects: tuple[Obj, ...]
-    # HCO annotations (besides the autopilot annotation) and spec that switch it on.
+    # HCO annotations and spec merge patch that switch it on once the controller runs.
     switch: Mapping[str, str] = field(default_factory=dict)
+    switch_spec: Mapping[str, Any] | None = None
+    # HCO annotations (besides the autopilot annotation) and spec it is created with.
+    annotations: Mapping[str, str] = field(default_factory=dict)
     spec: Mapping[str, Any] = field(default_factory=dict)
     # Merge patches on the HCO that switch it off again.
     off_annotations: Mapping[str, str | None] = field(default_factory=dict)
@@ -73,8 +76,8 @@ class FeatureCase:
     # Resources no always-on asset writes to in this cluster: in kubesim the controller
     # must not write to them at all once the feature is off.
     quiet_plurals: tuple[str, ...] = ()
-    autopilot: str = "true"
-    autopilot_off: str | None = None  # new autopilot value that switches the feature off
+    autopilot: str = "true"  # the autopilot annotation the HCO is created with
+    cluster_check: Callable[[Any], None] | None = None  # a further check once converged
 
     def __str__(self) -> str:
         return self.feature
@@ -312,6 +315,18 @@ def _rule_set(obj: dict[str, Any]) -> None:
     assert all(r["operation"] and r["expression"] for r in spec["rules"]), spec
 
 
+def _rule_set_count(cluster: Any) -> None:
+    status, body = cluster.api(
+        "GET", "/apis/ifo.kubevirt.io/v1alpha1/operationrulesets",
+        query={"labelSelector": "platform.kubevirt.io/managed-by=virt-platform-autopilot"})
+    assert status == 200, body
+    names = sorted(i["metadata"]["name"] for i in body["items"])
+    # Spec §2: 1 cdi + 1 csi + 1 far + 1 forklift + 7 hco + 7 kubevirt + 2 nmstate
+    # + 1 nodemaintenance + 7 oadp + 3 olm + 7 openshift.
+    assert len(names) == 38, names
+    assert len([n for n in names if n.startswith("velero-")]) == 7, names
+
+
 # -- the cases -----------------------------------------------------------------------------
 
 MC_API = "machineconfiguration.openshift.io/v1"
@@ -340,7 +355,7 @@ CASES: tuple[FeatureCase, ...] = (
     FeatureCase(
         feature="cpu-manager",
         kinds=("KubeletConfig",),
-        spec={"featureGates": [{"name": "CPUManager", "state": "Enabled"}]},
+        switch_spec={"featureGates": [{"name": "CPUManager", "state": "Enabled"}]},
         off_spec={"featureGates": [{"name": "CPUManager", "state": "Disabled"}]},
         objects=(Obj(MC_API, "KubeletConfig", "kubeletconfigs", "virt-cpu-manager",
                      check=_cpu_manager),),
@@ -460,8 +475,8 @@ CASES: tuple[FeatureCase, ...] = (
         feature="node-remediation",
         kinds=("NodeHealthCheck", "StorageBasedRemediationConfig"),
         namespaces=("openshift-workload-availability",),
-        switch={"platform.kubevirt.io/enable-node-remediation": "true",
-                "platform.kubevirt.io/sbr-storage-class": "cephfs-rwx"},
+        annotations={"platform.kubevirt.io/sbr-storage-class": "cephfs-rwx"},
+        switch={"platform.kubevirt.io/enable-node-remediation": "true"},
         off_annotations={"platform.kubevirt.io/enable-node-remediation": None},
         objects=(
             Obj("remediation.medik8s.io/v1alpha1", "NodeHealthCheck", "nodehealthchecks", "far",
@@ -479,8 +494,8 @@ CASES: tuple[FeatureCase, ...] = (
         local_crds=("securitycontextconstraints.security.openshift.io.yaml",
                     "podmonitors.monitoring.coreos.com.yaml"),
         env={"RELATED_IMAGE_KUBEVIRT_METRICS_EXPORTER": EXPORTER_IMAGE},
-        switch={"platform.kubevirt.io/enable-kubevirt-metrics-exporter": "true",
-                "platform.kubevirt.io/kubevirt-metrics-exporter-env": EXPORTER_ENV},
+        annotations={"platform.kubevirt.io/kubevirt-metrics-exporter-env": EXPORTER_ENV},
+        switch={"platform.kubevirt.io/enable-kubevirt-metrics-exporter": "true"},
         off_annotations={"platform.kubevirt.io/enable-kubevirt-metrics-exporter": None},
         objects=(
             _exporter("DaemonSet", "apps/v1", "daemonsets", check=_exporter_ds),
@@ -514,6 +529,7 @@ CASES: tuple[FeatureCase, ...] = (
         off_annotations={"platform.kubevirt.io/enable-in-flight-operations": None},
         objects=tuple(Obj("ifo.kubevirt.io/v1alpha1", "OperationRuleSet", "operationrulesets",
                           name, check=_rule_set) for name in in_flight_rule_sets()),
+        cluster_check=_rule_set_count,
         drift={"spec": {"component": "drifted"}},
         quiet_plurals=("operationrulesets",),
     ),
@@ -533,8 +549,11 @@ CASES: tuple[FeatureCase, ...] = (
                 "spec": {"groups": [{"name": "descheduler", "rules": [{
                     "record": "descheduler:combined_utilization_and_pressure:avg1m",
                     "expr": "vector(0)"}]}]}}),),
-        # GA and always on: the allowlist form of the autopilot annotation leaves it out.
-        autopilot_off="hco-golden-config",
+        # GA and always on once its CRD exists: the allowlist form of the autopilot
+        # annotation leaves it out.
+        autopilot="hco-golden-config",
+        switch={"platform.kubevirt.io/autopilot": "true"},
+        off_annotations={"platform.kubevirt.io/autopilot": "hco-golden-config"},
         objects=(
             Obj("operator.openshift.io/v1", "KubeDescheduler", "kubedeschedulers", "cluster",
                 "openshift-kube-descheduler-operator", _descheduler),

@@ -10,6 +10,7 @@ alone from then on (a drift made after that survives a full pass).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -17,8 +18,13 @@ import pytest
 
 from autopilot import FIELD_MANAGER, MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from autopilot.golden.catalog import GoldenState, load_golden_state
+from autopilot.golden.context import build_context
+from autopilot.golden.gate import parse_activation
+from autopilot.golden.lookups import OfflineLookups
+from autopilot.golden.plan import plan_asset
 from tests.integration.features_support import (
     CASES,
+    EXPORTER_ENV,
     GOLDEN,
     LOCAL_CRDS,
     FeatureCase,
@@ -26,7 +32,7 @@ from tests.integration.features_support import (
     contains,
 )
 from tests.support.controller import Controller
-from tests.support.platform import HCO_PATH, Platform, labels_of
+from tests.support.platform import HCO_NS, HCO_PATH, Platform, labels_of
 from tests.support.wait import eventually_sync
 
 COMPLIANCE = "virt_platform_compliance_status"
@@ -55,7 +61,7 @@ def test_every_feature_has_a_case() -> None:
 
 
 def prepare(cluster: Any, platform: Platform, case: FeatureCase) -> None:
-    """CRDs, namespaces, nodes, pre-existing objects and the HCO the feature needs."""
+    """CRDs, namespaces, nodes, pre-existing objects and the HCO (feature still off)."""
     platform.install("HyperConverged", *case.kinds)
     if case.local_crds:
         cluster.install_crds(*(LOCAL_CRDS / name for name in case.local_crds))
@@ -67,12 +73,50 @@ def prepare(cluster: Any, platform: Platform, case: FeatureCase) -> None:
     for collection, body in case.existing:
         status, created = cluster.api("POST", collection, body=body)
         assert status == 201, created
-    platform.create_hco({AUTOPILOT: case.autopilot, **case.switch}, spec=dict(case.spec))
+    platform.create_hco({AUTOPILOT: case.autopilot, **case.annotations}, spec=dict(case.spec))
 
 
-def compliance(c: Controller, obj: Obj) -> float | None:
-    """The compliance series of one object (None when absent)."""
-    return c.metric(COMPLIANCE, kind=obj.kind, name=obj.name, namespace=obj.namespace)
+def switch(platform: Platform, annotations: Mapping[str, str | None],
+           spec: Mapping[str, Any] | None) -> None:
+    """Merge-patch the HCO's annotations and spec."""
+    body: dict[str, Any] = {}
+    if annotations:
+        body["metadata"] = {"annotations": dict(annotations)}
+    if spec is not None:
+        body["spec"] = dict(spec)
+    assert body, "a case must say how its feature is switched"
+    platform.patch(HCO_PATH, body)
+
+
+def rendered_identities(cluster: Any, platform: Platform, case: FeatureCase) -> set[str]:
+    """What the feature's assets render for this cluster's HCO, nodes and env (offline
+    lookups: identities do not depend on them), as ``kind namespace/name`` strings."""
+    hco = platform.get(HCO_PATH)
+    status, nodes = cluster.api("GET", "/api/v1/nodes")
+    assert hco is not None and status == 200, nodes
+    g = golden()
+    ctx = build_context(hco=hco, nodes=nodes.get("items") or [], infrastructure=None,
+                        scheduler=None, environ=dict(case.env), version=g.version,
+                        namespace=HCO_NS)
+    out: set[str] = set()
+    for asset in g.feature_assets(g.feature(case.feature)):
+        plan = plan_asset(g, asset, ctx, activation=parse_activation("true"),
+                          lookups=OfflineLookups())
+        assert plan.error is None, plan.error
+        for obj in plan.objects:
+            meta = obj["metadata"]
+            out.add(str(Obj(obj["apiVersion"], obj["kind"], "", meta["name"],
+                            meta.get("namespace") or "")))
+    return out
+
+
+def compliance(c: Controller, objects: tuple[Obj, ...]) -> dict[str, float | None]:
+    """The compliance series of each object (None when absent), from one scrape."""
+    series = {
+        (labels.get("kind"), labels.get("name"), labels.get("namespace", "")): value
+        for labels, value in ((dict(ls), v) for ls, v in c.series(COMPLIANCE).items())
+    }
+    return {str(o): series.get((o.kind, o.name, o.namespace)) for o in objects}
 
 
 def owned(obj: dict[str, Any]) -> bool:
@@ -111,28 +155,28 @@ def test_feature_on_then_off(case: FeatureCase, cluster: Any, controller: Any) -
     platform = Platform(cluster)
     prepare(cluster, platform, case)
     c = controller(env=dict(case.env) or None)
+    switch(platform, case.switch, case.switch_spec)
+    # The case lists every object the feature renders in this cluster.
+    assert rendered_identities(cluster, platform, case) == {str(o) for o in case.objects}
 
     # On: every object applied, labelled, compliant and carrying the key settings.
     for obj in case.objects:
         live = platform.wait_for(obj.path, owned, what=f"{obj} applied with the ownership label")
-        eventually_sync(lambda o=obj: compliance(c, o) == 1, what=f"{obj} compliant")
         if obj.check is not None:
             obj.check(live)
+    eventually_sync(lambda: set(compliance(c, case.objects).values()) == {1},
+                    what=f"every object of {case.feature} compliant")
+    if case.cluster_check is not None:
+        case.cluster_check(cluster)
     assert not c.log_lines("failed to apply"), c.log_lines("failed to apply")
     assert not c.log_lines("render failed"), c.log_lines("render failed")
 
     # Off: the series go away and the objects stay (switching off never deletes).
     if cluster.sim is not None:
         cluster.sim.controls.reset_counts()
-    if case.autopilot_off is not None:
-        platform.annotate_hco({AUTOPILOT: case.autopilot_off})
-    if case.off_annotations:
-        platform.annotate_hco(dict(case.off_annotations))
-    if case.off_spec is not None:
-        platform.patch(HCO_PATH, {"spec": dict(case.off_spec)})
-    for obj in case.objects:
-        eventually_sync(lambda o=obj: compliance(c, o) is None,
-                        what=f"{obj} compliance series removed")
+    switch(platform, case.off_annotations, case.off_spec)
+    eventually_sync(lambda: set(compliance(c, case.objects).values()) == {None},
+                    what=f"compliance series of {case.feature} removed")
     assets = feature_assets(case.feature)
     full_pass(c, platform, assets, 1)
 
@@ -144,6 +188,33 @@ def test_feature_on_then_off(case: FeatureCase, cluster: Any, controller: Any) -
     assert live is not None and contains(live, case.drift), f"{target} was reverted: {live}"
     for obj in case.objects:
         assert platform.get(obj.path) is not None, f"{obj} deleted after switching off"
-        assert compliance(c, obj) is None, f"{obj} reported again"
+    assert set(compliance(c, case.objects).values()) == {None}
     if cluster.sim is not None and case.quiet_plurals:
         assert writes_to(cluster.sim, case.quiet_plurals) == dict.fromkeys(case.quiet_plurals, 0)
+
+
+def test_metrics_exporter_bad_env_json_is_a_render_failure(cluster: Any,
+                                                           controller: Any) -> None:
+    case = next(c for c in CASES if c.feature == "kubevirt-metrics-exporter")
+    annotation = "platform.kubevirt.io/kubevirt-metrics-exporter-env"
+    platform = Platform(cluster)
+    prepare(cluster, platform, case)
+    platform.annotate_hco({annotation: "{not json", **case.switch})
+    c = controller(env=dict(case.env))
+    daemonset, account = case.objects[0], case.objects[2]
+    assert daemonset.kind == "DaemonSet" and account.kind == "ServiceAccount"
+    events = eventually_sync(
+        lambda: platform.events(name="kubevirt-hyperconverged", namespace=HCO_NS,
+                                reason="RenderFailed"),
+        what="a RenderFailed event on the HyperConverged",
+    )
+    assert events[0]["type"] == "Warning" and annotation in events[0]["note"], events[0]
+    # The other assets of the feature are not held back by the broken one.
+    platform.wait_for(account.path, owned, what=f"{account} applied")
+    assert platform.get(daemonset.path) is None
+    assert compliance(c, (daemonset,)) == {str(daemonset): None}
+    # Fixing the annotation brings the DaemonSet.
+    platform.annotate_hco({annotation: EXPORTER_ENV})
+    live = platform.wait_for(daemonset.path, owned, what=f"{daemonset} applied once fixed")
+    assert daemonset.check is not None
+    daemonset.check(live)
