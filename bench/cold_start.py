@@ -15,13 +15,13 @@ def run(env: Env, mode: Mode) -> dict[str, Any]:
     controller, started = env.start_controller()
     tail = LogTail(controller.log_path)
 
-    def synced() -> float | None:
+    def synced() -> float:
         controller._check_alive()
         tail.poll()
         lines = tail.find("caches synced")
-        return log_time(lines[0]) if lines else None
+        return log_time(lines[0]) if lines else 0.0
 
-    synced_at = eventually_sync(synced, timeout=60, interval=0.02, what="caches synced")
+    synced_at: float = eventually_sync(synced, timeout=60, interval=0.02, what="caches synced")
     done_at = wait_all_applied(env, controller, tail, timeout=120)
     sample = proc_sample(controller.proc.pid) if controller.proc else None
     counts = env.counts(controller, baseline)

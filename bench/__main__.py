@@ -1,0 +1,109 @@
+"""``python -m bench``: run the benchmarks against kubesim (or a real API server), print a table.
+
+    python -m bench                 # the design targets (under 10 minutes on 2 cores)
+    python -m bench --quick         # shorter runs, same sizes
+    python -m bench --smoke         # seconds: each benchmark runs and produces figures
+    python -m bench --only drift,steady --out /tmp/r.json
+
+A real kube-apiserver + etcd is used when KUBEBUILDER_ASSETS names a folder
+holding both binaries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench import cold_start, drift, idle, scale, steady, storm
+from bench.env import Env, cluster_source
+from bench.modes import FULL, QUICK, SMOKE, Mode
+from bench.platform import build_platform
+from bench.report import table
+
+BENCHMARKS: dict[str, Callable[[Env, Mode], dict[str, Any]]] = {
+    "cold_start": cold_start.run,
+    "steady": steady.run,
+    "drift": drift.run,
+    "idle": idle.run,
+    "storm": storm.run,
+    "scale": scale.run,
+}
+DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"
+
+
+def machine() -> dict[str, Any]:
+    """Cores, memory and Python of this machine."""
+    mem_kb = 0
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_kb = int(line.split()[1])
+    except OSError:
+        pass
+    return {"cores": os.cpu_count(), "memory_gb": round(mem_kb / 2**20, 1),
+            "python": platform.python_version(), "platform": platform.platform()}
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    """Command-line options."""
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="shorter runs")
+    size.add_argument("--smoke", action="store_true", help="seconds; checks only that it runs")
+    p.add_argument("--only", default="", help="comma-separated: " + ", ".join(BENCHMARKS))
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON file ({DEFAULT_OUT})")
+    args = p.parse_args(argv)
+    unknown = [n for n in args.only.split(",") if n and n not in BENCHMARKS]
+    if unknown:
+        p.error(f"unknown benchmark(s): {', '.join(unknown)}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the chosen benchmarks; exit 1 when one could not run (a missed target is not)."""
+    args = parse(argv)
+    mode = SMOKE if args.smoke else QUICK if args.quick else FULL
+    chosen = [n for n in BENCHMARKS if not args.only or n in args.only.split(",")]
+    spec = build_platform()
+    started = time.monotonic()
+    results: dict[str, Any] = {}
+    failed = False
+    with cluster_source() as new_env:
+        for name in chosen:
+            print(f"-- {name} ...", file=sys.stderr, flush=True)
+            t0 = time.monotonic()
+            try:
+                with new_env(spec) as env:
+                    results[name] = BENCHMARKS[name](env, mode)
+                    results[name]["api_server"] = env.mode
+            except Exception as exc:
+                failed = True
+                results[name] = {"error": f"{type(exc).__name__}: {exc}"}
+                traceback.print_exc()
+            results[name]["wall_s"] = round(time.monotonic() - t0, 1)
+    report = {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "command": "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "mode": mode.name,
+        "machine": machine(),
+        "total_s": round(time.monotonic() - started, 1),
+        "results": results,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2, sort_keys=False) + "\n")
+    print(table(report))
+    print(f"\nresults written to {args.out}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

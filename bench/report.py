@@ -1,0 +1,74 @@
+"""The results table printed at the end of a run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+
+def _verbs(counts: dict[str, int]) -> str:
+    return " ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "none"
+
+
+def _cold(r: dict[str, Any]) -> str:
+    return (f"synced {r['to_caches_synced_s']}s, all {r['objects']} objects applied "
+            f"{r['synced_to_all_applied_s']}s later (total {r['total_s']}s); "
+            f"requests: {_verbs(r['requests_by_verb'])}")
+
+
+def _steady(r: dict[str, Any]) -> str:
+    return (f"per pass: {r['writes_per_pass']} writes, {r['dry_runs_per_pass']} dry runs, "
+            f"{r['reads_per_pass']} reads, {r['cpu_s_per_pass']} CPU s "
+            f"({r['passes']} passes, every {r['resync_period_s']}s)")
+
+
+def _drift(r: dict[str, Any]) -> str:
+    s = r["latency_ms"]
+    return (f"p50 {s['p50']} / p95 {s['p95']} / p99 {s['p99']} / max {s['max']} ms "
+            f"({r['restored']}/{r['edits']} restored over {r['objects']} objects)")
+
+
+def _idle(r: dict[str, Any]) -> str:
+    return (f"{r['cpu_percent_of_core']}% of a core over {r['seconds']}s, "
+            f"{r['context_switches_per_s']} ctx switches/s, requests: "
+            f"{_verbs(r['requests_by_verb'])}")
+
+
+def _storm(r: dict[str, Any]) -> str:
+    t = r["time_to_pause_s"]
+    a = r["applies_per_object"]
+    return (f"{r['paused']}/{r['objects']} paused, time to pause p50 {t['p50']}s max {t['max']}s;"
+            f" applies/object max {a['max']} (edits {r['edit_rate_hz_achieved']}/s each,"
+            f" {r['seconds']}s)")
+
+
+def _scale(r: dict[str, Any]) -> str:
+    rest, churn = r["rest"], r["churn"]
+    return (f"{r['nodes']} nodes + {r['configmaps']} ConfigMaps: RSS at rest "
+            f"{rest['rss_mb']['max']} MB, churning {churn['rss_mb_start']}->"
+            f"{churn['rss_mb_end']} MB (max {churn['rss_mb_max']}); CPU rest "
+            f"{rest['cpu_percent_of_core']}%, churn {churn['cpu_percent_of_core']}% "
+            f"({churn['writes_per_s']} writes/s); cold start {r['cold_start_s']}s")
+
+
+FORMATS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "cold_start": _cold, "steady": _steady, "drift": _drift, "idle": _idle,
+    "storm": _storm, "scale": _scale,
+}
+
+
+def table(report: dict[str, Any]) -> str:
+    """A plain-text table: benchmark, figures, target, met."""
+    rows = [("benchmark", "figures", "target", "met")]
+    for name, r in report["results"].items():
+        if "error" in r:
+            rows.append((name, r["error"][:200], "-", "ERROR"))
+            continue
+        rows.append((name, FORMATS[name](r), str(r.get("target", "")),
+                     "yes" if r.get("met") else "NO"))
+    width = [max(len(row[i]) for row in rows) for i in (0, 2, 3)]
+    lines = [f"{report['mode']} run, {report['date']}, {report['machine']['cores']} cores, "
+             f"Python {report['machine']['python']}, {report['total_s']}s"]
+    for name, figures, target, met in rows:
+        lines.append(f"{name:<{width[0]}}  {met:<{width[2]}}  {target:<{width[1]}}  {figures}")
+    return "\n".join(lines)
