@@ -206,3 +206,74 @@ def test_crd_lifecycle(cluster: Cluster) -> None:
     assert good["metadata"]["generation"] == 1
     cluster.delete_crds(f"widgets.{group}")
     eventually_sync(lambda: cluster.api("GET", base)[0] == 404, what="widgets withdrawn")
+
+
+def test_finalizers_delay_deletion_until_removed(cluster: Cluster) -> None:
+    ns = _ns(cluster)
+    path = f"/api/v1/namespaces/{ns}/configmaps/f"
+    body = _cm(ns, "f", {})
+    body["metadata"]["finalizers"] = ["example.com/keep"]
+    assert cluster.api("POST", f"/api/v1/namespaces/{ns}/configmaps", body=body)[0] == 201
+    status, deleting = cluster.api("DELETE", path)
+    assert status == 200 and deleting["metadata"]["deletionTimestamp"]
+    assert cluster.api("GET", path)[0] == 200
+    status, _ = cluster.api("PATCH", path, content_type=MERGE,
+                            body={"metadata": {"finalizers": None}})
+    assert status == 200
+    eventually_sync(lambda: cluster.api("GET", path)[0] == 404, what="deleted at last")
+
+
+def test_status_subresource_is_separate(cluster: Cluster) -> None:
+    cluster.require_sim()  # nodes are cluster-wide; keep real servers clean
+    name = f"node-{uuid.uuid4().hex[:6]}"
+    node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+    status, created = cluster.api("POST", "/api/v1/nodes", body=node)
+    assert status == 201 and created["status"]["conditions"][0]["type"] == "Ready"
+    status, patched = cluster.api("PATCH", f"/api/v1/nodes/{name}", content_type=MERGE,
+                                  body={"metadata": {"labels": {"a": "b"}},
+                                        "status": {"conditions": []}})
+    assert patched["metadata"]["labels"] == {"a": "b"}
+    assert patched["status"]["conditions"], "the main resource does not write status"
+    status, patched = cluster.api("PATCH", f"/api/v1/nodes/{name}/status", content_type=MERGE,
+                                  body={"status": {"conditions": []}})
+    assert status == 200 and patched["status"]["conditions"] == []
+    status, table = cluster.api(
+        "GET", f"/api/v1/nodes/{name}",
+        accept="application/json;as=Table;v=v1;g=meta.k8s.io,application/json")
+    assert table["rows"][0]["cells"][:2] == [name, "NotReady"]
+
+
+def test_namespace_deletion_removes_its_objects(cluster: Cluster) -> None:
+    cluster.require_sim()  # a real server keeps the namespace Terminating (no controllers)
+    ns = _ns(cluster)
+    cluster.api("POST", f"/api/v1/namespaces/{ns}/configmaps", body=_cm(ns, "x", {}))
+    status, body = cluster.api("DELETE", f"/api/v1/namespaces/{ns}")
+    assert status == 200 and body["kind"] == "Namespace"
+    assert cluster.api("GET", f"/api/v1/namespaces/{ns}/configmaps/x")[0] == 404
+    assert cluster.api("GET", f"/api/v1/namespaces/{ns}")[0] == 404
+
+
+def test_delete_collection_with_selector(cluster: Cluster) -> None:
+    ns = _ns(cluster)
+    base = f"/api/v1/namespaces/{ns}/configmaps"
+    for i in range(3):
+        cluster.api("POST", base, body=_cm(ns, f"c{i}", {}, {"drop": "yes" if i else "no"}))
+    status, _ = cluster.api("DELETE", base, query={"labelSelector": "drop=yes"})
+    assert status == 200
+    left = [i["metadata"]["name"] for i in cluster.api("GET", base)[1]["items"]]
+    assert left == ["c0"]
+
+
+def test_core_events_about_cluster_objects_live_in_default(cluster: Cluster) -> None:
+    ns = _ns(cluster)
+    event = {"apiVersion": "v1", "kind": "Event", "metadata": {"generateName": "n-"},
+             "involvedObject": {"kind": "Node", "name": "n1"}, "reason": "R", "message": "m"}
+    status, body = cluster.api("POST", f"/api/v1/namespaces/{ns}/events", body=event)
+    assert status == 422
+    assert body["details"]["causes"][0]["field"] == "involvedObject.namespace"
+    status, body = cluster.api("POST", "/api/v1/namespaces/default/events", body=event)
+    assert status == 201 and body["metadata"]["name"].startswith("n-")
+    status, listed = cluster.api("GET", "/api/v1/namespaces/default/events",
+                                 query={"fieldSelector": "involvedObject.name=n1"})
+    assert [e["metadata"]["name"] for e in listed["items"]] == [body["metadata"]["name"]]
