@@ -15,6 +15,7 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -260,18 +261,21 @@ def real_cluster(assets: Path) -> Iterator[Cluster]:
         cluster = Cluster(url=url, kubeconfig=kubeconfig, token=ADMIN_TOKEN, mode="real",
                           sim=None, workdir=workdir, _tls=insecure)
 
-        def ready() -> bool:
-            for p in procs:
+        deadline = time.monotonic() + 60
+        while True:
+            for p, what in zip(procs, ("etcd", "apiserver"), strict=True):
                 if p.poll() is not None:
-                    raise RuntimeError(f"{p.args[0]} exited with {p.returncode}; logs in "
-                                       f"{workdir}")
+                    tail = (workdir / f"{what}.log").read_text(errors="replace")[-2000:]
+                    raise RuntimeError(f"{what} exited with {p.returncode}:\n{tail}")
             try:
                 status, body = cluster.api("GET", "/readyz", timeout=2)
+                if status == 200 and str(body).strip() == "ok":
+                    break
             except OSError:
-                return False
-            return status == 200 and str(body).strip() == "ok"
-
-        eventually_sync(ready, timeout=60, interval=0.2, what="kube-apiserver /readyz")
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("kube-apiserver did not become ready within 60 s")
+            time.sleep(0.2)
         yield cluster
     finally:
         for p in reversed(procs):
