@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -241,13 +242,11 @@ class Router:
         return _json(obj, code)
 
     def _delete_collection(self, req: ApiRequest) -> tuple[int, dict[str, Any]]:
-        listed = reads.list_objects(self.state, ApiRequest(**{**req.__dict__, "query": {
-            k: v for k, v in req.query.items() if k in ("labelSelector", "fieldSelector")}}),
-            "json")
+        selectors = {k: v for k, v in req.query.items() if k in ("labelSelector", "fieldSelector")}
+        listed = reads.list_objects(self.state, replace(req, query=selectors), "json")
         for item in listed["items"]:
-            one = ApiRequest(**{**req.__dict__, "name": item["metadata"]["name"],
-                                "namespace": item["metadata"].get("namespace", ""),
-                                "verb": "delete"})
+            one = replace(req, name=item["metadata"]["name"], verb="delete",
+                          namespace=item["metadata"].get("namespace", ""))
             self.writer.delete(one, None)
         return 200, listed
 
