@@ -136,7 +136,7 @@ def full_pass(c: Controller, platform: Platform, assets: list[str], n: int) -> N
     platform.annotate_hco({NUDGE: str(n)})
     eventually_sync(
         lambda: all(v > before[a] for a, v in passes(c, assets).items()),
-        timeout=15, what=f"a pass over {', '.join(assets)} after nudge {n}",
+        timeout=20, what=f"a pass over {', '.join(assets)} after nudge {n}",
     )
 
 
@@ -165,7 +165,7 @@ def test_feature_on_then_off(case: FeatureCase, cluster: Any, controller: Any) -
         if obj.check is not None:
             obj.check(live)
     eventually_sync(lambda: set(compliance(c, case.objects).values()) == {1},
-                    what=f"every object of {case.feature} compliant")
+                    timeout=20, what=f"every object of {case.feature} compliant")
     if case.cluster_check is not None:
         case.cluster_check(cluster)
     assert not c.log_lines("failed to apply"), c.log_lines("failed to apply")
@@ -176,7 +176,7 @@ def test_feature_on_then_off(case: FeatureCase, cluster: Any, controller: Any) -
         cluster.sim.controls.reset_counts()
     switch(platform, case.off_annotations, case.off_spec)
     eventually_sync(lambda: set(compliance(c, case.objects).values()) == {None},
-                    what=f"compliance series of {case.feature} removed")
+                    timeout=20, what=f"compliance series of {case.feature} removed")
     assets = feature_assets(case.feature)
     full_pass(c, platform, assets, 1)
 
@@ -184,8 +184,8 @@ def test_feature_on_then_off(case: FeatureCase, cluster: Any, controller: Any) -
     target = case.objects[0]
     platform.patch(target.path, dict(case.drift))
     full_pass(c, platform, assets, 2)
-    live = platform.get(target.path)
-    assert live is not None and contains(live, case.drift), f"{target} was reverted: {live}"
+    after = platform.get(target.path)
+    assert after is not None and contains(after, case.drift), f"{target} was reverted: {after}"
     for obj in case.objects:
         assert platform.get(obj.path) is not None, f"{obj} deleted after switching off"
     assert set(compliance(c, case.objects).values()) == {None}
