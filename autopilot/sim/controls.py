@@ -75,6 +75,16 @@ class Controls:
         self._on_window: Callable[[int], None] | None = None
         self.silence_new_watches = False
 
+    def reset(self) -> None:
+        """Lift every fault and denial, un-silence streams and zero the counters."""
+        with self._lock:
+            self._latency.clear()
+            self._errors.clear()
+            self._admission.clear()
+            self._rbac.clear()
+            self._counts.clear()
+        self.silence_watches(False)
+
     # -- identities -----------------------------------------------------------------------
 
     def add_token(self, token: str, user: str) -> None:

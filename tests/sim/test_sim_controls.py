@@ -102,3 +102,21 @@ def test_request_counters(cluster: Cluster) -> None:
     assert c.counts(user_agent="kubectl") == 0
     c.reset_counts()
     assert c.counts() == 0
+
+
+def test_bulk_creation_and_reset(cluster: Cluster) -> None:
+    sim = cluster.require_sim()
+    made = sim.create_objects(
+        [{"apiVersion": "v1", "kind": "Node", "metadata": {"name": f"bulk-{i}"}}
+         for i in range(50)]
+        + [{"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": f"bulk-{i}", "namespace": "default"}} for i in range(50)])
+    assert made == 100
+    status, nodes = cluster.api("GET", "/api/v1/nodes", query={"limit": "10"})
+    assert status == 200 and nodes["metadata"]["remainingItemCount"] == 40
+    sim.controls.inject_errors(status=500)
+    sim.controls.deny_rbac(user="*", verb="*", resource="*")
+    assert cluster.api("GET", CM)[0] == 500
+    sim.controls.reset()
+    assert cluster.api("GET", CM)[0] == 200
+    assert sim.controls.counts() == 1
