@@ -21,11 +21,12 @@ from autopilot.controller import keys
 from autopilot.controller.debug import ControllerDebug
 from autopilot.controller.lookups import LiveLookups
 from autopilot.controller.reconciler import Reconciler
-from autopilot.controller.triggers import Triggers
+from autopilot.controller.triggers import Triggers, detection_view
 from autopilot.golden.catalog import GoldenState, GoldenStateError, load_golden_state
+from autopilot.golden.context import reduce_node as reduce_node_for_detection
 from autopilot.golden.locate import resolve_golden_state_dir
 from autopilot.golden.rbacgen import RbacError, plural_of, rendered_objects
-from autopilot.kube.informer import Informer, reduce_node
+from autopilot.kube.informer import Informer
 from autopilot.kube.resources import ResourceInfo
 
 log = structlog.get_logger("autopilot.manager")
@@ -81,6 +82,9 @@ class Manager:
         self._kinds_dirty = asyncio.Event()
         self.reconciler: Reconciler | None = None
         self.triggers: Triggers | None = None
+        # Bumped whenever a node change can alter hardware/topology detection, so the
+        # reconciler re-detects only then (not on every asset pass over thousands of nodes).
+        self.nodes_generation = 0
 
     # -- ClusterView -----------------------------------------------------------------------
 
@@ -140,10 +144,20 @@ class Manager:
         informers = self.parts.informers
         crds = informers.add("crds", self._informer(CRDS, transform=_reduce_crd))
         crds.add_handler(self._on_crd)
-        nodes = informers.add("nodes", self._informer(NODES, transform=reduce_node))
+        # Cache only what detection reads: heartbeats and unrelated label/annotation
+        # churn then compare equal and fan out to nothing.
+        nodes = informers.add(
+            "nodes", self._informer(NODES, transform=reduce_node_for_detection)
+        )
+        nodes.add_handler(self._on_node)
         nodes.add_handler(triggers.on_node)
         nss = informers.add("namespaces", self._informer(NAMESPACES, transform=_reduce_namespace))
         nss.add_handler(triggers.on_namespace)
+
+    def _on_node(self, event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        if event == "MODIFIED" and old is not None and detection_view(old) == detection_view(obj):
+            return
+        self.nodes_generation += 1
 
     def _on_crd(self, event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
         if event == "MODIFIED" and old is not None and old.get("established") == obj.get(

@@ -73,7 +73,7 @@ class Triggers:
 
     def on_node(self, event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
         """Node changes that alter hardware/topology detection re-evaluate every asset."""
-        if event == "MODIFIED" and old is not None and _detection_view(old) == _detection_view(obj):
+        if event == "MODIFIED" and old is not None and detection_view(old) == detection_view(obj):
             return
         self.everything(tombstones=False)
 
@@ -131,7 +131,8 @@ def _meta_or_spec_changed(old: dict[str, Any], new: dict[str, Any]) -> bool:
     )
 
 
-def _detection_view(node: dict[str, Any]) -> tuple[Any, ...]:
+def detection_view(node: dict[str, Any]) -> tuple[Any, ...]:
+    """The parts of a node hardware/topology detection reads."""
     meta = node.get("metadata") or {}
     status = node.get("status") or {}
     return (
