@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -92,6 +93,8 @@ class Reconciler:
         self._forced: set[ObjectRef] = set()
         self._idle_logged: str | None = None
         self._exclusions: list[Any] = []
+        # ((nodes generation, infrastructure, scheduler), (hardware, topology))
+        self._detection: tuple[tuple[Any, ...], tuple[Any, Any]] | None = None
 
     # -- entry point -------------------------------------------------------------------
 
@@ -189,12 +192,25 @@ class Reconciler:
     ) -> float | None:
         # Inputs are read on the loop (the caches are not thread-safe); rendering runs in
         # a thread so that template lookups can make bounded reads through the loop.
-        inputs = {
+        inputs: dict[str, Any] = {
             "hco": hco,
-            "nodes": list(self.view.nodes()),
             "infrastructure": self.view.config_object("Infrastructure"),
             "scheduler": self.view.config_object("Scheduler"),
         }
+        # Detection over every node is O(nodes); reuse it while no node changed in a way
+        # that matters (the view's generation) and the config objects are the same.
+        generation = getattr(self.view, "nodes_generation", None)
+        if generation is not None:
+            key = (generation, inputs["infrastructure"], inputs["scheduler"])
+            cached = self._detection
+            if cached is not None and cached[0][0] == generation and all(
+                a is b for a, b in zip(cached[0][1:], key[1:], strict=True)
+            ):
+                inputs["detected"] = cached[1]
+            else:
+                inputs["detection_key"] = key
+        if "detected" not in inputs:
+            inputs["nodes"] = list(self.view.nodes())
         plan = await asyncio.to_thread(self.plan, asset, inputs, activation.gate)
         if plan.error:
             if self._report_once(f"render/{asset.name}", plan.error):
@@ -241,16 +257,34 @@ class Reconciler:
         return retry
 
     def plan(self, asset: Asset, inputs: dict[str, Any], gate: Any) -> gplan.AssetPlan:
-        """Plan one asset from cache inputs (runs in a worker thread)."""
+        """Plan one asset from cache inputs (runs in a worker thread).
+
+        ``inputs``: ``hco``, ``infrastructure``, ``scheduler`` and either ``nodes`` or
+        ``detected`` (hardware and topology detected earlier from the same nodes).
+        """
+        detected = inputs.get("detected")
+        if detected is None:
+            reduced = [gcontext.reduce_node(n) for n in inputs.get("nodes") or ()]
+            detected = (
+                gcontext.detect_hardware(reduced),
+                gcontext.detect_topology(
+                    reduced,
+                    infrastructure=inputs["infrastructure"],
+                    scheduler=inputs["scheduler"],
+                ),
+            )
+            if inputs.get("detection_key") is not None:
+                self._detection = (inputs["detection_key"], detected)
         ctx = gcontext.build_context(
             hco=inputs["hco"],
-            nodes=inputs["nodes"],
+            nodes=(),
             infrastructure=inputs["infrastructure"],
             scheduler=inputs["scheduler"],
             environ=self.environ,
             version=self.golden.version,
             namespace=self.namespace,
         )
+        ctx = dataclasses.replace(ctx, hardware=detected[0], topology=detected[1])
         return gplan.plan_asset(self.golden, asset, ctx, activation=gate, lookups=self.lookups)
 
     def _gate_gvk(self, crd_name: str) -> tuple[str, str, str]:
