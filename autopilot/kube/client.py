@@ -17,7 +17,7 @@ import asyncio
 import json
 import os
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -385,10 +385,13 @@ class KubeClient:
         field_selector: str | None = None,
         limit: int = 500,
         timeout: float | None = None,
+        transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> tuple[list[dict[str, Any]], str]:
         """All objects (following ``continue``) and the list's resourceVersion.
 
         Items get ``apiVersion`` and ``kind`` filled in (list items lack them).
+        ``transform`` is applied to each item as its page arrives, so a caller that
+        keeps only part of each object never holds every full page at once.
         """
         items: list[dict[str, Any]] = []
         cont: str | None = None
@@ -406,7 +409,7 @@ class KubeClient:
                 if isinstance(item, dict):
                     item.setdefault("apiVersion", res.api_version)
                     item.setdefault("kind", res.kind)
-                    items.append(item)
+                    items.append(item if transform is None else transform(item))
             meta = page.get("metadata") or {}
             rv = str(meta.get("resourceVersion") or rv)
             cont = meta.get("continue") or None

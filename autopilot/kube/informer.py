@@ -263,13 +263,13 @@ class Informer:
             field_selector=self.field_selector,
             limit=self.page_size,
             timeout=self.list_timeout,
+            transform=self._prepare,
         )
         self.relists += 1
         if self.metrics is not None:
             self.metrics.watch_relists_total.labels(kind=self.name).inc()
         fresh: dict[Key, dict[str, Any]] = {}
-        for item in items:
-            obj = self._prepare(item)
+        for obj in items:
             fresh[object_key(obj)] = obj
         old = self.store._replace(fresh)
         # Tell handlers what changed while we were not watching.
