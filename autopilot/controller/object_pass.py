@@ -67,6 +67,7 @@ class ObjectPass:
         """Reconcile one desired object; never raises for API errors (returns FAILED)."""
         ref = ObjectRef.of(desired)
         st = self.book.object(ref, asset=asset)
+        self.book.claim(ref, asset)
         blog = log.bind(kind=ref.kind, name=ref.name, namespace=ref.namespace, asset=asset)
         started = time.perf_counter()
         try:

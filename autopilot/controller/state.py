@@ -101,6 +101,15 @@ class StateBook:
                 del self._by_identity[_identity(ref)]
         return gone
 
+    def claim(self, ref: ObjectRef, asset: str) -> None:
+        """Map ``ref`` to ``asset`` now, before the pass over it reads the object.
+
+        Watch events that arrive while the pass runs then find the asset and
+        requeue it; otherwise a change made during the first pass after start-up
+        (or after the asset was re-enabled) would wait for the next resync.
+        """
+        self._by_identity[_identity(ref)] = asset
+
     def asset_objects(self, asset: str) -> set[ObjectRef]:
         """Objects the asset rendered on its last pass."""
         return set(self._asset_objects.get(asset, set()))
