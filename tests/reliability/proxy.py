@@ -62,6 +62,9 @@ class Proxy:
         self._writers.discard(up_writer)
 
     async def _up(self) -> None:
+        if self._server is not None:  # after a blackhole: answer again, new connections only
+            await self._drop_all()
+            return
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port,
                                                   reuse_address=True)
 
