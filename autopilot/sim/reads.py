@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
 from typing import Any
 
-from autopilot.sim import table
+from autopilot.sim import event_views, table
 from autopilot.sim.errors import SimError, not_found
 from autopilot.sim.request import ApiRequest
 from autopilot.sim.selectors import make_matcher
@@ -24,6 +25,10 @@ def _versioned(obj: Obj, req: ApiRequest) -> Obj:
 def get_object(state: SimState, req: ApiRequest, form: str) -> Obj:
     """One object (or its PartialObjectMetadata / one-row Table)."""
     obj = state.store.get(req.rtype.key, req.namespace, req.name)
+    other = event_views.other_key(req.rtype.key)
+    if obj is None and other is not None:
+        found = state.store.get(other, req.namespace, req.name)
+        obj = event_views.convert(found, to=req.rtype.key) if found is not None else None
     if obj is None:
         raise not_found(req.rtype.plural, req.rtype.group, req.name)
     obj = _versioned(obj, req)
@@ -50,6 +55,15 @@ def _decode_continue(token: str) -> str:
                        "resourceVersion (version meta.k8s.io/v1)") from exc
 
 
+def _with_event_views(state: SimState, req: ApiRequest) -> Iterator[Obj]:
+    """The collection, plus for events the other API's events converted (shared storage)."""
+    yield from state.store.iter(req.rtype.key, req.namespace)
+    other = event_views.other_key(req.rtype.key)
+    if other is not None:
+        for obj in state.store.iter(other, req.namespace):
+            yield event_views.convert(obj, to=req.rtype.key)
+
+
 def list_objects(state: SimState, req: ApiRequest, form: str) -> Obj:
     """A collection, filtered by selectors and paged with ``limit``/``continue``."""
     q = req.query
@@ -59,7 +73,7 @@ def list_objects(state: SimState, req: ApiRequest, form: str) -> Obj:
     items: list[Obj] = []
     remaining = 0
     next_start = ""
-    for obj in state.store.iter(req.rtype.key, req.namespace):
+    for obj in _with_event_views(state, req):
         meta = obj["metadata"]
         # Continue keys are etcd keys relative to the listed prefix, like the real server's.
         pos = f"/{meta['name']}" if req.namespace or not req.rtype.namespaced \

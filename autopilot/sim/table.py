@@ -59,8 +59,31 @@ def _ports(svc: Obj) -> str:
     return ",".join(f"{p.get('port')}/{p.get('protocol', 'TCP')}" for p in ports) or "<none>"
 
 
+_EVENT_KEYS = (("", "events"), ("events.k8s.io", "events"))
+
+
+def _event_columns() -> list[Obj]:
+    # The real printer for events: what happened, to what, and when it was last seen.
+    return [_col("Last Seen"), _col("Type"), _col("Reason"), _col("Object"), _col("Message"),
+            {**_NAME_COL, "priority": 1}]
+
+
+def _event_cells(obj: Obj) -> list[Any]:
+    ref = obj.get("involvedObject") or obj.get("regarding") or {}
+    series = obj.get("series") or {}
+    last = (series.get("lastObservedTime") or obj.get("lastTimestamp")
+            or obj.get("deprecatedLastTimestamp") or obj.get("eventTime")
+            or (obj.get("metadata") or {}).get("creationTimestamp"))
+    when = str(last)[:19] + "Z" if last else None
+    return [age(when), obj.get("type", ""), obj.get("reason", ""),
+            f"{str(ref.get('kind', '')).lower()}/{ref.get('name', '')}",
+            obj.get("message", obj.get("note", "")), (obj.get("metadata") or {}).get("name", "")]
+
+
 def columns(rtype: ResourceType, version: str) -> list[Obj]:
     """Column definitions for a type."""
+    if rtype.key in _EVENT_KEYS:
+        return _event_columns()
     extra: list[Obj]
     if rtype.crd_name:
         extra = [_col(c["name"], c.get("type", "string"), int(c.get("priority", 0)),
@@ -79,6 +102,8 @@ def columns(rtype: ResourceType, version: str) -> list[Obj]:
 
 def cells(rtype: ResourceType, version: str, obj: Obj) -> list[Any]:
     """One row's cells, matching :func:`columns`."""
+    if rtype.key in _EVENT_KEYS:
+        return _event_cells(obj)
     meta = obj.get("metadata") or {}
     out: list[Any] = [meta.get("name", "")]
     if rtype.crd_name:

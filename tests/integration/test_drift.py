@@ -30,7 +30,7 @@ def converge(platform: Platform, controller: Any, *extra: str) -> Any:
     return c
 
 
-def test_external_edit_is_reverted(platform: Platform, controller: Any) -> None:
+def test_external_edit_is_reverted(platform: Platform, controller: Any, cluster: Any) -> None:
     c = converge(platform, controller)
     platform.patch(SVC, {"spec": {"selector": {"app": "someone-else"}}})
     platform.wait_for(SVC, lambda o: selector(o).get("app") == "virt-platform-autopilot",
@@ -41,6 +41,10 @@ def test_external_edit_is_reverted(platform: Platform, controller: Any) -> None:
     eventually_sync(lambda: c.metric(COMPLIANCE, kind="Service", name=SVC_NAME,
                                      namespace=HCO_NS) == 1, what="compliance back to 1")
     assert c.log_lines("successfully applied", kind="Service", name=SVC_NAME)
+    # The runbook's command finds them too (core v1 view of events.k8s.io events).
+    out = cluster.kubectl("get", "events", "-n", HCO_NS, "--field-selector",
+                          f"involvedObject.name={SVC_NAME}").stdout
+    assert "DriftCorrected" in out
 
 
 def test_other_field_manager_loses_the_field(platform: Platform, controller: Any,
