@@ -93,6 +93,8 @@ class Reconciler:
         self._forced: set[ObjectRef] = set()
         self._idle_logged: str | None = None
         self._exclusions: list[Any] = []
+        self._asset_ok: dict[str, bool] = {}
+        self._all_ok = False
         # ((nodes generation, infrastructure, scheduler), (hardware, topology))
         self._detection: tuple[tuple[Any, ...], tuple[Any, Any]] | None = None
 
@@ -184,6 +186,8 @@ class Reconciler:
             for st in self.book.all_objects():
                 self.objects.forget_object(st.ref)
             self.sweeper.clear_metrics()
+            self._asset_ok.clear()
+            self._all_ok = False
 
     # -- one asset -----------------------------------------------------------------------
 
@@ -219,6 +223,7 @@ class Reconciler:
                     hco, type="Warning", reason="RenderFailed", note=plan.error[:1000],
                     action="Render",
                 )
+            self._note_outcome(asset.name, ok=False)
             return None
         self._reported.pop(f"render/{asset.name}", None)
         rendered: list[ObjectRef] = []
@@ -252,9 +257,25 @@ class Reconciler:
         for gone in self.book.set_asset_objects(asset.name, rendered):
             self.objects.forget_object(gone)
         self._set_missing(asset.name, missing)
+        self._note_outcome(asset.name, ok=not failures and retry is None)
         if failures:
             raise AssetFailed("; ".join(failures))
         return retry
+
+    def _note_outcome(self, asset_name: str, *, ok: bool) -> None:
+        """Tell the HCO once whenever every asset has come into line (ReconcileSucceeded)."""
+        self._asset_ok[asset_name] = ok
+        everything = len(self._asset_ok) == len(self.golden.assets)
+        all_ok = everything and all(self._asset_ok.values())
+        if all_ok and not self._all_ok:
+            compliant = sum(1 for st in self.book.all_objects() if st.compliance == 1)
+            note = f"every asset reconciled; {compliant} managed objects in their Golden State"
+            log.info("reconcile succeeded", compliant=compliant)
+            hco = self.view.hco()
+            if hco is not None:
+                self.events.emit(hco, type="Normal", reason="ReconcileSucceeded", note=note,
+                                 action="Reconcile")
+        self._all_ok = all_ok
 
     def plan(self, asset: Asset, inputs: dict[str, Any], gate: Any) -> gplan.AssetPlan:
         """Plan one asset from cache inputs (runs in a worker thread).

@@ -55,6 +55,9 @@ def test_true_applies_every_eligible_asset(platform: Platform, controller: Any,
             what=f"compliance 1 for {obj['kind']} {meta['name']}",
         )
         assert live is not None
+    eventually_sync(lambda: platform.events(name="kubevirt-hyperconverged", namespace=HCO_NS,
+                                            reason="ReconcileSucceeded"),
+                    what="ReconcileSucceeded on the HCO")
     applied = c.log_lines("successfully applied")
     assert applied and all({"kind", "name", "namespace", "asset"} <= set(line) for line in applied)
 
