@@ -2,8 +2,8 @@
 
 The nodes look like real ones (labels, annotations, conditions, images: a few
 KB each), so the informer's reduction matters; the ConfigMaps are unrelated to
-the controller (no ownership label). kubesim is loaded through its store (one
-call per batch on its loop, no HTTP); a real server through concurrent POSTs.
+the controller (no ownership label). kubesim is loaded through ``create_objects``
+(no HTTP) and churned through its store; a real server through concurrent POSTs.
 """
 
 from __future__ import annotations
@@ -116,11 +116,6 @@ def _touch_configmap(cm: dict[str, Any], n: int) -> dict[str, Any]:
     return {**cm, "data": {**cm["data"], "version": str(n)}}
 
 
-def _meta_for_store(obj: dict[str, Any]) -> dict[str, Any]:
-    meta = {**obj["metadata"], "uid": str(uuid.uuid4()), "creationTimestamp": _stamp()}
-    return {**obj, "metadata": meta}
-
-
 class Loader:
     """Bulk creates and churn writes: kubesim's store directly, else the API."""
 
@@ -134,18 +129,11 @@ class Loader:
             self.env.cluster.api("POST", "/api/v1/namespaces", body={
                 "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"bench-{i:02d}"}})
 
-    def create(self, key: tuple[str, str], objs: list[dict[str, Any]]) -> None:
-        """Create many objects."""
+    def create(self, objs: list[dict[str, Any]]) -> None:
+        """Create many objects (kubesim: defaulted and validated like a POST, no HTTP)."""
         if self.sim is not None:
-            store = self.sim.state.store
             for start in range(0, len(objs), BATCH):
-                batch = [_meta_for_store(o) for o in objs[start:start + BATCH]]
-
-                def commit(b: list[dict[str, Any]] = batch) -> None:
-                    for o in b:
-                        store.commit(key, o, change="ADDED")
-
-                self.sim.call(commit, timeout=120)
+                self.sim.create_objects(objs[start:start + BATCH])
             return
         asyncio.run(self._post_all(objs))
 
@@ -199,8 +187,8 @@ def run(env: Env, mode: Mode) -> dict[str, Any]:
     loader = Loader(env)
     t0 = time.monotonic()
     loader.create_namespaces()
-    loader.create(NODES_KEY, [make_node(i) for i in range(mode.nodes)])
-    loader.create(CM_KEY, [make_configmap(i) for i in range(mode.configmaps)])
+    loader.create([make_node(i) for i in range(mode.nodes)])
+    loader.create([make_configmap(i) for i in range(mode.configmaps)])
     load_s = time.monotonic() - t0
 
     controller, started = env.start_controller()

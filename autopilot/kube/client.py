@@ -1,7 +1,7 @@
 """A small asyncio client for the Kubernetes REST API.
 
 Configuration (server, CA, client certificates, token, TLS verification) is
-loaded by ``kubernetes_asyncio.config``; the HTTP layer is one shared aiohttp
+loaded by :mod:`autopilot.kube.kubeconfig`; the HTTP layer is one shared aiohttp
 session built strictly from that configuration. Every request has a connect
 and a total timeout; watches have a per-read inactivity timeout instead.
 
@@ -25,10 +25,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, overload
 
 import aiohttp
-from kubernetes_asyncio import client as k8s_client
-from kubernetes_asyncio import config as k8s_config
 
 from autopilot import FIELD_MANAGER, __version__
+from autopilot.kube import kubeconfig as kcfg
 from autopilot.kube.resources import ResourceInfo
 
 if TYPE_CHECKING:
@@ -112,43 +111,56 @@ def _parse_retry_after(value: object) -> float | None:
 
 
 async def load_configuration(kubeconfig: str | os.PathLike[str] | None = None) -> Any:
-    """Load a ``kubernetes_asyncio`` Configuration.
+    """Load the client configuration.
 
     Order: an explicit kubeconfig; in-cluster when ``KUBERNETES_SERVICE_HOST``
-    is set; ``$KUBECONFIG``; ``~/.kube/config``.
+    is set; ``$KUBECONFIG``; ``~/.kube/config``. Read by :mod:`autopilot.kube.kubeconfig`;
+    users with exec/auth-provider plugins go through ``kubernetes_asyncio``.
     """
-    cfg = k8s_client.Configuration()
     try:
         if kubeconfig is not None:
             path = Path(kubeconfig)
             if not await asyncio.to_thread(path.is_file):
                 raise ConfigError(f"kubeconfig {path} does not exist")
-            await k8s_config.load_kube_config(
-                config_file=str(path), client_configuration=cfg, persist_config=False
+            return await _from_kubeconfig([path])
+        if os.environ.get("KUBERNETES_SERVICE_HOST"):
+            return await asyncio.to_thread(kcfg.load_incluster)
+        env = os.environ.get("KUBECONFIG", "")
+        paths = env or str(Path.home() / ".kube" / "config")
+        existing = await asyncio.to_thread(_existing_files, paths)
+        if not existing:
+            raise ConfigError(
+                "no Kubernetes configuration: not in a pod, no --kubeconfig, "
+                f"and {paths} does not exist"
             )
-        elif os.environ.get("KUBERNETES_SERVICE_HOST"):
-            await asyncio.to_thread(k8s_config.load_incluster_config, client_configuration=cfg)
-        else:
-            env = os.environ.get("KUBECONFIG", "")
-            paths = env or str(Path.home() / ".kube" / "config")
-            if not await asyncio.to_thread(_any_file, paths):
-                raise ConfigError(
-                    "no Kubernetes configuration: not in a pod, no --kubeconfig, "
-                    f"and {paths} does not exist"
-                )
-            await k8s_config.load_kube_config(
-                config_file=paths, client_configuration=cfg, persist_config=False
-            )
+        return await _from_kubeconfig(existing)
     except ConfigError:
         raise
-    except Exception as exc:  # the loader raises many types; the user needs one line
+    except Exception as exc:  # the loaders raise many types; the user needs one line
         detail = " ".join(str(exc).split()) or type(exc).__name__
         raise ConfigError(f"cannot load Kubernetes configuration: {detail}") from None
+
+
+async def _from_kubeconfig(paths: list[Path]) -> Any:
+    try:
+        return await asyncio.to_thread(kcfg.load_kubeconfig, paths)
+    except kcfg.NeedsPlugin:
+        pass
+    # Exec/auth-provider plugins: kubernetes_asyncio implements them (a large import,
+    # paid only by the configurations that need it).
+    from kubernetes_asyncio import client as k8s_client
+    from kubernetes_asyncio import config as k8s_config
+
+    cfg = k8s_client.Configuration()
+    await k8s_config.load_kube_config(
+        config_file=os.pathsep.join(str(p) for p in paths), client_configuration=cfg,
+        persist_config=False,
+    )
     return cfg
 
 
-def _any_file(paths: str) -> bool:
-    return any(Path(p).is_file() for p in paths.split(os.pathsep) if p)
+def _existing_files(paths: str) -> list[Path]:
+    return [Path(p) for p in paths.split(os.pathsep) if p and Path(p).is_file()]
 
 
 def _ssl_context(cfg: Any) -> ssl.SSLContext | bool:

@@ -1,0 +1,199 @@
+"""Client configuration from a kubeconfig file or the pod's service account.
+
+Importing ``kubernetes_asyncio`` loads its thousand generated model classes
+(about 38 MB of resident memory, a third of the controller's budget) although
+the client only needs a server URL, TLS material and a bearer token. This
+module reads those directly for the common cases: in-cluster service accounts
+(token re-read from its file, since bound tokens rotate) and kubeconfig users
+with a token, token file and/or client certificate. Users with an ``exec`` or
+``auth-provider`` plugin are handed to ``kubernetes_asyncio`` (imported only
+then), which implements those protocols.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import base64
+import contextlib
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+TOKEN_REFRESH_S = 60.0
+_PLUGIN_KEYS = ("exec", "auth-provider")
+
+
+class KubeconfigError(Exception):
+    """The configuration cannot be used (one-line reason)."""
+
+
+class NeedsPlugin(Exception):
+    """The selected user authenticates through an exec/auth-provider plugin."""
+
+
+@dataclass
+class Configuration:
+    """What :class:`~autopilot.kube.client.KubeClient` reads of a configuration.
+
+    Attribute names match ``kubernetes_asyncio.client.Configuration`` so either works.
+    """
+
+    host: str
+    ssl_ca_cert: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    verify_ssl: bool = True
+    tls_server_name: str | None = None
+    token: str | None = None
+    token_file: str | None = None
+    _token_read_at: float = field(default=0.0, repr=False)
+
+    async def get_api_key_with_prefix(self, identifier: str = "BearerToken") -> str | None:
+        """``Bearer <token>`` (the token file re-read at most once a minute), or None."""
+        if self.token_file and time.monotonic() - self._token_read_at >= TOKEN_REFRESH_S:
+            try:
+                text = await asyncio.to_thread(Path(self.token_file).read_text)
+            except OSError:
+                text = ""  # keep the last token; the file may be mid-rotation
+            if text.strip():
+                self.token = text.strip()
+            self._token_read_at = time.monotonic()
+        return f"Bearer {self.token}" if self.token else None
+
+
+_temp_files: list[str] = []
+
+
+def _cleanup() -> None:
+    for name in _temp_files:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+
+
+atexit.register(_cleanup)
+
+
+def _data_file(b64: str, what: str) -> str:
+    """Decode ``*-data`` into a private temp file (TLS libraries want paths)."""
+    try:
+        data = base64.b64decode(b64, validate=False)
+    except ValueError as exc:
+        raise KubeconfigError(f"{what} is not valid base64: {exc}") from None
+    fd, name = tempfile.mkstemp(prefix="autopilot-", suffix=".pem")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    _temp_files.append(name)
+    return name
+
+
+def _named(doc: dict[str, Any], section: str, name: str, what: str) -> dict[str, Any]:
+    for entry in doc.get(section) or []:
+        if isinstance(entry, dict) and entry.get("name") == name:
+            body = entry.get(what)
+            return body if isinstance(body, dict) else {}
+    raise KubeconfigError(f"{what} {name!r} not found in the kubeconfig")
+
+
+def _merge(docs: list[tuple[Path, dict[str, Any]]]) -> tuple[dict[str, Any], dict[str, Path]]:
+    """KUBECONFIG semantics: the first file setting a value or name wins."""
+    merged: dict[str, Any] = {"clusters": [], "users": [], "contexts": []}
+    origin: dict[str, Path] = {}
+    for path, doc in docs:
+        if "current-context" not in merged and doc.get("current-context"):
+            merged["current-context"] = doc["current-context"]
+        for section in ("clusters", "users", "contexts"):
+            seen = {e.get("name") for e in merged[section]}
+            for entry in doc.get(section) or []:
+                if isinstance(entry, dict) and entry.get("name") not in seen:
+                    merged[section].append(entry)
+                    origin[f"{section}/{entry.get('name')}"] = path
+    return merged, origin
+
+
+def _resolve(path: str, base: Path) -> str:
+    p = Path(path).expanduser()
+    return str(p if p.is_absolute() else base / p)
+
+
+def load_kubeconfig(paths: list[Path]) -> Configuration:
+    """The current context of the (merged) kubeconfig files.
+
+    Raises :class:`NeedsPlugin` for exec/auth-provider users and
+    :class:`KubeconfigError` for anything unusable.
+    """
+    yaml = YAML(typ="safe", pure=True)
+    docs: list[tuple[Path, dict[str, Any]]] = []
+    for path in paths:
+        try:
+            doc = yaml.load(path.read_text())
+        except (OSError, YAMLError, UnicodeDecodeError) as exc:
+            raise KubeconfigError(f"{path}: {' '.join(str(exc).split())}") from None
+        if doc is None:
+            continue
+        if not isinstance(doc, dict):
+            raise KubeconfigError(f"{path}: not a kubeconfig (expected a mapping)")
+        docs.append((path, doc))
+    merged, origin = _merge(docs)
+    current = merged.get("current-context")
+    if not current:
+        raise KubeconfigError("the kubeconfig has no current-context")
+    ctx = _named(merged, "contexts", str(current), "context")
+    cluster_name, user_name = str(ctx.get("cluster", "")), str(ctx.get("user", ""))
+    cluster = _named(merged, "clusters", cluster_name, "cluster")
+    user = _named(merged, "users", user_name, "user") if user_name else {}
+    if any(k in user for k in _PLUGIN_KEYS):
+        raise NeedsPlugin(user_name)
+    server = str(cluster.get("server") or "")
+    if not server:
+        raise KubeconfigError(f"cluster {cluster_name!r} has no server")
+    cbase = origin.get(f"clusters/{cluster_name}", paths[0]).parent
+    ubase = origin.get(f"users/{user_name}", paths[0]).parent
+    cfg = Configuration(host=server.rstrip("/"))
+    if cluster.get("certificate-authority-data"):
+        cfg.ssl_ca_cert = _data_file(str(cluster["certificate-authority-data"]),
+                                     "certificate-authority-data")
+    elif cluster.get("certificate-authority"):
+        cfg.ssl_ca_cert = _resolve(str(cluster["certificate-authority"]), cbase)
+    cfg.verify_ssl = not bool(cluster.get("insecure-skip-tls-verify"))
+    if cluster.get("tls-server-name"):
+        cfg.tls_server_name = str(cluster["tls-server-name"])
+    for key, attr in (("client-certificate", "cert_file"), ("client-key", "key_file")):
+        if user.get(f"{key}-data"):
+            setattr(cfg, attr, _data_file(str(user[f"{key}-data"]), f"{key}-data"))
+        elif user.get(key):
+            setattr(cfg, attr, _resolve(str(user[key]), ubase))
+    if user.get("token"):
+        cfg.token = str(user["token"])
+    elif user.get("tokenFile"):
+        cfg.token_file = _resolve(str(user["tokenFile"]), ubase)
+    return cfg
+
+
+def load_incluster(environ: dict[str, str] | None = None, sa_dir: Path = SA_DIR
+                   ) -> Configuration:
+    """The pod's service account: API server from the environment, token and CA from files."""
+    env = os.environ if environ is None else environ
+    host, port = env.get("KUBERNETES_SERVICE_HOST", ""), env.get("KUBERNETES_SERVICE_PORT", "")
+    if not host or not port:
+        raise KubeconfigError("KUBERNETES_SERVICE_HOST/PORT are not set")
+    token = sa_dir / "token"
+    if not token.is_file():
+        raise KubeconfigError(f"service account token {token} does not exist")
+    text = token.read_text().strip()
+    if not text:
+        raise KubeconfigError(f"service account token {token} is empty")
+    ca = sa_dir / "ca.crt"
+    if not ca.is_file():
+        raise KubeconfigError(f"service account CA {ca} does not exist")
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # IPv6
+    return Configuration(host=f"https://{host}:{port}", ssl_ca_cert=str(ca), token=text,
+                         token_file=str(token), _token_read_at=time.monotonic())
