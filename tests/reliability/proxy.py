@@ -62,8 +62,9 @@ class Proxy:
         self._writers.discard(up_writer)
 
     async def _up(self) -> None:
-        if self._server is not None:  # after a blackhole: answer again, new connections only
-            await self._drop_all()
+        if self._server is not None:
+            # After a blackhole: new connections work again; the hung ones stay hung, like
+            # a peer that vanished, until the client's own timeouts notice.
             return
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port,
                                                   reuse_address=True)
@@ -77,7 +78,7 @@ class Proxy:
         self._writers.clear()
 
     def up(self) -> None:
-        """Listen (again) on the same port."""
+        """Listen (again) on the same port; after :meth:`blackhole`, forward new connections."""
         self.blackholed = False
         self._call(self._up())
 

@@ -124,8 +124,11 @@ def test_silent_api_server_longer_than_the_watch_watchdog(
         assert c.proc is not None and c.proc.poll() is None
         assert healthy(c), c.http(c.health_port, "/healthz")
         proxy.up()
-        eventually_sync(lambda: selector_app(platform) == GOLDEN_APP, timeout=120,
+        eventually_sync(lambda: selector_app(platform) == GOLDEN_APP, timeout=150,
                         what="caught up after the silence")
+        # The silent streams were given up by the inactivity watchdog, not by luck.
+        assert [line for line in c.log_lines("watch failed; retrying")
+                if "Timeout" in line.get("reason", "")], "no watch timed out"
         assert c.stop() == 0
 
 

@@ -1,0 +1,220 @@
+"""Security: least privilege, no secrets in any output, TLS verified, the patch guard holds.
+
+Already covered elsewhere (not repeated here): the debug server binds to
+loopback by default (tests/unit/test_web.py), the Deployment runs non-root with
+a read-only root filesystem (tests/ops/test_manifests.py), an untrusted server
+certificate is refused by the client (tests/runtime/test_client_tls.py).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ruamel.yaml import YAML
+
+from tests.reliability.conftest import StartController
+from tests.support.controller import PROJECT, Controller
+from tests.support.platform import HCO_NS, Platform
+from tests.support.wait import eventually_sync
+
+ON = {"platform.kubevirt.io/autopilot": "true"}
+CLUSTERROLE = PROJECT / "manifests" / "rbac" / "clusterrole.yaml"
+SVC_NAME = "virt-platform-autopilot-metrics"
+SVC = f"/api/v1/namespaces/{HCO_NS}/services/{SVC_NAME}"
+PATCH = "platform.kubevirt.io/patch"
+COMPLIANCE = "virt_platform_compliance_status"
+
+# What the controller's client ever sends: SSA (patch, create on first apply), reads and
+# watches, Lease updates, tombstone deletes; bind/escalate let it grant the roles its
+# assets carry (Kubernetes demands them to create such bindings and roles).
+USED_VERBS = {"get", "list", "watch", "create", "patch", "update", "delete", "bind", "escalate"}
+NAMED_ONLY = {"delete", "bind", "escalate"}
+
+
+def _rules() -> list[dict[str, Any]]:
+    if not CLUSTERROLE.is_file():
+        pytest.skip("manifests/rbac/clusterrole.yaml not generated yet")
+    docs = [d for d in YAML(typ="safe", pure=True).load_all(CLUSTERROLE.read_text()) if d]
+    [role] = docs
+    return list(role["rules"])
+
+
+def test_clusterrole_has_no_wildcards_and_no_unused_verbs() -> None:
+    problems = []
+    for rule in _rules():
+        fields = ("apiGroups", "resources", "verbs", "resourceNames")
+        if any("*" in str(v) for f in fields for v in rule.get(f, [])):
+            problems.append(f"wildcard in {rule}")
+        if rule.get("nonResourceURLs"):
+            problems.append(f"non-resource URLs in {rule}")
+        if set(rule["verbs"]) - USED_VERBS:
+            problems.append(f"verbs {set(rule['verbs']) - USED_VERBS} in {rule}")
+        if set(rule["verbs"]) & NAMED_ONLY and not rule.get("resourceNames"):
+            problems.append(f"{set(rule['verbs']) & NAMED_ONLY} without resourceNames in {rule}")
+        if {"secrets", "pods/exec", "serviceaccounts/token", "users", "groups"} & set(
+            rule.get("resources", [])
+        ):
+            problems.append(f"sensitive resource in {rule}")
+    assert problems == []
+
+
+@pytest.mark.xfail(reason="the RBAC generator grants 'update' on every managed kind, but the "
+                          "controller writes them with server-side apply (patch) only")
+def test_clusterrole_grants_update_only_where_the_controller_puts() -> None:
+    extra = [r for r in _rules() if "update" in r["verbs"]
+             and r.get("resources") != ["leases"]]
+    assert extra == []
+
+
+# -- nothing secret in logs, metrics or debug output ------------------------------------------
+
+
+def _outputs(c: Controller) -> str:
+    texts = [c.log_text(), c.metrics_text()]
+    for path in ("/debug/render", "/debug/exclusions", "/debug/features", "/debug/tombstones",
+                 f"/debug/explain/Service/{HCO_NS}/{SVC_NAME}"):
+        texts.append(c.http(c.debug_port, path)[1])
+    return "\n".join(texts)
+
+
+@pytest.mark.timeout(120)
+def test_no_token_or_secret_value_in_any_output(platform: Platform,
+                                                controller: StartController,
+                                                cluster: Any) -> None:
+    sim = cluster.require_sim()
+    token = f"tok-{uuid.uuid4().hex}"
+    secret = f"s3cr3t-{uuid.uuid4().hex}"
+    sim.controls.add_token(token, "autopilot-sec")
+    kubeconfig = sim.write_kubeconfig(cluster.workdir / "kubeconfig-sec", token=token,
+                                      user="autopilot-sec")
+    platform.ensure_namespace(HCO_NS)
+    status, _ = cluster.api("POST", f"/api/v1/namespaces/{HCO_NS}/secrets", body={
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "autopilot-sec", "labels": {
+            "platform.kubevirt.io/managed-by": "virt-platform-autopilot"},
+            "annotations": {"note": secret}},
+        "stringData": {"password": secret}})
+    assert status == 201
+    platform.create_hco(ON)
+
+    # Failures of every sort while it reconciles: each path that logs an error runs.
+    sim.controls.deny_admission(kind="ServiceMonitor", message="frozen by policy")
+    sim.controls.deny_rbac(user="autopilot-sec", verb="patch", resource="prometheusrules")
+    sim.controls.inject_errors(status=500, verb="patch", resource="services", count=2)
+    sim.controls.inject_errors(status=429, verb="list", count=2, retry_after=1)
+    c = controller(kubeconfig=kubeconfig)
+    eventually_sync(lambda: c.log_lines("failed to apply", kind="ServiceMonitor")
+                    and c.log_lines("failed to apply", kind="PrometheusRule"),
+                    timeout=30, what="denials logged")
+    sim.controls.compact()
+    sim.controls.drop_watches()
+    sim.controls.clear_admission()
+    sim.controls.clear_rbac()
+    eventually_sync(lambda: c.metric(COMPLIANCE, kind="PrometheusRule") == 1, timeout=40,
+                    what="recovered")
+
+    # A second controller whose token the server does not know: every call is a 401.
+    bad = f"tok-{uuid.uuid4().hex}"
+    wrong = cluster.workdir / "kubeconfig-wrong"
+    wrong.write_text(kubeconfig.read_text().replace(token, bad))
+    d = controller(kubeconfig=wrong, wait=False)
+    eventually_sync(lambda: "Unauthorized" in d.log_text(),
+                    timeout=30, what="401 logged")
+
+    for who in (c, d):
+        text = _outputs(who) if who is c else who.log_text()
+        for needle in (token, bad, secret, base64.b64encode(secret.encode()).decode()):
+            assert needle not in text, f"{needle[:8]}... leaked"
+        assert "Traceback" not in text
+
+
+# -- TLS: the controller process refuses a server it cannot verify ---------------------------
+
+
+def _other_ca(tmp: Path) -> bytes:
+    key, cert = tmp / "other.key", tmp / "other.crt"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                    str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=other-ca",
+                    "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=60)
+    return cert.read_bytes()
+
+
+def test_controller_refuses_an_api_server_it_cannot_verify(tmp_path: Path, cluster: Any,
+                                                           controller: StartController) -> None:
+    sim = cluster.require_sim()
+    doc = json.loads(cluster.kubeconfig.read_text())
+    doc["clusters"][0]["cluster"]["certificate-authority-data"] = base64.b64encode(
+        _other_ca(tmp_path)).decode()
+    kubeconfig = tmp_path / "kubeconfig-untrusted"
+    kubeconfig.write_text(json.dumps(doc))
+    sim.controls.reset_counts()
+    c = controller(kubeconfig=kubeconfig, wait=False)
+    eventually_sync(lambda: "certificate verify failed" in c.log_text().lower()
+                    or "certificate_verify_failed" in c.log_text().lower(),
+                    timeout=30, what="a clear certificate error in the log")
+    assert c.http(c.health_port, "/readyz")[0] != 200
+    # Not one request got through: the token never left the process.
+    assert sim.controls.counts(user_agent="virt-platform-autopilot") == 0
+
+
+# -- the patch guard, end to end through a live object ---------------------------------------
+
+EVIL = {"apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "evil", "namespace": HCO_NS}, "spec": {}}
+BYPASSES = [
+    [{"op": "replace", "path": "/metadata", "value": {"name": "evil", "namespace": HCO_NS}}],
+    [{"op": "add", "path": "", "value": EVIL}],
+    [{"op": "remove", "path": "/metadata"}],
+    [{"op": "move", "from": "/metadata/name", "path": "/metadata/labels/x"}],
+    [{"op": "copy", "from": "/spec/selector/app", "path": "/metadata/name"}],
+    [{"op": "move", "from": "/metadata", "path": "/spec/m"}],
+    [{"op": "replace", "path": "/metadata/namespace", "value": "default"}],
+    [{"op": "add", "path": "/metadata/managedFields", "value": []}],
+    [{"op": "replace", "path": "/kind", "value": "ConfigMap"}],
+    [{"op": "replace", "path": "/apiVersion", "value": "v2"}],
+    [{"op": "add", "path": "/status", "value": {"loadBalancer": {}}}],
+    [{"op": "replace", "path": "/metadata/name/", "value": "evil"}],
+    [{"op": "add", "path": "/metadata/../metadata/name", "value": "evil"}],
+    [{"op": "add", "path": "/metadata/labels/ok", "value": "1"},
+     {"op": "replace", "path": "/metadata/name", "value": "evil"}],
+]
+# JSON escapes decode to a protected path: the guard must see the decoded text.
+RAW_BYPASSES = ['[{"op": "replace", "path": "/metadat\\u0061/name", "value": "evil"}]',
+                '[{"op": "replace", "path": "\\/metadata\\/name", "value": "evil"}]']
+
+
+@pytest.mark.timeout(120)
+def test_patch_guard_holds_on_a_live_object(platform: Platform,
+                                            controller: StartController) -> None:
+    platform.create_hco(ON)
+    c = controller()
+    platform.wait_for(SVC, what="metrics Service")
+    eventually_sync(lambda: c.metric(COMPLIANCE, kind="Service", name=SVC_NAME) == 1,
+                    what="Service compliant")
+    applied_before = len(c.log_lines("successfully applied", name=SVC_NAME))
+    for text in [json.dumps(b) for b in BYPASSES] + RAW_BYPASSES:
+        seen = len(c.log_lines("invalid patch annotation", name=SVC_NAME))
+        platform.patch(SVC, {"metadata": {"annotations": {PATCH: text}}})
+        eventually_sync(lambda s=seen: len(c.log_lines("invalid patch annotation",
+                                                       name=SVC_NAME)) > s,
+                        what=f"refusal of {text}")
+        line = c.log_lines("invalid patch annotation", name=SVC_NAME)[-1]
+        assert "forbidden path" in line["error"], (text, line)
+    live = platform.get(SVC)
+    assert live is not None and live["kind"] == "Service"
+    assert live["metadata"]["namespace"] == HCO_NS
+    for path in (f"/api/v1/namespaces/{HCO_NS}/services/evil",
+                 f"/api/v1/namespaces/default/services/{SVC_NAME}",
+                 f"/api/v1/namespaces/{HCO_NS}/configmaps/{SVC_NAME}"):
+        assert platform.get(path) is None, f"{path} was created"
+    # Refused patches change nothing: no write to the Service at all.
+    assert len(c.log_lines("successfully applied", name=SVC_NAME)) == applied_before
+    assert not [line for line in c.log_lines("successfully applied") if line["name"] == "evil"]
+    assert c.http(c.health_port, "/healthz")[0] == 200
