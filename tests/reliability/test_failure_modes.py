@@ -96,8 +96,11 @@ def test_api_server_away_then_back(platform: Platform, controller: StartControll
                         timeout=15, what="8 s away, still alive")
         assert c.proc is not None and c.proc.poll() is None
         proxy.up()
+        back = time.monotonic()
         eventually_sync(lambda: selector_app(platform) == GOLDEN_APP, timeout=40,
                         what="drift made during the outage corrected")
+        print(f"outage drift corrected {time.monotonic() - back:.1f}s after the server returned; "
+              f"{len(c.log_lines('watch failed; retrying'))} watch failures logged")
         eventually_sync(lambda: c.metric(COMPLIANCE, kind="Service", name=SVC_NAME,
                                          namespace=HCO_NS) == 1, what="compliant")
         assert healthy(c) and c.proc.poll() is None
@@ -124,8 +127,10 @@ def test_silent_api_server_longer_than_the_watch_watchdog(
         assert c.proc is not None and c.proc.poll() is None
         assert healthy(c), c.http(c.health_port, "/healthz")
         proxy.up()
+        back = time.monotonic()
         eventually_sync(lambda: selector_app(platform) == GOLDEN_APP, timeout=150,
                         what="caught up after the silence")
+        print(f"caught up {time.monotonic() - back:.1f}s after the silence ended")
         # The silent streams were given up by the inactivity watchdog, not by luck.
         assert [line for line in c.log_lines("watch failed; retrying")
                 if "Timeout" in line.get("reason", "")], "no watch timed out"
@@ -158,6 +163,7 @@ def test_leader_killed_standby_takes_over_then_sigterm_releases(
                     timeout=15 + 2 + 10, interval=0.2, what="standby leads")
     took = time.monotonic() - killed
     assert took <= 15 + 2 + 5, f"takeover after {took:.1f}s"
+    print(f"standby took over {took:.1f}s after kill -9 of the leader")
     assert _leader_of(cluster) not in (None, held_by)
     # The new leader does the work.
     platform.patch(SVC, {"spec": {"selector": {"app": "intruder"}}})
@@ -167,6 +173,7 @@ def test_leader_killed_standby_takes_over_then_sigterm_releases(
     standby.proc.terminate()
     sent = time.monotonic()
     code = standby.proc.wait(timeout=15)
+    print(f"SIGTERM: exit {code} after {time.monotonic() - sent:.1f}s")
     assert code == 0 and time.monotonic() - sent < 10
     assert not _leader_of(cluster), "lease not released on SIGTERM"
     assert "Traceback" not in standby.log_text()
