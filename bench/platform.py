@@ -73,7 +73,9 @@ def platform_nodes() -> list[dict[str, Any]]:
 
 def opt_in(golden: GoldenState) -> tuple[dict[str, str], list[str], dict[str, str]]:
     """(HCO annotations, feature gates, environment) that satisfy every opt-in condition."""
-    annotations = {ACTIVATION: "true"}
+    # A storage class for the storage-based remediation config, which renders nothing
+    # without one (offline there is no StorageProfile to find it from).
+    annotations = {ACTIVATION: "true", "platform.kubevirt.io/sbr-storage-class": "bench-rwx"}
     gates: set[str] = set()
     env: dict[str, str] = {}
     for asset in golden.assets:
