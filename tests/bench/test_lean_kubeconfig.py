@@ -7,6 +7,7 @@ auth-provider users still go through kubernetes_asyncio.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import subprocess
@@ -47,7 +48,7 @@ async def test_token_ca_data_and_relative_paths(tmp_path: Path) -> None:
         user={"token": "abc", "client-certificate": "client.crt", "client-key": "/abs/key"}))
     cfg = await load_configuration(path)
     assert cfg.host == "https://api.example:6443"
-    assert Path(cfg.ssl_ca_cert).read_bytes() == b"CA PEM"
+    assert await asyncio.to_thread(Path(cfg.ssl_ca_cert).read_bytes) == b"CA PEM"
     assert cfg.cert_file == str(tmp_path / "client.crt")
     assert cfg.key_file == "/abs/key"
     assert cfg.verify_ssl is True
