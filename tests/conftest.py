@@ -16,24 +16,20 @@ from tests.support.cluster import (
 )
 
 
-@pytest.fixture(scope="session")
-def _real_cluster() -> Iterator[Cluster | None]:
-    """One real kube-apiserver + etcd per session when KUBEBUILDER_ASSETS provides them."""
-    assets = real_assets()
-    if assets is None:
-        yield None
-        return
-    with real_cluster(assets) as cluster:
-        yield cluster
-
-
 @pytest.fixture
-def cluster(request: pytest.FixtureRequest, _real_cluster: Cluster | None) -> Iterator[Cluster]:
-    """The API server for this test: a fresh kubesim, or the session's real server."""
-    if _real_cluster is not None:
+def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
+    """The API server for this test: a fresh kubesim, or a fresh real kube-apiserver + etcd.
+
+    Real mode (``KUBEBUILDER_ASSETS`` holding both binaries) starts a new server for
+    every test too, so no test can lean on what an earlier one left behind (a real
+    server never finishes deleting namespaces without a controller manager).
+    """
+    assets = real_assets()
+    if assets is not None:
         if request.node.get_closest_marker("kubesim_only"):
             pytest.skip("needs kubesim; running against a real kube-apiserver")
-        yield _real_cluster
+        with real_cluster(assets) as real:
+            yield real
         return
     with kubesim_cluster() as c:
         yield c
