@@ -29,7 +29,8 @@ def _drift(r: dict[str, Any]) -> str:
 
 
 def _idle(r: dict[str, Any]) -> str:
-    return (f"{r['cpu_percent_of_core']}% of a core over {r['seconds']}s, "
+    return (f"{r['cpu_percent_of_core']}% of a core over {r['seconds']}s"
+            f"{' (leader election on)' if r.get('leader_elect') else ''}, "
             f"{r['context_switches_per_s']} ctx switches/s, requests: "
             f"{_verbs(r['requests_by_verb'])}")
 
