@@ -74,13 +74,15 @@ def run_chaos(platform: Platform, controller: StartController, cluster: Any, *,
     assert c.proc is not None
 
     # Baseline: everything applied and compliant, steady across resyncs.
-    eventually_sync(lambda: len(compliance(c)) >= 5 and all(v == 1 for v in
-                                                            compliance(c).values()),
-                    timeout=30, what="initial convergence")
+    versions = api_versions()
+    # Everything rendered, except objects in namespaces no operator created (skipped quietly).
+    rendered = {(o["kind"], o["metadata"]["name"], o["metadata"].get("namespace") or "")
+                for o in render_offline(ON)
+                if (o["metadata"].get("namespace") or "") in ("", HCO_NS)}
+    eventually_sync(lambda: all_compliant(c, rendered), timeout=30, what="initial convergence")
     expected = set(compliance(c))
     paths = Paths(cluster)
     live: dict[str, dict[str, Any]] = {}
-    versions = api_versions()
     for kind, name, ns in sorted(expected):
         ref = {"apiVersion": versions[(kind, name)], "kind": kind,
                "metadata": {"name": name, "namespace": ns or None}}
@@ -97,7 +99,7 @@ def run_chaos(platform: Platform, controller: StartController, cluster: Any, *,
                     what="user pause seen")
     expected.discard((PAUSED_KIND, PAUSED_NAME, HCO_NS))
     targets = [t for t in targets_from(live) if t.path != paused_path]
-    baseline_tasks = wait_resyncs(c, 2)
+    baseline_tasks = wait_resyncs(c, 3)
     baseline_rss = rss_kib(c.proc.pid)
 
     # Chaos.
@@ -141,9 +143,11 @@ def run_chaos(platform: Platform, controller: StartController, cluster: Any, *,
     assert status == 200, text
 
     # No task leaked, memory flat.
-    after_tasks = wait_resyncs(c, 2)
+    after_tasks = wait_resyncs(c, 3)
     after_rss = rss_kib(c.proc.pid)
-    assert min(after_tasks) <= min(baseline_tasks) + 2, (baseline_tasks, after_tasks)
+    # Short-lived tasks (event posts, probe requests) come and go; a leak shows as a floor
+    # that rose: the quietest pass after the chaos must not exceed the busiest before it.
+    assert min(after_tasks) <= max(baseline_tasks), (baseline_tasks, after_tasks)
     assert after_rss - baseline_rss < max(20_000, baseline_rss // 4), (baseline_rss, after_rss)
     assert "Traceback" not in c.log_text()
     summary = {
