@@ -457,6 +457,8 @@ def load_golden_state(root: Path) -> GoldenState:
         version = version_file.read_text(encoding="utf-8").strip()
     except OSError:
         raise GoldenStateError(f"{version_file}: missing golden-state VERSION file") from None
+    except UnicodeDecodeError:
+        raise GoldenStateError(f"{version_file}: VERSION is not UTF-8 text") from None
     if not version or len(version.split()) != 1:
         raise GoldenStateError(f"{version_file}: VERSION must be one non-empty word")
     files = sorted({*catalog_dir.glob("*.yaml"), *catalog_dir.glob("*.yml")})

@@ -172,6 +172,8 @@ def make_environment(root: Path) -> SandboxedEnvironment:
                 raise RenderFailed(
                     f"read_file: cannot read {relative!r}: {exc.strerror}"
                 ) from None
+            except UnicodeDecodeError:
+                raise RenderFailed(f"read_file: {relative!r} is not UTF-8 text") from None
         return file_cache[target]
 
     helpers: dict[str, Any] = {

@@ -50,6 +50,8 @@ def load_documents(path: Path) -> list[Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise rep.error(f"cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise rep.error(f"not UTF-8 text (byte {exc.start})") from None
     try:
         return [d for d in rt_yaml().load_all(text) if d is not None]
     except MarkedYAMLError as exc:

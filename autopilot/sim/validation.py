@@ -48,6 +48,62 @@ def name_causes(key: tuple[str, str], name: str) -> list[dict[str, Any]]:
     return []
 
 
+_QUALIFIED = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+_LABEL_VALUE_MSG = (
+    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or "
+    "'.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or "
+    "'my_value',  or '12345', regex used for validation is "
+    "'(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
+)
+_QUALIFIED_MSG = (
+    "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end "
+    "with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used "
+    "for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
+)
+
+
+def _key_problem(key: str) -> str | None:
+    prefix, _, name = key.rpartition("/")
+    if "/" in prefix:
+        return "a qualified name must consist of at most one '/'"
+    if prefix and (len(prefix) > 253 or not _SUBDOMAIN.fullmatch(prefix)):
+        return "prefix part " + _SUBDOMAIN_MSG
+    if not name:
+        return "name part must be non-empty"
+    if len(name) > 63:
+        return "name part must be no more than 63 characters"
+    if not _QUALIFIED.fullmatch(name):
+        return _QUALIFIED_MSG
+    return None
+
+
+def metadata_causes(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    """ObjectMeta checks of every write: label keys and values, annotation keys and size."""
+    meta = obj.get("metadata") or {}
+    causes: list[dict[str, Any]] = []
+    for key, value in (meta.get("labels") or {}).items():
+        problem = _key_problem(str(key))
+        if problem:
+            causes.append(_cause("metadata.labels", f'Invalid value: "{key}": {problem}'))
+        text = "" if value is None else str(value)
+        if len(text) > 63:
+            causes.append(_cause("metadata.labels", f'Invalid value: "{text}": must be no more '
+                                 "than 63 characters"))
+        elif text and not _QUALIFIED.fullmatch(text):
+            causes.append(_cause("metadata.labels", f'Invalid value: "{text}": '
+                                 f"{_LABEL_VALUE_MSG}"))
+    annotations = meta.get("annotations") or {}
+    for key in annotations:
+        problem = _key_problem(str(key).lower())
+        if problem:
+            causes.append(_cause("metadata.annotations", f'Invalid value: "{key}": {problem}'))
+    total = sum(len(str(k)) + len(str(v)) for k, v in annotations.items())
+    if total > 262144:
+        causes.append(_cause("metadata.annotations", "Too long: may not be more than 262144 "
+                             "bytes", "FieldValueTooLong"))
+    return causes
+
+
 def event_causes(key: tuple[str, str], obj: dict[str, Any]) -> list[dict[str, Any]]:
     """The namespace rule for events: regarding/involvedObject must live in the event's."""
     if key[1] != "events" or key[0] not in ("", "events.k8s.io"):

@@ -26,7 +26,7 @@ from autopilot.sim.fieldpath import InvalidObject
 from autopilot.sim.objects import as_version, content, normalise_causes, same_object, tidy
 from autopilot.sim.request import ApiRequest, truthy
 from autopilot.sim.state import CRD_KEY, NS_KEY, SimState, now
-from autopilot.sim.validation import event_causes, name_causes
+from autopilot.sim.validation import event_causes, metadata_causes, name_causes
 
 Obj = dict[str, Any]
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
@@ -127,6 +127,7 @@ class Writer:
         causes: list[dict[str, Any]] = []
         if old is None:
             causes += name_causes(rt.key, name)
+        causes += metadata_causes(new)
         causes += event_causes(rt.key, new)
         if rt.key == CRD_KEY:
             causes += crds.crd_causes(new)

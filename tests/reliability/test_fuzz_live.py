@@ -263,8 +263,7 @@ def _broken(tmp: Path, name: str) -> Path:
 @pytest.mark.parametrize("name", [
     "yaml-syntax", "missing-template", "jinja-syntax", "duplicate-asset", "unlabelled-tombstone",
     "not-a-directory",
-    pytest.param("binary-catalog", marks=pytest.mark.xfail(
-        reason="the golden loader lets UnicodeDecodeError through (exit 1, no file named)")),
+    "binary-catalog",
 ])
 def test_run_with_malformed_golden_state_is_one_line_exit_2(
     name: str, tmp_path: Path, cluster: Any

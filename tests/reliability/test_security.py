@@ -64,8 +64,6 @@ def test_clusterrole_has_no_wildcards_and_no_unused_verbs() -> None:
     assert problems == []
 
 
-@pytest.mark.xfail(reason="the RBAC generator grants 'update' on every managed kind, but the "
-                          "controller writes them with server-side apply (patch) only")
 def test_clusterrole_grants_update_only_where_the_controller_puts() -> None:
     extra = [r for r in _rules() if "update" in r["verbs"]
              and r.get("resources") != ["leases"]]
