@@ -55,7 +55,10 @@ def machine() -> dict[str, Any]:
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options."""
-    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Run the benchmarks against kubesim (or a real API server when "
+                    "KUBEBUILDER_ASSETS is set) and print a table.")
     size = p.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="shorter runs")
     size.add_argument("--smoke", action="store_true", help="seconds; checks only that it runs")
