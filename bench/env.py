@@ -1,9 +1,9 @@
 """One benchmark environment: an API server, the seeded platform and the controller process.
 
-kubesim by default (a fresh one per benchmark, in a thread of this process);
-a real kube-apiserver + etcd when ``KUBEBUILDER_ASSETS`` provides them (one for
-the whole run, reused by every benchmark). The controller always runs as its
-own process (``python -m autopilot run``) and is measured from ``/proc``.
+kubesim by default (in a thread of this process), a real kube-apiserver + etcd
+when ``KUBEBUILDER_ASSETS`` provides them; a fresh one for every benchmark. The
+controller always runs as its own process (``python -m autopilot run``) and is
+measured from ``/proc``.
 """
 
 from __future__ import annotations
@@ -233,34 +233,22 @@ def wait_quiet(tail: LogTail, *, quiet: float = 2.0, timeout: float = 60.0) -> N
 
 @contextmanager
 def cluster_source() -> Iterator[Any]:
-    """Yields ``new_env(spec) -> contextmanager[Env]``: fresh kubesim each, or one real server."""
+    """Yields ``new_env(spec) -> contextmanager[Env]``: a fresh, seeded API server each.
+
+    kubesim in a thread by default; a real kube-apiserver + etcd when
+    ``KUBEBUILDER_ASSETS`` provides them.
+    """
     assets = real_assets()
-    if assets is None:
-        @contextmanager
-        def fresh(spec: PlatformSpec) -> Iterator[Env]:
-            with kubesim_cluster() as cluster:
-                seed(cluster, spec)
-                env = Env(cluster, spec)
-                try:
-                    yield env
-                finally:
-                    env.stop_controllers()
 
-        yield fresh
-        return
-    with real_cluster(assets) as shared:
-        seeded = False
-
-        @contextmanager
-        def reuse(spec: PlatformSpec) -> Iterator[Env]:
-            nonlocal seeded
-            if not seeded:
-                seed(shared, spec)
-                seeded = True
-            env = Env(shared, spec)
+    @contextmanager
+    def fresh(spec: PlatformSpec) -> Iterator[Env]:
+        source = kubesim_cluster() if assets is None else real_cluster(assets)
+        with source as cluster:
+            seed(cluster, spec)
+            env = Env(cluster, spec)
             try:
                 yield env
             finally:
                 env.stop_controllers()
 
-        yield reuse
+    yield fresh

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from typing import Any
 
@@ -26,8 +25,6 @@ def run(env: Env, mode: Mode) -> dict[str, Any]:
     outcome = asyncio.run(_storm(env, mode))
     tail.poll()
     controller._check_alive()
-    controller.stop()
-    asyncio.run(_unpause(env, outcome.pop("_targets")))
     return _report(outcome, tail, mode)
 
 
@@ -49,7 +46,7 @@ async def _storm(env: Env, mode: Mode) -> dict[str, Any]:
                 for t in targets))
             end_wall = time.time()
             await asyncio.sleep(0.5)  # let the last pause events arrive
-        return {"_targets": targets, "start_wall": start_wall, "end_wall": end_wall,
+        return {"start_wall": start_wall, "end_wall": end_wall,
                 "paused_after": {t.key: paused_at[t.key] - start for t in targets
                                  if t.key in paused_at},
                 "edits_sent": sum(s for s, _ in sent), "edits_rejected": sum(r for _, r in sent),
@@ -77,15 +74,6 @@ async def _hammer(client: BenchClient, target: Target, *, start: float, rate: fl
         except BenchApiError:
             rejected += 1
         n += 1
-
-
-async def _unpause(env: Env, targets: list[Target]) -> None:
-    """Remove the pause annotations (matters when the API server outlives this benchmark)."""
-    async with env.client() as client:
-        for t in targets:
-            with contextlib.suppress(BenchApiError):
-                await client.merge_patch(
-                    t.path, {"metadata": {"annotations": {RECONCILE_PAUSED: None}}})
 
 
 def _report(outcome: dict[str, Any], tail: LogTail, mode: Mode) -> dict[str, Any]:
