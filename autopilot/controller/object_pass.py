@@ -119,14 +119,9 @@ class ObjectPass:
             return Result(Outcome.IN_SYNC)
 
         if live is not None:
-            try:
-                dry = await self.client.apply(res, desired, force=True, dry_run=True)
-            except ApiError as exc:
-                if _missing_namespace(exc):
-                    return Result(Outcome.SKIPPED)
-                return self._failed(st, regarding, blog, exc.message, verb="dry-run")
-            except (OSError, TimeoutError) as exc:
-                return self._failed(st, regarding, blog, _describe(exc), verb="dry-run")
+            dry = await self._server_apply(st, regarding, blog, res, desired, dry_run=True)
+            if isinstance(dry, Result):
+                return dry
             diffs = drift.diff_paths(dry, live)
             st.last_checked_at = time.time()
             if not diffs:
@@ -154,14 +149,9 @@ class ObjectPass:
         if not decision.allowed:
             return await self._throttled(st, regarding, live, res, decision, blog)
 
-        try:
-            applied = await self.client.apply(res, desired, force=True, dry_run=False)
-        except ApiError as exc:
-            if _missing_namespace(exc):
-                return Result(Outcome.SKIPPED)
-            return self._failed(st, regarding, blog, exc.message, verb="apply")
-        except (OSError, TimeoutError) as exc:
-            return self._failed(st, regarding, blog, _describe(exc), verb="apply")
+        applied = await self._server_apply(st, regarding, blog, res, desired, dry_run=False)
+        if isinstance(applied, Result):
+            return applied
 
         self.guard.record_success(ref)
         new_rv = str((applied.get("metadata") or {}).get("resourceVersion", ""))
@@ -186,6 +176,27 @@ class ObjectPass:
                 note="applied with the user's platform.kubevirt.io/patch", action="Apply",
             )
         return Result(Outcome.APPLIED)
+
+    async def _server_apply(
+        self,
+        st: ObjectState,
+        regarding: dict[str, Any],
+        blog: Any,
+        res: ResourceInfo,
+        desired: dict[str, Any],
+        *,
+        dry_run: bool,
+    ) -> dict[str, Any] | Result:
+        """Forced SSA (or its dry run); a failure comes back as the pass's Result."""
+        verb = "dry-run" if dry_run else "apply"
+        try:
+            return await self.client.apply(res, desired, force=True, dry_run=dry_run)
+        except ApiError as exc:
+            if _missing_namespace(exc):
+                return Result(Outcome.SKIPPED)  # namespace guard, seen by the server
+            return self._failed(st, regarding, blog, exc.message, verb=verb)
+        except (OSError, TimeoutError) as exc:
+            return self._failed(st, regarding, blog, _describe(exc), verb=verb)
 
     async def _read_live(self, res: ResourceInfo, ref: ObjectRef) -> dict[str, Any] | None:
         _, obj = self.view.cached_object(res, namespace=ref.namespace, name=ref.name)
