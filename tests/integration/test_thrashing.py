@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-import threading
 from typing import Any
 
 import pytest
 
+from tests.support.editwar import EditWar
 from tests.support.platform import HCO_NS, Platform, annotations_of
 from tests.support.wait import eventually_sync
 
@@ -21,37 +20,12 @@ def selector_app(platform: Platform) -> str | None:
     return ((obj.get("spec") or {}).get("selector") or {}).get("app")
 
 
-class EditWar:
-    """Another client flipping the Service selector until stopped."""
-
-    def __init__(self, platform: Platform) -> None:
-        self.platform = platform
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        i = 0
-        while not self.stop.is_set():
-            i += 1
-            with contextlib.suppress(AssertionError):
-                self.platform.patch(SVC, {"spec": {"selector": {"app": f"war-{i}"}}})
-            self.stop.wait(0.05)
-
-    def __enter__(self) -> EditWar:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join(timeout=5)
-
-
 @pytest.mark.timeout(120)
 def test_edit_war_pauses_once_and_resumes(platform: Platform, controller: Any) -> None:
     platform.create_hco({"platform.kubevirt.io/autopilot": "true"})
     c = controller()
     platform.wait_for(SVC, what="metrics Service")
-    with EditWar(platform):
+    with EditWar(platform, SVC):
         platform.wait_for(SVC, lambda o: annotations_of(o).get(PAUSED) == "true",
                           timeout=60, what="pause annotation")
         eventually_sync(lambda: c.metric("virt_platform_paused_resources", kind="Service",

@@ -5,9 +5,7 @@ tests/integration/test_failures.py.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import threading
 import time
 from typing import Any
 from urllib.parse import urlparse
@@ -19,6 +17,7 @@ from tests.reliability.chaos import PAUSED
 from tests.reliability.conftest import StartController
 from tests.reliability.proxy import Proxy
 from tests.support.controller import Controller
+from tests.support.editwar import EditWar
 from tests.support.platform import HCO_NS, Platform, annotations_of, crd_name
 from tests.support.wait import eventually_sync
 
@@ -179,38 +178,13 @@ def test_leader_killed_standby_takes_over_then_sigterm_releases(
     assert "Traceback" not in standby.log_text()
 
 
-class EditWar:
-    """Another client flipping the Service selector until stopped."""
-
-    def __init__(self, platform: Platform) -> None:
-        self.platform = platform
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        i = 0
-        while not self.stop.is_set():
-            i += 1
-            with contextlib.suppress(AssertionError):
-                self.platform.patch(SVC, {"spec": {"selector": {"app": f"war-{i}"}}})
-            self.stop.wait(0.05)
-
-    def __enter__(self) -> EditWar:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join(timeout=5)
-
-
 @pytest.mark.timeout(120)
 def test_restart_in_the_middle_of_an_edit_war(platform: Platform,
                                               controller: StartController) -> None:
     platform.create_hco(ON)
     c = controller()
     platform.wait_for(SVC, what="metrics Service")
-    with EditWar(platform):
+    with EditWar(platform, SVC):
         platform.wait_for(SVC, lambda o: annotations_of(o).get(PAUSED) == "true",
                           timeout=60, what="pause annotation")
         assert c.metric("virt_platform_thrashing_total", kind="Service", name=SVC_NAME,
