@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import importlib
 import inspect
+import os
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ from autopilot.observability.metrics import Metrics
 
 log = structlog.get_logger("autopilot.run")
 
+# /healthz fails once the API server has been unreachable this long (seconds).
+UNREACHABLE_ENV = "AUTOPILOT_API_UNREACHABLE_AFTER"
 # SIGTERM to exit: the kubelet waits 30 s by default; we promise 10 s.
 SHUTDOWN_BUDGET = 9.0
 
@@ -218,6 +221,14 @@ async def run_controller(
     return 0
 
 
+def _unreachable_after() -> float:
+    """Seconds of failing API requests before /healthz fails (env for tests; default 30)."""
+    try:
+        return max(1.0, float(os.environ.get(UNREACHABLE_ENV, "30")))
+    except ValueError:
+        return 30.0
+
+
 @dataclass
 class _State:
     """What is running, for the probes and for shutdown."""
@@ -231,6 +242,9 @@ class _State:
     served: list[web.Served] = field(default_factory=list)
 
     def healthz(self) -> tuple[bool, str]:
+        ok, reason = self.client.reachability(unhealthy_after=_unreachable_after())
+        if not ok:
+            return ok, reason
         return self.runtime.healthz() if self.runtime is not None else (True, "starting")
 
     def readyz(self) -> tuple[bool, str]:

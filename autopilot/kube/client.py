@@ -17,6 +17,7 @@ import asyncio
 import json
 import os
 import ssl
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -230,6 +231,8 @@ class KubeClient:
         self.timeout = timeout
         self.metrics = metrics
         self._server_hostname: str | None = getattr(configuration, "tls_server_name", None)
+        self._failing_since: float | None = None
+        self._last_failure = ""
 
     @classmethod
     async def connect(
@@ -281,6 +284,24 @@ class KubeClient:
     def _count(self, verb: str, code: str) -> None:
         if self.metrics is not None:
             self.metrics.api_requests_total.labels(verb=verb, code=code).inc()
+        # Reachability for /healthz: any answer below 500 proves the server is there.
+        if code in ("timeout", "error") or code.startswith("5"):
+            if self._failing_since is None:
+                self._failing_since = time.monotonic()
+            self._last_failure = f"{verb} {code}"
+        else:
+            self._failing_since = None
+
+    def reachability(self, *, unhealthy_after: float) -> tuple[bool, str]:
+        """(ok, reason): not ok once every request has failed for ``unhealthy_after`` s."""
+        if self._failing_since is None:
+            return True, "ok"
+        away = time.monotonic() - self._failing_since
+        if away < unhealthy_after:
+            return True, "ok"
+        return False, (
+            f"API server unreachable for {away:.0f}s (last failure: {self._last_failure})"
+        )
 
     async def request(
         self,
