@@ -357,30 +357,3 @@ class Informer:
                     event_type=event,
                     error=f"{type(exc).__name__}: {exc}",
                 )
-
-
-def reduce_node(node: dict[str, Any]) -> dict[str, Any]:
-    """Keep what hardware/topology detection reads of a Node.
-
-    Labels, annotations, taints and capacity; images, conditions, addresses and
-    managedFields (most of a Node's bytes) are dropped.
-    """
-    meta = node.get("metadata") or {}
-    spec = node.get("spec") or {}
-    status = node.get("status") or {}
-    reduced_meta = {
-        k: meta[k]
-        for k in ("name", "uid", "resourceVersion", "labels", "annotations", "deletionTimestamp")
-        if k in meta
-    }
-    out: dict[str, Any] = {
-        "apiVersion": node.get("apiVersion", "v1"),
-        "kind": node.get("kind", "Node"),
-        "metadata": reduced_meta,
-        "status": {"capacity": dict(status.get("capacity") or {})},
-    }
-    if spec.get("taints"):
-        out["spec"] = {"taints": spec["taints"]}
-    if spec.get("unschedulable"):
-        out.setdefault("spec", {})["unschedulable"] = True
-    return out

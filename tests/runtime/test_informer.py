@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from autopilot.kube.client import KubeClient
-from autopilot.kube.informer import Informer, reduce_node
+from autopilot.kube.informer import Informer
 from autopilot.observability.metrics import Metrics
 from tests.runtime.conftest import CONFIGMAPS
 from tests.support.wait import eventually
@@ -186,29 +186,6 @@ async def test_transform_applies_before_caching(
             lambda: (informer.store.get(namespace, "big") or {}).get("data") == {"size": "2"},
             what="transformed update",
         )
-
-
-def test_reduce_node_keeps_what_detection_reads() -> None:
-    node = {
-        "apiVersion": "v1",
-        "kind": "Node",
-        "metadata": {
-            "name": "n1", "resourceVersion": "5", "labels": {"a": "b"},
-            "annotations": {"x": "y"}, "managedFields": [{"manager": "kubelet"}],
-        },
-        "spec": {"taints": [{"key": "k", "effect": "NoSchedule"}], "podCIDR": "10.0.0.0/24"},
-        "status": {
-            "capacity": {"cpu": "4", "devices.kubevirt.io/kvm": "1k"},
-            "images": [{"names": ["a" * 100]}] * 50,
-            "conditions": [{"type": "Ready"}],
-        },
-    }
-    reduced = reduce_node(node)
-    assert reduced["metadata"] == {
-        "name": "n1", "resourceVersion": "5", "labels": {"a": "b"}, "annotations": {"x": "y"},
-    }
-    assert reduced["status"] == {"capacity": {"cpu": "4", "devices.kubevirt.io/kvm": "1k"}}
-    assert reduced["spec"] == {"taints": [{"key": "k", "effect": "NoSchedule"}]}
 
 
 @pytest.mark.real_ok
