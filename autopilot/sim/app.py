@@ -12,8 +12,9 @@ from aiohttp import web
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from autopilot.sim import discovery, reads, table, watch
+from autopilot.sim import discovery, rbac, reads, table, watch
 from autopilot.sim.errors import SimError, bad_request, forbidden, page_not_found, status_body
+from autopilot.sim.rbac import Identity
 from autopilot.sim.request import ApiRequest, truthy
 from autopilot.sim.state import SimState
 from autopilot.sim.writes import Writer
@@ -82,11 +83,11 @@ class Router:
         self.writer = Writer(state)
         self.server_address = server_address
 
-    def _user(self, request: web.Request) -> str | None:
+    def _identity(self, request: web.Request) -> Identity | None:
         auth = request.headers.get("Authorization", "")
         if not auth.lower().startswith("bearer "):
             return None
-        return self.state.controls.user_for(auth[7:].strip())
+        return self.state.controls.identity_for(auth[7:].strip())
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """Entry point for every request."""
@@ -97,9 +98,9 @@ class Router:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         path = request.path.rstrip("/") or "/"
-        user = self._user(request)
+        who = self._identity(request)
         # A bad token is refused everywhere; no token at all only reaches the public paths.
-        if user is None and ("Authorization" in request.headers or path not in PUBLIC):
+        if who is None and ("Authorization" in request.headers or path not in PUBLIC):
             return _json(status_body(401, "Unauthorized"), 401)
         if path in ("/healthz", "/readyz", "/livez"):
             return web.Response(text="ok", content_type="text/plain")
@@ -141,7 +142,7 @@ class Router:
             if doc is None:
                 raise page_not_found()
             return _json(doc)
-        req = self._api_request(request, group, version, rest, user or "")
+        req = self._api_request(request, group, version, rest, who or Identity(""))
         return await self._serve(request, req, accept)
 
     def _openapi_gv(self, rel: str) -> web.Response:
@@ -157,7 +158,7 @@ class Router:
         return _json(doc)
 
     def _api_request(self, request: web.Request, group: str, version: str, rest: list[str],
-                     user: str) -> ApiRequest:
+                     who: Identity) -> ApiRequest:
         namespace = ""
         if rest[0] == "namespaces" and len(rest) >= 3 and not (
                 len(rest) == 3 and rest[2] in ("status", "finalize")):
@@ -175,8 +176,8 @@ class Router:
         query = dict(request.query)
         verb = _verb(request.method, name, query)
         return ApiRequest(rtype=rtype, version=version, namespace=namespace, name=name,
-                          subresource=sub, verb=verb, query=query, user=user,
-                          user_agent=request.headers.get("User-Agent", ""))
+                          subresource=sub, verb=verb, query=query, user=who.user,
+                          groups=who.groups, user_agent=request.headers.get("User-Agent", ""))
 
     async def _faults(self, request: web.Request, req: ApiRequest) -> None:
         controls = self.state.controls
@@ -201,11 +202,15 @@ class Router:
                 503: "the server is currently unable to handle the request",
             }.get(rule.status, "Internal error occurred: injected by kubesim")
             raise SimError(rule.status, message, details=details, headers=headers)
-        if controls.rbac_denied(user=req.user, verb=req.verb, resource=resource,
-                                group=req.rtype.group, namespace=req.namespace):
+        granted = rbac.allowed(self.state.store, Identity(req.user, req.groups),
+                               verb=req.verb, group=req.rtype.group, resource=resource,
+                               subresource=req.subresource, namespace=req.namespace,
+                               name=req.name)
+        if not granted or controls.rbac_denied(user=req.user, verb=req.verb, resource=resource,
+                                               group=req.rtype.group, namespace=req.namespace):
             raise forbidden(user=req.user, verb=req.verb, plural=resource,
                             group=req.rtype.group, namespace=req.namespace,
-                            name=req.name or None)
+                            name=req.name or None, subresource=req.subresource)
 
     async def _serve(self, request: web.Request, req: ApiRequest,
                      accept: str) -> web.StreamResponse:

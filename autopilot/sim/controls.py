@@ -13,6 +13,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from autopilot.sim.rbac import SUPERUSER_GROUP, Identity
+
 
 @dataclass
 class ErrorRule:
@@ -59,7 +61,7 @@ class Controls:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._tokens: dict[str, str] = {}
+        self._tokens: dict[str, Identity] = {}
         self._latency: list[tuple[str | None, str | None, float]] = []
         self._errors: list[ErrorRule] = []
         self._admission: dict[str, AdmissionDenial] = {}
@@ -87,13 +89,18 @@ class Controls:
 
     # -- identities -----------------------------------------------------------------------
 
-    def add_token(self, token: str, user: str) -> None:
-        """Accept ``token`` as ``user``."""
-        with self._lock:
-            self._tokens[token] = user
+    def add_token(self, token: str, user: str, *,
+                  groups: tuple[str, ...] = (SUPERUSER_GROUP,)) -> None:
+        """Accept ``token`` as ``user`` in ``groups``.
 
-    def user_for(self, token: str) -> str | None:
-        """The user a bearer token authenticates, or None."""
+        The default group, ``system:masters``, bypasses RBAC; give other groups to have
+        the identity authorised by the Roles and bindings stored in the server.
+        """
+        with self._lock:
+            self._tokens[token] = Identity(user, (*groups, "system:authenticated"))
+
+    def identity_for(self, token: str) -> Identity | None:
+        """The identity a bearer token authenticates, or None."""
         with self._lock:
             return self._tokens.get(token)
 
@@ -176,7 +183,10 @@ class Controls:
 
     def deny_rbac(self, user: str, verb: str, resource: str, *, group: str | None = None,
                   namespace: str | None = None) -> None:
-        """``user`` may no longer ``verb`` (``*`` for every verb) ``resource`` (plural)."""
+        """``user`` may no longer ``verb`` (``*`` for every verb) ``resource`` (plural).
+
+        A shortcut over real RBAC (which only grants): it refuses even superusers.
+        """
         with self._lock:
             self._rbac.append(RbacDenial(user, verb, resource, group, namespace))
 

@@ -127,15 +127,17 @@ def page_not_found() -> SimError:
 
 
 def forbidden(
-    *, user: str, verb: str, plural: str, group: str, namespace: str, name: str | None
+    *, user: str, verb: str, plural: str, group: str, namespace: str, name: str | None,
+    subresource: str = "",
 ) -> SimError:
     """403 as the RBAC authorizer words it."""
     subject = qualified(plural, group)
     what = f'{subject} "{name}"' if name else subject
     where = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
+    resource = f"{plural}/{subresource}" if subresource else plural
     return SimError(
         403,
-        f'{what} is forbidden: User "{user}" cannot {verb} resource "{plural}" in API group '
+        f'{what} is forbidden: User "{user}" cannot {verb} resource "{resource}" in API group '
         f'"{group}" {where}',
         details=_details(name, group, plural),
     )

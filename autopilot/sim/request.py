@@ -28,6 +28,7 @@ class ApiRequest:
     query: Mapping[str, str] = field(default_factory=dict)
     user: str = ""
     user_agent: str = ""
+    groups: tuple[str, ...] = ()
 
     @property
     def dry_run(self) -> bool:

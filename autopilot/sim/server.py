@@ -15,6 +15,7 @@ from autopilot.sim.controls import Controls
 from autopilot.sim.errors import SimError
 from autopilot.sim.kubeconfig import write_kubeconfig
 from autopilot.sim.loader import load_crds
+from autopilot.sim.rbac import SUPERUSER_GROUP
 from autopilot.sim.request import ApiRequest
 from autopilot.sim.state import CRD_KEY, NS_KEY, SYSTEM_NAMESPACES, SimState
 from autopilot.sim.tls import ServingCert, serving_cert
@@ -60,7 +61,8 @@ class KubeSim:
         namespace = (obj.get("metadata") or {}).get("namespace") or "" if rtype.namespaced else ""
         req = ApiRequest(rtype=rtype, version=rtype.storage_version, namespace=namespace,
                          name="", subresource="", verb="create", query={},
-                         user="system:admin", user_agent="kube-apiserver/v1.36.0")
+                         user="system:apiserver", groups=(SUPERUSER_GROUP,),
+                         user_agent="kube-apiserver/v1.36.0")
         try:
             self._writer.create(req, obj)
         except SimError as exc:

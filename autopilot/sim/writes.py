@@ -11,7 +11,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from autopilot.sim import crds, patches, ssa
+from autopilot.sim import crds, patches, rbac, ssa
 from autopilot.sim import schema as sschema
 from autopilot.sim.defaults import apply_builtin_defaults, apply_conversion_fields
 from autopilot.sim.errors import (
@@ -24,6 +24,7 @@ from autopilot.sim.errors import (
 )
 from autopilot.sim.fieldpath import InvalidObject
 from autopilot.sim.objects import as_version, content, normalise_causes, same_object, tidy
+from autopilot.sim.rbac import Identity
 from autopilot.sim.request import ApiRequest, truthy
 from autopilot.sim.state import CRD_KEY, NS_KEY, SimState, now
 from autopilot.sim.validation import event_causes, metadata_causes, name_causes
@@ -135,6 +136,9 @@ class Writer:
             causes += sschema.validate(new, schema)
         if causes:
             raise self._invalid(req, name, causes)
+        if rt.group == rbac.GROUP:
+            rbac.check_write(self.state.store, Identity(req.user, req.groups),
+                             resource=rt.plural, namespace=req.namespace, obj=new)
         self._admit(req, new, operation)
         if rt.generation and old is not None and not status_write and \
                 content(old, rt.status_subresource) != content(new, rt.status_subresource):

@@ -42,6 +42,11 @@ ADMIN_TOKEN = "kubesim-token"
 ADMIN_USER = "autopilot-test"
 OTHER_TOKEN = "kubesim-other-token"
 OTHER_USER = "other-user"
+# The controller's shipped identity, authorised by RBAC only (not system:masters).
+SA_NAMESPACE = "openshift-cnv"
+SA_TOKEN = "autopilot-sa-token"
+SA_USER = f"system:serviceaccount:{SA_NAMESPACE}:virt-platform-autopilot"
+SA_GROUPS = ("system:serviceaccounts", f"system:serviceaccounts:{SA_NAMESPACE}")
 
 
 def require_shared() -> Path:
@@ -71,6 +76,8 @@ class Cluster:
     controller_user: str = ADMIN_USER
     other_token: str = OTHER_TOKEN
     other_user: str = OTHER_USER
+    sa_token: str = SA_TOKEN
+    sa_user: str = SA_USER
     _tls: ssl.SSLContext | None = field(default=None, repr=False)
 
     def require_sim(self) -> KubeSim:
@@ -189,6 +196,7 @@ def kubesim_cluster(*, crd_dirs: tuple[Path, ...] = ()) -> Iterator[Cluster]:
     workdir = Path(tempfile.mkdtemp(prefix="kubesim-"))
     sim = KubeSim(token=ADMIN_TOKEN, user=ADMIN_USER, crd_dirs=crd_dirs,
                   other_token=OTHER_TOKEN, other_user=OTHER_USER)
+    sim.controls.add_token(SA_TOKEN, SA_USER, groups=SA_GROUPS)
     url = sim.start_in_thread()
     try:
         kubeconfig = sim.write_kubeconfig(workdir / "kubeconfig")
@@ -237,7 +245,8 @@ def real_cluster(assets: Path) -> Iterator[Cluster]:
                        check=True, capture_output=True, timeout=60)
         tokens = workdir / "tokens.csv"
         tokens.write_text(f'{ADMIN_TOKEN},{ADMIN_USER},1001,"system:masters"\n'
-                          f'{OTHER_TOKEN},{OTHER_USER},1002,"system:masters"\n')
+                          f'{OTHER_TOKEN},{OTHER_USER},1002,"system:masters"\n'
+                          f'{SA_TOKEN},{SA_USER},1003,"{",".join(SA_GROUPS)}"\n')
         (workdir / "certs").mkdir()
         api_log = open(workdir / "apiserver.log", "wb")  # noqa: SIM115 - closed in finally
         logs.append(api_log)
