@@ -12,7 +12,7 @@ from aiohttp import web
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from autopilot.sim import discovery, rbac, reads, table, watch
+from autopilot.sim import discovery, rbac, reads, table, watch, webhooks
 from autopilot.sim.errors import SimError, bad_request, forbidden, page_not_found, status_body
 from autopilot.sim.rbac import Identity
 from autopilot.sim.request import ApiRequest, truthy
@@ -226,25 +226,32 @@ class Router:
         if req.rtype.namespaced and not req.namespace:
             raise SimError(405, "the server does not allow this method on the requested "
                            "resource", reason="MethodNotAllowed")
-        raw = await request.read()
-        ctype = request.headers.get("Content-Type", "application/json")
-        if req.verb == "create":
-            if req.name:
-                raise SimError(405, "the server does not allow this method on the requested "
-                               "resource", reason="MethodNotAllowed")
-            code, obj = self.writer.create(req, _parse_body(raw, ctype))
-        elif req.verb == "update":
-            code, obj = self.writer.update(req, _parse_body(raw, ctype))
-        elif req.verb == "patch":
-            code, obj = self.writer.patch(req, raw, ctype)
-        elif req.verb == "delete":
-            code, obj = self.writer.delete(req, _parse_body(raw, ctype))
-        elif req.verb == "deletecollection":
-            code, obj = self._delete_collection(req)
-        else:
+        if req.verb == "create" and req.name:
             raise SimError(405, "the server does not allow this method on the requested "
                            "resource", reason="MethodNotAllowed")
+        raw = await request.read()
+        ctype = request.headers.get("Content-Type", "application/json")
+        try:
+            code, obj = self._write(req, raw, ctype)
+        except webhooks.ReviewNeeded as needed:
+            await webhooks.review(needed.hooks, needed.review)
+            req.webhooks_reviewed = True
+            code, obj = self._write(req, raw, ctype)
         return _json(obj, code)
+
+    def _write(self, req: ApiRequest, raw: bytes, ctype: str) -> tuple[int, Any]:
+        if req.verb == "create":  # the writer names req after the body on the way
+            return self.writer.create(req, _parse_body(raw, ctype))
+        if req.verb == "update":
+            return self.writer.update(req, _parse_body(raw, ctype))
+        if req.verb == "patch":
+            return self.writer.patch(req, raw, ctype)
+        if req.verb == "delete":
+            return self.writer.delete(req, _parse_body(raw, ctype))
+        if req.verb == "deletecollection":
+            return self._delete_collection(req)
+        raise SimError(405, "the server does not allow this method on the requested "
+                       "resource", reason="MethodNotAllowed")
 
     def _delete_collection(self, req: ApiRequest) -> tuple[int, dict[str, Any]]:
         selectors = {k: v for k, v in req.query.items() if k in ("labelSelector", "fieldSelector")}

@@ -29,6 +29,8 @@ class ApiRequest:
     user: str = ""
     user_agent: str = ""
     groups: tuple[str, ...] = ()
+    # Set once the validating webhooks admitted this write (see sim.webhooks).
+    webhooks_reviewed: bool = False
 
     @property
     def dry_run(self) -> bool:

@@ -11,7 +11,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from autopilot.sim import crds, patches, rbac, ssa
+from autopilot.sim import crds, patches, rbac, ssa, webhooks
 from autopilot.sim import schema as sschema
 from autopilot.sim.defaults import apply_builtin_defaults, apply_conversion_fields
 from autopilot.sim.errors import (
@@ -139,7 +139,7 @@ class Writer:
         if rt.group == rbac.GROUP:
             rbac.check_write(self.state.store, Identity(req.user, req.groups),
                              resource=rt.plural, namespace=req.namespace, obj=new)
-        self._admit(req, new, operation)
+        self._admit(req, new, operation, old=old)
         if rt.generation and old is not None and not status_write and \
                 content(old, rt.status_subresource) != content(new, rt.status_subresource):
             meta["generation"] = int(old["metadata"].get("generation") or 0) + 1
@@ -170,13 +170,26 @@ class Writer:
             obj = sschema.apply_defaults(obj, schema)
         return obj
 
-    def _admit(self, req: ApiRequest, obj: Obj, operation: str) -> None:
+    def _admit(self, req: ApiRequest, obj: Obj | None, operation: str, *,
+               old: Obj | None = None) -> None:
         denial = self.state.controls.admission_denial(req.rtype.kind, operation)
-        if denial is None:
+        if denial is not None:
+            raise SimError(denial.code,
+                           f'admission webhook "{denial.webhook}" denied the request: '
+                           f"{denial.message}", reason="Forbidden" if denial.code == 403
+                           else None)
+        if req.webhooks_reviewed:
             return
-        raise SimError(denial.code,
-                       f'admission webhook "{denial.webhook}" denied the request: '
-                       f"{denial.message}", reason="Forbidden" if denial.code == 403 else None)
+        review = webhooks.Review(
+            operation=operation, rtype=req.rtype, version=req.version,
+            namespace=req.namespace, name=req.name or str(((obj or old or {}).get("metadata")
+                                                           or {}).get("name") or ""),
+            subresource=req.subresource, obj=obj,
+            old=as_version(old, req) if old is not None else None, user=req.user,
+            groups=req.groups, dry_run=req.dry_run)
+        hooks = webhooks.matching(self.state.store, review)
+        if hooks:
+            raise webhooks.ReviewNeeded(review, hooks)
 
     def _after_delete(self, key: tuple[str, str], obj: Obj) -> None:
         name = obj["metadata"]["name"]
@@ -354,7 +367,7 @@ class Writer:
             if pre.get("resourceVersion") and \
                     pre["resourceVersion"] != old["metadata"]["resourceVersion"]:
                 raise conflict(req.rtype.plural, req.rtype.group, req.name)
-        self._admit(req, old, "DELETE")
+        self._admit(req, None, "DELETE", old=old)
         if old["metadata"].get("finalizers"):
             if old["metadata"].get("deletionTimestamp"):
                 return 200, as_version(old, req)

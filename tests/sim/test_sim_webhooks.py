@@ -1,0 +1,109 @@
+"""Validating admission webhooks called for real (kubesim and a real API server alike)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.support.cluster import Cluster, free_port
+from tests.support.wait import eventually_sync
+from tests.support.webhook import DenyingWebhook, denying_webhook, rule
+
+CM = "/api/v1/namespaces/default/configmaps"
+
+
+@pytest.fixture
+def webhook() -> Iterator[DenyingWebhook]:
+    with denying_webhook() as hook:
+        yield hook
+
+
+def _cm(name: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name}
+    if labels:
+        meta["labels"] = labels
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {"a": "1"}}
+
+
+def _create_status(cluster: Cluster, name: str, **kw: Any) -> tuple[int, Any]:
+    return cluster.api("POST", CM, body=_cm(name, **kw))
+
+
+def test_denial_is_worded_like_the_api_server(cluster: Cluster,
+                                              webhook: DenyingWebhook) -> None:
+    webhook.deny("ConfigMap", "configmaps are frozen")
+    webhook.register(cluster, "freeze.autopilot.test", rules=[rule("", "configmaps")])
+    status, body = eventually_sync(
+        lambda: (r := _create_status(cluster, "x"))[0] == 403 and r,
+        what="the webhook refusing configmaps")
+    assert body["message"] == ('admission webhook "freeze.autopilot.test" denied the request: '
+                               "configmaps are frozen")
+    assert any(s.kind == "ConfigMap" and s.operation == "CREATE" and not s.allowed
+               for s in webhook.seen)
+    # Dry runs reach a webhook without side effects, flagged as such.
+    status, body = cluster.api("POST", CM, body=_cm("y"), query={"dryRun": "All"})
+    assert status == 403 and "configmaps are frozen" in body["message"]
+    assert any(s.dry_run for s in webhook.seen)
+    # Other kinds are not sent to it; once allowed, writes go through.
+    assert cluster.api("POST", "/api/v1/namespaces/default/secrets",
+                       body={"apiVersion": "v1", "kind": "Secret",
+                             "metadata": {"name": "s"}})[0] == 201
+    assert {s.kind for s in webhook.seen} == {"ConfigMap"}
+    webhook.allow_all()
+    assert _create_status(cluster, "x")[0] == 201
+
+
+def test_updates_server_side_applies_and_deletes_are_reviewed(
+        cluster: Cluster, webhook: DenyingWebhook) -> None:
+    assert _create_status(cluster, "x")[0] == 201
+    webhook.deny("ConfigMap", "no changes", operations=("UPDATE", "DELETE"))
+    webhook.register(cluster, "changes.autopilot.test",
+                     rules=[rule("", "configmaps", operations=("*",))])
+    apply = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"},
+             "data": {"a": "2"}}
+    eventually_sync(lambda: cluster.api(
+        "PATCH", f"{CM}/x", body=apply, content_type="application/apply-patch+yaml",
+        query={"fieldManager": "t", "force": "true"})[0] == 403, what="server-side apply reviewed")
+    status, body = cluster.api("DELETE", f"{CM}/x")
+    assert status == 403 and "no changes" in body["message"]
+    assert cluster.api("GET", f"{CM}/x")[1]["data"] == {"a": "1"}
+    assert _create_status(cluster, "z")[0] == 201  # CREATE stays allowed
+
+
+def test_object_selector_limits_what_is_sent(cluster: Cluster,
+                                             webhook: DenyingWebhook) -> None:
+    webhook.deny("ConfigMap", "guarded")
+    webhook.register(cluster, "guard.autopilot.test", rules=[rule("", "configmaps")],
+                     object_selector={"matchLabels": {"guarded": "yes"}})
+    eventually_sync(lambda: _create_status(cluster, "g1", labels={"guarded": "yes"})[0] == 403,
+                    what="labelled objects reviewed")
+    assert _create_status(cluster, "free")[0] == 201
+
+
+def test_failure_policy(cluster: Cluster, webhook: DenyingWebhook) -> None:
+    dead = f"https://127.0.0.1:{free_port()}/validate"
+    name = webhook.register(cluster, "dead.autopilot.test", rules=[rule("", "configmaps")],
+                            url=dead)
+    _, body = eventually_sync(
+        lambda: (r := _create_status(cluster, "x"))[0] == 500 and r,
+        what="an unreachable webhook failing the write")
+    assert body["reason"] == "InternalError"
+    assert body["message"].startswith(
+        'Internal error occurred: failed calling webhook "dead.autopilot.test": '
+        "failed to call webhook")
+    webhook.unregister(cluster, name)
+    webhook.register(cluster, "dead.autopilot.test", rules=[rule("", "configmaps")], url=dead,
+                     failure_policy="Ignore")
+    eventually_sync(lambda: _create_status(cluster, "x")[0] == 201,
+                    what="failurePolicy Ignore lets the write through")
+
+
+def test_removing_the_configuration_lifts_the_denial(cluster: Cluster,
+                                                     webhook: DenyingWebhook) -> None:
+    webhook.deny("ConfigMap", "frozen")
+    name = webhook.register(cluster, "lift.autopilot.test", rules=[rule("", "configmaps")])
+    eventually_sync(lambda: _create_status(cluster, "x")[0] == 403, what="denied")
+    webhook.unregister(cluster, name)
+    eventually_sync(lambda: _create_status(cluster, "x")[0] == 201, what="lifted")
