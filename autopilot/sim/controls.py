@@ -259,6 +259,16 @@ class Controls:
             total += n
         return total
 
+    def count_table(self, user_agent: str | None = None) -> Counter[tuple[str, str, bool]]:
+        """Requests seen since the last reset by (verb, resource, dry run)."""
+        with self._lock:
+            items = list(self._counts.items())
+        table: Counter[tuple[str, str, bool]] = Counter()
+        for (verb, resource, ua, dry), n in items:
+            if user_agent is None or ua.startswith(user_agent):
+                table[(verb, resource, dry)] += n
+        return table
+
     def reset_counts(self) -> None:
         """Forget every counted request."""
         with self._lock:

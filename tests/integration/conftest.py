@@ -11,8 +11,11 @@ from typing import Any
 
 import pytest
 
+from tests.support import rbac
 from tests.support.controller import PROJECT, Controller
 from tests.support.platform import BASE_KINDS, HCO_NS, Platform
+
+BINDING = "virt-platform-autopilot"
 
 
 @pytest.fixture
@@ -25,12 +28,19 @@ def platform(cluster: Any) -> Platform:
 
 @pytest.fixture
 def controller(cluster: Any) -> Iterator[Callable[..., Controller]]:
-    """Factory starting `autopilot run` against the cluster; stopped after the test."""
+    """Factory starting `autopilot run` against the cluster; stopped after the test.
+
+    The controller runs as its service account with the shipped RBAC (granted here
+    unless the test granted a role of its own first), never as a cluster admin.
+    """
     started: list[Controller] = []
 
     def start(*extra: str, wait: bool = True, env: dict[str, str] | None = None) -> Controller:
         args = ["--resync-period", "30s", *extra]
-        c = Controller(kubeconfig=cluster.kubeconfig, extra_args=args, env=env)
+        if cluster.api("GET", f"{rbac.RBAC_API}/clusterrolebindings/{BINDING}")[0] != 200:
+            rbac.grant(cluster)
+        c = Controller(kubeconfig=rbac.service_account_kubeconfig(cluster), extra_args=args,
+                       env=env)
         c.start()
         started.append(c)
         if wait:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.support import rbac
 from tests.support.platform import HCO_NS, Platform, labels_of
 from tests.support.wait import eventually_sync
 
@@ -78,14 +79,14 @@ def test_tombstones(platform: Platform, controller: Any, cluster: Any) -> None:
 
 
 def test_tombstone_delete_denied(platform: Platform, controller: Any, cluster: Any) -> None:
-    sim = cluster.require_sim()
     ui = "/apis/observability.openshift.io/v1alpha1/uiplugins"
     status, body = cluster.api("POST", ui, body={
         "apiVersion": "observability.openshift.io/v1alpha1", "kind": "UIPlugin",
         "metadata": {"name": "kubevirt-plugin", "labels": MANAGED},
         "spec": {"type": "Monitoring"}})
     assert status == 201, body
-    sim.controls.deny_rbac(user=cluster.controller_user, verb="delete", resource="uiplugins")
+    rbac.grant(cluster, edit=lambda role: rbac.without(
+        role, group="observability.openshift.io", resource="uiplugins", verb="delete"))
     platform.create_hco({"platform.kubevirt.io/autopilot": "true"})
     c = controller()
     eventually_sync(lambda: c.metric("virt_platform_tombstone_status", kind="UIPlugin",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -15,6 +16,14 @@ SVC_NAME = "virt-platform-autopilot-metrics"
 SVC = f"/api/v1/namespaces/{HCO_NS}/services/{SVC_NAME}"
 ON = {"platform.kubevirt.io/autopilot": "true"}
 COMPLIANCE = "virt_platform_compliance_status"
+UA = "virt-platform-autopilot"  # the controller's User-Agent product
+WRITES = ("create", "update", "patch", "delete", "deletecollection")
+
+
+def dry_runs(cluster: Any, before: Counter[tuple[str, str, bool]], resource: str) -> int:
+    """Server-side dry-run patches of ``resource`` served since the reading ``before``."""
+    served = cluster.request_counts(user_agent=UA) - before
+    return served[("patch", resource, True)]
 
 
 def selector(obj: dict[str, Any] | None) -> dict[str, str]:
@@ -67,37 +76,31 @@ def test_other_field_manager_loses_the_field(platform: Platform, controller: Any
 def test_force_reconcile_on_object_does_a_real_check(platform: Platform, controller: Any,
                                                      cluster: Any) -> None:
     c = converge(platform, controller)
-    sim = cluster.require_sim()
-    sim.controls.reset_counts()
+    before = cluster.request_counts(user_agent=UA)
     stamp = str(time.time())
     platform.patch(SVC, {"metadata": {"annotations": {
         "platform.kubevirt.io/force-reconcile": stamp}}})
     eventually_sync(lambda: c.log_lines("force-reconcile requested", name=SVC_NAME),
                     timeout=5, what="force-reconcile log line")
-    eventually_sync(lambda: sim.controls.counts(verb="patch", resource="services",
-                                                dry_run=True) >= 1,
+    eventually_sync(lambda: dry_runs(cluster, before, "services") >= 1,
                     timeout=5, what="a server-side dry run of the Service")
 
 
 def test_force_reconcile_on_hco_checks_every_asset(platform: Platform, controller: Any,
                                                    cluster: Any) -> None:
     c = converge(platform, controller)
-    sim = cluster.require_sim()
     eventually_sync(lambda: len(c.log_lines("successfully applied")) >= 3, what="applies")
-    sim.controls.reset_counts()
+    before = cluster.request_counts(user_agent=UA)
     platform.annotate_hco({"platform.kubevirt.io/force-reconcile": "now"})
     eventually_sync(lambda: c.log_lines("force-reconcile requested on the HyperConverged"),
                     what="HCO force-reconcile logged")
-    eventually_sync(lambda: sim.controls.counts(verb="patch", resource="services",
-                                                dry_run=True) >= 1
-                    and sim.controls.counts(verb="patch", resource="servicemonitors",
-                                            dry_run=True) >= 1,
+    eventually_sync(lambda: dry_runs(cluster, before, "services") >= 1
+                    and dry_runs(cluster, before, "servicemonitors") >= 1,
                     what="every asset re-checked server-side")
 
 
 @pytest.mark.timeout(90)
 def test_steady_state_makes_no_writes(platform: Platform, controller: Any, cluster: Any) -> None:
-    sim = cluster.require_sim()
     platform.create_hco(ON)
     c = controller("--resync-period", "2s")
     platform.wait_for(SVC)
@@ -105,12 +108,11 @@ def test_steady_state_makes_no_writes(platform: Platform, controller: Any, clust
     # Converged: after one quiet resync pass, three more must not write or dry-run.
     first = len(c.log_lines("resync"))
     eventually_sync(lambda: len(c.log_lines("resync")) >= first + 1, timeout=15, what="resync")
-    sim.controls.reset_counts()
+    before = cluster.request_counts(user_agent=UA)
     start = len(c.log_lines("resync"))
     eventually_sync(lambda: len(c.log_lines("resync")) >= start + 3, timeout=30,
                     what="three resync passes")
-    ua = "virt-platform-autopilot"
-    writes = sum(sim.controls.counts(verb=v, user_agent=ua) for v in
-                 ("create", "update", "patch", "delete"))
-    dry = sim.controls.counts(dry_run=True, user_agent=ua)
-    assert (writes, dry) == (0, 0)
+    served = cluster.request_counts(user_agent=UA) - before
+    writes = sum(n for (verb, _, dry), n in served.items() if verb in WRITES and not dry)
+    dry = sum(n for (_, _, is_dry), n in served.items() if is_dry)
+    assert (writes, dry) == (0, 0), served

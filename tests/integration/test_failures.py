@@ -1,11 +1,22 @@
-"""Contract §4 step 10: denials are reported per object, verbatim, and never block the rest."""
+"""Contract §4 step 10: denials are reported per object, verbatim, and never block the rest.
+
+The admission denial comes from a ValidatingWebhookConfiguration served by the test
+and the RBAC denial from the controller's own (trimmed) ClusterRole, so these hold
+against kubesim and a real kube-apiserver alike.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
+
+from tests.support import rbac
+from tests.support.controller import Controller
 from tests.support.platform import HCO_NS, Platform
 from tests.support.wait import eventually_sync
+from tests.support.webhook import DenyingWebhook, denying_webhook, rule
 
 SVC_NAME = "virt-platform-autopilot-metrics"
 SVC = f"/api/v1/namespaces/{HCO_NS}/services/{SVC_NAME}"
@@ -13,51 +24,73 @@ SM = f"/apis/monitoring.coreos.com/v1/namespaces/{HCO_NS}/servicemonitors/{SVC_N
 COMPLIANCE = "virt_platform_compliance_status"
 
 
-def test_admission_denial_on_one_kind(platform: Platform, controller: Any, cluster: Any) -> None:
-    sim = cluster.require_sim()
-    denial = "servicemonitors are frozen by policy"
-    sim.controls.deny_admission(kind="ServiceMonitor", message=denial)
-    platform.create_hco({"platform.kubevirt.io/autopilot": "true"})
-    c = controller()
-    eventually_sync(lambda: c.metric(COMPLIANCE, kind="ServiceMonitor", name=SVC_NAME,
-                                     namespace=HCO_NS) == 0, what="ServiceMonitor compliance 0")
+@pytest.fixture
+def webhook() -> Iterator[DenyingWebhook]:
+    with denying_webhook() as hook:
+        yield hook
+
+
+def _sm_compliance(c: Controller) -> float | None:
+    return c.metric(COMPLIANCE, kind="ServiceMonitor", name=SVC_NAME, namespace=HCO_NS)
+
+
+def _denied_then_recovered(c: Controller, platform: Platform, *, denial: str,
+                           lift: Any) -> dict[str, Any]:
+    """The ServiceMonitor fails alone, says why, and recovers once ``lift()`` ran."""
+    eventually_sync(lambda: _sm_compliance(c) == 0, what="ServiceMonitor compliance 0")
     eventually_sync(lambda: c.metric(COMPLIANCE, kind="Service", name=SVC_NAME,
                                      namespace=HCO_NS) == 1, what="others unaffected")
     failed = c.log_lines("failed to apply", kind="ServiceMonitor")
-    assert failed and failed[0]["level"] == "error" and denial in failed[0]["error"]
-    assert "admission webhook" in failed[0]["error"]
-    eventually_sync(lambda: platform.events(name=SVC_NAME, namespace=HCO_NS,
-                                            reason="ApplyFailed"), what="ApplyFailed event")
-    sim.controls.clear_admission()
-    eventually_sync(lambda: c.metric(COMPLIANCE, kind="ServiceMonitor", name=SVC_NAME,
-                                     namespace=HCO_NS) == 1, timeout=30,
+    assert failed and failed[0]["level"] == "error" and denial in failed[0]["error"], failed
+    assert not c.log_lines("failed to apply", kind="Service")
+    event = eventually_sync(lambda: platform.events(name=SVC_NAME, namespace=HCO_NS,
+                                                    reason="ApplyFailed"),
+                            what="ApplyFailed event")[0]
+    assert denial in event.get("note", ""), event
+    lift()
+    eventually_sync(lambda: _sm_compliance(c) == 1, timeout=30,
                     what="recovered once the denial is lifted")
+    assert platform.get(SM) is not None
+    return dict(failed[0])
 
 
-def test_rbac_denial_is_logged_verbatim(platform: Platform, controller: Any, cluster: Any) -> None:
-    sim = cluster.require_sim()
-    sim.controls.deny_rbac(user=cluster.controller_user, verb="patch", resource="servicemonitors")
+def test_admission_denial_on_one_kind(platform: Platform, controller: Any, cluster: Any,
+                                      webhook: DenyingWebhook) -> None:
+    denial = "servicemonitors are frozen by policy"
+    webhook.deny("ServiceMonitor", denial)
+    name = webhook.register(cluster, "freeze.autopilot.test",
+                            rules=[rule("monitoring.coreos.com", "servicemonitors")])
     platform.create_hco({"platform.kubevirt.io/autopilot": "true"})
     c = controller()
-    eventually_sync(lambda: c.log_lines("failed to apply", kind="ServiceMonitor"),
-                    what="failed to apply ServiceMonitor")
-    line = c.log_lines("failed to apply", kind="ServiceMonitor")[0]
+    line = _denied_then_recovered(c, platform, denial=denial,
+                                  lift=lambda: webhook.unregister(cluster, name))
+    assert 'admission webhook "freeze.autopilot.test" denied the request' in line["error"]
+    assert any(s.kind == "ServiceMonitor" and s.name == SVC_NAME for s in webhook.seen)
+
+
+def test_rbac_denial_is_logged_verbatim(platform: Platform, controller: Any,
+                                        cluster: Any) -> None:
+    rbac.grant(cluster, edit=lambda role: rbac.without(
+        role, group="monitoring.coreos.com", resource="servicemonitors", verb="patch"))
+    platform.create_hco({"platform.kubevirt.io/autopilot": "true"})
+    c = controller()
+    line = _denied_then_recovered(
+        c, platform, denial=f'User "{cluster.sa_user}" cannot patch resource '
+                            f'"servicemonitors"', lift=lambda: rbac.grant(cluster))
     assert "forbidden" in line["error"]
-    eventually_sync(lambda: c.metric(COMPLIANCE, kind="Service", name=SVC_NAME,
-                                     namespace=HCO_NS) == 1, what="others unaffected")
-    sim.controls.clear_rbac()
-    eventually_sync(lambda: c.metric(COMPLIANCE, kind="ServiceMonitor", name=SVC_NAME,
-                                     namespace=HCO_NS) == 1, timeout=30, what="recovered")
 
 
 def test_failing_hco_asset_does_not_block_others(platform: Platform, controller: Any,
-                                                 cluster: Any) -> None:
-    sim = cluster.require_sim()
+                                                 cluster: Any, webhook: DenyingWebhook
+                                                 ) -> None:
     platform.create_hco({"platform.kubevirt.io/autopilot": "true"})
-    sim.controls.deny_admission(kind="HyperConverged", message="hco is locked")
+    webhook.deny("HyperConverged", "hco is locked")
+    webhook.register(cluster, "lock.autopilot.test",
+                     rules=[rule("hco.kubevirt.io", "hyperconvergeds")])
     c = controller()
-    eventually_sync(lambda: c.log_lines("failed to apply", kind="HyperConverged"),
-                    what="HCO asset failing")
+    line = eventually_sync(lambda: c.log_lines("failed to apply", kind="HyperConverged"),
+                           what="HCO asset failing")[0]
+    assert "hco is locked" in line["error"]
     eventually_sync(lambda: c.metric(COMPLIANCE, kind="Service", name=SVC_NAME,
                                      namespace=HCO_NS) == 1, what="other assets applied")
     assert platform.get(SM) is not None

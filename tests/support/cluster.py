@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import ssl
@@ -19,6 +20,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -136,6 +138,28 @@ class Cluster:
         except urllib.error.HTTPError as exc:
             return exc.code, _decode(exc.read())
 
+    def request_counts(self, *, user_agent: str) -> Counter[tuple[str, str, bool]]:
+        """Requests served so far, by (verb, resource, dry run).
+
+        kubesim counts the requests of clients whose User-Agent starts with
+        ``user_agent``; a real kube-apiserver reports ``apiserver_request_total`` for all
+        clients (tests compare two readings while only the controller is busy).
+        """
+        if self.sim is not None:
+            return self.sim.controls.count_table(user_agent)
+        status, text = self.api("GET", "/metrics", accept="text/plain")
+        assert status == 200, text
+        table: Counter[tuple[str, str, bool]] = Counter()
+        for line in str(text).splitlines():
+            m = _REQUEST_TOTAL.match(line)
+            if not m:
+                continue
+            labels = dict(_LABEL.findall(m.group(1)))
+            verb = _REAL_VERBS.get(labels.get("verb", ""), labels.get("verb", "").lower())
+            table[(verb, labels.get("resource", ""), labels.get("dry_run") == "All")] += \
+                int(float(m.group(2)))
+        return table
+
     # -- CRDs -----------------------------------------------------------------------------
 
     def install_crds(self, *paths: str | Path, timeout: float = 30.0) -> list[str]:
@@ -178,6 +202,14 @@ class Cluster:
             eventually_sync(lambda n=name: self.api(  # type: ignore[misc]
                 "GET", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{n}")[0] == 404,
                 timeout=timeout, what=f"CRD {name} deleted")
+
+
+_REQUEST_TOTAL = re.compile(r"^apiserver_request_total\{(.*)\} (\S+)$")
+_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+# apiserver_request_total's verbs -> the API verbs kubesim counts.
+_REAL_VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "APPLY": "patch",
+               "DELETE": "delete", "DELETECOLLECTION": "deletecollection", "GET": "get",
+               "LIST": "list", "WATCH": "watch", "WATCHLIST": "watch"}
 
 
 def _decode(raw: bytes) -> Any:
