@@ -14,6 +14,7 @@ from tests.support.cluster import (
     real_cluster,
     require_shared,
 )
+from tests.support.webhook import DenyingWebhook, denying_webhook
 
 
 @pytest.fixture
@@ -33,6 +34,13 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
         return
     with kubesim_cluster() as c:
         yield c
+
+
+@pytest.fixture
+def webhook() -> Iterator[DenyingWebhook]:
+    """A validating webhook served on loopback; register it on the cluster to use it."""
+    with denying_webhook() as hook:
+        yield hook
 
 
 @pytest.fixture

@@ -7,27 +7,18 @@ against kubesim and a real kube-apiserver alike.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from tests.support import rbac
 from tests.support.controller import Controller
 from tests.support.platform import HCO_NS, Platform
 from tests.support.wait import eventually_sync
-from tests.support.webhook import DenyingWebhook, denying_webhook, rule
+from tests.support.webhook import DenyingWebhook, rule
 
 SVC_NAME = "virt-platform-autopilot-metrics"
 SVC = f"/api/v1/namespaces/{HCO_NS}/services/{SVC_NAME}"
 SM = f"/apis/monitoring.coreos.com/v1/namespaces/{HCO_NS}/servicemonitors/{SVC_NAME}"
 COMPLIANCE = "virt_platform_compliance_status"
-
-
-@pytest.fixture
-def webhook() -> Iterator[DenyingWebhook]:
-    with denying_webhook() as hook:
-        yield hook
 
 
 def _sm_compliance(c: Controller) -> float | None:

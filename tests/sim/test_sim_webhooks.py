@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from tests.support.cluster import Cluster, free_port
 from tests.support.wait import eventually_sync
-from tests.support.webhook import DenyingWebhook, denying_webhook, rule
+from tests.support.webhook import DenyingWebhook, rule
 
 CM = "/api/v1/namespaces/default/configmaps"
-
-
-@pytest.fixture
-def webhook() -> Iterator[DenyingWebhook]:
-    with denying_webhook() as hook:
-        yield hook
 
 
 def _cm(name: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
