@@ -23,8 +23,11 @@ from autopilot.kube.resources import split_api_version
 
 ROLE_NAME = "virt-platform-autopilot"
 RBAC_GROUP = "rbac.authorization.k8s.io"
-# Managed kinds are written with server-side apply (PATCH; it also creates), nothing else.
-WRITE_VERBS = ("get", "list", "watch", "create", "patch")
+# Managed kinds are written with server-side apply (PATCH; it also creates). `update`
+# grants nothing patch does not, and makes the runbook's
+# `kubectl auth can-i update <resource> --as=<our service account>` answer "yes" on a
+# healthy install instead of sending the SRE after a non-problem.
+WRITE_VERBS = ("get", "list", "watch", "create", "update", "patch")
 VERB_ORDER = ("get", "list", "watch", "create", "update", "patch", "delete", "bind", "escalate")
 # Writes to these kinds are limited to the names the golden state renders.
 NAME_SCOPED_KINDS = frozenset(
@@ -216,7 +219,7 @@ def cluster_role(golden: GoldenState, objects: list[dict[str, Any]]) -> dict[str
     for (group, resource), names in scoped_names.items():
         _add(rules, _Key(group, resource), ("list", "watch"))  # informers list by label
         _add(rules, _Key(group, resource, tuple(sorted(names))),
-             ("get", "create", "patch"))
+             ("get", "create", "update", "patch"))
     for (resource, verb), names in special.items():
         _add(rules, _Key(RBAC_GROUP, resource, tuple(sorted(names))), (verb,))
     tombstoned: dict[tuple[str, str], set[str]] = defaultdict(set)

@@ -125,7 +125,7 @@ def test_rbac_generate_and_check(project_copy: Path) -> None:
             and bool(r.get("resourceNames")) == names
             for v in r["verbs"]
         }
-    assert {"get", "list", "watch", "create", "patch"} == verbs(
+    assert {"get", "list", "watch", "create", "update", "patch"} == verbs(
         "machineconfiguration.openshift.io", "machineconfigs")
     assert "delete" not in verbs("machineconfiguration.openshift.io", "machineconfigs")
     assert verbs("coordination.k8s.io", "leases") == {"get", "create", "update"}
