@@ -12,7 +12,7 @@ from aiohttp import web
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from autopilot.sim import discovery, rbac, reads, table, watch, webhooks
+from autopilot.sim import access, discovery, rbac, reads, table, watch, webhooks
 from autopilot.sim.errors import SimError, bad_request, forbidden, page_not_found, status_body
 from autopilot.sim.rbac import Identity
 from autopilot.sim.request import ApiRequest, truthy
@@ -102,6 +102,9 @@ class Router:
         # A bad token is refused everywhere; no token at all only reaches the public paths.
         if who is None and ("Authorization" in request.headers or path not in PUBLIC):
             return _json(status_body(401, "Unauthorized"), 401)
+        if who is not None:
+            who = access.impersonated(self.state.store, who, request.headers,
+                                      request.headers.getall("Impersonate-Group", []))
         if path in ("/healthz", "/readyz", "/livez"):
             return web.Response(text="ok", content_type="text/plain")
         accept = request.headers.get("Accept", "application/json")
@@ -125,6 +128,12 @@ class Router:
                 return _json(discovery.aggregated(registry, core=False), 200,
                              discovery.AGGREGATED)
             return _json(discovery.group_list(registry))
+        if path == access.SELF_REVIEW_PATH:
+            if request.method != "POST":
+                raise SimError(405, "the server does not allow this method on the requested "
+                               "resource", reason="MethodNotAllowed")
+            return _json(access.self_review(self.state.store, who or Identity(""),
+                                            await request.read()), 201)
         segs = path.strip("/").split("/")
         if segs[0] == "apis" and len(segs) == 2:
             doc = discovery.group(registry, segs[1])

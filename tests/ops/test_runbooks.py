@@ -7,6 +7,7 @@ reasons are the ones the code and manifests use.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -19,6 +20,9 @@ import pytest
 
 from autopilot.observability.metrics import TOMBSTONE_SKIPPED, Metrics
 from autopilot.web import Served, debug_app, serve
+from tests.support import rbac
+from tests.support.platform import Platform
+from tests.support.wait import eventually_sync
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNBOOKS = sorted((ROOT / "runbooks").glob("*.md"))
@@ -257,3 +261,65 @@ async def test_debug_urls_in_runbooks_resolve(debug_server: Served) -> None:
                 path = path.replace(var, value)
             async with session.get(debug_server.url + path) as resp:
                 assert resp.status == 200, f"{url} -> {resp.status} {await resp.text()}"
+
+
+# -- the RBAC checks, with kubectl against the cluster -------------------------------------
+
+
+def can_i_commands(text: str) -> list[str]:
+    """The runbook's ``kubectl auth can-i`` commands, ``<resource>`` meaning ServiceMonitors."""
+    return [c.replace("<resource>", "servicemonitors -n openshift-cnv")
+            for c in shell_commands(text) if c.startswith("kubectl auth can-i ")]
+
+
+def run_can_i(cluster: Any, commands: list[str], env: dict[str, str]) -> set[str]:
+    """What each command prints, run by bash against ``cluster``."""
+    assert BASH is not None
+    answers = set()
+    for command in commands:
+        proc = subprocess.run([BASH, "-c", command], capture_output=True, text=True,
+                              timeout=60, check=False,
+                              env={**os.environ, **env, "KUBECONFIG": str(cluster.kubeconfig),
+                                   "KUBECACHEDIR": str(cluster.workdir / "kube-cache")})
+        answers.add(proc.stdout.strip() or proc.stderr.strip())
+    return answers
+
+
+@pytest.mark.skipif(BASH is None, reason="bash is not installed")
+@pytest.mark.parametrize("source", ["ours", "seed"])
+def test_write_checks_say_yes_on_a_healthy_install_and_no_when_denied(
+        cluster: Any, source: str) -> None:
+    if source == "seed" and not SEED.is_file():
+        pytest.skip(f"seed runbook not available ({SEED})")
+    text = SEED.read_text() if source == "seed" else (ROOT / "runbooks" /
+                                                     "VirtPlatformSyncFailed.md").read_text()
+    commands = can_i_commands(text)
+    assert commands, "the runbook has no `kubectl auth can-i` check"
+    Platform(cluster).install("ServiceMonitor")
+    rbac.grant(cluster)
+    eventually_sync(lambda: run_can_i(cluster, commands, {}) == {"yes"},
+                    what="every check says yes with the shipped ClusterRole")
+    trimmed = rbac.shipped_role()
+    for verb in ("patch", "update"):
+        trimmed = rbac.without(trimmed, group="monitoring.coreos.com",
+                               resource="servicemonitors", verb=verb)
+    rbac.grant(cluster, trimmed)
+    eventually_sync(lambda: run_can_i(cluster, commands, {}) == {"no"},
+                    what="every check says no without write verbs on servicemonitors")
+
+
+@pytest.mark.skipif(BASH is None, reason="bash is not installed")
+def test_tombstone_delete_check_names_the_object(cluster: Any) -> None:
+    text = (ROOT / "runbooks" / "VirtPlatformTombstoneStuck.md").read_text()
+    commands = can_i_commands(text)
+    assert commands, "the runbook has no `kubectl auth can-i` check"
+    Platform(cluster).install("UIPlugin")
+    env = {"KIND": "UIPlugin", "NAME": "kubevirt-plugin", "OBJ_NS": ""}
+    rbac.grant(cluster)
+    eventually_sync(lambda: run_can_i(cluster, commands, env) == {"yes"},
+                    what="the tombstone's delete allowed by the shipped ClusterRole")
+    assert run_can_i(cluster, commands, {**env, "NAME": "not-a-tombstone"}) == {"no"}
+    rbac.grant(cluster, rbac.without(rbac.shipped_role(), group="observability.openshift.io",
+                                     resource="uiplugins", verb="delete"))
+    eventually_sync(lambda: run_can_i(cluster, commands, env) == {"no"},
+                    what="no once delete is missing")

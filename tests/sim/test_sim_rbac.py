@@ -161,3 +161,36 @@ def test_escalation_is_refused_without_escalate_or_bind(cluster: Cluster) -> Non
         return "not currently held" in body["message"]
 
     eventually_sync(refused, what="binding to a role with unheld permissions refused")
+
+
+def test_impersonation_takes_the_impersonated_identitys_permissions(cluster: Cluster) -> None:
+    # The admin (system:masters) may impersonate; the service account then has its groups.
+    status, body = cluster.api("GET", CM, headers={"Impersonate-User": cluster.sa_user})
+    assert status == 403 and f'User "{cluster.sa_user}"' in body["message"]
+    _grant(cluster, "cm-lister", [
+        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["list"]}])
+    eventually_sync(lambda: cluster.api("GET", CM, headers={
+        "Impersonate-User": cluster.sa_user})[0] == 200, what="impersonated grant")
+    # An identity outside system:masters may not impersonate without the verb.
+    status, body = cluster.api("GET", CM, token=cluster.sa_token,
+                               headers={"Impersonate-User": "someone-else"})
+    assert status == 403
+    assert 'cannot impersonate resource "users" in API group ""' in body["message"]
+
+
+def test_self_subject_access_review(cluster: Cluster) -> None:
+    _grant(cluster, "cm-patcher", [
+        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["patch"]}])
+
+    def allowed(verb: str) -> bool:
+        status, body = cluster.api(
+            "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+            token=cluster.sa_token,
+            body={"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                  "spec": {"resourceAttributes": {"namespace": "default", "verb": verb,
+                                                  "resource": "configmaps"}}})
+        assert status == 201, body
+        return bool(body["status"]["allowed"])
+
+    eventually_sync(lambda: allowed("patch"), what="patch allowed")
+    assert not allowed("delete")

@@ -114,7 +114,8 @@ class Cluster:
     def api(self, method: str, path: str, body: Any = None,
             query: Mapping[str, Any] | None = None, content_type: str = "application/json",
             *, token: str | None = None, accept: str = "application/json",
-            timeout: float = 30.0) -> tuple[int, Any]:
+            timeout: float = 30.0, headers: Mapping[str, str] | None = None
+            ) -> tuple[int, Any]:
         """One HTTP request; returns (status, decoded JSON body or text).
 
         ``token`` defaults to the admin's; ``token=""`` sends no Authorization header.
@@ -127,11 +128,11 @@ class Cluster:
         data = None
         if body is not None:
             data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        headers = {"Content-Type": content_type, "Accept": accept,
-                   "User-Agent": "autopilot-tests/1.0"}
+        sent = {"Content-Type": content_type, "Accept": accept,
+                "User-Agent": "autopilot-tests/1.0", **(headers or {})}
         if token != "":  # "" sends no credentials at all
-            headers["Authorization"] = f"Bearer {token or self.token}"
-        req = urllib.request.Request(url, data=data, method=method, headers=headers)
+            sent["Authorization"] = f"Bearer {token or self.token}"
+        req = urllib.request.Request(url, data=data, method=method, headers=sent)
         try:
             with urllib.request.urlopen(req, timeout=timeout, context=self._tls) as resp:
                 return resp.status, _decode(resp.read())
