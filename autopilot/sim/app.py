@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 from ruamel.yaml import YAML
@@ -19,6 +20,7 @@ from autopilot.sim.request import ApiRequest, truthy
 from autopilot.sim.state import SimState
 from autopilot.sim.writes import Writer
 
+T = TypeVar("T")
 PUBLIC = ("/healthz", "/readyz", "/livez", "/version", "/openapi/v2")
 _SUBRESOURCES = ("status",)
 STATE_KEY: web.AppKey[SimState] = web.AppKey("state", SimState)
@@ -240,13 +242,21 @@ class Router:
                            "resource", reason="MethodNotAllowed")
         raw = await request.read()
         ctype = request.headers.get("Content-Type", "application/json")
+        if req.verb == "deletecollection":
+            code, obj = await self._delete_collection(req)
+        else:
+            code, obj = await self._reviewed(req, lambda: self._write(req, raw, ctype))
+        return _json(obj, code)
+
+    @staticmethod
+    async def _reviewed(req: ApiRequest, write: Callable[[], T]) -> T:
+        """Run a write; when webhooks must see it first, ask them, then run it again."""
         try:
-            code, obj = self._write(req, raw, ctype)
+            return write()
         except webhooks.ReviewNeeded as needed:
             await webhooks.review(needed.hooks, needed.review)
             req.webhooks_reviewed = True
-            code, obj = self._write(req, raw, ctype)
-        return _json(obj, code)
+            return write()
 
     def _write(self, req: ApiRequest, raw: bytes, ctype: str) -> tuple[int, Any]:
         if req.verb == "create":  # the writer names req after the body on the way
@@ -257,18 +267,17 @@ class Router:
             return self.writer.patch(req, raw, ctype)
         if req.verb == "delete":
             return self.writer.delete(req, _parse_body(raw, ctype))
-        if req.verb == "deletecollection":
-            return self._delete_collection(req)
         raise SimError(405, "the server does not allow this method on the requested "
                        "resource", reason="MethodNotAllowed")
 
-    def _delete_collection(self, req: ApiRequest) -> tuple[int, dict[str, Any]]:
+    async def _delete_collection(self, req: ApiRequest) -> tuple[int, dict[str, Any]]:
         selectors = {k: v for k, v in req.query.items() if k in ("labelSelector", "fieldSelector")}
         listed = reads.list_objects(self.state, replace(req, query=selectors), "json")
         for item in listed["items"]:
             one = replace(req, name=item["metadata"]["name"], verb="delete",
                           namespace=item["metadata"].get("namespace", ""))
-            self.writer.delete(one, None)
+            # Each object is reviewed by the webhooks on its own, as on a real server.
+            await self._reviewed(one, lambda one=one: self.writer.delete(one, None))  # type: ignore[misc]
         return 200, listed
 
 

@@ -98,3 +98,22 @@ def test_removing_the_configuration_lifts_the_denial(cluster: Cluster,
     eventually_sync(lambda: _create_status(cluster, "x")[0] == 403, what="denied")
     webhook.unregister(cluster, name)
     eventually_sync(lambda: _create_status(cluster, "x")[0] == 201, what="lifted")
+
+
+def test_delete_collection_reviews_each_object(cluster: Cluster,
+                                               webhook: DenyingWebhook) -> None:
+    assert _create_status(cluster, "a-free")[0] == 201
+    assert _create_status(cluster, "b-kept", labels={"keep": "yes"})[0] == 201
+    webhook.deny("ConfigMap", "kept", operations=("DELETE",))
+    webhook.register(cluster, "keep.autopilot.test",
+                     rules=[rule("", "configmaps", operations=("DELETE",))],
+                     object_selector={"matchLabels": {"keep": "yes"}})
+    # Wait until the configuration is in force (a dry run deletes nothing meanwhile).
+    eventually_sync(lambda: cluster.api("DELETE", f"{CM}/b-kept",
+                                        query={"dryRun": "All"})[0] == 403,
+                    what="the webhook in force")
+    status, body = cluster.api("DELETE", CM)
+    assert status == 403 and "kept" in body["message"], body
+    assert cluster.api("GET", f"{CM}/a-free")[0] == 404
+    assert cluster.api("GET", f"{CM}/b-kept")[0] == 200
+    assert {s.name for s in webhook.seen} == {"b-kept"}
