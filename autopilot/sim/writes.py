@@ -140,6 +140,10 @@ class Writer:
             rbac.check_write(self.state.store, Identity(req.user, req.groups),
                              resource=rt.plural, namespace=req.namespace, obj=new)
         self._admit(req, new, operation, old=old)
+        # Storage finds the name taken only after validation and admission, as on a
+        # real server (an invalid or refused create of an existing name is 422/403).
+        if old is None and self.state.store.get(rt.key, req.namespace, name) is not None:
+            raise already_exists(rt.plural, rt.group, name)
         if rt.generation and old is not None and not status_write and \
                 content(old, rt.status_subresource) != content(new, rt.status_subresource):
             meta["generation"] = int(old["metadata"].get("generation") or 0) + 1
@@ -213,8 +217,6 @@ class Writer:
         name = meta.get("name") or ""
         req.name = name
         self._require_namespace(req)
-        if name and self.state.store.get(req.rtype.key, req.namespace, name) is not None:
-            raise already_exists(req.rtype.plural, req.rtype.group, name)
         new["apiVersion"], new["kind"] = req.api_version, req.rtype.kind
         new = self._record(req, None, new)
         return 201, self._finish(req, None, new, operation="CREATE")

@@ -43,7 +43,7 @@ def test_denial_is_worded_like_the_api_server(cluster: Cluster,
                              "metadata": {"name": "s"}})[0] == 201
     assert {s.kind for s in webhook.seen} == {"ConfigMap"}
     webhook.allow_all()
-    assert _create_status(cluster, "x")[0] == 201
+    assert _create_status(cluster, "after")[0] == 201
 
 
 def test_updates_server_side_applies_and_deletes_are_reviewed(
@@ -54,9 +54,15 @@ def test_updates_server_side_applies_and_deletes_are_reviewed(
                      rules=[rule("", "configmaps", operations=("*",))])
     apply = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"},
              "data": {"a": "2"}}
-    eventually_sync(lambda: cluster.api(
-        "PATCH", f"{CM}/x", body=apply, content_type="application/apply-patch+yaml",
-        query={"fieldManager": "t", "force": "true"})[0] == 403, what="server-side apply reviewed")
+
+    def applied(**query: str) -> int:
+        return cluster.api("PATCH", f"{CM}/x", body=apply,
+                           content_type="application/apply-patch+yaml",
+                           query={"fieldManager": "t", "force": "true", **query})[0]
+
+    # In force once a dry run is refused (a dry run changes nothing meanwhile).
+    eventually_sync(lambda: applied(dryRun="All") == 403, what="the webhook in force")
+    assert applied() == 403
     status, body = cluster.api("DELETE", f"{CM}/x")
     assert status == 403 and "no changes" in body["message"]
     assert cluster.api("GET", f"{CM}/x")[1]["data"] == {"a": "1"}
@@ -87,7 +93,7 @@ def test_failure_policy(cluster: Cluster, webhook: DenyingWebhook) -> None:
     webhook.unregister(cluster, name)
     webhook.register(cluster, "dead.autopilot.test", rules=[rule("", "configmaps")], url=dead,
                      failure_policy="Ignore")
-    eventually_sync(lambda: _create_status(cluster, "x")[0] == 201,
+    eventually_sync(lambda: _create_status(cluster, "y")[0] == 201,
                     what="failurePolicy Ignore lets the write through")
 
 
@@ -97,7 +103,7 @@ def test_removing_the_configuration_lifts_the_denial(cluster: Cluster,
     name = webhook.register(cluster, "lift.autopilot.test", rules=[rule("", "configmaps")])
     eventually_sync(lambda: _create_status(cluster, "x")[0] == 403, what="denied")
     webhook.unregister(cluster, name)
-    eventually_sync(lambda: _create_status(cluster, "x")[0] == 201, what="lifted")
+    eventually_sync(lambda: _create_status(cluster, "y")[0] == 201, what="lifted")
 
 
 def test_delete_collection_reviews_each_object(cluster: Cluster,
@@ -117,3 +123,17 @@ def test_delete_collection_reviews_each_object(cluster: Cluster,
     assert cluster.api("GET", f"{CM}/a-free")[0] == 404
     assert cluster.api("GET", f"{CM}/b-kept")[0] == 200
     assert {s.name for s in webhook.seen} == {"b-kept"}
+
+
+def test_admission_is_asked_before_the_name_is_found_taken(
+        cluster: Cluster, webhook: DenyingWebhook) -> None:
+    assert _create_status(cluster, "taken")[0] == 201
+    webhook.deny("ConfigMap", "frozen", operations=("CREATE",))
+    webhook.register(cluster, "order.autopilot.test", rules=[
+        rule("", "configmaps", operations=("CREATE",))])
+    # A real server validates and admits before storage finds the name taken.
+    eventually_sync(lambda: _create_status(cluster, "taken")[0] == 403,
+                    what="refused rather than AlreadyExists")
+    webhook.allow_all()
+    status, body = _create_status(cluster, "taken")
+    assert status == 409 and body["reason"] == "AlreadyExists"
