@@ -11,7 +11,7 @@ from typing import Any
 
 from tests.support import rbac
 from tests.support.controller import Controller
-from tests.support.platform import HCO_NS, Platform
+from tests.support.platform import HCO_NS, HCO_PATH, Platform
 from tests.support.wait import eventually_sync
 from tests.support.webhook import DenyingWebhook, rule
 
@@ -51,6 +51,10 @@ def test_admission_denial_on_one_kind(platform: Platform, controller: Any, clust
     webhook.deny("ServiceMonitor", denial)
     name = webhook.register(cluster, "freeze.autopilot.test",
                             rules=[rule("monitoring.coreos.com", "servicemonitors")])
+    platform.ensure_namespace(HCO_NS)
+    webhook.wait_in_force(cluster, "POST", SM.rsplit("/", 1)[0], {
+        "apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
+        "metadata": {"name": "probe"}, "spec": {"selector": {}, "endpoints": []}})
     platform.create_hco({"platform.kubevirt.io/autopilot": "true"})
     c = controller()
     line = _denied_then_recovered(c, platform, denial=denial,
@@ -78,6 +82,9 @@ def test_failing_hco_asset_does_not_block_others(platform: Platform, controller:
     webhook.deny("HyperConverged", "hco is locked")
     webhook.register(cluster, "lock.autopilot.test",
                      rules=[rule("hco.kubevirt.io", "hyperconvergeds")])
+    webhook.wait_in_force(cluster, "PATCH", HCO_PATH,
+                          {"metadata": {"labels": {"probe": "yes"}}},
+                          content_type="application/merge-patch+json")
     c = controller()
     line = eventually_sync(lambda: c.log_lines("failed to apply", kind="HyperConverged"),
                            what="HCO asset failing")[0]

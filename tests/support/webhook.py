@@ -99,6 +99,22 @@ class DenyingWebhook:
         return str(config["metadata"]["name"])
 
     @staticmethod
+    def wait_in_force(cluster: Cluster, method: str, path: str, body: dict[str, Any],
+                      *, content_type: str = "application/json") -> None:
+        """Wait until a dry run of this write is refused.
+
+        A real API server picks webhook configurations up from a cache; a test must
+        not start the controller before the refusal it expects is in force.
+        """
+        def refused() -> bool:
+            status, answer = cluster.api(method, path, body=body, content_type=content_type,
+                                         query={"dryRun": "All"})
+            assert status in (200, 201, 403), answer
+            return status == 403
+
+        eventually_sync(refused, what=f"the webhook refusing {method} {path}")
+
+    @staticmethod
     def unregister(cluster: Cluster, name: str) -> None:
         """Delete the configuration and wait until it is gone."""
         cluster.api("DELETE", f"{VWC}/{name}")
