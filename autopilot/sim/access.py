@@ -19,7 +19,6 @@ from autopilot.sim.store import Store
 
 SELF_REVIEW_PATH = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
 _PROTO_MAGIC = b"k8s\x00"
-_SA_PREFIX = "system:serviceaccount:"
 
 
 def impersonated(store: Store, who: Identity, headers: Mapping[str, str],
@@ -33,12 +32,9 @@ def impersonated(store: Store, who: Identity, headers: Mapping[str, str],
         if groups:
             raise bad_request(f"requested {groups} without impersonating a user")
         return who
-    targets: list[tuple[str, str, str]] = []  # (resource, namespace, name)
-    if user.startswith(_SA_PREFIX) and user.count(":") == 3:
-        _, _, namespace, name = user.split(":")
-        targets.append(("serviceaccounts", namespace, name))
-    else:
-        targets.append(("users", "", user))
+    account = rbac.service_account_of(user)
+    targets: list[tuple[str, str, str]] = [  # (resource, namespace, name)
+        ("serviceaccounts", *account) if account else ("users", "", user)]
     targets += [("groups", "", g) for g in groups]
     for resource, namespace, name in targets:
         if not rbac.allowed(store, who, verb="impersonate", group="", resource=resource,
@@ -48,9 +44,8 @@ def impersonated(store: Store, who: Identity, headers: Mapping[str, str],
                            f'impersonate resource "{resource}" in API group "" {where}',
                            details={"name": name, "kind": resource})
     implied: tuple[str, ...] = tuple(groups)
-    if not groups and user.startswith(_SA_PREFIX) and user.count(":") == 3:
-        namespace = user.split(":")[2]
-        implied = ("system:serviceaccounts", f"system:serviceaccounts:{namespace}")
+    if not groups and account:
+        implied = ("system:serviceaccounts", f"system:serviceaccounts:{account[0]}")
     return Identity(user, (*implied, "system:authenticated"))
 
 

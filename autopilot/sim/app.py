@@ -7,6 +7,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -14,7 +15,14 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from autopilot.sim import access, discovery, rbac, reads, table, watch, webhooks
-from autopilot.sim.errors import SimError, bad_request, forbidden, page_not_found, status_body
+from autopilot.sim.errors import (
+    SimError,
+    bad_request,
+    forbidden,
+    method_not_allowed,
+    page_not_found,
+    status_body,
+)
 from autopilot.sim.rbac import Identity
 from autopilot.sim.request import ApiRequest, truthy
 from autopilot.sim.state import SimState
@@ -132,8 +140,7 @@ class Router:
             return _json(discovery.group_list(registry))
         if path == access.SELF_REVIEW_PATH:
             if request.method != "POST":
-                raise SimError(405, "the server does not allow this method on the requested "
-                               "resource", reason="MethodNotAllowed")
+                raise method_not_allowed()
             return _json(access.self_review(self.state.store, who or Identity(""),
                                             await request.read()), 201)
         segs = path.strip("/").split("/")
@@ -213,8 +220,8 @@ class Router:
                 503: "the server is currently unable to handle the request",
             }.get(rule.status, "Internal error occurred: injected by kubesim")
             raise SimError(rule.status, message, details=details, headers=headers)
-        granted = rbac.allowed(self.state.store, Identity(req.user, req.groups),
-                               verb=req.verb, group=req.rtype.group, resource=resource,
+        granted = rbac.allowed(self.state.store, req.identity, verb=req.verb,
+                               group=req.rtype.group, resource=resource,
                                subresource=req.subresource, namespace=req.namespace,
                                name=req.name)
         if not granted or controls.rbac_denied(user=req.user, verb=req.verb, resource=resource,
@@ -235,11 +242,9 @@ class Router:
         if req.verb == "list":
             return _json(reads.list_objects(state, req, form))
         if req.rtype.namespaced and not req.namespace:
-            raise SimError(405, "the server does not allow this method on the requested "
-                           "resource", reason="MethodNotAllowed")
+            raise method_not_allowed()
         if req.verb == "create" and req.name:
-            raise SimError(405, "the server does not allow this method on the requested "
-                           "resource", reason="MethodNotAllowed")
+            raise method_not_allowed()
         raw = await request.read()
         ctype = request.headers.get("Content-Type", "application/json")
         if req.verb == "deletecollection":
@@ -267,8 +272,7 @@ class Router:
             return self.writer.patch(req, raw, ctype)
         if req.verb == "delete":
             return self.writer.delete(req, _parse_body(raw, ctype))
-        raise SimError(405, "the server does not allow this method on the requested "
-                       "resource", reason="MethodNotAllowed")
+        raise method_not_allowed()
 
     async def _delete_collection(self, req: ApiRequest) -> tuple[int, dict[str, Any]]:
         selectors = {k: v for k, v in req.query.items() if k in ("labelSelector", "fieldSelector")}
@@ -277,7 +281,7 @@ class Router:
             one = replace(req, name=item["metadata"]["name"], verb="delete",
                           namespace=item["metadata"].get("namespace", ""))
             # Each object is reviewed by the webhooks on its own, as on a real server.
-            await self._reviewed(one, lambda one=one: self.writer.delete(one, None))  # type: ignore[misc]
+            await self._reviewed(one, partial(self.writer.delete, one, None))
         return 200, listed
 
 

@@ -121,6 +121,12 @@ def bad_request(message: str) -> SimError:
     return SimError(400, message)
 
 
+def method_not_allowed() -> SimError:
+    """405 for a verb the resource (or this path) does not serve."""
+    return SimError(405, "the server does not allow this method on the requested resource",
+                    reason="MethodNotAllowed")
+
+
 def page_not_found() -> SimError:
     """404 for a path no API serves."""
     return SimError(404, "the server could not find the requested resource", details={})

@@ -45,6 +45,19 @@ class Identity:
         return SUPERUSER_GROUP in self.groups
 
 
+def service_account_user(namespace: str, name: str) -> str:
+    """The user name a service account authenticates as."""
+    return f"system:serviceaccount:{namespace}:{name}"
+
+
+def service_account_of(user: str) -> tuple[str, str] | None:
+    """(namespace, name) when ``user`` is a service account's user name."""
+    parts = user.split(":")
+    if len(parts) == 4 and parts[:2] == ["system", "serviceaccount"]:
+        return parts[2], parts[3]
+    return None
+
+
 def _subject_matches(subject: Any, who: Identity, binding_namespace: str) -> bool:
     if not isinstance(subject, dict):
         return False
@@ -55,7 +68,7 @@ def _subject_matches(subject: Any, who: Identity, binding_namespace: str) -> boo
         return name in who.groups
     if kind == "ServiceAccount":
         namespace = subject.get("namespace") or binding_namespace
-        return who.user == f"system:serviceaccount:{namespace}:{name}"
+        return who.user == service_account_user(namespace, str(name))
     return False
 
 

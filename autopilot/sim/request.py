@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from autopilot.sim.rbac import Identity
 from autopilot.sim.types import ResourceType
 
 _TRUE = ("1", "t", "T", "true", "TRUE", "True")
@@ -31,6 +32,11 @@ class ApiRequest:
     groups: tuple[str, ...] = ()
     # Set once the validating webhooks admitted this write (see sim.webhooks).
     webhooks_reviewed: bool = False
+
+    @property
+    def identity(self) -> Identity:
+        """Who sends the request (user and groups)."""
+        return Identity(self.user, self.groups)
 
     @property
     def dry_run(self) -> bool:

@@ -24,7 +24,6 @@ from autopilot.sim.errors import (
 )
 from autopilot.sim.fieldpath import InvalidObject
 from autopilot.sim.objects import as_version, content, normalise_causes, same_object, tidy
-from autopilot.sim.rbac import Identity
 from autopilot.sim.request import ApiRequest, truthy
 from autopilot.sim.state import CRD_KEY, NS_KEY, SimState, now
 from autopilot.sim.validation import event_causes, metadata_causes, name_causes
@@ -137,8 +136,8 @@ class Writer:
         if causes:
             raise self._invalid(req, name, causes)
         if rt.group == rbac.GROUP:
-            rbac.check_write(self.state.store, Identity(req.user, req.groups),
-                             resource=rt.plural, namespace=req.namespace, obj=new)
+            rbac.check_write(self.state.store, req.identity, resource=rt.plural,
+                             namespace=req.namespace, obj=new)
         self._admit(req, new, operation, old=old)
         # Storage finds the name taken only after validation and admission, as on a
         # real server (an invalid or refused create of an existing name is 422/403).

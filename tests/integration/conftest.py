@@ -15,8 +15,6 @@ from tests.support import rbac
 from tests.support.controller import PROJECT, Controller
 from tests.support.platform import BASE_KINDS, HCO_NS, Platform
 
-BINDING = "virt-platform-autopilot"
-
 
 @pytest.fixture
 def platform(cluster: Any) -> Platform:
@@ -37,7 +35,7 @@ def controller(cluster: Any) -> Iterator[Callable[..., Controller]]:
 
     def start(*extra: str, wait: bool = True, env: dict[str, str] | None = None) -> Controller:
         args = ["--resync-period", "30s", *extra]
-        if cluster.api("GET", f"{rbac.RBAC_API}/clusterrolebindings/{BINDING}")[0] != 200:
+        if not rbac.granted(cluster):
             rbac.grant(cluster)
         c = Controller(kubeconfig=rbac.service_account_kubeconfig(cluster), extra_args=args,
                        env=env)

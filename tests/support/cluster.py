@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import socket
 import ssl
@@ -32,6 +31,7 @@ import pytest
 from autopilot.sim import KubeSim
 from autopilot.sim.kubeconfig import kubeconfig_text
 from autopilot.sim.loader import load_crds
+from tests.support.prom import parse_metrics
 from tests.support.wait import eventually_sync
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -151,14 +151,13 @@ class Cluster:
         status, text = self.api("GET", "/metrics", accept="text/plain")
         assert status == 200, text
         table: Counter[tuple[str, str, bool]] = Counter()
-        for line in str(text).splitlines():
-            m = _REQUEST_TOTAL.match(line)
-            if not m:
+        for (name, pairs), value in parse_metrics(str(text)).items():
+            if name != "apiserver_request_total":
                 continue
-            labels = dict(_LABEL.findall(m.group(1)))
+            labels = dict(pairs)
             verb = _REAL_VERBS.get(labels.get("verb", ""), labels.get("verb", "").lower())
             table[(verb, labels.get("resource", ""), labels.get("dry_run") == "All")] += \
-                int(float(m.group(2)))
+                int(value)
         return table
 
     # -- CRDs -----------------------------------------------------------------------------
@@ -205,8 +204,6 @@ class Cluster:
                 timeout=timeout, what=f"CRD {name} deleted")
 
 
-_REQUEST_TOTAL = re.compile(r"^apiserver_request_total\{(.*)\} (\S+)$")
-_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 # apiserver_request_total's verbs -> the API verbs kubesim counts.
 _REAL_VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "APPLY": "patch",
                "DELETE": "delete", "DELETECOLLECTION": "deletecollection", "GET": "get",

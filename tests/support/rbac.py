@@ -50,14 +50,24 @@ def without(role: dict[str, Any], *, group: str, resource: str, verb: str) -> di
     return out
 
 
+def _binding() -> dict[str, Any]:
+    data: dict[str, Any] = YAML(typ="safe", pure=True).load(BINDING_FILE.read_text())
+    return data
+
+
+def granted(cluster: Cluster) -> bool:
+    """Whether the shipped ClusterRoleBinding exists (a role was granted already)."""
+    name = _binding()["metadata"]["name"]
+    return cluster.api("GET", f"{RBAC_API}/clusterrolebindings/{name}")[0] == 200
+
+
 def grant(cluster: Cluster, role: dict[str, Any] | None = None,
           edit: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> None:
     """Apply the ClusterRole (shipped unless given) and the shipped binding, as admin."""
     role = role or shipped_role()
     if edit is not None:
         role = edit(role)
-    binding: dict[str, Any] = YAML(typ="safe", pure=True).load(BINDING_FILE.read_text())
-    for plural, obj in (("clusterroles", role), ("clusterrolebindings", binding)):
+    for plural, obj in (("clusterroles", role), ("clusterrolebindings", _binding())):
         status, body = cluster.api(
             "PATCH", f"{RBAC_API}/{plural}/{obj['metadata']['name']}", body=obj,
             content_type="application/apply-patch+yaml",
