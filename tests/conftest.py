@@ -1,46 +1,167 @@
-"""Fixtures every test may use: the API server (``cluster``) and the shared reference folder."""
+"""Fixtures every test may use: the API server (``cluster``), its faults, the shared folder.
+
+Against kubesim every test gets a fresh server. Against a real kube-apiserver
+(``KUBEBUILDER_ASSETS``) tests share one server per session, the way envtest suites
+do, isolated by namespaces and names of their own; a test marked ``fresh_server``
+gets a pristine server of its own instead (see ``pyproject.toml`` for the markers).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
+from autopilot.sim.controls import Controls
+from tests.support import report as reporting
 from tests.support.cluster import (
+    IN_CI,
+    TOKENS,
     Cluster,
+    cluster_on,
     kubesim_cluster,
     real_assets,
     real_cluster,
     require_shared,
 )
-from tests.support.webhook import DenyingWebhook, denying_webhook
+from tests.support.realserver import RealServer, real_server
+from tests.support.tools import require_tool
+from tests.support.webhook import VWC, DenyingWebhook, denying_webhook
+
+MWC = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--api-server-tests", action="store_true",
+                     help="run only the tests that talk to an API server (CI's real stage)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("--api-server-tests"):
+        return
+    keep, drop = [], []
+    for item in items:
+        uses = "cluster" in getattr(item, "fixturenames", ()) or item.get_closest_marker(
+            "apiserver")
+        (keep if uses else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for marker in item.iter_markers("needs_tool"):
+        for tool in marker.args:
+            require_tool(tool)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    reporting.record(report)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if real_assets() is not None:
+        for line in reporting.summary():
+            terminalreporter.write_line(line)
+
+
+class SharedServer:
+    """The session's shared real API server, started on first use (again if it died)."""
+
+    def __init__(self, assets: Path) -> None:
+        self.assets = assets
+        self.server: RealServer | None = None
+        self._stack = ExitStack()
+
+    def get(self) -> RealServer:
+        """The running shared server."""
+        if self.server is None or self.server.problem():
+            self._stack.close()
+            self._stack = ExitStack()
+            self.server = self._stack.enter_context(real_server(self.assets, tokens=TOKENS))
+            reporting.server_started(shared=True)
+        return self.server
+
+    def close(self) -> None:
+        """Stop it."""
+        self._stack.close()
+
+
+@pytest.fixture(scope="session")
+def shared_real_server() -> Iterator[SharedServer]:
+    """The real server tests share (real mode only)."""
+    assets = real_assets()
+    assert assets is not None
+    shared = SharedServer(assets)
+    yield shared
+    shared.close()
 
 
 @pytest.fixture
 def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
-    """The API server for this test: a fresh kubesim, or a fresh real kube-apiserver + etcd.
+    """The API server for this test.
 
-    Real mode (``KUBEBUILDER_ASSETS`` holding both binaries) starts a new server for
-    every test too, so no test can lean on what an earlier one left behind (a real
-    server never finishes deleting namespaces without a controller manager).
+    kubesim: a fresh one. Real: the shared server, or a fresh one for tests marked
+    ``fresh_server`` (``compaction=True``: one that compacts etcd every second). A test
+    asking for the ``faults`` fixture reaches the server through the fault proxy.
     """
+    faults = "faults" in request.fixturenames
     assets = real_assets()
-    if assets is not None:
-        if request.node.get_closest_marker("kubesim_only"):
-            pytest.skip("needs kubesim; running against a real kube-apiserver")
-        with real_cluster(assets) as real:
-            yield real
+    if assets is None:
+        with kubesim_cluster(faults=faults) as c:
+            yield c
         return
-    with kubesim_cluster() as c:
+    if request.node.get_closest_marker("kubesim_only"):
+        why = "needs kubesim; running against a real kube-apiserver"
+        if IN_CI:
+            pytest.fail(f"{why}: give the test a real-mode variant (CI skips none)")
+        pytest.skip(why)
+    fresh = request.node.get_closest_marker("fresh_server")
+    if fresh is not None:
+        with real_cluster(assets, compaction=bool(fresh.kwargs.get("compaction")),
+                          faults=faults) as c:
+            reporting.server_started(shared=False)
+            reporting.served(request.node.nodeid, "fresh")
+            yield c
+        return
+    shared = request.getfixturevalue("shared_real_server")
+    with cluster_on(shared.get(), faults=faults, shared=True) as c:
+        reporting.served(request.node.nodeid, "shared")
         yield c
+        _check_left_clean(c)
+
+
+def _check_left_clean(c: Cluster) -> None:
+    """A test on the shared server must not leave it broken or holding webhooks."""
+    assert c.server is not None
+    problem = c.server.problem()
+    if problem:
+        pytest.fail(f"the shared API server died during the test: {problem}")
+    left = []
+    for base in (VWC, MWC):
+        status, listing = c.api("GET", base)
+        for item in listing.get("items", []) if status == 200 else []:
+            name = item["metadata"]["name"]
+            left.append(name)
+            c.api("DELETE", f"{base}/{name}")
+    if left:
+        pytest.fail(f"webhook configurations left on the shared server: {left}")
 
 
 @pytest.fixture
-def webhook() -> Iterator[DenyingWebhook]:
-    """A validating webhook served on loopback; register it on the cluster to use it."""
+def faults(cluster: Cluster) -> Controls:
+    """API faults for this test: kubesim's controls, or the proxy's before a real server."""
+    return cluster.faults
+
+
+@pytest.fixture
+def webhook(cluster: Cluster) -> Iterator[DenyingWebhook]:
+    """A validating webhook served on loopback; its registrations are removed afterwards."""
     with denying_webhook() as hook:
         yield hook
+        hook.unregister_all(cluster)
 
 
 @pytest.fixture

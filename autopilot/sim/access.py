@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from autopilot.sim import rbac
-from autopilot.sim.errors import SimError, bad_request
+from autopilot.sim.errors import bad_request
 from autopilot.sim.rbac import Identity
 from autopilot.sim.store import Store
 
@@ -21,11 +21,26 @@ SELF_REVIEW_PATH = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
 _PROTO_MAGIC = b"k8s\x00"
 
 
+class ImpersonationRefused(Exception):
+    """``who`` may not impersonate; ``mode`` names the kind of target as v1.36 words it."""
+
+    def __init__(self, mode: str) -> None:
+        super().__init__(mode)
+        self.mode = mode
+
+
+def _mode(user: str) -> str:
+    if rbac.service_account_of(user):
+        return "serviceaccount"
+    return "arbitrary-node" if user.startswith("system:node:") else "user-info"
+
+
 def impersonated(store: Store, who: Identity, headers: Mapping[str, str],
                  groups: list[str]) -> Identity:
     """The identity a request acts as: ``who`` itself, or the one it may impersonate.
 
-    ``groups`` are the (repeatable) ``Impersonate-Group`` header values.
+    ``groups`` are the (repeatable) ``Impersonate-Group`` header values. A refusal raises
+    :class:`ImpersonationRefused`; the caller words it for the request it refuses.
     """
     user = headers.get("Impersonate-User", "")
     if not user:
@@ -39,10 +54,7 @@ def impersonated(store: Store, who: Identity, headers: Mapping[str, str],
     for resource, namespace, name in targets:
         if not rbac.allowed(store, who, verb="impersonate", group="", resource=resource,
                             namespace=namespace, name=name):
-            where = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
-            raise SimError(403, f'{resource} "{name}" is forbidden: User "{who.user}" cannot '
-                           f'impersonate resource "{resource}" in API group "" {where}',
-                           details={"name": name, "kind": resource})
+            raise ImpersonationRefused(_mode(user))
     implied: tuple[str, ...] = tuple(groups)
     if not groups and account:
         implied = ("system:serviceaccounts", f"system:serviceaccounts:{account[0]}")

@@ -75,6 +75,13 @@ def _parse_body(raw: bytes, content_type: str) -> Any:
     raise bad_request("the body of the request was in an unknown format")
 
 
+def _discovery(path: str) -> bool:
+    """Whether ``path`` is a discovery, OpenAPI or version document (no resource)."""
+    segs = path.strip("/").split("/")
+    return (path in ("/version", "/api", "/apis") or path.startswith("/openapi/")
+            or (segs[0] == "apis" and len(segs) in (2, 3)) or (segs[0] == "api" and len(segs) == 2))
+
+
 async def _hang(request: web.Request, limit: float = 600.0) -> None:
     """Never answer: wait until the client gives up (or a long while passed)."""
     end = time.monotonic() + limit
@@ -113,10 +120,17 @@ class Router:
         if who is None and ("Authorization" in request.headers or path not in PUBLIC):
             return _json(status_body(401, "Unauthorized"), 401)
         if who is not None:
-            who = access.impersonated(self.state.store, who, request.headers,
-                                      request.headers.getall("Impersonate-Group", []))
+            try:
+                who = access.impersonated(self.state.store, who, request.headers,
+                                          request.headers.getall("Impersonate-Group", []))
+            except access.ImpersonationRefused as refused:
+                raise self._impersonation_refused(request, path, who, refused.mode) from None
         if path in ("/healthz", "/readyz", "/livez"):
             return web.Response(text="ok", content_type="text/plain")
+        if _discovery(path):
+            # Discovery and OpenAPI are requests like any other: counted, slowed, failed.
+            await self._inject(request, verb=_verb(request.method, "-", {}), resource="",
+                               dry_run=False)
         accept = request.headers.get("Accept", "application/json")
         registry = self.state.registry
         if path == "/version":
@@ -163,6 +177,30 @@ class Router:
         req = self._api_request(request, group, version, rest, who or Identity(""))
         return await self._serve(request, req, accept)
 
+    def _impersonation_refused(self, request: web.Request, path: str, who: Identity,
+                               mode: str) -> SimError:
+        """403 for a refused impersonation, worded for the request as v1.36 words it."""
+        segs = path.strip("/").split("/")
+        verb = _verb(request.method, "-", {})
+        if segs[0] == "api" and len(segs) >= 3:
+            parts: tuple[str, str, list[str]] | None = ("", segs[1], segs[2:])
+        elif segs[0] == "apis" and len(segs) >= 4:
+            parts = (segs[1], segs[2], segs[3:])
+        else:
+            parts = None
+        if parts is not None:
+            try:
+                req = self._api_request(request, *parts, who)
+            except SimError:
+                pass
+            else:
+                return forbidden(user=who.user, verb=f"impersonate-on:{mode}:{req.verb}",
+                                 plural=req.rtype.plural, group=req.rtype.group,
+                                 namespace=req.namespace, name=req.name or None,
+                                 subresource=req.subresource)
+        return SimError(403, f'forbidden: User "{who.user}" cannot impersonate-on:{mode}:'
+                             f'{verb} path "{path}"')
+
     def _openapi_gv(self, rel: str) -> web.Response:
         parts = rel.split("/")
         if parts[0] == "api" and len(parts) == 2:
@@ -197,19 +235,22 @@ class Router:
                           subresource=sub, verb=verb, query=query, user=who.user,
                           groups=who.groups, user_agent=request.headers.get("User-Agent", ""))
 
-    async def _faults(self, request: web.Request, req: ApiRequest) -> None:
+    async def _inject(self, request: web.Request, *, verb: str, resource: str,
+                      dry_run: bool) -> None:
+        """Count the request, then apply the test controls' latency and error rules."""
         controls = self.state.controls
-        resource = req.rtype.plural
-        controls.record(verb=req.verb, resource=resource, user_agent=req.user_agent,
-                        dry_run=req.dry_run)
-        delay = controls.latency_for(req.verb, resource)
+        controls.record(verb=verb, resource=resource,
+                        user_agent=request.headers.get("User-Agent", ""), dry_run=dry_run)
+        delay = controls.latency_for(verb, resource)
         if delay > 0:
             await asyncio.sleep(delay)
-        rule = controls.take_error(req.verb, resource)
+        rule = controls.take_error(verb, resource)
         if rule is not None:
             if rule.hang:
                 await _hang(request)
                 raise SimError(504, "the request timed out", reason="Timeout")
+            if rule.reset and request.transport is not None:
+                request.transport.abort()
             headers: dict[str, str] = {}
             details: dict[str, Any] | None = None
             if rule.retry_after is not None:
@@ -220,6 +261,11 @@ class Router:
                 503: "the server is currently unable to handle the request",
             }.get(rule.status, "Internal error occurred: injected by kubesim")
             raise SimError(rule.status, message, details=details, headers=headers)
+
+    async def _faults(self, request: web.Request, req: ApiRequest) -> None:
+        controls = self.state.controls
+        resource = req.rtype.plural
+        await self._inject(request, verb=req.verb, resource=resource, dry_run=req.dry_run)
         granted = rbac.allowed(self.state.store, req.identity, verb=req.verb,
                                group=req.rtype.group, resource=resource,
                                subresource=req.subresource, namespace=req.namespace,
@@ -279,7 +325,7 @@ class Router:
         listed = reads.list_objects(self.state, replace(req, query=selectors), "json")
         for item in listed["items"]:
             one = replace(req, name=item["metadata"]["name"], verb="delete",
-                          namespace=item["metadata"].get("namespace", ""))
+                          namespace=item["metadata"].get("namespace", ""), in_collection=True)
             # Each object is reviewed by the webhooks on its own, as on a real server.
             await self._reviewed(one, partial(self.writer.delete, one, None))
         return 200, listed

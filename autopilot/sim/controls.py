@@ -28,6 +28,7 @@ class ErrorRule:
     retry_after: float | None = None
     hang: bool = False
     message: str = ""
+    reset: bool = False
 
     def applies(self, verb: str, resource: str) -> bool:
         """Whether the rule covers this verb/resource."""
@@ -126,16 +127,17 @@ class Controls:
     def inject_errors(self, *, status: int = 500, verb: str | None = None,
                       resource: str | None = None, count: int | None = None,
                       rate: float = 1.0, retry_after: float | None = None, hang: bool = False,
-                      message: str = "") -> None:
+                      message: str = "", reset: bool = False) -> None:
         """Fail matching requests: the next ``count`` (or all), each with probability ``rate``.
 
         ``status`` 500/503/429 answer a Status (429 and 503 with ``Retry-After`` when given);
-        ``hang=True`` never answers (the client's timeout fires).
+        ``hang=True`` never answers (the client's timeout fires); ``reset=True`` closes the
+        connection without an answer. Discovery requests have the resource ``""``.
         """
         with self._lock:
             self._errors.append(ErrorRule(status=status, verb=verb, resource=resource,
                                           count=count, rate=rate, retry_after=retry_after,
-                                          hang=hang, message=message))
+                                          hang=hang, message=message, reset=reset))
 
     def clear_errors(self) -> None:
         """Remove every error rule."""

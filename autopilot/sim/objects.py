@@ -44,6 +44,25 @@ def same_object(old: Obj, new: Obj) -> bool:
     return om == nm
 
 
+# What typed (Go) objects never hold empty: ObjectMeta's maps and lists, and the data maps
+# of ConfigMaps and Secrets (``omitempty``). A real server drops them on every write.
+_EMPTY_META = ("labels", "annotations", "finalizers", "ownerReferences")
+_EMPTY_TOP = {("", "configmaps"): ("data", "binaryData"), ("", "secrets"): ("data",)}
+
+
+def omit_empty(key: tuple[str, str], obj: Obj) -> Obj:
+    """Drop the empty fields a real server's typed objects omit (in place; returns ``obj``)."""
+    meta = obj.get("metadata")
+    if isinstance(meta, dict):
+        for k in _EMPTY_META:
+            if k in meta and meta[k] in ({}, [], None):
+                del meta[k]
+    for k in _EMPTY_TOP.get(key, ()):
+        if k in obj and obj[k] in ({}, None):
+            del obj[k]
+    return obj
+
+
 _META_ORDER = ("name", "generateName", "namespace", "uid", "resourceVersion", "generation",
                "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels",
                "annotations", "ownerReferences", "finalizers", "managedFields")

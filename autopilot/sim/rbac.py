@@ -185,14 +185,18 @@ def _go_rule(rule: Rule) -> str:
 
 
 def check_write(store: Store, who: Identity, *, resource: str, namespace: str,
-                obj: dict[str, Any]) -> None:
-    """Refuse a role or binding that grants more than ``who`` holds (raises 403)."""
+                obj: dict[str, Any], named: bool = True) -> None:
+    """Refuse a role or binding that grants more than ``who`` holds (raises 403).
+
+    ``named``: the request names the object in its path (not a POST to the collection);
+    ``escalate`` limited to resourceNames only covers such requests, as on a real server.
+    """
     if who.superuser:
         return
     name = str((obj.get("metadata") or {}).get("name") or "")
     if resource in ("clusterroles", "roles"):
         if allowed(store, who, verb="escalate", group=GROUP, resource=resource,
-                   namespace=namespace, name=name):
+                   namespace=namespace, name=name if named else ""):
             return
         granted = [r for r in obj.get("rules") or [] if isinstance(r, dict)]
     else:

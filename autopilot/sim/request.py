@@ -32,6 +32,8 @@ class ApiRequest:
     groups: tuple[str, ...] = ()
     # Set once the validating webhooks admitted this write (see sim.webhooks).
     webhooks_reviewed: bool = False
+    # One object of a deletecollection: webhooks see the collection's (empty) name.
+    in_collection: bool = False
 
     @property
     def identity(self) -> Identity:

@@ -124,9 +124,11 @@ def cells(rtype: ResourceType, version: str, obj: Obj) -> list[Any]:
         labels = meta.get("labels") or {}
         roles = sorted(k.split("/", 1)[1] for k in labels
                        if k.startswith("node-role.kubernetes.io/"))
-        ready = any(c.get("type") == "Ready" and c.get("status") == "True"
-                    for c in (obj.get("status") or {}).get("conditions") or [])
-        out += ["Ready" if ready else "NotReady", ",".join(roles) or "<none>"]
+        ready = next((c for c in (obj.get("status") or {}).get("conditions") or []
+                      if c.get("type") == "Ready"), None)
+        state = "Unknown" if ready is None else \
+            "Ready" if ready.get("status") == "True" else "NotReady"
+        out += [state, ",".join(roles) or "<none>"]
     out.append(age(meta.get("creationTimestamp")))
     return out
 

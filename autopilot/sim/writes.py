@@ -23,7 +23,14 @@ from autopilot.sim.errors import (
     not_found,
 )
 from autopilot.sim.fieldpath import InvalidObject
-from autopilot.sim.objects import as_version, content, normalise_causes, same_object, tidy
+from autopilot.sim.objects import (
+    as_version,
+    content,
+    normalise_causes,
+    omit_empty,
+    same_object,
+    tidy,
+)
 from autopilot.sim.request import ApiRequest, truthy
 from autopilot.sim.state import CRD_KEY, NS_KEY, SimState, now
 from autopilot.sim.validation import event_causes, metadata_causes, name_causes
@@ -121,7 +128,7 @@ class Writer:
             elif old is not None or rt.crd_name or rt.key == CRD_KEY:
                 new.pop("status", None)
         schema = self._schema(req)
-        new = apply_conversion_fields(rt.key, self._defaulted(req, new))
+        new = omit_empty(rt.key, apply_conversion_fields(rt.key, self._defaulted(req, new)))
         if rt.key == CRD_KEY and old is None:
             new["status"] = crds.initial_status(new)
         causes: list[dict[str, Any]] = []
@@ -137,7 +144,7 @@ class Writer:
             raise self._invalid(req, name, causes)
         if rt.group == rbac.GROUP:
             rbac.check_write(self.state.store, req.identity, resource=rt.plural,
-                             namespace=req.namespace, obj=new)
+                             namespace=req.namespace, obj=new, named=req.verb != "create")
         self._admit(req, new, operation, old=old)
         # Storage finds the name taken only after validation and admission, as on a
         # real server (an invalid or refused create of an existing name is 422/403).
@@ -185,8 +192,9 @@ class Writer:
             return
         review = webhooks.Review(
             operation=operation, rtype=req.rtype, version=req.version,
-            namespace=req.namespace, name=req.name or str(((obj or old or {}).get("metadata")
-                                                           or {}).get("name") or ""),
+            namespace=req.namespace,
+            name="" if req.in_collection else req.name or str(
+                ((obj or old or {}).get("metadata") or {}).get("name") or ""),
             subresource=req.subresource, obj=obj,
             old=as_version(old, req) if old is not None else None, user=req.user,
             groups=req.groups, dry_run=req.dry_run)
@@ -342,7 +350,7 @@ class Writer:
     def _record(self, req: ApiRequest, old: Obj | None, new: Obj) -> Obj:
         # Non-apply writes are defaulted before field ownership is computed, so the writer
         # owns the defaults too (unlike apply), as on a real server.
-        new = self._defaulted(req, new)
+        new = self._defaulted(req, omit_empty(req.rtype.key, new))
         try:
             return ssa.record_update(old=old, new=new, manager=req.manager(), operation="Update",
                                      schema=self._schema(req), now=now(),
@@ -386,7 +394,15 @@ class Writer:
 
     def _deleted_answer(self, req: ApiRequest, obj: Obj) -> Obj:
         # Namespaces and CRDs answer with the object; the others with a Success Status.
-        if req.rtype.key in (CRD_KEY, NS_KEY):
+        if req.rtype.key == NS_KEY:
+            # As the real server answers: Terminating, until the namespace controller
+            # (here: at once) has emptied it.
+            terminating = copy.deepcopy(obj)
+            terminating["metadata"].setdefault("deletionTimestamp", now())
+            terminating["status"] = {**(terminating.get("status") or {}),
+                                     "phase": "Terminating"}
+            return as_version(terminating, req)
+        if req.rtype.key == CRD_KEY:
             return as_version(obj, req)
         details: Obj = {"name": obj["metadata"]["name"]}
         if req.rtype.group:

@@ -1,4 +1,5 @@
-"""kubesim works with kubernetes-asyncio's kubeconfig loader and standalone from the CLI."""
+"""The test kubeconfigs work with kubernetes-asyncio (kubesim and a real server); kubesim
+runs standalone from the CLI."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from tests.support.cluster import PROJECT, Cluster
 
 
 async def test_kubernetes_asyncio_loads_the_kubeconfig(cluster: Cluster, tmp_path: Path) -> None:
-    cluster.require_sim()
+    ns = cluster.new_namespace()
     conf = client.Configuration()
     await config.load_kube_config(config_file=str(cluster.kubeconfig),
                                   client_configuration=conf)
@@ -24,12 +25,12 @@ async def test_kubernetes_asyncio_loads_the_kubeconfig(cluster: Cluster, tmp_pat
         core = client.CoreV1Api(api)
         names = [ns.metadata.name for ns in (await core.list_namespace()).items]
         assert "default" in names
-        listing = await core.list_namespaced_config_map("default")
+        listing = await core.list_namespaced_config_map(ns)
         w = watch.Watch()
         events: list[tuple[str, str]] = []
 
         async def consume() -> None:
-            async for ev in w.stream(core.list_namespaced_config_map, "default",
+            async for ev in w.stream(core.list_namespaced_config_map, ns,
                                      resource_version=listing.metadata.resource_version,
                                      timeout_seconds=5):
                 events.append((ev["type"], ev["object"].metadata.name))
@@ -40,8 +41,8 @@ async def test_kubernetes_asyncio_loads_the_kubeconfig(cluster: Cluster, tmp_pat
         await asyncio.sleep(0.2)
         body = client.V1ConfigMap(metadata=client.V1ObjectMeta(name="from-asyncio"),
                                   data={"a": "1"})
-        await core.create_namespaced_config_map("default", body)
-        await core.patch_namespaced_config_map("from-asyncio", "default", {"data": {"a": "2"}})
+        await core.create_namespaced_config_map(ns, body)
+        await core.patch_namespaced_config_map("from-asyncio", ns, {"data": {"a": "2"}})
         await asyncio.wait_for(task, 10)
     assert events == [("ADDED", "from-asyncio"), ("MODIFIED", "from-asyncio")]
 

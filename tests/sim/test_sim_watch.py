@@ -1,4 +1,4 @@
-"""Watch semantics of kubesim: selectors, bookmarks, timeouts, 410, sabotage."""
+"""Watch semantics: selectors, bookmarks, timeouts, 410, sabotage (kubesim and a real server)."""
 
 from __future__ import annotations
 
@@ -7,18 +7,28 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+import uuid
 from typing import Any
 
+import pytest
+
+from autopilot.sim.controls import Controls
 from tests.support.cluster import Cluster
 from tests.support.wait import eventually_sync
 
-BASE = "/api/v1/namespaces/default/configmaps"
+COMPACTING = pytest.mark.fresh_server("needs etcd compaction", compaction=True)
+
+
+@pytest.fixture
+def base(cluster: Cluster) -> str:
+    """The configmaps of a namespace of the test's own."""
+    return f"/api/v1/namespaces/{cluster.new_namespace()}/configmaps"
 
 
 class Stream:
     """A watch read in a thread; events collect in ``events``."""
 
-    def __init__(self, cluster: Cluster, query: dict[str, str], path: str = BASE) -> None:
+    def __init__(self, cluster: Cluster, query: dict[str, str], path: str) -> None:
         self.events: list[dict[str, Any]] = []
         self.ended = threading.Event()
         self.error: BaseException | None = None
@@ -42,9 +52,10 @@ class Stream:
                 if e["type"] != "BOOKMARK"]
 
 
-def _apply(cluster: Cluster, name: str, labels: dict[str, str], data: dict[str, str]) -> str:
+def _apply(cluster: Cluster, base: str, name: str, labels: dict[str, str],
+           data: dict[str, str]) -> str:
     status, body = cluster.api(
-        "PATCH", f"{BASE}/{name}", content_type="application/apply-patch+yaml",
+        "PATCH", f"{base}/{name}", content_type="application/apply-patch+yaml",
         body={"apiVersion": "v1", "kind": "ConfigMap",
               "metadata": {"name": name, "labels": labels}, "data": data},
         query={"fieldManager": "t", "force": "true"})
@@ -52,18 +63,20 @@ def _apply(cluster: Cluster, name: str, labels: dict[str, str], data: dict[str, 
     return str(body["metadata"]["resourceVersion"])
 
 
-def _rv(cluster: Cluster) -> str:
-    return str(cluster.api("GET", BASE)[1]["metadata"]["resourceVersion"])
+def _rv(cluster: Cluster, base: str) -> str:
+    return str(cluster.api("GET", base)[1]["metadata"]["resourceVersion"])
 
 
-def test_selector_watch_sees_objects_leave_as_deleted(cluster: Cluster) -> None:
-    cluster.require_sim().controls.bookmark_interval = 0.1
-    stream = Stream(cluster, {"labelSelector": "watched=yes", "resourceVersion": _rv(cluster),
-                              "allowWatchBookmarks": "true", "timeoutSeconds": "2"})
-    _apply(cluster, "w1", {"watched": "yes"}, {"x": "1"})
-    _apply(cluster, "w1", {"watched": "yes"}, {"x": "2"})
-    _apply(cluster, "other", {"watched": "no"}, {"x": "1"})
-    last = _apply(cluster, "w1", {"watched": "no"}, {"x": "2"})
+def test_selector_watch_sees_objects_leave_as_deleted(cluster: Cluster, base: str) -> None:
+    if cluster.sim is not None:
+        cluster.sim.controls.bookmark_interval = 0.1
+    # A real server bookmarks about a second before the timeout, once versions moved on.
+    stream = Stream(cluster, {"labelSelector": "watched=yes", "resourceVersion": _rv(cluster, base),
+                              "allowWatchBookmarks": "true", "timeoutSeconds": "4"}, base)
+    _apply(cluster, base, "w1", {"watched": "yes"}, {"x": "1"})
+    _apply(cluster, base, "w1", {"watched": "yes"}, {"x": "2"})
+    _apply(cluster, base, "other", {"watched": "no"}, {"x": "1"})
+    last = _apply(cluster, base, "w1", {"watched": "no"}, {"x": "2"})
     assert stream.ended.wait(10)
     assert stream.types() == [("ADDED", "w1"), ("MODIFIED", "w1"), ("DELETED", "w1")]
     gone = stream.events[[e["type"] for e in stream.events].index("DELETED")]["object"]
@@ -74,72 +87,83 @@ def test_selector_watch_sees_objects_leave_as_deleted(cluster: Cluster) -> None:
 
 
 def test_watch_without_resource_version_starts_with_the_current_objects(
-        cluster: Cluster) -> None:
-    _apply(cluster, "a", {}, {})
-    _apply(cluster, "b", {}, {})
-    stream = Stream(cluster, {"timeoutSeconds": "1"})
+        cluster: Cluster, base: str) -> None:
+    _apply(cluster, base, "a", {}, {})
+    _apply(cluster, base, "b", {}, {})
+    stream = Stream(cluster, {"timeoutSeconds": "1"}, base)
     assert stream.ended.wait(10)
     assert stream.types() == [("ADDED", "a"), ("ADDED", "b")]
 
 
-def test_compacted_resource_version_answers_410(cluster: Cluster) -> None:
-    sim = cluster.require_sim()
-    old = _apply(cluster, "a", {}, {"v": "1"})
-    _apply(cluster, "a", {}, {"v": "2"})
-    replay = Stream(cluster, {"resourceVersion": old, "timeoutSeconds": "1"})
+def _expired(status: dict[str, Any], rv: str) -> bool:
+    """A 410 as a real server words it: from its watch cache, or from etcd itself."""
+    message = str(status.get("message"))
+    return (status.get("code"), status.get("reason")) == (410, "Expired") and (
+        message.startswith(f"too old resource version: {rv} (")
+        or message == "The resourceVersion for the provided watch is too old.")
+
+
+@COMPACTING
+def test_compacted_resource_version_answers_410(cluster: Cluster, faults: Controls,
+                                                base: str) -> None:
+    old = _apply(cluster, base, "a", {}, {"v": "1"})
+    _apply(cluster, base, "a", {}, {"v": "2"})
+    replay = Stream(cluster, {"resourceVersion": old, "timeoutSeconds": "1"}, base)
     assert replay.ended.wait(10)
     assert replay.types() == [("MODIFIED", "a")]
-    sim.controls.compact()
-    eventually_sync(lambda: sim.call(lambda: sim.state.store.compacted_rv) > 0, what="compacted")
-    expired = Stream(cluster, {"resourceVersion": old, "timeoutSeconds": "1"})
+    faults.compact()
+    if cluster.sim is not None:
+        sim = cluster.sim
+        eventually_sync(lambda: sim.call(lambda: sim.state.store.compacted_rv) > 0,
+                        what="compacted")
+    expired = Stream(cluster, {"resourceVersion": old, "timeoutSeconds": "1"}, base)
     assert expired.ended.wait(10)
     assert len(expired.events) == 1 and expired.events[0]["type"] == "ERROR"
-    status = expired.events[0]["object"]
-    assert (status["code"], status["reason"]) == (410, "Expired")
-    assert status["message"].startswith(f"too old resource version: {old} (")
+    assert _expired(expired.events[0]["object"], old), expired.events
 
 
-def test_compaction_window_expires_old_versions(cluster: Cluster) -> None:
-    sim = cluster.require_sim()
-    sim.controls.set_compaction_window(3)
-    first = _apply(cluster, "a", {}, {"v": "0"})
+@COMPACTING
+def test_compaction_window_expires_old_versions(cluster: Cluster, faults: Controls,
+                                                base: str) -> None:
+    if cluster.sim is not None:
+        faults.set_compaction_window(3)  # kubesim keeps the last three changes
+    first = _apply(cluster, base, "a", {}, {"v": "0"})
     for i in range(1, 6):
-        _apply(cluster, "a", {}, {"v": str(i)})
-    expired = Stream(cluster, {"resourceVersion": first, "timeoutSeconds": "1"})
+        _apply(cluster, base, "a", {}, {"v": str(i)})
+    if cluster.sim is None:
+        faults.compact()  # a real server compacts by time
+    expired = Stream(cluster, {"resourceVersion": first, "timeoutSeconds": "1"}, base)
     assert expired.ended.wait(10)
     assert expired.events[0]["type"] == "ERROR"
+    assert _expired(expired.events[0]["object"], first), expired.events
 
 
-def test_dropped_and_silent_streams(cluster: Cluster) -> None:
-    sim = cluster.require_sim()
-    stream = Stream(cluster, {"resourceVersion": _rv(cluster)})
-    eventually_sync(lambda: sim.call(lambda: len(sim.state.store.watchers())) == 1,
-                    what="watch open")
-    sim.controls.drop_watches()
+def test_dropped_and_silent_streams(cluster: Cluster, faults: Controls, base: str) -> None:
+    # A watch is registered (server or proxy) before its response headers go out.
+    stream = Stream(cluster, {"resourceVersion": _rv(cluster, base)}, base)
+    faults.drop_watches()
     assert stream.ended.wait(10)
-    quiet = Stream(cluster, {"resourceVersion": _rv(cluster), "timeoutSeconds": "1",
-                             "allowWatchBookmarks": "true"})
-    eventually_sync(lambda: sim.call(lambda: len(sim.state.store.watchers())) == 1,
-                    what="watch open")
-    sim.controls.silence_watches()
+    quiet = Stream(cluster, {"resourceVersion": _rv(cluster, base), "timeoutSeconds": "1",
+                             "allowWatchBookmarks": "true"}, base)
+    faults.silence_watches()
     time.sleep(0.05)  # let the silence reach the server loop before writing
-    _apply(cluster, "unseen", {}, {})
+    _apply(cluster, base, "unseen", {}, {})
     # A silent stream neither sends nor ends at its timeout: the client must give up.
     assert not quiet.ended.wait(1.5)
     assert quiet.types() == []
-    sim.controls.drop_watches()
+    faults.drop_watches()
     assert quiet.ended.wait(10)
-    sim.controls.silence_watches(False)
+    faults.silence_watches(False)
 
 
-def test_table_watch_for_kubectl(cluster: Cluster) -> None:
-    rv = _rv(cluster)
-    url = cluster.url + BASE + "?" + urllib.parse.urlencode(
+def test_table_watch_for_kubectl(cluster: Cluster, base: str) -> None:
+    rv = _rv(cluster, base)
+    url = cluster.url + base + "?" + urllib.parse.urlencode(
         {"watch": "true", "resourceVersion": rv, "timeoutSeconds": "1"})
     req = urllib.request.Request(url, headers={
         "Authorization": f"Bearer {cluster.token}",
         "Accept": "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"})
-    _apply(cluster, "tbl", {}, {"a": "1", "b": "2"})
+    _apply(cluster, base, "tbl", {}, {"a": "1", "b": "2"})
     with urllib.request.urlopen(req, timeout=10, context=cluster._tls) as resp:
         events = [json.loads(line) for line in resp if line.strip()]
     table = events[0]["object"]
@@ -148,10 +172,10 @@ def test_table_watch_for_kubectl(cluster: Cluster) -> None:
 
 
 def test_deleting_a_crd_ends_its_watches_and_objects(cluster: Cluster) -> None:
-    cluster.require_sim()
+    group = f"g{uuid.uuid4().hex[:8]}.example.com"
     crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-           "metadata": {"name": "things.example.com"},
-           "spec": {"group": "example.com", "scope": "Namespaced",
+           "metadata": {"name": f"things.{group}"},
+           "spec": {"group": group, "scope": "Namespaced",
                     "names": {"kind": "Thing", "plural": "things"},
                     "versions": [{"name": "v1", "served": True, "storage": True, "schema": {
                         "openAPIV3Schema": {"type": "object",
@@ -159,14 +183,13 @@ def test_deleting_a_crd_ends_its_watches_and_objects(cluster: Cluster) -> None:
     status, _ = cluster.api("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
                             body=crd)
     assert status == 201
-    path = "/apis/example.com/v1/namespaces/default/things"
+    path = f"/apis/{group}/v1/namespaces/default/things"
     eventually_sync(lambda: cluster.api("GET", path)[0] == 200, what="things served")
-    status, _ = cluster.api("POST", path, body={"apiVersion": "example.com/v1", "kind": "Thing",
-                                                "metadata": {"name": "t1"}})
-    assert status == 201
-    stream = Stream(cluster, {"resourceVersion": "0"}, path=path)
+    body = {"apiVersion": f"{group}/v1", "kind": "Thing", "metadata": {"name": "t1"}}
+    eventually_sync(lambda: cluster.api("POST", path, body=body)[0] == 201, what="t1 created")
+    stream = Stream(cluster, {"resourceVersion": "0"}, path)
     eventually_sync(lambda: stream.types() == [("ADDED", "t1")], what="initial ADDED")
-    cluster.delete_crds("things.example.com")
+    cluster.delete_crds(f"things.{group}")
     assert stream.ended.wait(10)
     assert stream.types() == [("ADDED", "t1"), ("DELETED", "t1")]
     assert cluster.api("GET", path)[0] == 404

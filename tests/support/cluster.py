@@ -2,8 +2,9 @@
 
 ``Cluster`` is what the ``cluster`` fixture hands to tests: where the server is,
 a kubeconfig for it, a ``kubectl`` runner and a tiny synchronous HTTP helper.
-Against a real kube-apiserver, ``sim`` is None and tests needing kubesim's
-controls skip through :meth:`Cluster.require_sim`.
+Against a real kube-apiserver ``sim`` is None; tests drive API faults through
+``faults`` (the ``faults`` fixture), which is kubesim's controls in kubesim mode
+and a fault-injecting proxy in front of the real server otherwise.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import ssl
 import subprocess
 import tempfile
@@ -19,6 +19,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -29,16 +30,23 @@ from typing import Any
 import pytest
 
 from autopilot.sim import KubeSim
+from autopilot.sim.controls import Controls
 from autopilot.sim.kubeconfig import kubeconfig_text
 from autopilot.sim.loader import load_crds
+from tests.support.faultproxy import FaultProxy
 from tests.support.prom import parse_metrics
+from tests.support.realserver import RealServer, Token, free_port, real_assets, real_server
 from tests.support.wait import eventually_sync
+
+__all__ = ["Cluster", "free_port", "kubesim_cluster", "real_assets", "real_cluster",
+           "require_shared", "served_by"]
 
 PROJECT = Path(__file__).resolve().parents[2]
 SHARED = PROJECT.parent / "shared"
 CRDS = SHARED / "crds"
 FIXTURES = SHARED / "kube-fixtures"
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
+IN_CI = os.environ.get("CI", "").lower() == "true"
 
 ADMIN_TOKEN = "kubesim-token"
 ADMIN_USER = "autopilot-test"
@@ -49,6 +57,14 @@ SA_NAMESPACE = "openshift-cnv"
 SA_TOKEN = "autopilot-sa-token"
 SA_USER = f"system:serviceaccount:{SA_NAMESPACE}:virt-platform-autopilot"
 SA_GROUPS = ("system:serviceaccounts", f"system:serviceaccounts:{SA_NAMESPACE}")
+# A plain user outside every group but system:authenticated: refused unless granted.
+LIMITED_TOKEN = "autopilot-limited-token"
+LIMITED_USER = "limited-user"
+SUPERUSERS = ("system:masters",)
+TOKENS = (Token(ADMIN_TOKEN, ADMIN_USER, "1001", SUPERUSERS),
+          Token(OTHER_TOKEN, OTHER_USER, "1002", SUPERUSERS),
+          Token(SA_TOKEN, SA_USER, "1003", SA_GROUPS),
+          Token(LIMITED_TOKEN, LIMITED_USER, "1004"))
 
 
 def require_shared() -> Path:
@@ -58,16 +74,9 @@ def require_shared() -> Path:
     return SHARED
 
 
-def free_port() -> int:
-    """A TCP port free on loopback right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class Cluster:
-    """One API server for a test."""
+    """One API server as a test sees it (through the fault proxy when it asked for faults)."""
 
     url: str
     kubeconfig: Path
@@ -75,27 +84,51 @@ class Cluster:
     mode: str  # "kubesim" | "real"
     sim: KubeSim | None
     workdir: Path
+    ca_pem: bytes | None = None
+    server: RealServer | None = None
+    shared: bool = False  # a real server other tests use too
     controller_user: str = ADMIN_USER
     other_token: str = OTHER_TOKEN
     other_user: str = OTHER_USER
     sa_token: str = SA_TOKEN
     sa_user: str = SA_USER
+    limited_token: str = LIMITED_TOKEN
+    limited_user: str = LIMITED_USER
     _tls: ssl.SSLContext | None = field(default=None, repr=False)
+    _faults: Controls | None = field(default=None, repr=False)
+
+    @property
+    def faults(self) -> Controls:
+        """The fault controls: kubesim's own, or the proxy's in front of a real server."""
+        if self._faults is None:
+            raise RuntimeError("ask for the `faults` fixture: against a real server the "
+                               "test's clients must reach it through the fault proxy")
+        return self._faults
 
     def require_sim(self) -> KubeSim:
-        """kubesim (for its test controls), or skip against a real API server."""
+        """kubesim (for its internals), or skip against a real API server (fails in CI)."""
         if self.sim is None:
-            pytest.skip("needs kubesim test controls; running against a real kube-apiserver")
+            why = "needs kubesim; running against a real kube-apiserver"
+            if IN_CI:
+                pytest.fail(f"{why}: give the test a real-mode variant (CI skips none)")
+            pytest.skip(why)
         return self.sim
+
+    def new_namespace(self, prefix: str = "t") -> str:
+        """Create a namespace of a fresh name (a real server never finishes deleting one)."""
+        name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+        status, body = self.api("POST", "/api/v1/namespaces", body={
+            "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+        assert status == 201, body
+        return name
 
     # -- clients --------------------------------------------------------------------------
 
     def kubeconfig_for(self, token: str, user: str) -> Path:
         """Another kubeconfig for the same server, authenticating with ``token``."""
         path = self.workdir / f"kubeconfig-{user}"
-        if self.sim is not None:
-            return self.sim.write_kubeconfig(path, token=token, user=user)
-        path.write_text(kubeconfig_text(url=self.url, token=token, user=user, insecure=True))
+        path.write_text(kubeconfig_text(url=self.url, token=token, user=user, ca_pem=self.ca_pem))
+        path.chmod(0o600)
         return path
 
     def kubectl(self, *args: str, input: str | None = None, check: bool = True,
@@ -144,7 +177,8 @@ class Cluster:
 
         kubesim counts the requests of clients whose User-Agent starts with
         ``user_agent``; a real kube-apiserver reports ``apiserver_request_total`` for all
-        clients (tests compare two readings while only the controller is busy).
+        clients (tests compare two readings while only the controller is busy, on a
+        server of their own).
         """
         if self.sim is not None:
             return self.sim.controls.count_table(user_agent)
@@ -217,22 +251,31 @@ def _decode(raw: bytes) -> Any:
         return raw.decode(errors="replace")
 
 
+def served_by(cluster: Cluster) -> str:
+    """How the test's server was provided (for reports): kubesim, shared or fresh."""
+    return "kubesim" if cluster.sim is not None else ("shared" if cluster.shared else "fresh")
+
+
 # -- kubesim ----------------------------------------------------------------------------------
 
 
 @contextmanager
-def kubesim_cluster(*, crd_dirs: tuple[Path, ...] = ()) -> Iterator[Cluster]:
+def kubesim_cluster(*, crd_dirs: tuple[Path, ...] = (), faults: bool = False
+                    ) -> Iterator[Cluster]:
     """A fresh kubesim in a background thread, stopped afterwards."""
     workdir = Path(tempfile.mkdtemp(prefix="kubesim-"))
     sim = KubeSim(token=ADMIN_TOKEN, user=ADMIN_USER, crd_dirs=crd_dirs,
                   other_token=OTHER_TOKEN, other_user=OTHER_USER)
     sim.controls.add_token(SA_TOKEN, SA_USER, groups=SA_GROUPS)
+    sim.controls.add_token(LIMITED_TOKEN, LIMITED_USER, groups=())
     url = sim.start_in_thread()
     try:
         kubeconfig = sim.write_kubeconfig(workdir / "kubeconfig")
         trust = sim.cert.client_context() if sim.cert else None
+        ca = sim.cert.cert.read_bytes() if sim.cert else None
         yield Cluster(url=url, kubeconfig=kubeconfig, token=ADMIN_TOKEN, mode="kubesim",
-                      sim=sim, workdir=workdir, _tls=trust)
+                      sim=sim, workdir=workdir, ca_pem=ca, _tls=trust,
+                      _faults=sim.controls if faults else None)
     finally:
         sim.stop()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -241,90 +284,60 @@ def kubesim_cluster(*, crd_dirs: tuple[Path, ...] = ()) -> Iterator[Cluster]:
 # -- a real kube-apiserver + etcd (envtest layout) --------------------------------------------
 
 
-def real_assets() -> Path | None:
-    """The KUBEBUILDER_ASSETS folder when it holds etcd and kube-apiserver."""
-    assets = os.environ.get("KUBEBUILDER_ASSETS")
-    if not assets:
-        return None
-    folder = Path(assets)
-    if (folder / "etcd").is_file() and (folder / "kube-apiserver").is_file():
-        return folder
-    return None
+@contextmanager
+def real_cluster(assets: Path, *, compaction: bool = False, faults: bool = False
+                 ) -> Iterator[Cluster]:
+    """A fresh etcd + kube-apiserver for one test (or benchmark), stopped afterwards."""
+    with real_server(assets, tokens=TOKENS, compaction=compaction) as server, \
+            cluster_on(server, faults=faults) as cluster:
+        yield cluster
 
 
 @contextmanager
-def real_cluster(assets: Path) -> Iterator[Cluster]:
-    """etcd + kube-apiserver on loopback with a static token file (one per session)."""
-    workdir = Path(tempfile.mkdtemp(prefix="kube-real-"))
-    procs: list[subprocess.Popen[bytes]] = []
-    logs = []
+def cluster_on(server: RealServer, *, faults: bool = False, shared: bool = False
+               ) -> Iterator[Cluster]:
+    """A test's view of a running real server: its own workdir, through a proxy if asked."""
+    workdir = Path(tempfile.mkdtemp(prefix="kube-test-"))
+    proxy: FaultProxy | None = None
     try:
-        p1, p2, p3 = free_port(), free_port(), free_port()
-        etcd_url = f"http://127.0.0.1:{p1}"
-        etcd_log = open(workdir / "etcd.log", "wb")  # noqa: SIM115 - closed in finally
-        logs.append(etcd_log)
-        procs.append(subprocess.Popen(
-            [str(assets / "etcd"), f"--data-dir={workdir / 'etcd'}",
-             f"--listen-client-urls={etcd_url}", f"--advertise-client-urls={etcd_url}",
-             f"--listen-peer-urls=http://127.0.0.1:{p2}", "--unsafe-no-fsync=true"],
-            stdout=etcd_log, stderr=subprocess.STDOUT))
-        key, pub = workdir / "sa.key", workdir / "sa.pub"
-        subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True,
-                       capture_output=True, timeout=60)
-        subprocess.run(["openssl", "rsa", "-in", str(key), "-pubout", "-out", str(pub)],
-                       check=True, capture_output=True, timeout=60)
-        tokens = workdir / "tokens.csv"
-        tokens.write_text(f'{ADMIN_TOKEN},{ADMIN_USER},1001,"system:masters"\n'
-                          f'{OTHER_TOKEN},{OTHER_USER},1002,"system:masters"\n'
-                          f'{SA_TOKEN},{SA_USER},1003,"{",".join(SA_GROUPS)}"\n')
-        (workdir / "certs").mkdir()
-        api_log = open(workdir / "apiserver.log", "wb")  # noqa: SIM115 - closed in finally
-        logs.append(api_log)
-        procs.append(subprocess.Popen(
-            [str(assets / "kube-apiserver"), f"--etcd-servers={etcd_url}",
-             f"--secure-port={p3}", "--bind-address=127.0.0.1",
-             "--advertise-address=127.0.0.1", f"--cert-dir={workdir / 'certs'}",
-             f"--token-auth-file={tokens}", "--authorization-mode=RBAC",
-             "--service-account-issuer=https://kubernetes.default.svc",
-             f"--service-account-key-file={pub}",
-             f"--service-account-signing-key-file={key}",
-             "--service-cluster-ip-range=10.0.0.0/24", "--allow-privileged=true"],
-            stdout=api_log, stderr=subprocess.STDOUT))
-        url = f"https://127.0.0.1:{p3}"
+        url, ca, tls = server.url, server.ca_pem, server.tls()
+        if faults:
+            compact = _compactor(server) if server.compaction else None
+            proxy = FaultProxy(upstream=server.url, upstream_tls=tls, compact=compact)
+            url, ca = proxy.start(), proxy.ca_pem
+            tls = proxy.cert.client_context()
         kubeconfig = workdir / "kubeconfig"
         kubeconfig.write_text(kubeconfig_text(url=url, token=ADMIN_TOKEN, user=ADMIN_USER,
-                                              insecure=True))
-        insecure = ssl.create_default_context()
-        insecure.check_hostname = False
-        insecure.verify_mode = ssl.CERT_NONE
-        cluster = Cluster(url=url, kubeconfig=kubeconfig, token=ADMIN_TOKEN, mode="real",
-                          sim=None, workdir=workdir, _tls=insecure)
-
-        deadline = time.monotonic() + 60
-        while True:
-            for p, what in zip(procs, ("etcd", "apiserver"), strict=True):
-                if p.poll() is not None:
-                    tail = (workdir / f"{what}.log").read_text(errors="replace")[-2000:]
-                    raise RuntimeError(f"{what} exited with {p.returncode}:\n{tail}")
-            try:
-                status, body = cluster.api("GET", "/readyz", timeout=2)
-                if status == 200 and str(body).strip() == "ok":
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("kube-apiserver did not become ready within 60 s")
-            time.sleep(0.2)
-        yield cluster
+                                              ca_pem=ca))
+        kubeconfig.chmod(0o600)
+        yield Cluster(url=url, kubeconfig=kubeconfig, token=ADMIN_TOKEN, mode="real",
+                      sim=None, workdir=workdir, ca_pem=ca, server=server, shared=shared,
+                      _tls=tls, _faults=proxy.controls if proxy else None)
     finally:
-        for p in reversed(procs):
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
-        for f in logs:
-            f.close()
+        if proxy is not None:
+            proxy.close()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _compactor(server: RealServer) -> Any:
+    """Wait for the server's own compaction to pass the current resourceVersion."""
+    admin = Cluster(url=server.url, kubeconfig=Path(os.devnull), token=ADMIN_TOKEN,
+                    mode="real", sim=None, workdir=server.workdir, _tls=server.tls())
+    marker = "/api/v1/namespaces/default/configmaps/compaction-marker"
+
+    def compact() -> None:
+        status, listing = admin.api("GET", "/api/v1/namespaces", query={"limit": "1"})
+        assert status == 200, listing
+        rv = listing["metadata"]["resourceVersion"]
+        # A write after ``rv``, so a later compaction covers ``rv`` itself.
+        status, body = admin.api(
+            "PATCH", marker, content_type="application/apply-patch+yaml",
+            query={"fieldManager": "autopilot-tests", "force": "true"},
+            body={"apiVersion": "v1", "kind": "ConfigMap",
+                  "metadata": {"name": "compaction-marker"}, "data": {"at": str(time.time())}})
+        assert status in (200, 201), body
+        eventually_sync(lambda: admin.api("GET", "/api/v1/namespaces", query={
+            "limit": "1", "resourceVersion": rv, "resourceVersionMatch": "Exact"})[0] == 410,
+            timeout=30, interval=0.2, what=f"etcd compacted past resourceVersion {rv}")
+
+    return compact

@@ -21,6 +21,8 @@ from tests.support.cluster import Cluster
 from tests.support.wait import eventually_sync
 
 VWC = "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations"
+# Every namespace carries its name as this label (set by the API server).
+NAME_LABEL = "kubernetes.io/metadata.name"
 
 
 @dataclass
@@ -33,6 +35,7 @@ class Seen:
     namespace: str
     dry_run: bool
     allowed: bool
+    object_name: str = ""  # of the object (or old object) under review
 
 
 @dataclass
@@ -44,6 +47,7 @@ class DenyingWebhook:
     _denials: dict[tuple[str, str], str] = field(default_factory=dict)
     seen: list[Seen] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _registered: list[str] = field(default_factory=list)
 
     def deny(self, kind: str, message: str, *, operations: tuple[str, ...] = ("CREATE",
                                                                               "UPDATE")) -> None:
@@ -64,9 +68,11 @@ class DenyingWebhook:
         operation = request.get("operation", "")
         with self._lock:
             message = self._denials.get((kind, operation))
+            under = request.get("object") or request.get("oldObject") or {}
             self.seen.append(Seen(kind, operation, request.get("name", ""),
                                   request.get("namespace", ""), bool(request.get("dryRun")),
-                                  message is None))
+                                  message is None,
+                                  str((under.get("metadata") or {}).get("name", ""))))
         response: dict[str, Any] = {"uid": request.get("uid"), "allowed": message is None}
         if message is not None:
             response["status"] = {"code": 403, "reason": "Forbidden", "message": message}
@@ -75,8 +81,12 @@ class DenyingWebhook:
 
     def configuration(self, name: str, *, rules: list[dict[str, Any]],
                       failure_policy: str = "Fail", url: str | None = None,
-                      object_selector: dict[str, Any] | None = None) -> dict[str, Any]:
-        """A ValidatingWebhookConfiguration sending ``rules`` to this webhook."""
+                      object_selector: dict[str, Any] | None = None,
+                      namespace: str | None = None) -> dict[str, Any]:
+        """A ValidatingWebhookConfiguration sending ``rules`` to this webhook.
+
+        ``namespace`` limits it to objects of that namespace (tests sharing a server).
+        """
         hook: dict[str, Any] = {
             "name": name,
             "clientConfig": {"url": url or f"{self.url}/validate",
@@ -86,6 +96,8 @@ class DenyingWebhook:
         }
         if object_selector is not None:
             hook["objectSelector"] = object_selector
+        if namespace is not None:
+            hook["namespaceSelector"] = {"matchLabels": {NAME_LABEL: namespace}}
         return {"apiVersion": "admissionregistration.k8s.io/v1",
                 "kind": "ValidatingWebhookConfiguration",
                 "metadata": {"name": name.replace("_", "-")}, "webhooks": [hook]}
@@ -96,7 +108,9 @@ class DenyingWebhook:
         config = self.configuration(name, rules=rules, **options)
         status, body = cluster.api("POST", VWC, body=config)
         assert status == 201, body
-        return str(config["metadata"]["name"])
+        name = str(config["metadata"]["name"])
+        self._registered.append(name)
+        return name
 
     @staticmethod
     def wait_in_force(cluster: Cluster, method: str, path: str, body: dict[str, Any],
@@ -114,12 +128,18 @@ class DenyingWebhook:
 
         eventually_sync(refused, what=f"the webhook refusing {method} {path}")
 
-    @staticmethod
-    def unregister(cluster: Cluster, name: str) -> None:
+    def unregister(self, cluster: Cluster, name: str) -> None:
         """Delete the configuration and wait until it is gone."""
         cluster.api("DELETE", f"{VWC}/{name}")
         eventually_sync(lambda: cluster.api("GET", f"{VWC}/{name}")[0] == 404,
                         what=f"webhook configuration {name} deleted")
+        if name in self._registered:
+            self._registered.remove(name)
+
+    def unregister_all(self, cluster: Cluster) -> None:
+        """Delete every configuration this webhook registered and that is still there."""
+        for name in list(self._registered):
+            self.unregister(cluster, name)
 
 
 def rule(group: str, resource: str, *, operations: tuple[str, ...] = ("CREATE", "UPDATE")
