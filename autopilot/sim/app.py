@@ -14,7 +14,7 @@ from aiohttp import web
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from autopilot.sim import access, discovery, rbac, reads, table, watch, webhooks
+from autopilot.sim import access, discovery, protobuf, rbac, reads, table, watch, webhooks
 from autopilot.sim.errors import (
     SimError,
     bad_request,
@@ -59,7 +59,9 @@ def _verb(method: str, name: str, query: Any) -> str:
 def _parse_body(raw: bytes, content_type: str) -> Any:
     if not raw:
         return None
-    if "protobuf" in content_type or "cbor" in content_type:
+    if "protobuf" in content_type:
+        return protobuf.decode(raw)
+    if "cbor" in content_type:
         raise SimError(415, f'the body of the request was in an unknown format - accepted media '
                        f'types include: application/json, application/yaml (kubesim does not '
                        f'decode "{content_type}")', reason="UnsupportedMediaType")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import threading
 import uuid
@@ -15,11 +14,7 @@ import pytest
 from tests.support.cluster import KUBECTL, Cluster
 from tests.support.wait import eventually_sync
 
-pytestmark = [
-    pytest.mark.real_ok,
-    pytest.mark.skipif(shutil.which(KUBECTL) is None and not Path(KUBECTL).exists(),
-                       reason="kubectl is not installed"),
-]
+pytestmark = [pytest.mark.real_ok, pytest.mark.needs_tool("kubectl")]
 
 
 def _ns(cluster: Cluster) -> str:
@@ -50,6 +45,30 @@ def test_get_namespaces(cluster: Cluster) -> None:
     rows = {line.split()[0]: line.split()[1] for line in out.splitlines()[1:]}
     assert rows[ns] == "Active"
     assert rows["default"] == "Active"
+
+
+def test_create_commands_of_built_in_kinds(cluster: Cluster) -> None:
+    # kubectl's typed create commands send protobuf (the demo's first steps).
+    ns = f"kubectl-{uuid.uuid4().hex[:8]}"
+    assert cluster.kubectl("create", "ns", ns).stdout.strip() == f"namespace/{ns} created"
+    cluster.kubectl("create", "configmap", "settings", "-n", ns, "--from-literal=a=1",
+                    "--from-literal=b=two")
+    cluster.kubectl("create", "secret", "generic", "creds", "-n", ns, "--from-literal=k=v")
+    cluster.kubectl("create", "serviceaccount", "robot", "-n", ns)
+    got = json.loads(cluster.kubectl("get", "ns", ns, "-o", "json").stdout)
+    assert got["metadata"]["labels"] == {"kubernetes.io/metadata.name": ns}
+    assert got["status"]["phase"] == "Active"
+    cm = json.loads(cluster.kubectl("get", "cm", "settings", "-n", ns, "-o", "json",
+                                    "--show-managed-fields").stdout)
+    assert cm["data"] == {"a": "1", "b": "two"}
+    assert [m["manager"] for m in cm["metadata"]["managedFields"]] == ["kubectl-create"]
+    secret = json.loads(cluster.kubectl("get", "secret", "creds", "-n", ns, "-o", "json").stdout)
+    assert secret["type"] == "Opaque" and secret["data"] == {"k": "dg=="}
+    assert cluster.kubectl("get", "sa", "robot", "-n", ns, "-o", "name").stdout.strip() == \
+        "serviceaccount/robot"
+    taken = cluster.kubectl("create", "configmap", "settings", "-n", ns, check=False)
+    assert taken.returncode == 1
+    assert 'configmaps "settings" already exists' in taken.stderr
 
 
 def test_get_configmap_yaml_and_not_found(cluster: Cluster) -> None:

@@ -1,7 +1,7 @@
 """The PrometheusRule of contract §9: its shape, and promtool proving when each alert fires.
 
-promtool ships in Debian's ``prometheus`` package (CI installs it); without it the
-promtool tests skip and say so.
+promtool ships in Debian's ``prometheus`` package (.ci/setup installs it); without it the
+promtool tests skip and say so (and fail in CI).
 """
 
 from __future__ import annotations
@@ -21,10 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "golden_state"
 TEMPLATE = "assets/observability/prometheusrule-alerts.yaml.j2"
 PROMTOOL = shutil.which("promtool")
-needs_promtool = pytest.mark.skipif(
-    PROMTOOL is None,
-    reason="promtool not installed (Debian package 'prometheus'; .ci/setup installs it)",
-)
+needs_promtool = pytest.mark.needs_tool("promtool")
 
 COMMON_LABELS = {
     "operator": "virt-platform-autopilot",
@@ -281,7 +278,7 @@ def promtool_tests(alerts: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 def run_promtool(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    assert PROMTOOL is not None
+    assert PROMTOOL is not None, "promtool is not installed"
     return subprocess.run(
         [PROMTOOL, *args], cwd=cwd, capture_output=True, text=True, timeout=60, check=False
     )

@@ -24,7 +24,7 @@ KUBECTL = shutil.which("kubectl")
 NS = "openshift-cnv"
 APP = "virt-platform-autopilot"
 
-pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
+pytestmark = pytest.mark.needs_tool("kubectl")
 
 STUB_CLUSTERROLE = """\
 apiVersion: rbac.authorization.k8s.io/v1

@@ -1,4 +1,4 @@
-"""Chaos helpers: a fault injector driving kubesim's controls and a meddling client.
+"""Chaos helpers: a fault injector driving the fault controls and a meddling client.
 
 Both run in daemon threads while a test watches the controller; both keep a
 log of what they did so the test (and RELIABILITY.md) can say what was tried.
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from autopilot.sim import KubeSim
+from autopilot.sim.controls import Controls
 from tests.support.controller import Controller
 from tests.support.platform import Platform
 
@@ -79,7 +79,7 @@ class Target:
 
 @dataclass
 class FaultInjector:
-    """Random faults on kubesim until stopped.
+    """Random faults on the API server (kubesim, or the proxy before a real one) until stopped.
 
     Every request fails with ~10 % probability (500, 503 and 429 with
     Retry-After); watch streams drop every 5-20 s, sometimes after going
@@ -87,7 +87,7 @@ class FaultInjector:
     spikes come and go; with ``hangs`` a few requests never answer at all.
     """
 
-    sim: KubeSim
+    controls: Controls
     seed: int = 14  # within 50 s this seed drops, silences and compacts at least once each
     hangs: bool = False
     tried: Counter[str] = field(default_factory=Counter)
@@ -95,7 +95,7 @@ class FaultInjector:
     _thread: threading.Thread | None = None
 
     def _base_errors(self) -> None:
-        c = self.sim.controls
+        c = self.controls
         c.inject_errors(status=500, rate=0.035)
         c.inject_errors(status=503, rate=0.035, retry_after=1)
         c.inject_errors(status=429, rate=0.03, retry_after=1)
@@ -104,7 +104,7 @@ class FaultInjector:
 
     def _run(self) -> None:
         rnd = random.Random(self.seed)
-        c = self.sim.controls
+        c = self.controls
         self._base_errors()
         self.tried["error rate 10% (500/503/429)"] += 1
         next_drop = time.monotonic() + rnd.uniform(5, 20)
@@ -137,7 +137,7 @@ class FaultInjector:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
-        c = self.sim.controls
+        c = self.controls
         c.clear_errors()
         c.clear_latency()
         c.silence_watches(False)

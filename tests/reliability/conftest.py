@@ -1,16 +1,31 @@
-"""Fixtures for the reliability tests: a platform, controllers with a short resync."""
+"""Fixtures for the reliability tests: a platform, controllers with a short resync.
+
+Every test here runs the controller against the fixed HyperConverged namespace and
+cluster-scoped golden-state names, so against a real API server each gets a fresh
+one (see ``pytest_collection_modifyitems``). The controller runs as its service
+account, bound only by the shipped ClusterRole, in both worlds.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support import rbac
 from tests.support.controller import Controller
 from tests.support.platform import BASE_KINDS, Platform
 
 StartController = Callable[..., Controller]
+HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if HERE in item.path.parents and not item.get_closest_marker("fresh_server"):
+            item.add_marker(pytest.mark.fresh_server("fixed golden-state names"))
 
 
 @pytest.fixture
@@ -23,13 +38,21 @@ def platform(cluster: Any) -> Platform:
 
 @pytest.fixture
 def controller(cluster: Any) -> Iterator[StartController]:
-    """Factory starting `autopilot run` (5 s resync unless told); all stopped afterwards."""
+    """Factory starting `autopilot run` (5 s resync unless told); all stopped afterwards.
+
+    The controller authenticates as its service account with the shipped RBAC (granted
+    here unless the test granted a role of its own first); ``kubeconfig`` overrides it.
+    """
     started: list[Controller] = []
 
     def start(*extra: str, wait: bool = True, resync: str = "5s",
               env: dict[str, str] | None = None, kubeconfig: Any = None) -> Controller:
-        c = Controller(kubeconfig=kubeconfig or cluster.kubeconfig,
-                       extra_args=["--resync-period", resync, *extra], env=env)
+        if kubeconfig is None:
+            if not rbac.granted(cluster):
+                rbac.grant(cluster)
+            kubeconfig = rbac.service_account_kubeconfig(cluster)
+        c = Controller(kubeconfig=kubeconfig, extra_args=["--resync-period", resync, *extra],
+                       env=env)
         c.start()
         started.append(c)
         if wait:

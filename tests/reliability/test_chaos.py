@@ -1,6 +1,6 @@
 """Chaos: faults on the API server and a meddling client, then everything converges.
 
-While kubesim fails ~10 % of requests (500, 503/429 with Retry-After), drops
+While the API server fails ~10 % of requests (500, 503/429 with Retry-After), drops
 watch streams every 5-20 s (sometimes after going silent, sometimes after a
 compaction so the reconnect gets 410) and adds latency spikes, another client
 edits and deletes managed objects at random. When the faults stop, within a
@@ -8,6 +8,10 @@ few resync periods every object is compliant again with its golden values,
 the one object the user paused is still paused and untouched, nothing else got
 paused, the asyncio task count is back to its baseline, RSS is flat and the
 process never exited.
+
+Against a real kube-apiserver the faults come from the fault proxy in front of
+it, and compaction is the server's own (a fresh server compacting every second).
+The controller runs as its service account with the shipped ClusterRole.
 
 The short run (50 s of chaos) is part of the normal suite; set
 ``AUTOPILOT_CHAOS_LONG=1`` for a 10-minute run that also hangs a few requests.
@@ -23,6 +27,7 @@ from typing import Any
 
 import pytest
 
+from autopilot.sim.controls import Controls
 from tests.integration.conftest import Paths, render_offline
 from tests.reliability.chaos import (
     PAUSED,
@@ -66,9 +71,8 @@ def wait_resyncs(c: Controller, n: int) -> list[int]:
     return resync_task_counts(c)[seen:]
 
 
-def run_chaos(platform: Platform, controller: StartController, cluster: Any, *,
-              duration: float, hangs: bool) -> dict[str, Any]:
-    sim = cluster.require_sim()
+def run_chaos(platform: Platform, controller: StartController, cluster: Any,
+              faults: Controls, *, duration: float, hangs: bool) -> dict[str, Any]:
     platform.create_hco(ON)
     c = controller()
     assert c.proc is not None
@@ -104,7 +108,7 @@ def run_chaos(platform: Platform, controller: StartController, cluster: Any, *,
 
     # Chaos.
     done = threading.Event()
-    with FaultInjector(sim, hangs=hangs) as faults, \
+    with FaultInjector(faults, hangs=hangs) as injector, \
             Meddler(platform, [*targets, _paused_target(paused_path)]) as meddler:
         deadline = time.monotonic() + duration
         while time.monotonic() < deadline:
@@ -153,7 +157,7 @@ def run_chaos(platform: Platform, controller: StartController, cluster: Any, *,
     summary = {
         "chaos_seconds": duration,
         "recovered_after_s": round(took, 1),
-        "faults": dict(faults.tried),
+        "faults": dict(injector.tried),
         "meddler": dict(meddler.edits),
         "failed_apply_lines": len(c.log_lines("failed to apply")),
         "watch_failures_logged": len(c.log_lines("watch failed; retrying")),
@@ -174,12 +178,19 @@ def _paused_target(path: str) -> Target:
                   meddled=(USER_TITLE,))
 
 
+COMPACTING = pytest.mark.fresh_server("compacts etcd: reconnects get 410", compaction=True)
+
+
+@COMPACTING
 @pytest.mark.timeout(240)
-def test_chaos_short(platform: Platform, controller: StartController, cluster: Any) -> None:
-    run_chaos(platform, controller, cluster, duration=50, hangs=False)
+def test_chaos_short(platform: Platform, controller: StartController, cluster: Any,
+                     faults: Controls) -> None:
+    run_chaos(platform, controller, cluster, faults, duration=50, hangs=False)
 
 
 @pytest.mark.skipif(not LONG, reason="long chaos run: set AUTOPILOT_CHAOS_LONG=1")
+@COMPACTING
 @pytest.mark.timeout(900)
-def test_chaos_long(platform: Platform, controller: StartController, cluster: Any) -> None:
-    run_chaos(platform, controller, cluster, duration=600, hangs=True)
+def test_chaos_long(platform: Platform, controller: StartController, cluster: Any,
+                    faults: Controls) -> None:
+    run_chaos(platform, controller, cluster, faults, duration=600, hangs=True)

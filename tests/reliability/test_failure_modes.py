@@ -16,6 +16,7 @@ from autopilot.controller.leader import LEASE_NAME
 from tests.reliability.chaos import PAUSED
 from tests.reliability.conftest import StartController
 from tests.reliability.proxy import Proxy
+from tests.support import rbac
 from tests.support.controller import Controller
 from tests.support.editwar import EditWar
 from tests.support.platform import HCO_NS, Platform, annotations_of, crd_name
@@ -72,8 +73,11 @@ def test_crd_removed_and_readded_at_run_time(platform: Platform, controller: Sta
 
 def _through_proxy(cluster: Any, controller: StartController, proxy: Proxy,
                    env: dict[str, str] | None = None) -> Controller:
-    kubeconfig = proxy.kubeconfig(cluster.kubeconfig, cluster.workdir / "kubeconfig-proxy",
-                                  url=cluster.url)
+    """The controller, as its service account, reaching the server through ``proxy``."""
+    if not rbac.granted(cluster):
+        rbac.grant(cluster)
+    kubeconfig = proxy.kubeconfig(rbac.service_account_kubeconfig(cluster),
+                                  cluster.workdir / "kubeconfig-proxy", url=cluster.url)
     return controller(kubeconfig=kubeconfig, env=env)
 
 

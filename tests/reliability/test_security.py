@@ -18,15 +18,20 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
+from autopilot.sim.controls import Controls
 from tests.reliability.conftest import StartController
+from tests.support import rbac
 from tests.support.controller import PROJECT, Controller
 from tests.support.platform import HCO_NS, Platform
 from tests.support.wait import eventually_sync
+from tests.support.webhook import DenyingWebhook
+from tests.support.webhook import rule as webhook_rule
 
 ON = {"platform.kubevirt.io/autopilot": "true"}
 CLUSTERROLE = PROJECT / "manifests" / "rbac" / "clusterrole.yaml"
 SVC_NAME = "virt-platform-autopilot-metrics"
 SVC = f"/api/v1/namespaces/{HCO_NS}/services/{SVC_NAME}"
+SM_PATH = f"/apis/monitoring.coreos.com/v1/namespaces/{HCO_NS}/servicemonitors"
 PATCH = "platform.kubevirt.io/patch"
 COMPLIANCE = "virt_platform_compliance_status"
 
@@ -83,16 +88,13 @@ def _outputs(c: Controller) -> str:
     return "\n".join(texts)
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.fresh_server("compacts etcd: reconnects get 410", compaction=True)
+@pytest.mark.timeout(150)
 def test_no_token_or_secret_value_in_any_output(platform: Platform,
                                                 controller: StartController,
-                                                cluster: Any) -> None:
-    sim = cluster.require_sim()
-    token = f"tok-{uuid.uuid4().hex}"
+                                                cluster: Any, faults: Controls,
+                                                webhook: DenyingWebhook) -> None:
     secret = f"s3cr3t-{uuid.uuid4().hex}"
-    sim.controls.add_token(token, "autopilot-sec")
-    kubeconfig = sim.write_kubeconfig(cluster.workdir / "kubeconfig-sec", token=token,
-                                      user="autopilot-sec")
     platform.ensure_namespace(HCO_NS)
     status, _ = cluster.api("POST", f"/api/v1/namespaces/{HCO_NS}/secrets", body={
         "apiVersion": "v1", "kind": "Secret",
@@ -103,33 +105,42 @@ def test_no_token_or_secret_value_in_any_output(platform: Platform,
     assert status == 201
     platform.create_hco(ON)
 
-    # Failures of every sort while it reconciles: each path that logs an error runs.
-    sim.controls.deny_admission(kind="ServiceMonitor", message="frozen by policy")
-    sim.controls.deny_rbac(user="autopilot-sec", verb="patch", resource="prometheusrules")
-    sim.controls.inject_errors(status=500, verb="patch", resource="services", count=2)
-    sim.controls.inject_errors(status=429, verb="list", count=2, retry_after=1)
-    c = controller(kubeconfig=kubeconfig)
+    # Failures of every sort while it reconciles: each path that logs an error runs. The
+    # denials are real: a validating webhook, and the shipped role minus one permission.
+    webhook.deny("ServiceMonitor", "frozen by policy")
+    webhook.register(cluster, "freeze.autopilot.test",
+                     rules=[webhook_rule("monitoring.coreos.com", "servicemonitors")])
+    webhook.wait_in_force(cluster, "POST", SM_PATH, {
+        "apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
+        "metadata": {"name": "probe"}, "spec": {"selector": {}, "endpoints": []}})
+    rbac.grant(cluster, edit=lambda role: rbac.without(
+        role, group="monitoring.coreos.com", resource="prometheusrules", verb="patch"))
+    faults.inject_errors(status=500, verb="patch", resource="services", count=2)
+    faults.inject_errors(status=429, verb="list", count=2, retry_after=1)
+    c = controller()
     eventually_sync(lambda: c.log_lines("failed to apply", kind="ServiceMonitor")
                     and c.log_lines("failed to apply", kind="PrometheusRule"),
                     timeout=30, what="denials logged")
-    sim.controls.compact()
-    sim.controls.drop_watches()
-    sim.controls.clear_admission()
-    sim.controls.clear_rbac()
+    faults.compact()
+    faults.drop_watches()
+    webhook.allow_all()
+    rbac.grant(cluster)
     eventually_sync(lambda: c.metric(COMPLIANCE, kind="PrometheusRule") == 1, timeout=40,
                     what="recovered")
 
     # A second controller whose token the server does not know: every call is a 401.
     bad = f"tok-{uuid.uuid4().hex}"
+    kubeconfig = rbac.service_account_kubeconfig(cluster)
     wrong = cluster.workdir / "kubeconfig-wrong"
-    wrong.write_text(kubeconfig.read_text().replace(token, bad))
+    wrong.write_text(kubeconfig.read_text().replace(cluster.sa_token, bad))
     d = controller(kubeconfig=wrong, wait=False)
     eventually_sync(lambda: "Unauthorized" in d.log_text(),
                     timeout=30, what="401 logged")
 
     for who in (c, d):
         text = _outputs(who) if who is c else who.log_text()
-        for needle in (token, bad, secret, base64.b64encode(secret.encode()).decode()):
+        for needle in (cluster.sa_token, bad, secret,
+                       base64.b64encode(secret.encode()).decode()):
             assert needle not in text, f"{needle[:8]}... leaked"
         assert "Traceback" not in text
 
@@ -147,21 +158,21 @@ def _other_ca(tmp: Path) -> bytes:
 
 
 def test_controller_refuses_an_api_server_it_cannot_verify(tmp_path: Path, cluster: Any,
-                                                           controller: StartController) -> None:
-    sim = cluster.require_sim()
+                                                           controller: StartController,
+                                                           faults: Controls) -> None:
     doc = json.loads(cluster.kubeconfig.read_text())
     doc["clusters"][0]["cluster"]["certificate-authority-data"] = base64.b64encode(
         _other_ca(tmp_path)).decode()
     kubeconfig = tmp_path / "kubeconfig-untrusted"
     kubeconfig.write_text(json.dumps(doc))
-    sim.controls.reset_counts()
+    faults.reset_counts()
     c = controller(kubeconfig=kubeconfig, wait=False)
     eventually_sync(lambda: "certificate verify failed" in c.log_text().lower()
                     or "certificate_verify_failed" in c.log_text().lower(),
                     timeout=30, what="a clear certificate error in the log")
     assert c.http(c.health_port, "/readyz")[0] != 200
     # Not one request got through: the token never left the process.
-    assert sim.controls.counts(user_agent="virt-platform-autopilot") == 0
+    assert faults.counts(user_agent="virt-platform-autopilot") == 0
 
 
 # -- the patch guard, end to end through a live object ---------------------------------------
@@ -198,7 +209,7 @@ def test_patch_guard_holds_on_a_live_object(platform: Platform,
     platform.wait_for(SVC, what="metrics Service")
     eventually_sync(lambda: c.metric(COMPLIANCE, kind="Service", name=SVC_NAME) == 1,
                     what="Service compliant")
-    applied_before = len(c.log_lines("successfully applied", name=SVC_NAME))
+    applied_before = len(c.log_lines("successfully applied", kind="Service", name=SVC_NAME))
     for text in [json.dumps(b) for b in BYPASSES] + RAW_BYPASSES:
         seen = len(c.log_lines("invalid patch annotation", name=SVC_NAME))
         platform.patch(SVC, {"metadata": {"annotations": {PATCH: text}}})
@@ -215,6 +226,8 @@ def test_patch_guard_holds_on_a_live_object(platform: Platform,
                  f"/api/v1/namespaces/{HCO_NS}/configmaps/{SVC_NAME}"):
         assert platform.get(path) is None, f"{path} was created"
     # Refused patches change nothing: no write to the Service at all.
-    assert len(c.log_lines("successfully applied", name=SVC_NAME)) == applied_before
+    applied = c.log_lines("successfully applied", kind="Service", name=SVC_NAME)
+    assert len(applied) == applied_before, [line for line in c.logs()
+                                            if line.get("name") == SVC_NAME]
     assert not [line for line in c.log_lines("successfully applied") if line["name"] == "evil"]
     assert c.http(c.health_port, "/healthz")[0] == 200

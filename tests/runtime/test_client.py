@@ -17,6 +17,7 @@ from autopilot.kube.client import (
     load_configuration,
 )
 from autopilot.observability.metrics import Metrics
+from autopilot.sim.controls import Controls
 from tests.runtime.conftest import CONFIGMAPS
 
 
@@ -49,17 +50,16 @@ async def test_missing_kubeconfig_is_one_line(tmp_path: Path) -> None:
     assert "\n" not in str(info.value)
 
 
-@pytest.mark.kubesim_only
-async def test_hanging_server_times_out_and_errors_are_counted(cluster: Any) -> None:
-    sim = cluster.require_sim()
+async def test_hanging_server_times_out_and_errors_are_counted(cluster: Any,
+                                                              faults: Controls) -> None:
     metrics = Metrics()
     client = await KubeClient.create(str(cluster.kubeconfig), timeout=0.5, metrics=metrics)
     try:
-        sim.controls.inject_errors(status=500, verb="get", resource="configmaps", hang=True,
+        faults.inject_errors(status=500, verb="get", resource="configmaps", hang=True,
                                    count=1)
         with pytest.raises(TimeoutError):
             await client.get(CONFIGMAPS, "x", namespace="default")
-        sim.controls.inject_errors(status=429, verb="get", resource="configmaps",
+        faults.inject_errors(status=429, verb="get", resource="configmaps",
                                    retry_after=7, count=1)
         with pytest.raises(ApiError) as info:
             await client.get(CONFIGMAPS, "x", namespace="default")
@@ -67,7 +67,7 @@ async def test_hanging_server_times_out_and_errors_are_counted(cluster: Any) -> 
         assert info.value.retry_after == 7
         assert await client.get(CONFIGMAPS, "x", namespace="default") is None
     finally:
-        sim.controls.clear_errors()
+        faults.clear_errors()
         await client.close()
     assert metrics.value("virt_platform_api_requests_total", verb="GET", code="timeout") == 1
     assert metrics.value("virt_platform_api_requests_total", verb="GET", code="429") == 1

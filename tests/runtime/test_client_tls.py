@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import shutil
 import ssl
 import subprocess
 from collections.abc import AsyncIterator
@@ -14,7 +13,7 @@ from aiohttp import web
 
 from autopilot.kube.client import ApiUnreachable, KubeClient
 
-pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl CLI")
+pytestmark = pytest.mark.needs_tool("openssl")
 
 
 def openssl(*args: str, cwd: Path) -> None:

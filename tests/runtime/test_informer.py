@@ -12,6 +12,7 @@ import pytest
 from autopilot.kube.client import KubeClient
 from autopilot.kube.informer import Informer
 from autopilot.observability.metrics import Metrics
+from autopilot.sim.controls import Controls
 from tests.runtime.conftest import CONFIGMAPS
 from tests.support.wait import eventually
 
@@ -96,11 +97,11 @@ async def churn(kube: KubeClient, namespace: str, stop: asyncio.Event) -> int:
     return n
 
 
-@pytest.mark.kubesim_only
+@pytest.mark.fresh_server("compacts etcd: reconnects get 410", compaction=True)
+@pytest.mark.timeout(180)
 async def test_cache_converges_through_drops_410s_silence_and_500s(
-    cluster: Any, kube: KubeClient, namespace: str
+    cluster: Any, faults: Controls, kube: KubeClient, namespace: str
 ) -> None:
-    sim = cluster.require_sim()
     metrics = Metrics()
     informer = Informer(
         kube, CONFIGMAPS, namespace=namespace, label_selector=LABEL, metrics=metrics,
@@ -116,25 +117,25 @@ async def test_cache_converges_through_drops_410s_silence_and_500s(
         # 1. the connection is dropped every 2 s
         for _ in range(2):
             await asyncio.sleep(2.0)
-            sim.controls.drop_watches()
+            faults.drop_watches()
         # 2. every reconnect gets 410 (history compacted before each drop)
         for _ in range(3):
             await asyncio.sleep(0.7)
-            sim.controls.compact()
-            sim.controls.drop_watches()
+            faults.compact()
+            faults.drop_watches()
         # 3. the stream goes silent (the watchdog is 1 s here), new streams too
-        sim.controls.silence_watches(True, new_streams=True)
+        faults.silence_watches(True, new_streams=True)
         await asyncio.sleep(2.5)
-        sim.controls.silence_watches(False)
+        faults.silence_watches(False)
         # 4. relists answer 500 for a while
-        sim.controls.inject_errors(status=500, verb="list", resource="configmaps", count=6)
-        sim.controls.compact()
-        sim.controls.drop_watches()
+        faults.inject_errors(status=500, verb="list", resource="configmaps", count=6)
+        faults.compact()
+        faults.drop_watches()
         await asyncio.sleep(1.5)
 
         stop.set()
         writes = await writer
-        sim.controls.clear_errors()
+        faults.clear_errors()
         truth = await server_state(kube, namespace)
         await eventually(lambda: cache_state(informer) == truth, timeout=20,
                          what=f"cache equal to the server ({len(truth)} objects)")

@@ -14,6 +14,7 @@ import pytest
 from autopilot.controller.leader import LEASE_NAME, LEASES, LeaderElector
 from autopilot.kube.client import KubeClient
 from autopilot.observability.metrics import Metrics
+from autopilot.sim.controls import Controls
 from tests.support.wait import eventually
 
 MICRO_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
@@ -95,39 +96,37 @@ async def test_release_clears_holder(cluster: Any, kube: KubeClient, namespace: 
     assert spec["leaseDurationSeconds"] == 1
 
 
-@pytest.mark.kubesim_only
+@pytest.mark.parametrize("refusal", [{"status": 503}, {"reset": True}],
+                         ids=["503", "connection-reset"])
 async def test_leader_that_cannot_renew_steps_down_and_campaigns_again(
-    cluster: Any, kube: KubeClient, namespace: str
+    cluster: Any, faults: Controls, kube: KubeClient, namespace: str, refusal: dict[str, Any]
 ) -> None:
-    sim = cluster.require_sim()
     changes: list[bool] = []
     async with electors(cluster, namespace, 1, on_change=changes.append) as one:
         elector, _ = one[0]
         assert await elector.wait_leading(10)
-        sim.controls.inject_errors(status=503, resource="leases")
+        faults.inject_errors(resource="leases", **refusal)
         cut_at = time.monotonic()
         await eventually(lambda: not elector.is_leader, timeout=5, what="stepping down")
         # Not before the renew deadline since the last good renewal.
         assert time.monotonic() - cut_at <= FAST["renew_deadline"] + 1.0
         assert changes == [True, False]
-        sim.controls.clear_errors()
+        faults.clear_errors()
         await eventually(lambda: elector.is_leader, timeout=10, what="leading again")
         assert changes == [True, False, True]
 
 
-@pytest.mark.kubesim_only
 async def test_renew_calls_are_bounded_when_the_server_hangs(
-    cluster: Any, kube: KubeClient, namespace: str
+    cluster: Any, faults: Controls, kube: KubeClient, namespace: str
 ) -> None:
-    sim = cluster.require_sim()
     async with electors(cluster, namespace, 1) as one:
         elector, _ = one[0]
         assert await elector.wait_leading(10)
-        sim.controls.inject_errors(status=500, resource="leases", hang=True)
+        faults.inject_errors(status=500, resource="leases", hang=True)
         try:
             await eventually(lambda: not elector.is_leader, timeout=5, what="stepping down")
         finally:
-            sim.controls.clear_errors()
+            faults.clear_errors()
 
 
 @pytest.mark.real_ok
