@@ -98,7 +98,8 @@ class LeaderElector:
     async def wait_leading(self, timeout: float | None = None) -> bool:
         """Wait until we lead; False on timeout."""
         try:
-            await asyncio.wait_for(self._leading_event.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._leading_event.wait()
         except TimeoutError:
             return False
         return True
@@ -174,7 +175,10 @@ class LeaderElector:
         if self.beat is not None:
             self.beat()
         try:
-            return await asyncio.wait_for(self._try_acquire_or_renew(timeout), timeout)
+            # asyncio.timeout: wait_for (3.11) can swallow a cancellation arriving as the
+            # call completes, and the campaign would go on after the elector was stopped.
+            async with asyncio.timeout(timeout):
+                return await self._try_acquire_or_renew(timeout)
         except _ERRORS as exc:
             if isinstance(exc, ApiError) and exc.status == 409:
                 log.debug("lease update conflict; retrying", lease=self.name)
@@ -267,9 +271,8 @@ class LeaderElector:
         }
         path = LEASES.path(namespace=self.namespace, name=self.name)
         try:
-            await asyncio.wait_for(
-                self.client.request("PUT", path, body=lease, timeout=timeout), timeout
-            )
+            async with asyncio.timeout(timeout):
+                await self.client.request("PUT", path, body=lease, timeout=timeout)
         except _ERRORS as exc:
             log.warning("could not release the lease", lease=self.name, error=_describe(exc))
             await self._set_leading(False)

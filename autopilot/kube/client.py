@@ -369,16 +369,16 @@ class KubeClient:
             total=None, connect=CONNECT_TIMEOUT, sock_connect=CONNECT_TIMEOUT
         )
         try:
-            resp = await asyncio.wait_for(
-                self._session.get(
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation
+            # that arrives as the awaited call completes, and the loop would run on.
+            async with asyncio.timeout(max(read_timeout, CONNECT_TIMEOUT)):
+                resp = await self._session.get(
                     self.host + path,
                     params=params,
                     headers=headers,
                     timeout=client_timeout,
                     server_hostname=self._server_hostname,
-                ),
-                timeout=max(read_timeout, CONNECT_TIMEOUT),
-            )
+                )
         except TimeoutError:
             self._count("WATCH", "timeout")
             raise TimeoutError(f"WATCH {path}: no answer within {read_timeout:g}s") from None
@@ -388,7 +388,8 @@ class KubeClient:
         try:
             self._count("WATCH", str(resp.status))
             if resp.status >= 400:
-                text = await asyncio.wait_for(resp.text(), timeout=read_timeout)
+                async with asyncio.timeout(read_timeout):
+                    text = await resp.text()
                 raise ApiError.from_response(
                     resp.status, text, retry_after_header=resp.headers.get("Retry-After")
                 )
@@ -563,7 +564,8 @@ async def _decode_events(
     buf = b""
     while True:
         try:
-            chunk = await asyncio.wait_for(resp.content.readany(), timeout=read_timeout)
+            async with asyncio.timeout(read_timeout):  # (not wait_for: see watch_stream)
+                chunk = await resp.content.readany()
         except TimeoutError:
             raise TimeoutError(f"WATCH {path}: silent for {read_timeout:g}s") from None
         except aiohttp.ClientError as exc:

@@ -89,7 +89,9 @@ class EventRecorder:
         try:
             while True:
                 try:
-                    item = await asyncio.wait_for(self._pending.get(), self.series_interval)
+                    # asyncio.timeout: wait_for (3.11) can swallow this task's cancellation.
+                    async with asyncio.timeout(self.series_interval):
+                        item = await self._pending.get()
                 except TimeoutError:
                     item = None
                 if item is not None:

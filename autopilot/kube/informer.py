@@ -182,7 +182,8 @@ class Informer:
     async def wait_synced(self, timeout: float | None = None) -> bool:
         """Wait for the first list; False on timeout."""
         try:
-            await asyncio.wait_for(self._synced.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._synced.wait()
         except TimeoutError:
             return False
         return True
