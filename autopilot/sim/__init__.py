@@ -13,15 +13,32 @@ one for ``other-user`` (edit wars), both in ``system:masters``; ``controls.add_t
 adds more, and identities outside ``system:masters`` are authorised by the stored
 RBAC objects (``autopilot.sim.rbac``, escalation prevention included).
 ValidatingWebhookConfigurations are called for real (``autopilot.sim.webhooks``). Request
-bodies must be JSON or YAML: typed clients sending protobuf (``kubectl create ns``)
-get 415, so use ``kubectl create -f``/``apply``.
+bodies are JSON or YAML, or protobuf for the kinds kubectl's typed ``create`` commands
+send (Namespace, ConfigMap, Secret, ServiceAccount; ``autopilot.sim.protobuf``).
+Built-in Services, DaemonSets, RBAC objects, ConfigMaps and Namespaces get the real
+server's semantic validation (``autopilot.sim.builtin_checks``). Discovery and OpenAPI
+requests are counted and can be slowed or failed like any other (resource ``""``).
 
-Known differences from a real kube-apiserver: deleted namespaces vanish at once
-with their contents (a real one keeps them Terminating until the namespace
-controller, absent in tests, finishes); CRD deletion is immediate; core/v1 and
-events.k8s.io/v1 events are stored separately; of the admission chain only the
-validating webhooks and the test controls' simulated denials run (no mutating
-webhooks, no ValidatingAdmissionPolicy, no quota).
+The test suite checks kubesim against a real kube-apiserver: every test that talks
+to an API server runs against both.
+
+Known differences from a real kube-apiserver:
+
+- deleted namespaces are answered Terminating, then vanish at once with their contents
+  (kubesim plays the namespace controller; a bare API server keeps them Terminating);
+  CRD deletion is immediate;
+- CEL rules (``x-kubernetes-validations``) of CRDs are not evaluated; schema types,
+  enums, patterns, bounds, required fields and defaults are;
+- built-in kinds other than the five above get no semantic validation, only their
+  names and metadata are checked; protobuf bodies of other kinds get 415;
+- a watch cache is not modelled: history is kept by count and compacted on demand
+  (``Controls.compact``), and bookmarks come every ``bookmark_interval`` seconds, where
+  a real server bookmarks about a second before a watch's timeout once versions moved;
+- core/v1 and events.k8s.io/v1 events are stored separately;
+- of the admission chain only the validating webhooks and the test controls' simulated
+  denials run (no mutating webhooks, no ValidatingAdmissionPolicy, no quota);
+- anonymous requests get 401 (a real server lets RBAC refuse them with 403);
+- no API priority and fairness: 429s come only from the test controls.
 """
 
 from autopilot.sim.server import KubeSim

@@ -82,8 +82,8 @@ def _service(obj: Obj) -> None:
     for p in spec.get("ports") or []:
         if isinstance(p, dict):
             p.setdefault("protocol", "TCP")
-            if "port" in p:
-                p.setdefault("targetPort", p["port"])
+            if "port" in p and p.get("targetPort") in (None, 0):
+                p["targetPort"] = p["port"]
     if spec.get("type") in ("ClusterIP", "NodePort", "LoadBalancer"):
         if "clusterIP" not in spec:
             n = next(_ips)
@@ -138,6 +138,16 @@ def _webhooks(obj: Obj) -> None:
             svc.setdefault("port", 443)
 
 
+def _binding(obj: Obj) -> None:
+    ref = obj.get("roleRef")
+    if isinstance(ref, dict) and not ref.get("apiGroup"):
+        ref["apiGroup"] = "rbac.authorization.k8s.io"
+    for subject in obj.get("subjects") or []:
+        if isinstance(subject, dict) and not subject.get("apiGroup") and \
+                subject.get("kind") in ("User", "Group"):
+            subject["apiGroup"] = "rbac.authorization.k8s.io"
+
+
 def _event_v1(obj: Obj) -> None:
     # What the conversion from the internal Event leaves in an events.k8s.io/v1 Event.
     obj.setdefault("deprecatedSource", {})
@@ -156,6 +166,8 @@ _DEFAULTERS: dict[tuple[str, str], Callable[[Obj], None]] = {
     ("apiextensions.k8s.io", "customresourcedefinitions"): _crd,
     ("admissionregistration.k8s.io", "validatingwebhookconfigurations"): _webhooks,
     ("admissionregistration.k8s.io", "mutatingwebhookconfigurations"): _webhooks,
+    ("rbac.authorization.k8s.io", "clusterrolebindings"): _binding,
+    ("rbac.authorization.k8s.io", "rolebindings"): _binding,
 }
 
 

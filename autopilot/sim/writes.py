@@ -13,6 +13,7 @@ from ruamel.yaml.error import YAMLError
 
 from autopilot.sim import crds, patches, rbac, ssa, webhooks
 from autopilot.sim import schema as sschema
+from autopilot.sim.builtin_checks import builtin_causes
 from autopilot.sim.defaults import apply_builtin_defaults, apply_conversion_fields
 from autopilot.sim.errors import (
     SimError,
@@ -136,6 +137,7 @@ class Writer:
             causes += name_causes(rt.key, name)
         causes += metadata_causes(new)
         causes += event_causes(rt.key, new)
+        causes += builtin_causes(rt.key, new, old)
         if rt.key == CRD_KEY:
             causes += crds.crd_causes(new)
         if rt.crd_name and schema is not None and not causes:

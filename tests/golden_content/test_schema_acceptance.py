@@ -151,6 +151,7 @@ def dry_run_problem(cluster: Any, golden: GoldenState, obj: dict[str, Any]) -> s
     return f"fields dropped by the schema: {sorted(lost)[:5]}" if lost else None
 
 
+@pytest.mark.apiserver  # asks for the cluster fixture at run time
 def test_rendered_objects_pass_the_real_schemas(
     golden: GoldenState, request: pytest.FixtureRequest
 ) -> None:

@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from tests.support import rbac
-from tests.support.platform import HCO_NS, Platform, labels_of
+from tests.support.platform import HCO_NS, Platform, labels_of, minimal_crd
 from tests.support.wait import eventually_sync
 
 SVC_NAME = "virt-platform-autopilot-metrics"
 MISSING = "virt_platform_missing_dependency"
 MANAGED = {"platform.kubevirt.io/managed-by": "virt-platform-autopilot"}
+UIPLUGINS = "/apis/observability.openshift.io/v1alpha1/uiplugins"
+
+
+def leftover_uiplugin(platform: Platform, cluster: Any) -> None:
+    """The old console plugin, as an earlier operator release left it behind.
+
+    Today's published UIPlugin schema refuses that name (a Monitoring plugin must be named
+    ``monitoring``), so it is created under a schema-less CRD; then the published CRD is
+    installed again, as an upgrade would (stored objects are not validated again).
+    """
+    stand_in = cluster.workdir / "uiplugin-crd.json"
+    stand_in.write_text(json.dumps(minimal_crd("UIPlugin")))
+    cluster.install_crds(stand_in)
+    status, body = cluster.api("POST", UIPLUGINS, body={
+        "apiVersion": "observability.openshift.io/v1alpha1", "kind": "UIPlugin",
+        "metadata": {"name": "kubevirt-plugin", "labels": MANAGED},
+        "spec": {"type": "Monitoring"}})
+    assert status == 201, body
+    platform.install("UIPlugin")
 
 
 def test_missing_crd_then_installed(cluster: Any, controller: Any) -> None:
@@ -52,13 +72,9 @@ def test_missing_namespace_is_a_quiet_skip(platform: Platform, controller: Any) 
 
 def test_tombstones(platform: Platform, controller: Any, cluster: Any) -> None:
     platform.install("NodeHealthCheck")
-    ui = "/apis/observability.openshift.io/v1alpha1/uiplugins"
+    ui = UIPLUGINS
     nhc = "/apis/remediation.medik8s.io/v1alpha1/nodehealthchecks"
-    status, body = cluster.api("POST", ui, body={
-        "apiVersion": "observability.openshift.io/v1alpha1", "kind": "UIPlugin",
-        "metadata": {"name": "kubevirt-plugin", "labels": MANAGED},
-        "spec": {"type": "Monitoring"}})
-    assert status == 201, body
+    leftover_uiplugin(platform, cluster)
     status, body = cluster.api("POST", nhc, body={
         "apiVersion": "remediation.medik8s.io/v1alpha1", "kind": "NodeHealthCheck",
         "metadata": {"name": "virt-node-health-check"},
@@ -79,12 +95,7 @@ def test_tombstones(platform: Platform, controller: Any, cluster: Any) -> None:
 
 
 def test_tombstone_delete_denied(platform: Platform, controller: Any, cluster: Any) -> None:
-    ui = "/apis/observability.openshift.io/v1alpha1/uiplugins"
-    status, body = cluster.api("POST", ui, body={
-        "apiVersion": "observability.openshift.io/v1alpha1", "kind": "UIPlugin",
-        "metadata": {"name": "kubevirt-plugin", "labels": MANAGED},
-        "spec": {"type": "Monitoring"}})
-    assert status == 201, body
+    leftover_uiplugin(platform, cluster)
     rbac.grant(cluster, edit=lambda role: rbac.without(
         role, group="observability.openshift.io", resource="uiplugins", verb="delete"))
     platform.create_hco({"platform.kubevirt.io/autopilot": "true"})

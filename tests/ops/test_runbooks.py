@@ -285,8 +285,13 @@ def run_can_i(cluster: Any, commands: list[str], env: dict[str, str]) -> set[str
     return answers
 
 
+# These grant the controller's cluster-wide role, then take permissions away again.
+CHANGES_RBAC = pytest.mark.fresh_server("changes the controller's cluster-wide RBAC")
+
+
 @pytest.mark.skipif(BASH is None, reason="bash is not installed")
 @pytest.mark.parametrize("source", ["ours", "seed"])
+@CHANGES_RBAC
 def test_write_checks_say_yes_on_a_healthy_install_and_no_when_denied(
         cluster: Any, source: str) -> None:
     if source == "seed" and not SEED.is_file():
@@ -309,6 +314,7 @@ def test_write_checks_say_yes_on_a_healthy_install_and_no_when_denied(
 
 
 @pytest.mark.skipif(BASH is None, reason="bash is not installed")
+@CHANGES_RBAC
 def test_tombstone_delete_check_names_the_object(cluster: Any) -> None:
     text = (ROOT / "runbooks" / "VirtPlatformTombstoneStuck.md").read_text()
     commands = can_i_commands(text)
