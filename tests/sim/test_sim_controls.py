@@ -9,9 +9,11 @@ kubesim's shortcuts for them must word their answers the same way.
 from __future__ import annotations
 
 import time
+from collections import Counter
 
 from autopilot.sim.controls import Controls
 from tests.support.cluster import Cluster
+from tests.support.wait import eventually_sync
 from tests.support.webhook import DenyingWebhook, rule
 
 
@@ -136,10 +138,16 @@ def test_rbac_denial_wording(cluster: Cluster, faults: Controls) -> None:
 def test_request_counters(cluster: Cluster, faults: Controls) -> None:
     cm = _base(cluster)
     faults.reset_counts()
+    before = cluster.request_counts(user_agent="autopilot-tests")
     cluster.api("POST", cm, body=_cm("x"))
     cluster.api("PATCH", f"{cm}/x", body={"data": {"a": "1"}},
                 content_type="application/merge-patch+json", query={"dryRun": "All"})
     cluster.api("GET", cm)
+    # What the server itself counted (kubesim; a real server's audit log) agrees.
+    expected = Counter({("create", "configmaps", False): 1, ("patch", "configmaps", True): 1,
+                        ("list", "configmaps", False): 1})
+    eventually_sync(lambda: cluster.request_counts(user_agent="autopilot-tests") - before
+                    == expected, what="the server's own count")
     assert faults.counts(verb="create", resource="configmaps") == 1
     assert faults.counts(verb="patch", dry_run=True) == 1
     assert faults.counts(dry_run=False) == 2

@@ -34,7 +34,6 @@ from autopilot.sim.controls import Controls
 from autopilot.sim.kubeconfig import kubeconfig_text
 from autopilot.sim.loader import load_crds
 from tests.support.faultproxy import FaultProxy
-from tests.support.prom import parse_metrics
 from tests.support.realserver import RealServer, Token, free_port, real_assets, real_server
 from tests.support.wait import eventually_sync
 
@@ -173,26 +172,15 @@ class Cluster:
             return exc.code, _decode(exc.read())
 
     def request_counts(self, *, user_agent: str) -> Counter[tuple[str, str, bool]]:
-        """Requests served so far, by (verb, resource, dry run).
+        """Requests served so far to clients whose User-Agent starts with ``user_agent``,
+        by (verb, resource, dry run); discovery has the resource ``""``.
 
-        kubesim counts the requests of clients whose User-Agent starts with
-        ``user_agent``; a real kube-apiserver reports ``apiserver_request_total`` for all
-        clients (tests compare two readings while only the controller is busy, on a
-        server of their own).
+        kubesim counts them itself; a real kube-apiserver's audit log records them.
         """
         if self.sim is not None:
             return self.sim.controls.count_table(user_agent)
-        status, text = self.api("GET", "/metrics", accept="text/plain")
-        assert status == 200, text
-        table: Counter[tuple[str, str, bool]] = Counter()
-        for (name, pairs), value in parse_metrics(str(text)).items():
-            if name != "apiserver_request_total":
-                continue
-            labels = dict(pairs)
-            verb = _REAL_VERBS.get(labels.get("verb", ""), labels.get("verb", "").lower())
-            table[(verb, labels.get("resource", ""), labels.get("dry_run") == "All")] += \
-                int(value)
-        return table
+        assert self.server is not None
+        return audit_counts(self.server.audit_log, user_agent=user_agent)
 
     # -- CRDs -----------------------------------------------------------------------------
 
@@ -238,10 +226,28 @@ class Cluster:
                 timeout=timeout, what=f"CRD {name} deleted")
 
 
-# apiserver_request_total's verbs -> the API verbs kubesim counts.
-_REAL_VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "APPLY": "patch",
-               "DELETE": "delete", "DELETECOLLECTION": "deletecollection", "GET": "get",
-               "LIST": "list", "WATCH": "watch", "WATCHLIST": "watch"}
+def audit_counts(log: Path, *, user_agent: str) -> Counter[tuple[str, str, bool]]:
+    """Requests in a kube-apiserver audit log, counted as kubesim counts them.
+
+    A watch is counted when it starts (``ResponseStarted``), any other request when it
+    completes.
+    """
+    table: Counter[tuple[str, str, bool]] = Counter()
+    with log.open(encoding="utf-8", errors="replace") as lines:
+        for line in lines:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue  # a line being written right now
+            verb = event.get("verb", "")
+            stage = "ResponseStarted" if verb == "watch" else "ResponseComplete"
+            if event.get("stage") != stage or \
+                    not str(event.get("userAgent", "")).startswith(user_agent):
+                continue
+            query = urllib.parse.parse_qs(urllib.parse.urlsplit(event["requestURI"]).query)
+            resource = (event.get("objectRef") or {}).get("resource", "")
+            table[(verb, resource, "All" in query.get("dryRun", []))] += 1
+    return table
 
 
 def _decode(raw: bytes) -> Any:

@@ -6,6 +6,9 @@ the self-signed certificate it makes for itself (its chain, CA included, is what
 clients trust) and has no controller manager: namespaces never finish deleting,
 nothing is garbage collected.
 
+Every request is written to an audit log (level Metadata), which is how tests count
+a client's requests by user agent, verb, resource and dry run.
+
 With ``compaction=True`` it compacts etcd every second and serves watches from
 etcd rather than its watch cache, so a watch or list from a resourceVersion older
 than the last compaction is answered ``410 Gone`` by the server's own storage
@@ -32,6 +35,13 @@ from typing import IO
 
 COMPACTION_INTERVAL = "1s"
 READY_TIMEOUT = 90.0
+AUDIT_POLICY = """\
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: Metadata
+"""
 
 
 @dataclass(frozen=True)
@@ -102,6 +112,11 @@ class RealServer:
         return self.workdir / "certs" / "apiserver.crt"
 
     @property
+    def audit_log(self) -> Path:
+        """One JSON audit event per line (stages ResponseStarted and ResponseComplete)."""
+        return self.workdir / "audit.log"
+
+    @property
     def ca_pem(self) -> bytes:
         """The chain's PEM bytes."""
         return self.ca_file.read_bytes()
@@ -165,6 +180,8 @@ def real_server(assets: Path, *, tokens: Iterable[Token], compaction: bool = Fal
             key, pub = _service_account_keys()
             token_file = workdir / "tokens.csv"
             token_file.write_text("".join(t.line() for t in tokens))
+            policy = workdir / "audit-policy.yaml"
+            policy.write_text(AUDIT_POLICY)
             args = [
                 str(assets / "kube-apiserver"), f"--etcd-servers={etcd_url}",
                 f"--secure-port={api_port}", "--bind-address=127.0.0.1",
@@ -174,7 +191,8 @@ def real_server(assets: Path, *, tokens: Iterable[Token], compaction: bool = Fal
                 f"--service-account-key-file={pub}",
                 f"--service-account-signing-key-file={key}",
                 "--service-cluster-ip-range=10.0.0.0/24", "--allow-privileged=true",
-                *extra_args]
+                f"--audit-policy-file={policy}", f"--audit-log-path={server.audit_log}",
+                "--audit-log-format=json", "--audit-log-mode=blocking", *extra_args]
             if compaction:
                 args += [f"--etcd-compaction-interval={COMPACTION_INTERVAL}",
                          "--watch-cache=false"]
