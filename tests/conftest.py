@@ -9,7 +9,6 @@ gets a pristine server of its own instead (see ``pyproject.toml`` for the marker
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -23,10 +22,9 @@ from tests.support.cluster import (
     cluster_on,
     kubesim_cluster,
     real_assets,
-    real_cluster,
     require_shared,
 )
-from tests.support.realserver import RealServer, real_server
+from tests.support.servers import ServerPool
 from tests.support.tools import require_tool
 from tests.support.webhook import VWC, DenyingWebhook, denying_webhook
 
@@ -67,36 +65,14 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             terminalreporter.write_line(line)
 
 
-class SharedServer:
-    """The session's shared real API server, started on first use (again if it died)."""
-
-    def __init__(self, assets: Path) -> None:
-        self.assets = assets
-        self.server: RealServer | None = None
-        self._stack = ExitStack()
-
-    def get(self) -> RealServer:
-        """The running shared server."""
-        if self.server is None or self.server.problem():
-            self._stack.close()
-            self._stack = ExitStack()
-            self.server = self._stack.enter_context(real_server(self.assets, tokens=TOKENS))
-            reporting.server_started(shared=True)
-        return self.server
-
-    def close(self) -> None:
-        """Stop it."""
-        self._stack.close()
-
-
 @pytest.fixture(scope="session")
-def shared_real_server() -> Iterator[SharedServer]:
-    """The real server tests share (real mode only)."""
+def real_servers() -> Iterator[ServerPool]:
+    """The session's real API servers: the shared one and fresh ones (real mode only)."""
     assets = real_assets()
     assert assets is not None
-    shared = SharedServer(assets)
-    yield shared
-    shared.close()
+    pool = ServerPool(assets, TOKENS)
+    yield pool
+    pool.close()
 
 
 @pytest.fixture
@@ -118,16 +94,15 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
         if IN_CI:
             pytest.fail(f"{why}: give the test a real-mode variant (CI skips none)")
         pytest.skip(why)
+    pool: ServerPool = request.getfixturevalue("real_servers")
     fresh = request.node.get_closest_marker("fresh_server")
     if fresh is not None:
-        with real_cluster(assets, compaction=bool(fresh.kwargs.get("compaction")),
-                          faults=faults) as c:
-            reporting.server_started(shared=False)
+        with pool.fresh(compaction=bool(fresh.kwargs.get("compaction"))) as server, \
+                cluster_on(server, faults=faults) as c:
             reporting.served(request.node.nodeid, "fresh")
             yield c
         return
-    shared = request.getfixturevalue("shared_real_server")
-    with cluster_on(shared.get(), faults=faults, shared=True) as c:
+    with cluster_on(pool.shared(), faults=faults, shared=True) as c:
         reporting.served(request.node.nodeid, "shared")
         yield c
         _check_left_clean(c)
@@ -136,6 +111,8 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
 def _check_left_clean(c: Cluster) -> None:
     """A test on the shared server must not leave it broken or holding webhooks."""
     assert c.server is not None
+    if c._faults is not None:
+        c._faults.reset()  # the checks below go through the proxy too
     problem = c.server.problem()
     if problem:
         pytest.fail(f"the shared API server died during the test: {problem}")
