@@ -209,6 +209,8 @@ def test_patch_guard_holds_on_a_live_object(platform: Platform,
     platform.wait_for(SVC, what="metrics Service")
     eventually_sync(lambda: c.metric(COMPLIANCE, kind="Service", name=SVC_NAME) == 1,
                     what="Service compliant")
+    # Startup's passes may apply the Service once more; a resync pass means they are over.
+    eventually_sync(lambda: c.log_lines("resync"), timeout=15, what="a resync pass")
     applied_before = len(c.log_lines("successfully applied", kind="Service", name=SVC_NAME))
     for text in [json.dumps(b) for b in BYPASSES] + RAW_BYPASSES:
         seen = len(c.log_lines("invalid patch annotation", name=SVC_NAME))

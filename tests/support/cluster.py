@@ -35,17 +35,17 @@ from autopilot.sim.kubeconfig import kubeconfig_text
 from autopilot.sim.loader import load_crds
 from tests.support.faultproxy import FaultProxy
 from tests.support.realserver import RealServer, Token, free_port, real_assets, real_server
+from tests.support.tools import IN_CI
 from tests.support.wait import eventually_sync
 
-__all__ = ["Cluster", "free_port", "kubesim_cluster", "real_assets", "real_cluster",
-           "require_shared", "served_by"]
+__all__ = ["IN_CI", "Cluster", "free_port", "kubesim_cluster", "real_assets", "real_cluster",
+           "require_shared"]
 
 PROJECT = Path(__file__).resolve().parents[2]
 SHARED = PROJECT.parent / "shared"
 CRDS = SHARED / "crds"
 FIXTURES = SHARED / "kube-fixtures"
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
-IN_CI = os.environ.get("CI", "").lower() == "true"
 
 ADMIN_TOKEN = "kubesim-token"
 ADMIN_USER = "autopilot-test"
@@ -255,11 +255,6 @@ def _decode(raw: bytes) -> Any:
         return json.loads(raw) if raw else {}
     except ValueError:
         return raw.decode(errors="replace")
-
-
-def served_by(cluster: Cluster) -> str:
-    """How the test's server was provided (for reports): kubesim, shared or fresh."""
-    return "kubesim" if cluster.sim is not None else ("shared" if cluster.shared else "fresh")
 
 
 # -- kubesim ----------------------------------------------------------------------------------
