@@ -54,6 +54,7 @@ class TombstoneSweeper:
         self._events = events
         self._metrics = metrics
         self._check = check
+        self._replacing = {t.after.asset for t in self._tombstones if t.after is not None}
         # One sweep at a time: the periodic sweep and the one an asset pass triggers
         # (after_asset) must not interleave their reads and deletes of the same object.
         self._lock = asyncio.Lock()
@@ -65,6 +66,8 @@ class TombstoneSweeper:
 
     async def after_asset(self, asset: str) -> None:
         """An asset came into line: retry the tombstones waiting for it as replacement."""
+        if asset not in self._replacing:
+            return  # most assets replace nothing: never wait for a running sweep
         # Under the lock, so a sweep running now records its verdicts before we look.
         async with self._lock:
             waiting = [
