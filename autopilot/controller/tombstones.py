@@ -28,11 +28,19 @@ from autopilot.controller.replacements import Verdict
 from autopilot.engine.annotations import MODE, is_unmanaged
 from autopilot.golden.catalog import Tombstone
 from autopilot.kube.client import ApiError, KubeClient
-from autopilot.observability.metrics import Metrics
+from autopilot.observability.metrics import (
+    TOMBSTONE_DELETED,
+    TOMBSTONE_ERROR,
+    TOMBSTONE_KEPT,
+    TOMBSTONE_SKIPPED,
+    TOMBSTONE_WAITING,
+    Metrics,
+)
 
 log = structlog.get_logger("autopilot.tombstones")
 
-DELETED, FAILED, SKIPPED, WAITING, KEPT = 0, -1, -2, -3, 1
+DELETED, FAILED, SKIPPED = TOMBSTONE_DELETED, TOMBSTONE_ERROR, TOMBSTONE_SKIPPED
+WAITING, KEPT = TOMBSTONE_WAITING, TOMBSTONE_KEPT
 
 
 class TombstoneSweeper:
