@@ -194,3 +194,19 @@ def test_disabled_resources_for_a_reference_object_keeps_both_as_they_are(
     assert platform.get(paths.of(old)) is not None
     assert c.metric(COMPLIANCE, kind="Service", name="virt-platform-autopilot-metrics",
                     namespace=HCO_NS) == 1
+
+
+def test_misspelt_name_is_reported_with_a_suggestion(platform: Platform, controller: Any) -> None:
+    platform.create_hco({"platform.kubevirt.io/autopilot": "Metrics-Service,swap-enabel"})
+    c = controller()
+    eventually_sync(lambda: c.metric(COMPLIANCE, kind="Service",
+                                     name="virt-platform-autopilot-metrics",
+                                     namespace=HCO_NS) == 1, what="reference name applied")
+    [event] = eventually_sync(lambda: platform.events(
+        name="kubevirt-hyperconverged", namespace=HCO_NS, reason="InvalidAllowlist"),
+        what="InvalidAllowlist event")
+    assert event["type"] == "Warning"
+    assert 'swap-enabel (did you mean "swap-enable"?)' in event["note"]
+    [line] = c.log_lines("autopilot allowlist names unknown assets")
+    assert line["unknown"] == ["swap-enabel"]
+    assert line["suggestions"] == {"swap-enabel": "swap-enable"}
