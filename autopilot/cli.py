@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import Protocol, cast
 
-COMMANDS = ("run", "render", "rbac", "features", "explain", "demo")
+COMMANDS = ("run", "render", "rbac", "features", "csv", "explain", "demo")
 
 
 class UsageError(Exception):

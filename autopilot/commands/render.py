@@ -22,6 +22,7 @@ from ruamel.yaml.error import YAMLError
 
 from autopilot.cli import UsageError
 from autopilot.engine import overrides
+from autopilot.engine.renames import follow_renames
 from autopilot.golden.catalog import GoldenState, GoldenStateError, load_golden_state
 from autopilot.golden.context import RenderContext, build_context
 from autopilot.golden.gate import Activation, activation_for
@@ -84,14 +85,16 @@ def read_hco_file(path: Path) -> dict[str, Any]:
     raise UsageError(f"{path}: no HyperConverged object in the file")
 
 
-def _disabled_filter(hco: dict[str, Any]) -> tuple[ExcludedFn | None, str | None]:
+def _disabled_filter(
+    hco: dict[str, Any], golden: GoldenState
+) -> tuple[ExcludedFn | None, str | None]:
     """A predicate for objects excluded by ``disabled-resources``, or a parse problem."""
     annotations = (hco.get("metadata") or {}).get("annotations") or {}
     raw = annotations.get(overrides.DISABLED_RESOURCES)
     if not raw:
         return None, None
     try:
-        rules = overrides.parse_disabled_resources(str(raw))
+        rules = follow_renames(overrides.parse_disabled_resources(str(raw)), golden.tombstones)
     except overrides.ExclusionError as exc:  # fail open, like the controller
         return None, f"{overrides.DISABLED_RESOURCES} ignored: {' '.join(str(exc).split())}"
 
@@ -185,6 +188,27 @@ def format_status(plans: list[AssetPlan], excluded: ExcludedFn | None) -> str:
     return "\n".join(line.rstrip() for line in lines) + "\n"
 
 
+def format_aliases(golden: GoldenState, activation: Activation) -> str:
+    """The other names the allowlist accepts and what each selects of ours.
+
+    Printed after the asset table, separated by a blank line; entries of the HCO's own
+    allowlist are marked with ``*``.
+    """
+    if not golden.aliases:
+        return ""
+    used = {n.lower() for n in activation.names} if activation.mode == "list" else set()
+    rows = [("ALIAS", "FROM", "SELECTS")]
+    rows += [
+        (("* " if a.key in used else "") + a.name, a.origin, a.describe())
+        for a in golden.aliases
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(2)]
+    return "\n" + "".join(
+        f"{name.ljust(widths[0])}  {origin.ljust(widths[1])}  {what}\n"
+        for name, origin, what in rows
+    )
+
+
 def format_yaml(plans: list[AssetPlan], excluded: ExcludedFn | None, show_excluded: bool) -> str:
     """Multi-document YAML of every object to apply (comments name the asset)."""
     out = io.StringIO()
@@ -225,12 +249,13 @@ def run(args: argparse.Namespace) -> int:
         _warn("platform.kubevirt.io/autopilot is not enabled on this HCO: nothing would apply")
     if activation.unknown:
         _warn(f"unknown assets/groups in platform.kubevirt.io/autopilot: "
-              f"{', '.join(activation.unknown)}")
-    excluded, problem = _disabled_filter(hco)
+              f"{activation.unknown_note()}")
+    excluded, problem = _disabled_filter(hco, golden)
     if problem:
         _warn(problem)
     if args.output == "status":
         sys.stdout.write(format_status(plans, excluded))
+        sys.stdout.write(format_aliases(golden, activation))
     elif args.output == "json":
         sys.stdout.write(format_json(plans, excluded, args.show_excluded))
     else:

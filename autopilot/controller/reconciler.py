@@ -22,9 +22,11 @@ import structlog
 from autopilot.controller import keys
 from autopilot.controller.object_pass import ObjectPass, Outcome
 from autopilot.controller.ports import ClusterView, EventSink
+from autopilot.controller.replacements import ReplacementCheck
 from autopilot.controller.state import StateBook
 from autopilot.controller.tombstones import TombstoneSweeper
 from autopilot.engine import drift, overrides, throttle
+from autopilot.engine.renames import follow_renames
 from autopilot.golden import context as gcontext
 from autopilot.golden import gate as ggate
 from autopilot.golden import plan as gplan
@@ -85,15 +87,16 @@ class Reconciler:
             verdicts=self.verdicts,
             guard=self.guard,
         )
+        self._asset_ok: dict[str, bool] = {}
         self.sweeper = TombstoneSweeper(
-            tombstones=golden.tombstones, client=client, view=view, events=events, metrics=metrics
+            tombstones=golden.tombstones, client=client, view=view, events=events, metrics=metrics,
+            check=ReplacementCheck(book=self.book, reconciled=self._asset_ok.__contains__),
         )
         self._reported: dict[str, str] = {}
         self._missing: dict[str, set[tuple[str, str, str]]] = {}
         self._forced: set[ObjectRef] = set()
         self._idle_logged: str | None = None
         self._exclusions: list[Any] = []
-        self._asset_ok: dict[str, bool] = {}
         self._all_ok = False
         # ((nodes generation, infrastructure, scheduler), (hardware, topology))
         self._detection: tuple[tuple[Any, ...], tuple[Any, Any]] | None = None
@@ -148,8 +151,9 @@ class Reconciler:
         if gate.idle:
             return None
         if gate.unknown and self._report_once("unknown-assets", ",".join(gate.unknown)):
-            note = "unknown asset or group name(s) in the allowlist: " + ", ".join(gate.unknown)
-            log.warning("autopilot allowlist names unknown assets", unknown=list(gate.unknown))
+            note = "unknown asset or group name(s) in the allowlist: " + gate.unknown_note()
+            log.warning("autopilot allowlist names unknown assets", unknown=list(gate.unknown),
+                        suggestions=dict(gate.suggestions))
             self.events.emit(
                 hco, type="Warning", reason="InvalidAllowlist", note=note, action="Reconcile"
             )
@@ -157,7 +161,10 @@ class Reconciler:
         text = annotations.get(overrides.DISABLED_RESOURCES)
         if text:
             try:
-                exclusions = list(overrides.parse_disabled_resources(text))
+                # Rules naming an object by its old (renamed) name also cover its successor.
+                exclusions = follow_renames(
+                    overrides.parse_disabled_resources(text), self.golden.tombstones
+                )
             except overrides.ExclusionError as exc:
                 if self._report_once("disabled-resources", text):
                     log.warning(
@@ -258,6 +265,8 @@ class Reconciler:
             self.objects.forget_object(gone)
         self._set_missing(asset.name, missing)
         self._note_outcome(asset.name, ok=not failures and retry is None)
+        if not failures and retry is None:
+            await self.sweeper.after_asset(asset.name)
         if failures:
             raise AssetFailed("; ".join(failures))
         return retry

@@ -1,7 +1,8 @@
 """The golden-state catalogue: features, assets, tombstones, and a strict loader.
 
 Layout: ``catalog/*.yaml`` (merged, in file-name order), ``assets/**.j2``, ``files/``,
-``tombstones/**.yaml`` and ``VERSION``. A catalog file holds ``features``, ``assets``,
+``tombstones/**.yaml``, ``aliases/*.yaml`` (other names for our assets, see
+:mod:`autopilot.golden.aliases`) and ``VERSION``. A catalog file holds ``features``, ``assets``,
 ``excluded_assets`` and, rarely, ``plurals`` (``Kind: resource`` for kinds whose REST
 name English pluralisation gets wrong; used by ``autopilot rbac``). Every problem is
 reported as a :class:`GoldenStateError` whose message is one line naming the file,
@@ -19,8 +20,9 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
+from autopilot.golden.aliases import Alias, load_aliases
 from autopilot.golden.templating import make_environment
-from autopilot.golden.tombstones import Tombstone, load_tombstones
+from autopilot.golden.tombstones import Tombstone, check_tombstones, load_tombstones
 from autopilot.golden.yamlfile import GoldenStateError, Reporter, line_of, load_documents
 
 __all__ = [
@@ -146,6 +148,7 @@ class GoldenState:
     tombstones: tuple[Tombstone, ...] = ()
     excluded_assets: tuple[str, ...] = ()
     plurals: Mapping[str, str] = field(default_factory=dict)
+    aliases: tuple[Alias, ...] = ()
     env: SandboxedEnvironment | None = field(default=None, repr=False, compare=False)
 
     def asset(self, name: str) -> Asset:
@@ -487,14 +490,18 @@ def load_golden_state(root: Path) -> GoldenState:
         _check_template(root, env, asset)
         assets.append(dataclasses.replace(asset, feature=owner.get(asset.name, "")))
     assets.sort(key=lambda a: (a.order, a.name))
+    groups = {a.group for a in assets if a.group}
+    tombstones = load_tombstones(root)
+    check_tombstones(tombstones, root=root, assets=collected.assets.keys())
     return GoldenState(
         root=root,
         version=version,
         assets=tuple(assets),
         features=features,
-        tombstones=load_tombstones(root),
+        tombstones=tombstones,
         excluded_assets=tuple(sorted(collected.excluded)),
         plurals=dict(collected.plurals),
+        aliases=load_aliases(root, assets=collected.assets.keys(), groups=groups),
         env=env,
     )
 

@@ -20,6 +20,7 @@ from autopilot.golden.render import RenderError, render_asset
 
 REASON_DISABLED = "autopilot disabled"
 REASON_NOT_ALLOWED = "not in allowlist"
+REASON_NOT_SELECTED = "not in allowlist (none of its objects is listed)"
 REASON_OPT_IN = "opt-in without conditions"
 REASON_EMPTY = "not applicable (template rendered nothing)"
 REASON_RENDER_FAILED = "render failed"
@@ -66,6 +67,10 @@ def plan_asset(
         )
     if not objects:
         return AssetPlan(asset=asset, included=False, reason=REASON_EMPTY)
+    # An alias may allow only some objects of the asset (e.g. one rule set of several).
+    objects = activation.select(asset, objects)
+    if not objects:
+        return AssetPlan(asset=asset, included=False, reason=REASON_NOT_SELECTED)
     reason = why if asset.conditions else asset.install
     return AssetPlan(asset=asset, included=True, reason=reason, objects=objects)
 

@@ -37,6 +37,13 @@ QUEUE_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 TOMBSTONE_DELETED = 0
 TOMBSTONE_ERROR = -1
 TOMBSTONE_SKIPPED = -2
+# The old object waits until its replacement is applied and compliant (tombstone `after`).
+TOMBSTONE_WAITING = -3
+# Kept on purpose: its replacement is not managed on this cluster.
+TOMBSTONE_KEPT = 1
+TOMBSTONE_STATUSES = (
+    TOMBSTONE_DELETED, TOMBSTONE_ERROR, TOMBSTONE_SKIPPED, TOMBSTONE_WAITING, TOMBSTONE_KEPT
+)
 
 
 class Metrics:
@@ -86,7 +93,8 @@ class Metrics:
         )
         self.tombstone_status = Gauge(
             PREFIX + "tombstone_status",
-            "Tombstone outcome: 0 deleted or absent, -1 error, -2 skipped (label mismatch)",
+            "Tombstone outcome: 0 deleted or absent, -1 error, -2 skipped (not ours),"
+            " -3 waiting for its replacement, 1 kept (replacement not managed here)",
             OBJECT_LABELS,
             registry=reg,
         )
@@ -200,8 +208,8 @@ class Metrics:
             self.missing_dependency.remove(group, version, kind)
 
     def set_tombstone_status(self, kind: str, name: str, namespace: str, *, status: int) -> None:
-        """Record a tombstone outcome: TOMBSTONE_DELETED, _ERROR or _SKIPPED."""
-        if status not in (TOMBSTONE_DELETED, TOMBSTONE_ERROR, TOMBSTONE_SKIPPED):
+        """Record a tombstone outcome: one of TOMBSTONE_STATUSES."""
+        if status not in TOMBSTONE_STATUSES:
             raise ValueError(f"invalid tombstone status {status} for {kind} {namespace}/{name}")
         self.tombstone_status.labels(kind, name, namespace).set(status)
 
