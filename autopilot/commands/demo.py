@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from autopilot.golden.catalog import GoldenStateError, load_golden_state
     from autopilot.golden.locate import default_golden_state_dir
     from autopilot.observability.logging import configure_logging
-    from autopilot.sim import KubeSim
+    from kubesim import KubeSim
 
     for port in (args.api_port, args.metrics_port, args.health_port, args.debug_port):
         if not 0 <= port <= 65535:

@@ -19,7 +19,7 @@ from autopilot.golden.render import render_asset
 from autopilot.kube.resources import split_api_version
 from tests.golden.conftest import SHARED
 
-schema = pytest.importorskip("autopilot.sim.schema")
+schema = pytest.importorskip("kubesim.schema")
 
 MY_FEATURES = ("framework", "observability", "swap")
 CRD_DIR = SHARED / "crds"

@@ -6,11 +6,11 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from autopilot.sim import crds
-from autopilot.sim import schema as sschema
-from autopilot.sim.controls import Controls
-from autopilot.sim.store import Store
-from autopilot.sim.types import Registry, ResourceType
+from kubesim import crds
+from kubesim import schema as sschema
+from kubesim.controls import Controls
+from kubesim.store import Store
+from kubesim.types import Registry, ResourceType
 
 CRD_KEY = ("apiextensions.k8s.io", "customresourcedefinitions")
 NS_KEY = ("", "namespaces")

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from autopilot.sim.fieldpath import (
+from kubesim.fieldpath import (
     MISSING,
     FieldSet,
     InvalidObject,
@@ -39,7 +39,7 @@ from autopilot.sim.fieldpath import (
     to_field_set,
     values_equal,
 )
-from autopilot.sim.schema import DEDUCED, TypeSchema, zero_object
+from kubesim.schema import DEDUCED, TypeSchema, zero_object
 
 __all__ = [
     "ApplyConflict",

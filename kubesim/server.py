@@ -10,17 +10,17 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from autopilot.sim.app import build_app
-from autopilot.sim.controls import Controls
-from autopilot.sim.errors import SimError
-from autopilot.sim.kubeconfig import write_kubeconfig
-from autopilot.sim.loader import load_crds
-from autopilot.sim.rbac import SUPERUSER_GROUP
-from autopilot.sim.request import ApiRequest
-from autopilot.sim.state import CRD_KEY, NS_KEY, SYSTEM_NAMESPACES, SimState
-from autopilot.sim.tls import ServingCert, serving_cert
-from autopilot.sim.watch import ABORT
-from autopilot.sim.writes import Writer
+from kubesim.app import build_app
+from kubesim.controls import Controls
+from kubesim.errors import SimError
+from kubesim.kubeconfig import write_kubeconfig
+from kubesim.loader import load_crds
+from kubesim.rbac import SUPERUSER_GROUP
+from kubesim.request import ApiRequest
+from kubesim.state import CRD_KEY, NS_KEY, SYSTEM_NAMESPACES, SimState
+from kubesim.tls import ServingCert, serving_cert
+from kubesim.watch import ABORT
+from kubesim.writes import Writer
 
 T = TypeVar("T")
 DEFAULT_TOKEN = "kubesim-token"
@@ -30,7 +30,7 @@ OTHER_USER = "other-user"
 
 
 class KubeSim:
-    """An in-process API server; see ``autopilot.sim`` for what it implements."""
+    """An in-process API server; see ``kubesim`` for what it implements."""
 
     def __init__(self, *, token: str = DEFAULT_TOKEN, user: str = DEFAULT_USER,
                  crd_dirs: Iterable[str | Path] = (), other_token: str = OTHER_TOKEN,

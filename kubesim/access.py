@@ -12,10 +12,10 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from autopilot.sim import rbac
-from autopilot.sim.errors import SimError, bad_request
-from autopilot.sim.rbac import Identity
-from autopilot.sim.store import Store
+from kubesim import rbac
+from kubesim.errors import SimError, bad_request
+from kubesim.rbac import Identity
+from kubesim.store import Store
 
 SELF_REVIEW_PATH = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
 _PROTO_MAGIC = b"k8s\x00"

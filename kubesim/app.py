@@ -14,8 +14,8 @@ from aiohttp import web
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from autopilot.sim import access, discovery, rbac, reads, table, watch, webhooks
-from autopilot.sim.errors import (
+from kubesim import access, discovery, rbac, reads, table, watch, webhooks
+from kubesim.errors import (
     SimError,
     bad_request,
     forbidden,
@@ -23,10 +23,10 @@ from autopilot.sim.errors import (
     page_not_found,
     status_body,
 )
-from autopilot.sim.rbac import Identity
-from autopilot.sim.request import ApiRequest, truthy
-from autopilot.sim.state import SimState
-from autopilot.sim.writes import Writer
+from kubesim.rbac import Identity
+from kubesim.request import ApiRequest, truthy
+from kubesim.state import SimState
+from kubesim.writes import Writer
 
 T = TypeVar("T")
 PUBLIC = ("/healthz", "/readyz", "/livez", "/version", "/openapi/v2")

@@ -19,8 +19,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from autopilot.sim.errors import SimError, qualified
-from autopilot.sim.store import Store
+from kubesim.errors import SimError, qualified
+from kubesim.store import Store
 
 SUPERUSER_GROUP = "system:masters"
 GROUP = "rbac.authorization.k8s.io"

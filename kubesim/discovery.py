@@ -6,7 +6,7 @@ import hashlib
 import json
 from typing import Any
 
-from autopilot.sim.types import Registry, ResourceType
+from kubesim.types import Registry, ResourceType
 
 Obj = dict[str, Any]
 AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"

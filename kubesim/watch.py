@@ -9,12 +9,12 @@ from typing import Any
 
 from aiohttp import web
 
-from autopilot.sim import table
-from autopilot.sim.errors import SimError
-from autopilot.sim.request import ApiRequest, truthy
-from autopilot.sim.selectors import make_matcher
-from autopilot.sim.state import SimState
-from autopilot.sim.store import Watcher
+from kubesim import table
+from kubesim.errors import SimError
+from kubesim.request import ApiRequest, truthy
+from kubesim.selectors import make_matcher
+from kubesim.state import SimState
+from kubesim.store import Watcher
 
 Obj = dict[str, Any]
 ABORT = "__abort__"

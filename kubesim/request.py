@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from autopilot.sim.rbac import Identity
-from autopilot.sim.types import ResourceType
+from kubesim.rbac import Identity
+from kubesim.types import ResourceType
 
 _TRUE = ("1", "t", "T", "true", "TRUE", "True")
 

@@ -1,4 +1,4 @@
-"""``python -m autopilot.sim``: run kubesim until SIGINT/SIGTERM."""
+"""``python -m kubesim``: run kubesim until SIGINT/SIGTERM."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ import asyncio
 import signal
 import sys
 
-from autopilot.sim.loader import ManifestError
-from autopilot.sim.server import DEFAULT_TOKEN, KubeSim
-from autopilot.sim.tls import TlsUnavailable
+from kubesim.loader import ManifestError
+from kubesim.server import DEFAULT_TOKEN, KubeSim
+from kubesim.tls import TlsUnavailable
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, serve, exit 0 on a signal."""
-    parser = argparse.ArgumentParser(prog="python -m autopilot.sim",
+    parser = argparse.ArgumentParser(prog="python -m kubesim",
                                      description="Run a local Kubernetes API server.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)

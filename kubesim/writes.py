@@ -11,10 +11,10 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from autopilot.sim import crds, patches, rbac, ssa, webhooks
-from autopilot.sim import schema as sschema
-from autopilot.sim.defaults import apply_builtin_defaults, apply_conversion_fields
-from autopilot.sim.errors import (
+from kubesim import crds, patches, rbac, ssa, webhooks
+from kubesim import schema as sschema
+from kubesim.defaults import apply_builtin_defaults, apply_conversion_fields
+from kubesim.errors import (
     SimError,
     already_exists,
     bad_request,
@@ -22,11 +22,11 @@ from autopilot.sim.errors import (
     invalid,
     not_found,
 )
-from autopilot.sim.fieldpath import InvalidObject
-from autopilot.sim.objects import as_version, content, normalise_causes, same_object, tidy
-from autopilot.sim.request import ApiRequest, truthy
-from autopilot.sim.state import CRD_KEY, NS_KEY, SimState, now
-from autopilot.sim.validation import event_causes, metadata_causes, name_causes
+from kubesim.fieldpath import InvalidObject
+from kubesim.objects import as_version, content, normalise_causes, same_object, tidy
+from kubesim.request import ApiRequest, truthy
+from kubesim.state import CRD_KEY, NS_KEY, SimState, now
+from kubesim.validation import event_causes, metadata_causes, name_causes
 
 Obj = dict[str, Any]
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"

@@ -123,7 +123,7 @@ DEDUCED = TypeSchema()
 
 @cache
 def _table() -> dict[str, Any]:
-    text = resources.files("autopilot.sim").joinpath("data", _TABLE_FILE).read_text("utf-8")
+    text = resources.files("kubesim").joinpath("data", _TABLE_FILE).read_text("utf-8")
     table: dict[str, Any] = json.loads(text)
     return table
 

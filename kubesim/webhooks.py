@@ -25,9 +25,9 @@ from typing import Any
 
 import aiohttp
 
-from autopilot.sim.errors import SimError
-from autopilot.sim.store import Store
-from autopilot.sim.types import ResourceType
+from kubesim.errors import SimError
+from kubesim.store import Store
+from kubesim.types import ResourceType
 
 CONFIGS = ("admissionregistration.k8s.io", "validatingwebhookconfigurations")
 NAMESPACES = ("", "namespaces")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from autopilot.sim.types import ResourceType
+from kubesim.types import ResourceType
 
 Obj = dict[str, Any]
 META_API = "meta.k8s.io/v1"

@@ -7,11 +7,11 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from autopilot.sim import event_views, table
-from autopilot.sim.errors import SimError, not_found
-from autopilot.sim.request import ApiRequest
-from autopilot.sim.selectors import make_matcher
-from autopilot.sim.state import SimState
+from kubesim import event_views, table
+from kubesim.errors import SimError, not_found
+from kubesim.request import ApiRequest
+from kubesim.selectors import make_matcher
+from kubesim.state import SimState
 
 Obj = dict[str, Any]
 

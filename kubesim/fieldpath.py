@@ -16,7 +16,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from autopilot.sim.schema import DEDUCED, TypeSchema
+from kubesim.schema import DEDUCED, TypeSchema
 
 PathElement = tuple[str, Any]
 Path = tuple[PathElement, ...]

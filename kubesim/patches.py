@@ -7,7 +7,7 @@ from typing import Any
 
 import jsonpatch
 
-from autopilot.sim.errors import SimError
+from kubesim.errors import SimError
 
 MERGE = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from autopilot.sim.request import ApiRequest
+from kubesim.request import ApiRequest
 
 Obj = dict[str, Any]
 

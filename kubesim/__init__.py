@@ -4,15 +4,15 @@ It serves discovery (legacy and aggregated), a minimal OpenAPI, built-in resourc
 and CRD-defined ones; server-side apply with managedFields, conflicts and force;
 merge, JSON and strategic-lite patches; dryRun; selectors; pagination; watch with
 bookmarks, timeouts and 410 after compaction; ``as=Table`` and metadata-only
-lists; and test controls (:class:`~autopilot.sim.controls.Controls`).
+lists; and test controls (:class:`~kubesim.controls.Controls`).
 
 It serves HTTPS with a self-signed loopback certificate (kubectl only sends bearer
 tokens over TLS; ``write_kubeconfig`` embeds the certificate as the CA), or plain
 HTTP with ``tls=False``. Two tokens are accepted from the start: the admin's and
 one for ``other-user`` (edit wars), both in ``system:masters``; ``controls.add_token``
 adds more, and identities outside ``system:masters`` are authorised by the stored
-RBAC objects (``autopilot.sim.rbac``, escalation prevention included).
-ValidatingWebhookConfigurations are called for real (``autopilot.sim.webhooks``). Request
+RBAC objects (``kubesim.rbac``, escalation prevention included).
+ValidatingWebhookConfigurations are called for real (``kubesim.webhooks``). Request
 bodies must be JSON or YAML: typed clients sending protobuf (``kubectl create ns``)
 get 415, so use ``kubectl create -f``/``apply``.
 
@@ -24,6 +24,6 @@ validating webhooks and the test controls' simulated denials run (no mutating
 webhooks, no ValidatingAdmissionPolicy, no quota).
 """
 
-from autopilot.sim.server import KubeSim
+from kubesim.server import KubeSim
 
 __all__ = ["KubeSim"]

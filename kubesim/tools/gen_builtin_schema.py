@@ -6,7 +6,7 @@ types, named fields, map/list semantics (list-type, list-map-keys, map-type,
 legacy patch-merge-key), int-or-string, preserve-unknown-fields and simple
 defaults. Run:
 
-    python -m autopilot.sim.gen_builtin_schema <openapi-dir> [<out-file>]
+    python -m kubesim.tools.gen_builtin_schema <openapi-dir> [<out-file>]
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 _REF_PREFIX = "#/components/schemas/"
 _SKIP_KINDS = frozenset({"DeleteOptions", "WatchEvent", "Status"})
-_OUT = Path(__file__).parent / "data" / "builtin_types.json"
+_OUT = Path(__file__).parents[1] / "data" / "builtin_types.json"
 
 
 def _ref_name(ref: str) -> str:

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from autopilot.sim.errors import SimError
-from autopilot.sim.selectors import Matcher
+from kubesim.errors import SimError
+from kubesim.selectors import Matcher
 
 Key = tuple[str, str]
 Obj = dict[str, Any]

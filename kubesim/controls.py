@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from autopilot.sim.rbac import SUPERUSER_GROUP, Identity
+from kubesim.rbac import SUPERUSER_GROUP, Identity
 
 
 @dataclass
@@ -57,7 +57,7 @@ class RbacDenial:
 
 
 class Controls:
-    """Knobs tests turn on a running :class:`~autopilot.sim.KubeSim`."""
+    """Knobs tests turn on a running :class:`~kubesim.KubeSim`."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

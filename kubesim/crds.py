@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from autopilot.sim.types import ResourceType
+from kubesim.types import ResourceType
 
 _VERSION = re.compile(r"v(\d+)(?:(alpha|beta)(\d+))?$")
 
