@@ -38,8 +38,15 @@ def run(args: argparse.Namespace) -> int:
     from autopilot.golden.catalog import GoldenStateError, load_golden_state
     from autopilot.golden.locate import default_golden_state_dir
     from autopilot.observability.logging import configure_logging
-    from kubesim import KubeSim
 
+    try:
+        # kubesim is not part of the controller: it comes with the `demo` extra.
+        from kubesim import KubeSim
+    except ImportError:
+        raise UsageError(
+            "the demo needs kubesim, the local API server: install the demo extra "
+            "(pip install ./kubesim '.[demo]'), or run `bash .ci/demo`"
+        ) from None
     for port in (args.api_port, args.metrics_port, args.health_port, args.debug_port):
         if not 0 <= port <= 65535:
             raise UsageError(f"invalid port {port}")
