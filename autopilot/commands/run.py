@@ -25,17 +25,17 @@ import structlog
 from autopilot import __version__, web
 from autopilot.cli import UsageError
 from autopilot.config import ConfigError, RunConfig, add_run_arguments, config_from_args
-from autopilot.controller.health import TaskSupervisor
-from autopilot.controller.leader import LeaderElector, default_identity
-from autopilot.controller.runtime import Hook, Reconcile, Runtime
-from autopilot.controller.workqueue import WorkQueue
 from autopilot.kube import client as kube_client
 from autopilot.kube.client import KubeClient
 from autopilot.kube.discovery import RestMapper
 from autopilot.kube.events import EventRecorder
-from autopilot.kube.informer_set import InformerSet
 from autopilot.observability.logging import configure_logging
 from autopilot.observability.metrics import Metrics
+from autopilot.runtime.informer_set import InformerSet
+from autopilot.runtime.leader import LeaderElector, default_identity
+from autopilot.runtime.supervisor import TaskSupervisor
+from autopilot.runtime.workers import Hook, Reconcile, Runtime
+from autopilot.runtime.workqueue import WorkQueue
 
 log = structlog.get_logger("autopilot.run")
 

@@ -6,14 +6,14 @@ import asyncio
 
 import pytest
 
-from autopilot.controller.workqueue import (
+from autopilot.observability.metrics import Metrics
+from autopilot.runtime.workqueue import (
     FakeClock,
     ItemExponentialLimiter,
     ShutDown,
     TokenBucketLimiter,
     WorkQueue,
 )
-from autopilot.observability.metrics import Metrics
 
 
 def make(**kw: object) -> tuple[WorkQueue[str], FakeClock]:

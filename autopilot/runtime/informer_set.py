@@ -13,8 +13,8 @@ import time
 
 import structlog
 
-from autopilot.controller.health import TaskSupervisor
 from autopilot.kube.informer import Informer
+from autopilot.runtime.supervisor import TaskSupervisor
 
 log = structlog.get_logger("autopilot.informers")
 

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from autopilot.controller.health import Heartbeat, TaskSupervisor
-from autopilot.controller.leader import LeaderElector
-from autopilot.controller.workqueue import ShutDown, WorkQueue
-from autopilot.kube.informer_set import InformerSet
+from autopilot.runtime.informer_set import InformerSet
+from autopilot.runtime.leader import LeaderElector
+from autopilot.runtime.supervisor import Heartbeat, TaskSupervisor
+from autopilot.runtime.workqueue import ShutDown, WorkQueue
 
 if TYPE_CHECKING:
     from autopilot.observability.metrics import Metrics
