@@ -12,9 +12,9 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from autopilot.controller.customize import customize
 from autopilot.controller.lookups import LiveLookups
 from autopilot.engine import drift, overrides
+from autopilot.engine.customize import customize
 from autopilot.golden import context as gcontext
 from autopilot.golden import gate as ggate
 from autopilot.golden import plan as gplan

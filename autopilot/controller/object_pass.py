@@ -17,10 +17,10 @@ from typing import Any
 
 import structlog
 
-from autopilot.controller.customize import customize
 from autopilot.controller.ports import ClusterView, EventSink
 from autopilot.controller.state import ObjectState, StateBook
 from autopilot.engine import drift, overrides, throttle
+from autopilot.engine.customize import customize
 from autopilot.kube.client import ApiError, KubeClient
 from autopilot.kube.resources import ObjectRef, ResourceInfo
 from autopilot.observability.metrics import Metrics
