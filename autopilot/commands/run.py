@@ -87,7 +87,7 @@ def logging_factory(parts: Parts) -> Wiring:
 def _default_factory() -> ReconcileFactory:
     # The full controller wiring, when present, lives with the reconciler.
     try:
-        manager = importlib.import_module("autopilot.controller.manager")
+        manager = importlib.import_module("autopilot.controller.watches")
     except ImportError:
         return logging_factory
     factory = getattr(manager, "reconcile_factory", None)
