@@ -33,7 +33,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def run(args: argparse.Namespace) -> int:
     """Start the demo and run until Ctrl-C / SIGTERM."""
-    from autopilot.commands.run import run_controller
+    from autopilot.commands.run import controller
     from autopilot.demo import demo_token, instructions, seed
     from autopilot.golden.catalog import GoldenStateError, load_golden_state
     from autopilot.golden.locate import default_golden_state_dir
@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write(f"local API server: {url}\nkubeconfig: {kubeconfig}\n")
             sys.stdout.write(instructions(kubeconfig, args.metrics_port, debug))
             sys.stdout.flush()
-            return await run_controller(config)
+            return await controller(config)
 
         return asyncio.run(main())
     finally:

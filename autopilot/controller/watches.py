@@ -1,7 +1,6 @@
-"""Wiring of the controller: informers -> triggers -> queue -> reconciler.
+"""The controller's watches: informers -> triggers -> queue.
 
-``autopilot run`` calls :func:`reconcile_factory` with the runtime's shared
-parts. This module decides what to watch (the HCO, nodes, namespaces, CRDs,
+This module decides what to watch (the HCO, nodes, namespaces, CRDs,
 the OpenShift config objects, and every managed kind through the ownership
 label), keeps those watches in step with the CRDs installed at run time, and
 exposes the caches to the reconciler as a read-only :class:`ClusterView`.
@@ -15,19 +14,13 @@ from typing import Any
 import structlog
 
 from autopilot import MANAGED_BY_LABEL, MANAGED_BY_VALUE
-from autopilot.cli import UsageError
-from autopilot.commands.run import Parts, Wiring
-from autopilot.controller import keys
-from autopilot.controller.debug import ControllerDebug
-from autopilot.controller.lookups import LiveLookups
 from autopilot.controller.reconciler import Reconciler
 from autopilot.controller.triggers import Triggers, detection_view
-from autopilot.golden.catalog import GoldenState, GoldenStateError, load_golden_state
+from autopilot.golden.catalog import GoldenState
 from autopilot.golden.context import reduce_node as reduce_node_for_detection
-from autopilot.golden.locate import resolve_golden_state_dir
-from autopilot.golden.rbacgen import RbacError, plural_of, rendered_objects
 from autopilot.kube.informer import Informer
 from autopilot.kube.resources import ResourceInfo
+from autopilot.runtime.process import Parts
 
 log = structlog.get_logger("autopilot.manager")
 
@@ -232,64 +225,3 @@ class Manager:
                 log.warning("could not update watches; will retry", error=str(exc))
                 await asyncio.sleep(2.0)
                 self._kinds_dirty.set()
-
-
-async def reconcile_factory(parts: Parts) -> Wiring:
-    """Build the controller logic for ``autopilot run``."""
-    try:
-        golden = load_golden_state(resolve_golden_state_dir(parts.config.golden_state))
-        managed_kinds = {
-            (str(o["apiVersion"]), str(o["kind"])) for _, o in rendered_objects(golden)[0]
-        }
-    except (GoldenStateError, RbacError) as exc:
-        raise UsageError(f"invalid golden state: {exc}") from None
-    manager = Manager(parts, golden)
-    manager.wanted = managed_kinds
-    loop = asyncio.get_running_loop()
-    lookups = LiveLookups(client=parts.client, resource_for=manager.resource_for, loop=loop)
-    reconciler = Reconciler(
-        golden=golden,
-        client=parts.client,
-        view=manager,
-        events=parts.events,
-        metrics=parts.metrics,
-        lookups=lookups,
-        namespace=parts.config.namespace,
-        gate_kinds={
-            f"{plural_of(kind, dict(golden.plurals))}.{av.rpartition('/')[0]}":
-                (av.rpartition("/")[0], av.rpartition("/")[2], kind)
-            for av, kind in managed_kinds
-        },
-    )
-    triggers = Triggers(
-        golden=golden, reconciler=reconciler, enqueue=parts.queue.add, forget=parts.queue.forget
-    )
-    manager.reconciler, manager.triggers = reconciler, triggers
-    manager.add_static_informers(triggers)
-    try:
-        await parts.mapper.refresh()
-    except Exception as exc:
-        log.warning("discovery failed at start; watches follow once it answers", error=str(exc))
-    await manager.sync_kind_informers()
-    parts.supervisor.spawn("kind-sync", manager.kind_sync_loop())
-    log.info("golden state loaded", version=golden.version, assets=len(golden.assets),
-             managed_kinds=len(managed_kinds))
-
-    async def reconcile(key: Any) -> None:
-        delay = await reconciler.reconcile(str(key))
-        if delay is not None:
-            parts.queue.add_after(key, delay)
-
-    def on_resync() -> None:
-        lookups.clear()
-        # The task count lets a soak test see that nothing leaks between passes.
-        log.info("resync", tasks=len(asyncio.all_tasks()))
-        triggers.everything(tombstones=True)
-
-    return Wiring(
-        reconcile=reconcile,
-        on_leading=lambda: triggers.everything(tombstones=True),
-        on_resync=on_resync,
-        debug=ControllerDebug(reconciler),
-        extra={"manager": manager, "reconciler": reconciler, "keys": keys},
-    )
