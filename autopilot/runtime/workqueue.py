@@ -20,6 +20,8 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
+from autopilot.runtime.tokenbucket import TokenBucket
+
 if TYPE_CHECKING:
     from autopilot.observability.metrics import Metrics
 
@@ -134,25 +136,6 @@ class ItemExponentialLimiter(Generic[K]):
         self._failures.pop(key, None)
 
 
-class TokenBucketLimiter:
-    """Overall rate limit: ``qps`` refill, ``burst`` capacity (reservation semantics)."""
-
-    def __init__(self, clock: Clock, qps: float = 10.0, burst: int = 100) -> None:
-        self.clock = clock
-        self.qps = qps
-        self.burst = burst
-        self._tokens = float(burst)
-        self._last = clock.now()
-
-    def when(self) -> float:
-        """Reserve one token; returns how long until it is available."""
-        now = self.clock.now()
-        self._tokens = min(float(self.burst), self._tokens + (now - self._last) * self.qps)
-        self._last = now
-        self._tokens -= 1.0
-        return 0.0 if self._tokens >= 0 else -self._tokens / self.qps
-
-
 class WorkQueue(Generic[K]):
     """The queue. All methods must be called from the loop that runs the workers."""
 
@@ -179,7 +162,8 @@ class WorkQueue(Generic[K]):
         self._item_limiter: ItemExponentialLimiter[K] = ItemExponentialLimiter(
             base_delay, max_delay
         )
-        self._bucket = TokenBucketLimiter(self.clock, qps, burst)
+        # The overall limit: ``qps`` refill, ``burst`` capacity, reservation semantics.
+        self._bucket = TokenBucket(capacity=burst, refill_per_second=qps, clock=self.clock.now)
         self._shutting_down = False
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()
@@ -261,7 +245,7 @@ class WorkQueue(Generic[K]):
             return
         if self.metrics is not None:
             self.metrics.workqueue_retries_total.labels(self.name).inc()
-        delay = max(self._item_limiter.when(key), self._bucket.when(), at_least)
+        delay = max(self._item_limiter.when(key), self._bucket.reserve(), at_least)
         self.add_after(key, delay)
 
     def forget(self, key: K) -> None:
