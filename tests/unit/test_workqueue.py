@@ -8,12 +8,8 @@ import pytest
 
 from autopilot.observability.metrics import Metrics
 from autopilot.runtime.tokenbucket import TokenBucket
-from autopilot.runtime.workqueue import (
-    FakeClock,
-    ItemExponentialLimiter,
-    ShutDown,
-    WorkQueue,
-)
+from autopilot.runtime.workqueue import ItemExponentialLimiter, ShutDown, WorkQueue
+from tests.support.clock import FakeClock
 
 
 def make(**kw: object) -> tuple[WorkQueue[str], FakeClock]:
