@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from autopilot.golden.catalog import GoldenState
-from autopilot.golden.rbacgen import plural_of, rendered_objects
+from autopilot.golden.kinds import plural_of, rendered_objects
 from autopilot.kube.client import ApiError, KubeClient
 from autopilot.kube.resources import ResourceInfo
 

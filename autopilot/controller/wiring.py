@@ -18,8 +18,8 @@ from autopilot.controller.reconciler import Reconciler
 from autopilot.controller.triggers import Triggers
 from autopilot.controller.watches import Manager
 from autopilot.golden.catalog import GoldenStateError, load_golden_state
+from autopilot.golden.kinds import UnrenderableAsset, plural_of, rendered_objects
 from autopilot.golden.locate import resolve_golden_state_dir
-from autopilot.golden.rbacgen import RbacError, plural_of, rendered_objects
 from autopilot.runtime.process import Parts, Wiring
 
 log = structlog.get_logger("autopilot.manager")
@@ -36,7 +36,7 @@ async def build_controller(parts: Parts) -> Wiring:
         managed_kinds = {
             (str(o["apiVersion"]), str(o["kind"])) for _, o in rendered_objects(golden)[0]
         }
-    except (GoldenStateError, RbacError) as exc:
+    except (GoldenStateError, UnrenderableAsset) as exc:
         raise ControllerError(f"invalid golden state: {exc}") from None
     manager = Manager(parts, golden)
     manager.wanted = managed_kinds

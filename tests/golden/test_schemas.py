@@ -13,8 +13,8 @@ import pytest
 from ruamel.yaml import YAML
 
 from autopilot.golden.catalog import GoldenState
+from autopilot.golden.kinds import all_on_contexts
 from autopilot.golden.lookups import OfflineLookups
-from autopilot.golden.rbacgen import all_on_contexts
 from autopilot.golden.render import render_asset
 from autopilot.kube.resources import split_api_version
 from tests.golden.conftest import SHARED
