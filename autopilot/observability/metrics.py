@@ -26,7 +26,11 @@ PREFIX = "virt_platform_"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 OBJECT_LABELS = ("kind", "name", "namespace")
-CUSTOMIZATION_TYPES = ("patch", "ignore", "unmanaged")
+# The ``type`` label values of customization_info; the engine names what it finds with them.
+CUSTOMIZATION_PATCH = "patch"
+CUSTOMIZATION_IGNORE = "ignore"
+CUSTOMIZATION_UNMANAGED = "unmanaged"
+CUSTOMIZATION_TYPES = (CUSTOMIZATION_PATCH, CUSTOMIZATION_IGNORE, CUSTOMIZATION_UNMANAGED)
 
 # One asset pass: from a cache hit (milliseconds) to a slow API server (seconds).
 RECONCILE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
