@@ -22,8 +22,7 @@ from autopilot.golden.catalog import GoldenState
 from autopilot.kube.client import ApiError, KubeClient
 from autopilot.kube.discovery import RestMapper
 from autopilot.kube.resources import ObjectRef, ResourceInfo
-
-HCO = ("hco.kubevirt.io/v1", "HyperConverged", "kubevirt-hyperconverged")
+from autopilot.kube.wellknown import HCO, HCO_NAME, INFRASTRUCTURES, NODES
 
 
 @dataclass
@@ -107,10 +106,10 @@ async def explain_object(
                            plan_reason=f"kind {kind!r} is not served by this cluster")
     out = Explanation(kind=res.kind, name=name, namespace=namespace if res.namespaced else "",
                       controller=controller_view)
-    hco_res = mapper.lookup(HCO[0], HCO[1])
-    hco = await client.get(hco_res, HCO[2], namespace=hco_namespace) if hco_res else None
+    hco_res = mapper.lookup(HCO.api_version, HCO.kind)
+    hco = await client.get(hco_res, HCO_NAME, namespace=hco_namespace) if hco_res else None
     if hco is None:
-        out.plan_reason = f"no HyperConverged {HCO[2]} in {hco_namespace}"
+        out.plan_reason = f"no HyperConverged {HCO_NAME} in {hco_namespace}"
         return out
     desired, plan = await _find_desired(client, mapper, golden, hco, hco_namespace, out)
     if desired is None or plan is None:
@@ -162,10 +161,10 @@ async def _find_desired(
     hco_namespace: str,
     out: Explanation,
 ) -> tuple[dict[str, Any] | None, gplan.AssetPlan | None]:
-    node_res = mapper.lookup("v1", "Node")
+    node_res = mapper.lookup(NODES.api_version, NODES.kind)
     nodes = (await client.list(node_res))[0] if node_res else []
     infra = None
-    infra_res = mapper.lookup("config.openshift.io/v1", "Infrastructure")
+    infra_res = mapper.lookup(INFRASTRUCTURES.api_version, INFRASTRUCTURES.kind)
     if infra_res is not None:
         infra = await client.get(infra_res, "cluster")
     ctx = gcontext.build_context(

@@ -20,19 +20,19 @@ from autopilot.golden.catalog import GoldenState
 from autopilot.golden.context import reduce_node as reduce_node_for_detection
 from autopilot.kube.informer import Informer
 from autopilot.kube.resources import ResourceInfo
+from autopilot.kube.wellknown import (
+    CONFIG_KINDS,
+    CONFIG_NAME,
+    CRDS,
+    HCO,
+    HCO_NAME,
+    NAMESPACES,
+    NODES,
+)
 from autopilot.runtime.process import Parts
 
 log = structlog.get_logger("autopilot.manager")
 
-HCO_API_VERSION, HCO_KIND = "hco.kubevirt.io/v1", "HyperConverged"
-HCO_NAME = "kubevirt-hyperconverged"
-CONFIG_KINDS = ("Infrastructure", "Scheduler")
-CONFIG_API_VERSION = "config.openshift.io/v1"
-NODES = ResourceInfo("", "v1", "Node", "nodes", False)
-NAMESPACES = ResourceInfo("", "v1", "Namespace", "namespaces", False)
-CRDS = ResourceInfo(
-    "apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", False
-)
 SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"
 
 
@@ -96,7 +96,7 @@ class Manager:
 
     def config_object(self, kind: str) -> dict[str, Any] | None:
         """Infrastructure/Scheduler ``cluster`` when those kinds exist."""
-        return self._store_get(f"config/{kind}", None, "cluster")
+        return self._store_get(f"config/{kind}", None, CONFIG_NAME)
 
     def resource_for(self, api_version: str, kind: str) -> ResourceInfo | None:
         """Served resource of a kind (from discovery)."""
@@ -164,7 +164,7 @@ class Manager:
         spec = obj.get("spec") or {}
         kind = str((spec.get("names") or {}).get("kind", ""))
         relevant = any(k == kind and av.split("/")[0] == spec.get("group")
-                       for av, k in self.wanted | {(HCO_API_VERSION, HCO_KIND)})
+                       for av, k in self.wanted | {(HCO.api_version, HCO.kind)})
         if relevant and event == "ADDED" and obj.get("established"):
             self._platform_event("CRDDiscovered", f"{kind}.{spec.get('group')} is now installed")
 
@@ -177,7 +177,7 @@ class Manager:
         """Start watches for kinds that became served, stop those whose CRD went away."""
         mapper, informers, triggers = self.parts.mapper, self.parts.informers, self.triggers
         assert triggers is not None
-        await mapper.resolve(HCO_API_VERSION, HCO_KIND)
+        await mapper.resolve(HCO.api_version, HCO.kind)
         wanted: dict[str, tuple[ResourceInfo | None, dict[str, Any]]] = {}
         for api_version, kind in sorted(self.wanted):
             wanted[self._managed_name(api_version, kind)] = (
@@ -186,14 +186,14 @@ class Manager:
                  "handler": triggers.on_managed},
             )
         wanted["hco"] = (
-            mapper.lookup(HCO_API_VERSION, HCO_KIND),
+            mapper.lookup(HCO.api_version, HCO.kind),
             {"namespace": self.namespace, "field_selector": f"metadata.name={HCO_NAME}",
              "handler": triggers.on_hco},
         )
-        for kind in CONFIG_KINDS:
-            wanted[f"config/{kind}"] = (
-                mapper.lookup(CONFIG_API_VERSION, kind),
-                {"field_selector": "metadata.name=cluster", "handler": triggers.on_config},
+        for config in CONFIG_KINDS:
+            wanted[f"config/{config.kind}"] = (
+                mapper.lookup(config.api_version, config.kind),
+                {"field_selector": f"metadata.name={CONFIG_NAME}", "handler": triggers.on_config},
             )
         changed = False
         for name, (res, opts) in wanted.items():

@@ -17,6 +17,7 @@ from autopilot.golden.context import RenderContext
 from autopilot.golden.gate import AUTOPILOT_ANNOTATION
 from autopilot.golden.lookups import OfflineLookups
 from autopilot.golden.render import RenderError, render_asset
+from autopilot.kube.wellknown import HCO, HCO_NAME
 
 BUILTIN_PLURALS = {
     "Endpoints": "endpoints",
@@ -56,9 +57,9 @@ def _all_on_hco(golden: GoldenState, namespace: str) -> dict[str, Any]:
             elif cond.type == "feature-gate":
                 gates.append({"name": cond.value, "state": "Enabled"})
     return {
-        "apiVersion": "hco.kubevirt.io/v1",
-        "kind": "HyperConverged",
-        "metadata": {"name": "kubevirt-hyperconverged", "namespace": namespace,
+        "apiVersion": HCO.api_version,
+        "kind": HCO.kind,
+        "metadata": {"name": HCO_NAME, "namespace": namespace,
                      "annotations": annotations},
         "spec": {"featureGates": gates},
     }

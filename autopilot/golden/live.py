@@ -15,14 +15,8 @@ from autopilot.golden.context import RenderContext, build_context, reduce_node
 from autopilot.golden.lookups import ObjectLookups
 from autopilot.kube.client import ApiError, KubeClient
 from autopilot.kube.resources import ResourceInfo, split_api_version
+from autopilot.kube.wellknown import CONFIG_NAME, HCO, HCO_NAME, INFRASTRUCTURES, NODES, SCHEDULERS
 
-HCO_NAME = "kubevirt-hyperconverged"
-HCO = ResourceInfo("hco.kubevirt.io", "v1", "HyperConverged", "hyperconvergeds", True)
-NODES = ResourceInfo("", "v1", "Node", "nodes", False)
-INFRASTRUCTURE = ResourceInfo(
-    "config.openshift.io", "v1", "Infrastructure", "infrastructures", False
-)
-SCHEDULER = ResourceInfo("config.openshift.io", "v1", "Scheduler", "schedulers", False)
 REQUEST_TIMEOUT = 10.0
 
 
@@ -57,8 +51,8 @@ async def read_context(
         if hco is None:
             raise LiveReadError(f"HyperConverged {namespace}/{HCO_NAME} not found")
         nodes, _ = await client.list(NODES, timeout=REQUEST_TIMEOUT)
-        infrastructure = await _optional(client, INFRASTRUCTURE, "cluster")
-        scheduler = await _optional(client, SCHEDULER, "cluster")
+        infrastructure = await _optional(client, INFRASTRUCTURES, CONFIG_NAME)
+        scheduler = await _optional(client, SCHEDULERS, CONFIG_NAME)
     except ApiError as exc:
         raise LiveReadError(f"reading the cluster failed: {exc}") from None
     ctx = build_context(
