@@ -23,6 +23,10 @@ class ClusterView(Protocol):
     def nodes(self) -> list[dict[str, Any]]:
         """Nodes as reduced by the informer transform."""
 
+    @property
+    def nodes_generation(self) -> int:
+        """Changes whenever a node changes in a way hardware/topology detection reads."""
+
     def config_object(self, kind: str) -> dict[str, Any] | None:
         """The OpenShift config object ``cluster`` of ``kind`` (Infrastructure, Scheduler)."""
 

@@ -18,6 +18,7 @@ from autopilot.controller.reconciler import Reconciler
 from autopilot.controller.triggers import Triggers, detection_view
 from autopilot.golden.catalog import GoldenState
 from autopilot.golden.context import reduce_node as reduce_node_for_detection
+from autopilot.golden.live import LiveLookups
 from autopilot.kube.informer import Informer
 from autopilot.kube.resources import ResourceInfo
 from autopilot.kube.wellknown import (
@@ -75,6 +76,7 @@ class Manager:
         self._kinds_dirty = asyncio.Event()
         self.reconciler: Reconciler | None = None
         self.triggers: Triggers | None = None
+        self.lookups: LiveLookups | None = None
         # Bumped whenever a node change can alter hardware/topology detection, so the
         # reconciler re-detects only then (not on every asset pass over thousands of nodes).
         self.nodes_generation = 0
@@ -159,8 +161,8 @@ class Manager:
             return
         self.parts.mapper.invalidate()
         self._kinds_dirty.set()
-        if self.reconciler is not None:
-            self.reconciler.lookups.clear()
+        if self.lookups is not None:
+            self.lookups.clear()
         spec = obj.get("spec") or {}
         kind = str((spec.get("names") or {}).get("kind", ""))
         relevant = any(k == kind and av.split("/")[0] == spec.get("group")

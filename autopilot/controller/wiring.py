@@ -13,12 +13,13 @@ from typing import Any
 import structlog
 
 from autopilot.controller.debug import ControllerDebug
-from autopilot.controller.lookups import LiveLookups
+from autopilot.controller.inputs import CacheInputs
 from autopilot.controller.reconciler import Reconciler
 from autopilot.controller.triggers import Triggers
 from autopilot.controller.watches import Manager
 from autopilot.golden.catalog import GoldenStateError, load_golden_state
 from autopilot.golden.kinds import UnrenderableAsset, plural_of, rendered_objects
+from autopilot.golden.live import LiveLookups
 from autopilot.golden.locate import resolve_golden_state_dir
 from autopilot.runtime.process import Parts, Wiring
 
@@ -42,14 +43,14 @@ async def build_controller(parts: Parts) -> Wiring:
     manager.wanted = managed_kinds
     loop = asyncio.get_running_loop()
     lookups = LiveLookups(client=parts.client, resource_for=manager.resource_for, loop=loop)
+    manager.lookups = lookups
     reconciler = Reconciler(
         golden=golden,
         client=parts.client,
         view=manager,
         events=parts.events,
         metrics=parts.metrics,
-        lookups=lookups,
-        namespace=parts.config.namespace,
+        inputs=CacheInputs(view=manager, namespace=parts.config.namespace, lookups=lookups),
         gate_kinds={
             f"{plural_of(kind, dict(golden.plurals))}.{av.rpartition('/')[0]}":
                 (av.rpartition("/")[0], av.rpartition("/")[2], kind)
