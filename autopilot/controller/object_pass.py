@@ -9,7 +9,6 @@ and log lines that report each outcome.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import dataclass
 from enum import Enum
@@ -23,7 +22,7 @@ from autopilot.engine import drift, overrides, throttle
 from autopilot.engine.customize import customize
 from autopilot.kube.client import ApiError, KubeClient
 from autopilot.kube.resources import ObjectRef, ResourceInfo
-from autopilot.observability.metrics import Metrics
+from autopilot.observability.metrics import CUSTOMIZATION_PATCH, CUSTOMIZATION_UNMANAGED, Metrics
 
 log = structlog.get_logger("autopilot.reconcile")
 
@@ -69,13 +68,8 @@ class ObjectPass:
         st = self.book.object(ref, asset=asset)
         self.book.claim(ref, asset)
         blog = log.bind(kind=ref.kind, name=ref.name, namespace=ref.namespace, asset=asset)
-        started = time.perf_counter()
-        try:
+        with self.metrics.time_reconcile(ref.kind, ref.name, ref.namespace):
             return await self._run(st=st, desired=desired, res=res, blog=blog, forced=forced)
-        finally:
-            self.metrics.reconcile_duration_seconds.labels(
-                kind=ref.kind, name=ref.name, namespace=ref.namespace
-            ).observe(time.perf_counter() - started)
 
     async def _run(
         self,
@@ -103,10 +97,9 @@ class ObjectPass:
         if live is not None and overrides.is_unmanaged(live):
             self._enter_unmanaged(st, live, blog)
             return Result(Outcome.SKIPPED)
-        if st.unmanaged:
+        if st.unmanaged:  # the customization series follow in _customize
             st.unmanaged = False
             st.clear_report("unmanaged")
-            self._customization(st, "unmanaged", False)
 
         desired = self._customize(st, desired, live, blog)
         regarding = live or desired
@@ -170,7 +163,7 @@ class ObjectPass:
                 applied, type="Normal", reason="DriftCorrected",
                 note=_clip("restored " + ", ".join(st.last_diff[:10])), action="Apply",
             )
-        if "patch" in st.customizations:
+        if CUSTOMIZATION_PATCH in st.customizations:
             self.events.emit(
                 applied, type="Normal", reason="PatchApplied",
                 note="applied with the user's platform.kubevirt.io/patch", action="Apply",
@@ -230,9 +223,7 @@ class ObjectPass:
                 )
         elif out.ignore_text is None:
             st.clear_report("ignore")
-        for kind in ("patch", "ignore"):
-            self._customization(st, kind, kind in out.active)
-        st.customizations = out.active
+        self._set_customizations(st, out.active)
         return out.desired
 
     async def _throttled(
@@ -261,9 +252,7 @@ class ObjectPass:
         except (ApiError, OSError, TimeoutError) as exc:
             msg = exc.message if isinstance(exc, ApiError) else _describe(exc)
             return self._failed(st, regarding, blog, msg, verb="pause")
-        self.metrics.thrashing_total.labels(
-            kind=ref.kind, name=ref.name, namespace=ref.namespace
-        ).inc()
+        self.metrics.record_thrashing(ref.kind, ref.name, ref.namespace)
         self._set_paused(st, True)
         self._drop_compliance(st)
         blog.warning("edit war detected, reconciliation paused")
@@ -294,9 +283,7 @@ class ObjectPass:
     def _enter_unmanaged(self, st: ObjectState, live: dict[str, Any], blog: Any) -> None:
         st.unmanaged = True
         self._drop_compliance(st)
-        self._customization(st, "patch", False)
-        self._customization(st, "ignore", False)
-        self._customization(st, "unmanaged", True)
+        self._set_customizations(st, frozenset({CUSTOMIZATION_UNMANAGED}))
         if st.report_once("unmanaged", "true"):
             blog.info("object is unmanaged; leaving it alone")
             self.events.emit(
@@ -308,48 +295,29 @@ class ObjectPass:
     def _set_compliance(self, st: ObjectState, value: int) -> None:
         st.compliance = value
         r = st.ref
-        self.metrics.compliance_status.labels(
-            kind=r.kind, name=r.name, namespace=r.namespace
-        ).set(value)
+        self.metrics.set_compliance(r.kind, r.name, r.namespace, ok=value == 1)
 
     def _drop_compliance(self, st: ObjectState) -> None:
         st.compliance = None
         r = st.ref
-        _remove(self.metrics.compliance_status, r.kind, r.name, r.namespace)
+        self.metrics.remove_compliance(r.kind, r.name, r.namespace)
 
     def _set_paused(self, st: ObjectState, paused: bool) -> None:
         st.paused = paused
         r = st.ref
-        if paused:
-            self.metrics.paused_resources.labels(
-                kind=r.kind, name=r.name, namespace=r.namespace
-            ).set(1)
-        else:
-            _remove(self.metrics.paused_resources, r.kind, r.name, r.namespace)
+        self.metrics.set_paused(r.kind, r.name, r.namespace, paused=paused)
 
-    def _customization(self, st: ObjectState, kind: str, on: bool) -> None:
+    def _set_customizations(self, st: ObjectState, active: frozenset[str]) -> None:
+        st.customizations = active
         r = st.ref
-        if on:
-            self.metrics.customization_info.labels(
-                kind=r.kind, name=r.name, namespace=r.namespace, type=kind
-            ).set(1)
-        else:
-            _remove(self.metrics.customization_info, r.kind, r.name, r.namespace, kind)
+        self.metrics.set_customizations(r.kind, r.name, r.namespace, types=active)
 
     def forget_object(self, ref: ObjectRef) -> None:
         """Drop every series and memory of an object that is no longer managed."""
-        _remove(self.metrics.compliance_status, ref.kind, ref.name, ref.namespace)
-        _remove(self.metrics.paused_resources, ref.kind, ref.name, ref.namespace)
-        for kind in ("patch", "ignore", "unmanaged"):
-            _remove(self.metrics.customization_info, ref.kind, ref.name, ref.namespace, kind)
+        self.metrics.remove_series(ref.kind, ref.name, ref.namespace)
         self.verdicts.invalidate(ref)
         self.guard.forget(ref)
         self.book.drop(ref)
-
-
-def _remove(metric: Any, *labels: str) -> None:
-    with contextlib.suppress(KeyError):
-        metric.remove(*labels)
 
 
 def _missing_namespace(exc: ApiError) -> bool:

@@ -10,7 +10,6 @@ object pass. For the tombstone key: run the sweep.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -273,7 +272,7 @@ class Reconciler:
             self._missing.pop(asset_name, None)
         after = set().union(*self._missing.values()) if self._missing else set()
         for group, version, kind in after - before:
-            self.metrics.missing_dependency.labels(group=group, version=version, kind=kind).set(1)
+            self.metrics.set_missing_dependency(group, version, kind, missing=True)
             log.warning("dependency missing", group=group, version=version, kind=kind)
             hco = self.view.hco()
             if hco is not None:
@@ -285,8 +284,7 @@ class Reconciler:
                     action="Reconcile",
                 )
         for group, version, kind in before - after:
-            with contextlib.suppress(KeyError):
-                self.metrics.missing_dependency.remove(group, version, kind)
+            self.metrics.set_missing_dependency(group, version, kind, missing=False)
 
     def _report_once(self, topic: str, value: str) -> bool:
         if self._reported.get(topic) == value:

@@ -1,13 +1,13 @@
 """Tombstones: objects the Golden State used to ship and now deletes (contract §7).
 
 Deletion is guarded by the ownership label on the *live* object: we only ever
-delete what we created. Status per tombstone: 0 deleted or absent, -1 error,
--2 skipped because the live object does not carry our label.
+delete what we created. Status per tombstone (the ``tombstone_status`` values):
+deleted or absent, error, or skipped because the live object does not carry our
+label.
 """
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import structlog
@@ -16,11 +16,14 @@ from autopilot import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from autopilot.controller.ports import ClusterView, EventSink
 from autopilot.golden.catalog import Tombstone
 from autopilot.kube.client import ApiError, KubeClient
-from autopilot.observability.metrics import Metrics
+from autopilot.observability.metrics import (
+    TOMBSTONE_DELETED,
+    TOMBSTONE_ERROR,
+    TOMBSTONE_SKIPPED,
+    Metrics,
+)
 
 log = structlog.get_logger("autopilot.tombstones")
-
-DELETED, FAILED, SKIPPED = 0, -1, -2
 
 
 class TombstoneSweeper:
@@ -50,10 +53,10 @@ class TombstoneSweeper:
             key = (tomb.kind, tomb.name, tomb.namespace or "")
             previous = self.status.get(key)
             self.status[key] = (code, note)
-            self._metrics.tombstone_status.labels(
-                kind=tomb.kind, name=tomb.name, namespace=tomb.namespace or ""
-            ).set(code)
-            ok = ok and code != FAILED
+            self._metrics.set_tombstone_status(
+                tomb.kind, tomb.name, tomb.namespace or "", status=code
+            )
+            ok = ok and code != TOMBSTONE_ERROR
             if previous != (code, note) and note:
                 self._report(tomb, code, note)
         return ok
@@ -61,8 +64,7 @@ class TombstoneSweeper:
     def clear_metrics(self) -> None:
         """Remove every tombstone series (autopilot turned off)."""
         for kind, name, namespace in list(self.status):
-            with contextlib.suppress(KeyError):
-                self._metrics.tombstone_status.remove(kind, name, namespace)
+            self._metrics.remove_tombstone(kind, name, namespace)
         self.status.clear()
 
     def snapshot(self) -> list[dict[str, Any]]:
@@ -85,28 +87,28 @@ class TombstoneSweeper:
     async def _one(self, tomb: Tombstone) -> tuple[int, str]:
         res = self._view.resource_for(tomb.api_version, tomb.kind)
         if res is None:
-            return DELETED, ""  # kind not installed: nothing can exist
+            return TOMBSTONE_DELETED, ""  # kind not installed: nothing can exist
         ns = tomb.namespace or None
         try:
             live = await self._client.get(res, tomb.name, namespace=ns)
         except ApiError as exc:
-            return FAILED, f"cannot read: {exc.message}"
+            return TOMBSTONE_ERROR, f"cannot read: {exc.message}"
         except (OSError, TimeoutError) as exc:
-            return FAILED, f"cannot read: {exc}"
+            return TOMBSTONE_ERROR, f"cannot read: {exc}"
         if live is None:
-            return DELETED, ""
+            return TOMBSTONE_DELETED, ""
         labels = (live.get("metadata") or {}).get("labels") or {}
         if labels.get(MANAGED_BY_LABEL) != MANAGED_BY_VALUE:
-            return SKIPPED, f"not deleted: the live object lacks {MANAGED_BY_LABEL}"
+            return TOMBSTONE_SKIPPED, f"not deleted: the live object lacks {MANAGED_BY_LABEL}"
         try:
             await self._client.delete(res, tomb.name, namespace=ns)
         except ApiError as exc:
             if exc.status == 404:
-                return DELETED, ""
-            return FAILED, f"delete failed: {exc.message}"
+                return TOMBSTONE_DELETED, ""
+            return TOMBSTONE_ERROR, f"delete failed: {exc.message}"
         except (OSError, TimeoutError) as exc:
-            return FAILED, f"delete failed: {exc}"
-        return DELETED, "deleted obsolete object"
+            return TOMBSTONE_ERROR, f"delete failed: {exc}"
+        return TOMBSTONE_DELETED, "deleted obsolete object"
 
     def _report(self, tomb: Tombstone, code: int, note: str) -> None:
         regarding = {
@@ -115,12 +117,12 @@ class TombstoneSweeper:
             "metadata": {"name": tomb.name, "namespace": tomb.namespace or ""},
         }
         blog = log.bind(kind=tomb.kind, name=tomb.name, namespace=tomb.namespace or "")
-        if code == DELETED:
+        if code == TOMBSTONE_DELETED:
             blog.info("tombstone deleted")
             self._events.emit(
                 regarding, type="Normal", reason="TombstoneDeleted", note=note, action="Delete"
             )
-        elif code == SKIPPED:
+        elif code == TOMBSTONE_SKIPPED:
             blog.warning("tombstone skipped", reason=note)
             self._events.emit(
                 regarding, type="Warning", reason="TombstoneSkipped", note=note, action="Delete"
