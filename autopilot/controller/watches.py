@@ -2,23 +2,31 @@
 
 This module decides what to watch (the HCO, nodes, namespaces, CRDs,
 the OpenShift config objects, and every managed kind through the ownership
-label), keeps those watches in step with the CRDs installed at run time, and
-exposes the caches to the reconciler as a read-only :class:`ClusterView`.
+label), which handlers hear each watch (the cache's node counter, the
+triggers), and keeps those watches in step with the CRDs installed at run
+time. The caches are read through :class:`~autopilot.controller.cache.ClusterCache`.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import structlog
 
 from autopilot import MANAGED_BY_LABEL, MANAGED_BY_VALUE
-from autopilot.controller.reconciler import Reconciler
-from autopilot.controller.triggers import Triggers, detection_view
-from autopilot.golden.catalog import GoldenState
+from autopilot.controller.cache import (
+    CRDS_INFORMER,
+    HCO_INFORMER,
+    NAMESPACES_INFORMER,
+    NODES_INFORMER,
+    ClusterCache,
+    config_informer,
+    managed_informer,
+)
+from autopilot.controller.triggers import EventHandler, Triggers
 from autopilot.golden.context import reduce_node as reduce_node_for_detection
-from autopilot.golden.live import LiveLookups
 from autopilot.kube.informer import Informer
 from autopilot.kube.resources import ResourceInfo
 from autopilot.kube.wellknown import (
@@ -35,6 +43,8 @@ from autopilot.runtime.process import Parts
 log = structlog.get_logger("autopilot.manager")
 
 SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"
+# What one wanted informer is: its resource (None = kind not served), its options, its handler.
+_Wanted = tuple[ResourceInfo | None, dict[str, Any], EventHandler]
 
 
 def _reduce_crd(crd: dict[str, Any]) -> dict[str, Any]:
@@ -65,94 +75,47 @@ def _strip_managed_fields(obj: dict[str, Any]) -> dict[str, Any]:
     return obj
 
 
-class Manager:
-    """Owns the watches and implements :class:`~autopilot.controller.ports.ClusterView`."""
+class Watches:
+    """Owns the informers of the controller and keeps the kind watches in step with CRDs."""
 
-    def __init__(self, parts: Parts, golden: GoldenState) -> None:
+    def __init__(
+        self,
+        parts: Parts,
+        *,
+        cache: ClusterCache,
+        triggers: Triggers,
+        managed_kinds: set[tuple[str, str]],
+        on_kinds_changed: Callable[[], None],
+    ) -> None:
         self.parts = parts
-        self.golden = golden
         self.namespace = parts.config.namespace
-        self.wanted: set[tuple[str, str]] = set()
+        self.cache = cache
+        self.triggers = triggers
+        # (apiVersion, kind) of everything the golden state can render.
+        self.wanted = set(managed_kinds)
+        # Kinds came or went: cached template lookups may now answer differently.
+        self.on_kinds_changed = on_kinds_changed
         self._kinds_dirty = asyncio.Event()
-        self.reconciler: Reconciler | None = None
-        self.triggers: Triggers | None = None
-        self.lookups: LiveLookups | None = None
-        # Bumped whenever a node change can alter hardware/topology detection, so the
-        # reconciler re-detects only then (not on every asset pass over thousands of nodes).
-        self.nodes_generation = 0
-
-    # -- ClusterView -----------------------------------------------------------------------
-
-    def _store_get(self, name: str, namespace: str | None, obj_name: str) -> dict[str, Any] | None:
-        inf = self.parts.informers.get(name)
-        return inf.store.get(namespace, obj_name) if inf is not None else None
-
-    def hco(self) -> dict[str, Any] | None:
-        """The HyperConverged object from the cache."""
-        return self._store_get("hco", self.namespace, HCO_NAME)
-
-    def nodes(self) -> list[dict[str, Any]]:
-        """Reduced nodes."""
-        inf = self.parts.informers.get("nodes")
-        return inf.store.list() if inf is not None else []
-
-    def config_object(self, kind: str) -> dict[str, Any] | None:
-        """Infrastructure/Scheduler ``cluster`` when those kinds exist."""
-        return self._store_get(f"config/{kind}", None, CONFIG_NAME)
-
-    def resource_for(self, api_version: str, kind: str) -> ResourceInfo | None:
-        """Served resource of a kind (from discovery)."""
-        return self.parts.mapper.lookup(api_version, kind)
-
-    def crd_exists(self, name: str) -> bool:
-        """Whether a CRD exists and is established."""
-        crd = self._store_get("crds", None, name)
-        return bool(crd and crd.get("established"))
-
-    def cached_object(
-        self, res: ResourceInfo, *, namespace: str, name: str
-    ) -> tuple[bool, dict[str, Any] | None]:
-        """Managed object from the label-selected cache of its kind."""
-        inf = self.parts.informers.get(self._managed_name(res.api_version, res.kind))
-        if inf is None or not inf.has_synced:
-            return False, None
-        return True, inf.store.get(namespace or None, name)
-
-    def namespace_exists(self, name: str) -> bool | None:
-        """Whether a namespace exists (None before the cache synced)."""
-        inf = self.parts.informers.get("namespaces")
-        if inf is None or not inf.has_synced:
-            return None
-        return inf.store.get(None, name) is not None
-
-    # -- watches -----------------------------------------------------------------------------
-
-    @staticmethod
-    def _managed_name(api_version: str, kind: str) -> str:
-        return f"managed/{api_version}/{kind}"
 
     def _informer(self, res: ResourceInfo, **kwargs: Any) -> Informer:
         return Informer(self.parts.client, res, metrics=self.parts.metrics, **kwargs)
 
-    def add_static_informers(self, triggers: Triggers) -> None:
+    def add_static_informers(self) -> None:
         """Watches that exist whatever is installed: CRDs, nodes, namespaces."""
-        informers = self.parts.informers
-        crds = informers.add("crds", self._informer(CRDS, transform=_reduce_crd))
+        informers, triggers = self.parts.informers, self.triggers
+        crds = informers.add(CRDS_INFORMER, self._informer(CRDS, transform=_reduce_crd))
         crds.add_handler(self._on_crd)
         # Cache only what detection reads: heartbeats and unrelated label/annotation
         # churn then compare equal and fan out to nothing.
         nodes = informers.add(
-            "nodes", self._informer(NODES, transform=reduce_node_for_detection)
+            NODES_INFORMER, self._informer(NODES, transform=reduce_node_for_detection)
         )
-        nodes.add_handler(self._on_node)
+        nodes.add_handler(self.cache.on_node)
         nodes.add_handler(triggers.on_node)
-        nss = informers.add("namespaces", self._informer(NAMESPACES, transform=_reduce_namespace))
+        nss = informers.add(
+            NAMESPACES_INFORMER, self._informer(NAMESPACES, transform=_reduce_namespace)
+        )
         nss.add_handler(triggers.on_namespace)
-
-    def _on_node(self, event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
-        if event == "MODIFIED" and old is not None and detection_view(old) == detection_view(obj):
-            return
-        self.nodes_generation += 1
 
     def _on_crd(self, event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
         if event == "MODIFIED" and old is not None and old.get("established") == obj.get(
@@ -161,8 +124,7 @@ class Manager:
             return
         self.parts.mapper.invalidate()
         self._kinds_dirty.set()
-        if self.lookups is not None:
-            self.lookups.clear()
+        self.on_kinds_changed()
         spec = obj.get("spec") or {}
         kind = str((spec.get("names") or {}).get("kind", ""))
         relevant = any(k == kind and av.split("/")[0] == spec.get("group")
@@ -171,34 +133,39 @@ class Manager:
             self._platform_event("CRDDiscovered", f"{kind}.{spec.get('group')} is now installed")
 
     def _platform_event(self, reason: str, note: str) -> None:
-        hco = self.hco()
+        hco = self.cache.hco()
         if hco is not None:
             self.parts.events.emit(hco, type="Normal", reason=reason, note=note, action="Watch")
 
-    async def sync_kind_informers(self) -> None:
-        """Start watches for kinds that became served, stop those whose CRD went away."""
-        mapper, informers, triggers = self.parts.mapper, self.parts.informers, self.triggers
-        assert triggers is not None
-        await mapper.resolve(HCO.api_version, HCO.kind)
-        wanted: dict[str, tuple[ResourceInfo | None, dict[str, Any]]] = {}
+    def _wanted(self) -> dict[str, _Wanted]:
+        """Every kind-dependent informer: managed kinds, the HCO, the OpenShift config kinds."""
+        mapper, triggers = self.parts.mapper, self.triggers
+        wanted: dict[str, _Wanted] = {}
         for api_version, kind in sorted(self.wanted):
-            wanted[self._managed_name(api_version, kind)] = (
+            wanted[managed_informer(api_version, kind)] = (
                 mapper.lookup(api_version, kind),
-                {"label_selector": SELECTOR, "transform": _strip_managed_fields,
-                 "handler": triggers.on_managed},
+                {"label_selector": SELECTOR, "transform": _strip_managed_fields},
+                triggers.on_managed,
             )
-        wanted["hco"] = (
+        wanted[HCO_INFORMER] = (
             mapper.lookup(HCO.api_version, HCO.kind),
-            {"namespace": self.namespace, "field_selector": f"metadata.name={HCO_NAME}",
-             "handler": triggers.on_hco},
+            {"namespace": self.namespace, "field_selector": f"metadata.name={HCO_NAME}"},
+            triggers.on_hco,
         )
         for config in CONFIG_KINDS:
-            wanted[f"config/{config.kind}"] = (
+            wanted[config_informer(config.kind)] = (
                 mapper.lookup(config.api_version, config.kind),
-                {"field_selector": f"metadata.name={CONFIG_NAME}", "handler": triggers.on_config},
+                {"field_selector": f"metadata.name={CONFIG_NAME}"},
+                triggers.on_config,
             )
+        return wanted
+
+    async def sync_kind_informers(self) -> None:
+        """Start watches for kinds that became served, stop those whose CRD went away."""
+        informers = self.parts.informers
+        await self.parts.mapper.resolve(HCO.api_version, HCO.kind)
         changed = False
-        for name, (res, opts) in wanted.items():
+        for name, (res, opts, handler) in self._wanted().items():
             current = informers.get(name)
             if res is None and current is not None:
                 await informers.remove(name)
@@ -207,12 +174,11 @@ class Manager:
             elif res is not None and (current is None or current.resource != res):
                 if current is not None:
                     await informers.remove(name)
-                handler = opts.pop("handler")
                 inf = informers.add(name, self._informer(res, name=name, **opts))
                 inf.add_handler(handler)
                 log.info("watching", informer=name)
                 changed = True
-        if changed and self.triggers is not None:
+        if changed:
             self.triggers.everything(tombstones=False)
 
     async def kind_sync_loop(self) -> None:
