@@ -87,7 +87,31 @@ class ObjectPass:
             return self._failed(st, desired, blog, exc.message, verb="read")
         except (OSError, TimeoutError) as exc:
             return self._failed(st, desired, blog, _describe(exc), verb="read")
+        skipped = self._hands_off(st, live, blog)
+        if skipped is not None:
+            return skipped
 
+        desired = self._customize(st, desired, live, blog)
+        regarding = live or desired
+        fingerprint = drift.desired_fingerprint(desired)
+        settled = await self._check_drift(
+            st, desired, live, res, blog, fingerprint=fingerprint, forced=forced
+        )
+        if settled is not None:
+            return settled
+
+        decision = self.guard.acquire(ref)
+        if not decision.allowed:
+            return await self._throttled(st, regarding, live, res, decision, blog)
+
+        applied = await self._server_apply(st, regarding, blog, res, desired, dry_run=False)
+        if isinstance(applied, Result):
+            return applied
+        self._report_applied(st, applied, fingerprint, blog, created=live is None)
+        return Result(Outcome.APPLIED)
+
+    def _hands_off(self, st: ObjectState, live: dict[str, Any] | None, blog: Any) -> Result | None:
+        """SKIPPED for a paused or unmanaged object; None (and state cleared) otherwise."""
         if live is not None and overrides.is_paused(live):
             self._set_paused(st, True)
             self._drop_compliance(st)
@@ -100,52 +124,61 @@ class ObjectPass:
         if st.unmanaged:  # the customization series follow in _customize
             st.unmanaged = False
             st.clear_report("unmanaged")
+        return None
 
-        desired = self._customize(st, desired, live, blog)
-        regarding = live or desired
-
-        # Drift check: a cached verdict is valid while neither side changed.
-        fingerprint = drift.desired_fingerprint(desired)
+    async def _check_drift(
+        self,
+        st: ObjectState,
+        desired: dict[str, Any],
+        live: dict[str, Any] | None,
+        res: ResourceInfo,
+        blog: Any,
+        *,
+        fingerprint: str,
+        forced: bool,
+    ) -> Result | None:
+        """The pass's end when nothing is to apply (in sync, failed, guarded), else None."""
+        ref = st.ref
+        # A cached verdict is valid while neither side changed.
         live_rv = str(((live or {}).get("metadata") or {}).get("resourceVersion", ""))
         if live is not None and not forced and self.verdicts.get(ref, fingerprint, live_rv):
             self._set_compliance(st, 1)
             return Result(Outcome.IN_SYNC)
+        if live is None:
+            if ref.namespace and self.view.namespace_exists(ref.namespace) is False:
+                # Namespace guard: the owning operator is not installed yet; stay quiet.
+                return Result(Outcome.SKIPPED)
+            return None
+        dry = await self._server_apply(st, live, blog, res, desired, dry_run=True)
+        if isinstance(dry, Result):
+            return dry
+        diffs = drift.diff_paths(dry, live)
+        st.last_checked_at = time.time()
+        if not diffs:
+            self.verdicts.put(ref, fingerprint, live_rv)
+            st.last_diff = ()
+            self._set_compliance(st, 1)
+            if forced:
+                blog.info("object in sync", forced=True)
+            return Result(Outcome.IN_SYNC)
+        st.last_diff = tuple(diffs[:20])
+        if st.report_once("drift", live_rv):
+            self.events.emit(
+                live,
+                type="Normal",
+                reason="DriftDetected",
+                note=_clip("drift in " + ", ".join(diffs[:10])),
+                action="Reconcile",
+            )
+        blog.info("drift detected", fields=diffs[:10])
+        return None
 
-        if live is not None:
-            dry = await self._server_apply(st, regarding, blog, res, desired, dry_run=True)
-            if isinstance(dry, Result):
-                return dry
-            diffs = drift.diff_paths(dry, live)
-            st.last_checked_at = time.time()
-            if not diffs:
-                self.verdicts.put(ref, fingerprint, live_rv)
-                st.last_diff = ()
-                self._set_compliance(st, 1)
-                if forced:
-                    blog.info("object in sync", forced=True)
-                return Result(Outcome.IN_SYNC)
-            st.last_diff = tuple(diffs[:20])
-            if st.report_once("drift", live_rv):
-                self.events.emit(
-                    regarding,
-                    type="Normal",
-                    reason="DriftDetected",
-                    note=_clip("drift in " + ", ".join(diffs[:10])),
-                    action="Reconcile",
-                )
-            blog.info("drift detected", fields=diffs[:10])
-        elif ref.namespace and self.view.namespace_exists(ref.namespace) is False:
-            # Namespace guard: the owning operator is not installed yet; stay quiet.
-            return Result(Outcome.SKIPPED)
-
-        decision = self.guard.acquire(ref)
-        if not decision.allowed:
-            return await self._throttled(st, regarding, live, res, decision, blog)
-
-        applied = await self._server_apply(st, regarding, blog, res, desired, dry_run=False)
-        if isinstance(applied, Result):
-            return applied
-
+    def _report_applied(
+        self, st: ObjectState, applied: dict[str, Any], fingerprint: str, blog: Any,
+        *, created: bool,
+    ) -> None:
+        """A successful apply: end the throttle episode, remember the verdict, tell the user."""
+        ref = st.ref
         self.guard.record_success(ref)
         new_rv = str((applied.get("metadata") or {}).get("resourceVersion", ""))
         self.verdicts.put(ref, fingerprint, new_rv)
@@ -153,12 +186,12 @@ class ObjectPass:
         st.last_applied_at = time.time()
         st.clear_report("failed")
         self._set_compliance(st, 1)
-        blog.info("successfully applied", created=live is None)
+        blog.info("successfully applied", created=created)
         self.events.emit(
             applied, type="Normal", reason="AssetApplied",
             note=f"applied asset {st.asset}", action="Apply",
         )
-        if live is not None:
+        if not created:
             self.events.emit(
                 applied, type="Normal", reason="DriftCorrected",
                 note=_clip("restored " + ", ".join(st.last_diff[:10])), action="Apply",
@@ -168,7 +201,6 @@ class ObjectPass:
                 applied, type="Normal", reason="PatchApplied",
                 note="applied with the user's platform.kubevirt.io/patch", action="Apply",
             )
-        return Result(Outcome.APPLIED)
 
     async def _server_apply(
         self,
