@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from autopilot.cli import UsageError
+from autopilot.commands import UsageError
 from autopilot.config import RunConfig
 
 if TYPE_CHECKING:

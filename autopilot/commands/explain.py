@@ -18,7 +18,7 @@ from typing import Any
 
 import aiohttp
 
-from autopilot.cli import UsageError
+from autopilot.commands import UsageError
 from autopilot.explain import Explanation, explain_object
 
 

@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from autopilot.cli import UsageError
+from autopilot.commands import UsageError
 from autopilot.commands.render import load_golden
 from autopilot.golden.kinds import UnrenderableAsset
 from autopilot.golden.rbacgen import cluster_role_yaml

@@ -21,7 +21,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from autopilot.cli import UsageError
+from autopilot.commands import UsageError
 from autopilot.engine import overrides
 from autopilot.golden.catalog import GoldenState, GoldenStateError, load_golden_state
 from autopilot.golden.context import NodesSummary

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from autopilot.cli import UsageError
+from autopilot.commands import UsageError
 from autopilot.config import ConfigError, RunConfig, add_run_arguments, config_from_args
 from autopilot.controller.wiring import ControllerError, build_controller
 from autopilot.kube import client as kube_client
