@@ -1,8 +1,9 @@
 """The asset-level reconciler: from a queue key to a pass over the asset's objects.
 
 For an asset key: read the HCO from the cache, decide whether the autopilot is
-active and which assets it may touch, build the render context, plan the asset
-(the same code path as ``autopilot render``), drop what ``disabled-resources``
+active and which assets it may touch, read the render inputs from the caches
+(:mod:`autopilot.controller.inputs`), plan the asset (the same code path as
+``autopilot render`` and ``/debug/render``), drop what ``disabled-resources``
 excludes and what is not installed, and hand each remaining object to the
 object pass. For the tombstone key: run the sweep.
 """
