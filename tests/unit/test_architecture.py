@@ -24,7 +24,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("runtime", ("autopilot.runtime",)),
     ("engine and golden", ("autopilot.engine", "autopilot.golden")),
     ("controller", ("autopilot.controller",)),
-    ("commands", ("autopilot.commands", "autopilot.explain", "autopilot.demo")),
+    # The OLM bundle generator reads manifests only; the csv command is its one user.
+    ("commands", ("autopilot.commands", "autopilot.explain", "autopilot.demo", "autopilot.olm")),
     ("entry point", ("autopilot.cli", "autopilot.__main__")),
 )
 # Packages outside the product a module may use only where named (the `demo` extra).
@@ -71,7 +72,9 @@ def layer_of(module: str) -> int:
     best, depth = -1, -1
     for index, (_, prefixes) in enumerate(LAYERS):
         for prefix in prefixes:
-            if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > depth:
+            # The package root holds only its own module: a new subpackage must be placed.
+            below = module.startswith(prefix + ".") and prefix != "autopilot"
+            if (module == prefix or below) and len(prefix) > depth:
                 best, depth = index, len(prefix)
     assert best >= 0, f"{module} is in no layer: add it to LAYERS"
     return best
