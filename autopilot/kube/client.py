@@ -196,15 +196,20 @@ class KubeClient(ResourceVerbs):
         body: Any = None,
         content_type: str = "application/json",
         timeout: float | None = None,
+        accept: str | None = None,
     ) -> dict[str, Any]:
         """One request; returns the decoded JSON body (``{}`` when empty).
 
-        Raises :class:`ApiError` for answers >= 400, :class:`ApiUnreachable` for
-        transport failures and ``TimeoutError`` when the deadline passes.
+        ``accept`` replaces the default ``application/json`` (content negotiation,
+        e.g. aggregated discovery). Raises :class:`ApiError` for answers >= 400,
+        :class:`ApiUnreachable` for transport failures and ``TimeoutError`` when the
+        deadline passes.
         """
         total = self.timeout if timeout is None else timeout
         data = None if body is None else json.dumps(body).encode()
         headers = await self._headers(content_type if data is not None else None)
+        if accept:
+            headers["Accept"] = accept
         client_timeout = aiohttp.ClientTimeout(total=total, connect=min(CONNECT_TIMEOUT, total))
         verb = method.upper()
         try:
