@@ -253,8 +253,11 @@ def real_assets() -> Path | None:
 
 
 @contextmanager
-def real_cluster(assets: Path) -> Iterator[Cluster]:
-    """etcd + kube-apiserver on loopback with a static token file (one per session)."""
+def real_cluster(assets: Path, *, apiserver_args: tuple[str, ...] = ()) -> Iterator[Cluster]:
+    """etcd + kube-apiserver on loopback with a static token file (one per session).
+
+    ``apiserver_args`` are added to kube-apiserver's flags (the benchmarks' audit log).
+    """
     workdir = Path(tempfile.mkdtemp(prefix="kube-real-"))
     procs: list[subprocess.Popen[bytes]] = []
     logs = []
@@ -288,7 +291,8 @@ def real_cluster(assets: Path) -> Iterator[Cluster]:
              "--service-account-issuer=https://kubernetes.default.svc",
              f"--service-account-key-file={pub}",
              f"--service-account-signing-key-file={key}",
-             "--service-cluster-ip-range=10.0.0.0/24", "--allow-privileged=true"],
+             "--service-cluster-ip-range=10.0.0.0/24", "--allow-privileged=true",
+             *apiserver_args],
             stdout=api_log, stderr=subprocess.STDOUT))
         url = f"https://127.0.0.1:{p3}"
         kubeconfig = workdir / "kubeconfig"
