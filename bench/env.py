@@ -185,6 +185,14 @@ def by_verb(table: Counter[RequestKey]) -> dict[str, int]:
     return {k: v for k, v in sorted(out.items()) if v}
 
 
+def by_resource(table: Counter[RequestKey]) -> dict[str, int]:
+    """Requests by ``verb resource`` (``dry-run`` marked; discovery has no resource)."""
+    out: Counter[str] = Counter()
+    for (verb, resource, dry), n in table.items():
+        out[f"{verb}{' (dry run)' if dry else ''} {resource or '(discovery)'}"] += n
+    return dict(sorted(out.items()))
+
+
 def writes_of(counts: dict[str, int]) -> int:
     """Write requests in a by-verb count (dry runs excluded)."""
     return sum(counts.get(v, 0) for v in ("create", "update", "patch", "delete",

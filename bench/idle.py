@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 from bench.audit import RequestKey
@@ -41,7 +41,7 @@ MAX_CPU_PERCENT = 1.0
 MAX_WAKEUPS_PER_S = 10.0
 
 
-def classify(window: Counter[RequestKey]) -> dict[str, int]:
+def classify(window: Mapping[RequestKey, int]) -> dict[str, int]:
     """Requests of a window as lease renewals, watch re-opens and everything else."""
     out = {"lease": 0, "watch": 0, "other": 0}
     for (verb, resource, _), n in window.items():
@@ -54,7 +54,7 @@ def classify(window: Counter[RequestKey]) -> dict[str, int]:
     return out
 
 
-def polling_verdict(window: Counter[RequestKey], *, seconds: float, open_watches: int
+def polling_verdict(window: Mapping[RequestKey, int], *, seconds: float, open_watches: int
                     ) -> tuple[bool, list[str]]:
     """Whether the window's requests show no polling, and what broke the rule."""
     kinds = classify(window)

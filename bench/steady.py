@@ -8,6 +8,7 @@ from typing import Any
 from bench.env import (
     Env,
     LogTail,
+    by_resource,
     by_verb,
     proc_sample,
     wait_all_applied,
@@ -44,7 +45,8 @@ def run(env: Env, mode: Mode) -> dict[str, Any]:
                     what=f"{mode.steady_passes} resync passes")
     time.sleep(min(1.0, period / 3))
     after = proc_sample(controller.proc.pid) if controller.proc else None
-    counts = by_verb(env.requests_since(requests_before))
+    window = env.requests_since(requests_before)
+    counts = by_verb(window)
     writes = writes_of(counts)
     dry = counts.get("dry-run", 0)
     passes = mode.steady_passes
@@ -52,6 +54,7 @@ def run(env: Env, mode: Mode) -> dict[str, Any]:
         "passes": passes,
         "resync_period_s": period,
         "requests_by_verb": counts,
+        "requests_by_resource": by_resource(window),
         "requests_counted_by": env.counted_by,
         "writes_per_pass": round(writes / passes, 2),
         "dry_runs_per_pass": round(dry / passes, 2),
