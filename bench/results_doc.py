@@ -28,17 +28,22 @@ TITLES = {"cold_start": "cold start", "steady": "steady state", "drift": "drift 
 
 
 def commit() -> str:
-    """The checkout's commit, ``+dirty`` when tracked files differ from it."""
+    """The checkout's commit, ``+dirty`` when tracked files differ from it.
+
+    The recording's own outputs (RESULTS.md, results/) do not count: the second
+    world is measured after the first one rewrote them.
+    """
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=HERE, capture_output=True, text=True,
                               timeout=10, check=False).stdout.strip()
 
     try:
         sha = git("rev-parse", "--short=12", "HEAD")
-        dirty = git("status", "--porcelain", "--untracked-files=no")
+        changed = git("status", "--porcelain", "--untracked-files=no", "--", ".",
+                      ":(exclude)RESULTS.md", ":(exclude)results", "../")
     except OSError:
         return "unknown"
-    return (sha or "unknown") + ("+dirty" if dirty else "")
+    return (sha or "unknown") + ("+dirty" if changed else "")
 
 
 def results_path(world: str) -> Path:
