@@ -92,6 +92,7 @@ def run_all(chosen: list[str], spec: Any, mode: Mode) -> tuple[dict[str, Any], b
         for name in chosen:
             print(f"-- {name} ...", file=sys.stderr, flush=True)
             t0 = time.monotonic()
+            load_before = os.getloadavg()[0]
             try:
                 with new_env(spec) as env:
                     results[name] = BENCHMARKS[name](env, mode)
@@ -101,6 +102,9 @@ def run_all(chosen: list[str], spec: Any, mode: Mode) -> tuple[dict[str, Any], b
                 results[name] = {"error": f"{type(exc).__name__}: {exc}"}
                 traceback.print_exc()
             results[name]["wall_s"] = round(time.monotonic() - t0, 1)
+            # Other work on the machine skews every timing: say how busy it was.
+            results[name]["load_average"] = [round(load_before, 2),
+                                             round(os.getloadavg()[0], 2)]
     return results, failed
 
 

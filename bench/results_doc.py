@@ -57,6 +57,12 @@ def load(world: str) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
+def _load(rep: dict[str, Any]) -> str:
+    """1-minute load averages seen before and after the benchmarks: lowest-highest."""
+    seen = [x for r in rep.get("results", {}).values() for x in r.get("load_average") or []]
+    return f"{min(seen):g}-{max(seen):g}" if seen else "not recorded"
+
+
 def _cold(r: dict[str, Any]) -> str:
     return (f"{r['total_s']} s (caches synced {r['to_caches_synced_s']} s); "
             f"{r['objects']} objects, {r.get('crds', '?')} CRDs")
@@ -84,16 +90,19 @@ def _idle(r: dict[str, Any]) -> str:
 def _storm(r: dict[str, Any]) -> str:
     t = r["time_to_pause_s"]
     return (f"{r['paused']}/{r['objects']} paused after p50 {t['p50']} s (max {t['max']} s); "
-            f"max {r['applies_per_object']['max']} applies/object")
+            f"max {r['applies_per_object']['max']} applies/object "
+            f"({r['edit_rate_hz_achieved']} edits/s each)")
 
 
 def _scale(r: dict[str, Any]) -> str:
     rest, churn = r["rest"], r["churn"]
     wait = churn.get("queue_wait_ms") or {}
+    lag = churn.get("writer_lag_s") or 0
+    behind = f"; the churn writer fell {lag} s behind" if lag > 1 else ""
     return (f"RSS {rest['rss_mb']['max']} MB at rest, {churn['rss_mb_start']}→"
             f"{churn['rss_mb_end']} MB churning; CPU {rest['cpu_percent_of_core']} % at rest, "
             f"{churn['cpu_percent_of_core']} % churning; queue wait p50 {wait.get('p50')} / "
-            f"p99 {wait.get('p99')} ms")
+            f"p99 {wait.get('p99')} ms{behind}")
 
 
 CELLS: dict[str, Callable[[dict[str, Any]], str]] = {
@@ -114,16 +123,17 @@ def _cell(name: str, r: dict[str, Any] | None) -> str:
 
 def tables(reports: dict[str, dict[str, Any] | None]) -> str:
     """The generated Markdown: where each world was measured, then one row per benchmark."""
-    lines = ["| world | commit | date | mode | machine | run time |", "|---|---|---|---|---|---|"]
+    lines = ["| world | commit | date | mode | machine | load average | run time |",
+             "|---|---|---|---|---|---|---|"]
     for world, title in WORLDS.items():
         rep = reports.get(world)
         if rep is None:
-            lines.append(f"| {title} | not measured | | | | |")
+            lines.append(f"| {title} | not measured | | | | | |")
             continue
         m = rep["machine"]
         lines.append(f"| {title} | `{rep.get('commit', 'unknown')}` | {rep['date']} | "
                      f"{rep['mode']} | {m['cores']} cores, {m['memory_gb']} GB, Python "
-                     f"{m['python']} | {rep['total_s']} s |")
+                     f"{m['python']} | {_load(rep)} | {rep['total_s']} s |")
     names = [n for n in ORDER if any(n in (r or {}).get("results", {}) for r in reports.values())]
     names += sorted({n for r in reports.values() for n in (r or {}).get("results", {})}
                     - set(names))
