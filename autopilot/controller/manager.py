@@ -255,6 +255,7 @@ async def reconcile_factory(parts: Parts) -> Wiring:
         metrics=parts.metrics,
         lookups=lookups,
         namespace=parts.config.namespace,
+        edit_war_window=parts.config.edit_war_window,
         gate_kinds={
             f"{plural_of(kind, dict(golden.plurals))}.{av.rpartition('/')[0]}":
                 (av.rpartition("/")[0], av.rpartition("/")[2], kind)

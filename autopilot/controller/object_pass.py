@@ -18,9 +18,10 @@ from typing import Any
 import structlog
 
 from autopilot.controller.customize import customize
+from autopilot.controller.edit_war import FAILED, PAUSED, EditWarGate, Stop
 from autopilot.controller.ports import ClusterView, EventSink
 from autopilot.controller.state import ObjectState, StateBook
-from autopilot.engine import drift, overrides, throttle
+from autopilot.engine import drift, overrides
 from autopilot.kube.client import ApiError, KubeClient
 from autopilot.kube.resources import ObjectRef, ResourceInfo
 from autopilot.observability.metrics import Metrics
@@ -59,7 +60,7 @@ class ObjectPass:
     metrics: Metrics
     book: StateBook
     verdicts: drift.VerdictCache
-    guard: throttle.ThrashGuard
+    edit_war: EditWarGate
 
     async def run(
         self, *, asset: str, desired: dict[str, Any], res: ResourceInfo, forced: bool = False
@@ -98,7 +99,7 @@ class ObjectPass:
             self._set_paused(st, True)
             self._drop_compliance(st)
             return Result(Outcome.SKIPPED)
-        if st.paused:
+        if st.paused and not self.edit_war.paused_here(ref):
             self._set_paused(st, False)
         if live is not None and overrides.is_unmanaged(live):
             self._enter_unmanaged(st, live, blog)
@@ -118,6 +119,7 @@ class ObjectPass:
             self._set_compliance(st, 1)
             return Result(Outcome.IN_SYNC)
 
+        dry: Any = None
         if live is not None:
             dry = await self._server_apply(st, regarding, blog, res, desired, dry_run=True)
             if isinstance(dry, Result):
@@ -125,6 +127,7 @@ class ObjectPass:
             diffs = drift.diff_paths(dry, live)
             st.last_checked_at = time.time()
             if not diffs:
+                self.edit_war.in_sync(ref, live)
                 self.verdicts.put(ref, fingerprint, live_rv)
                 st.last_diff = ()
                 self._set_compliance(st, 1)
@@ -145,15 +148,17 @@ class ObjectPass:
             # Namespace guard: the owning operator is not installed yet; stay quiet.
             return Result(Outcome.SKIPPED)
 
-        decision = self.guard.acquire(ref)
-        if not decision.allowed:
-            return await self._throttled(st, regarding, live, res, decision, blog)
+        stop = await self.edit_war.check(
+            ref=ref, live=live, dry_run=dry, res=res, regarding=regarding, blog=blog
+        )
+        if stop is not None:
+            return self._stopped(st, regarding, blog, stop)
 
         applied = await self._server_apply(st, regarding, blog, res, desired, dry_run=False)
         if isinstance(applied, Result):
             return applied
 
-        self.guard.record_success(ref)
+        self.edit_war.applied(ref, applied)
         new_rv = str((applied.get("metadata") or {}).get("resourceVersion", ""))
         self.verdicts.put(ref, fingerprint, new_rv)
         st.last_error = ""
@@ -235,50 +240,17 @@ class ObjectPass:
         st.customizations = out.active
         return out.desired
 
-    async def _throttled(
-        self,
-        st: ObjectState,
-        regarding: dict[str, Any],
-        live: dict[str, Any] | None,
-        res: ResourceInfo,
-        decision: throttle.Decision,
-        blog: Any,
+    def _stopped(
+        self, st: ObjectState, regarding: dict[str, Any], blog: Any, stop: Stop
     ) -> Result:
+        if stop.kind == PAUSED:
+            self._set_paused(st, True)
+            self._drop_compliance(st)
+            return Result(Outcome.SKIPPED)
+        if stop.kind == FAILED:
+            return self._failed(st, regarding, blog, stop.error, verb="pause")
         self._set_compliance(st, 0)
-        if not decision.edit_war:
-            blog.info("apply throttled", consecutive=decision.consecutive_throttles)
-            self.events.emit(
-                regarding, type="Warning", reason="Throttled",
-                note="too many applies in a short time; retrying later", action="Apply",
-            )
-            return Result(
-                Outcome.THROTTLED, retry_after=decision.retry_after or throttle.REFILL_SECONDS
-            )
-        ref = st.ref
-        try:
-            body = {"metadata": {"annotations": {overrides.RECONCILE_PAUSED: "true"}}}
-            await self.client.patch(res, ref.name, body, namespace=ref.namespace or None)
-        except (ApiError, OSError, TimeoutError) as exc:
-            msg = exc.message if isinstance(exc, ApiError) else _describe(exc)
-            return self._failed(st, regarding, blog, msg, verb="pause")
-        self.metrics.thrashing_total.labels(
-            kind=ref.kind, name=ref.name, namespace=ref.namespace
-        ).inc()
-        self._set_paused(st, True)
-        self._drop_compliance(st)
-        blog.warning("edit war detected, reconciliation paused")
-        self.events.emit(
-            regarding,
-            type="Warning",
-            reason="ThrashingDetected",
-            note=(
-                "another actor keeps changing this object; reconciliation is paused. "
-                f"Remove the {overrides.RECONCILE_PAUSED} annotation to resume, or set "
-                f"{overrides.MODE}=unmanaged to hand the object over."
-            ),
-            action="Pause",
-        )
-        return Result(Outcome.SKIPPED)
+        return Result(Outcome.THROTTLED, retry_after=stop.retry_after)
 
     def _failed(
         self, st: ObjectState, regarding: dict[str, Any], blog: Any, message: str, *, verb: str
@@ -343,7 +315,7 @@ class ObjectPass:
         for kind in ("patch", "ignore", "unmanaged"):
             _remove(self.metrics.customization_info, ref.kind, ref.name, ref.namespace, kind)
         self.verdicts.invalidate(ref)
-        self.guard.forget(ref)
+        self.edit_war.forget(ref)
         self.book.drop(ref)
 
 

@@ -20,11 +20,12 @@ from typing import Any
 import structlog
 
 from autopilot.controller import keys
+from autopilot.controller.edit_war import EditWarGate
 from autopilot.controller.object_pass import ObjectPass, Outcome
 from autopilot.controller.ports import ClusterView, EventSink
 from autopilot.controller.state import StateBook
 from autopilot.controller.tombstones import TombstoneSweeper
-from autopilot.engine import drift, overrides, throttle
+from autopilot.engine import drift, editwar, overrides
 from autopilot.golden import context as gcontext
 from autopilot.golden import gate as ggate
 from autopilot.golden import plan as gplan
@@ -63,6 +64,7 @@ class Reconciler:
         namespace: str,
         environ: Mapping[str, str] | None = None,
         gate_kinds: Mapping[str, tuple[str, str, str]] | None = None,
+        edit_war_window: float = editwar.WINDOW_SECONDS,
     ) -> None:
         self.golden = golden
         self.view = view
@@ -75,7 +77,10 @@ class Reconciler:
         self.gate_kinds = dict(gate_kinds or {})
         self.book = StateBook()
         self.verdicts = drift.VerdictCache()
-        self.guard = throttle.ThrashGuard()
+        self.edit_war = EditWarGate(
+            client=client, events=events, metrics=metrics,
+            detector=editwar.EditWarDetector(window=edit_war_window),
+        )
         self.objects = ObjectPass(
             client=client,
             view=view,
@@ -83,7 +88,7 @@ class Reconciler:
             metrics=metrics,
             book=self.book,
             verdicts=self.verdicts,
-            guard=self.guard,
+            edit_war=self.edit_war,
         )
         self.sweeper = TombstoneSweeper(
             tombstones=golden.tombstones, client=client, view=view, events=events, metrics=metrics
@@ -134,8 +139,8 @@ class Reconciler:
         self.verdicts.clear()
 
     def pause_removed(self, ref: ObjectRef) -> None:
-        """The user removed the pause annotation: fresh bucket and counters."""
-        self.guard.reset(ref)
+        """The user removed the pause annotation: fresh bucket and a fresh flip window."""
+        self.edit_war.reset(ref)
         self.verdicts.invalidate(ref)
 
     # -- activation --------------------------------------------------------------------
