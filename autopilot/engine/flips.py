@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -104,9 +104,10 @@ class Contest:
 def field_paths(fields_v1: Any) -> frozenset[FieldPath]:
     """Flatten a ``fieldsV1`` tree into the set of owned paths.
 
-    A leaf (``{}``) is an owned field (a whole atomic map or list, when it is
-    one); a ``"."`` member marks the node itself as owned, not its children,
-    and becomes a path ending in ``"."``.
+    A leaf (``{}``) is an owned field; a ``"."`` member marks a node that also
+    has owned children as owned itself. The server writes a node whose owned
+    children are all gone as a leaf, so both mean the same: the path is owned,
+    and its children only when they are listed too.
     """
     out: set[FieldPath] = set()
     stack: list[tuple[Any, FieldPath]] = [(fields_v1, ())]
@@ -119,7 +120,7 @@ def field_paths(fields_v1: Any) -> frozenset[FieldPath]:
         for key, child in node.items():
             if key == ".":
                 if prefix:
-                    out.add((*prefix, "."))
+                    out.add(prefix)
             else:
                 stack.append((child, (*prefix, str(key))))
     return frozenset(out)
@@ -184,7 +185,7 @@ def contest(
         if e.manager == manager and not e.subresource:
             ours |= e.fields
     others = [e for e in live_entries if e.manager != manager and not e.subresource]
-    lost = sorted(p for p in wanted if not _held(p, ours))
+    lost = sorted(p for p in wanted if p not in ours)
     if previous is not None:
         lost = [p for p in lost if _overlaps(p, previous)]
     taken: dict[int, list[FieldPath]] = {}
@@ -209,11 +210,9 @@ def contest(
 
 
 def _shown(paths: list[FieldPath]) -> tuple[str, ...]:
-    """Readable paths, a node's own children left out when the node is listed."""
-    kept: list[FieldPath] = []
-    for path in sorted(paths, key=lambda p: (len(_base(p)), p)):
-        if not any(path[: len(_base(k))] == _base(k) and path != k for k in kept):
-            kept.append(path)
+    """Readable paths; a node's children are left out when the node itself is listed."""
+    listed = set(paths)
+    kept = [p for p in paths if not any(p[:n] in listed for n in range(1, len(p)))]
     return tuple(readable(p) for p in sorted(kept))
 
 
@@ -227,34 +226,16 @@ def _remover(others: list[Entry], removed: list[FieldPath]) -> Writer:
                   evidence=LATEST, time=latest.time)
 
 
-def _base(path: FieldPath) -> FieldPath:
-    return path[:-1] if path and path[-1] == "." else path
-
-
-def _held(path: FieldPath, owned: set[FieldPath] | frozenset[FieldPath]) -> bool:
-    """``path`` is owned, itself or through an ancestor owned as a whole (atomic)."""
-    if path in owned:
-        return True
-    base = _base(path)
-    return any(base[:n] in owned for n in range(len(base), 0, -1))
-
-
-def _overlaps(path: FieldPath, owned: Iterable[FieldPath]) -> bool:
-    """``owned`` holds ``path``, an atomic ancestor of it, or something inside it."""
-    owned_set = owned if isinstance(owned, (set, frozenset)) else set(owned)
-    if _held(path, owned_set):
-        return True
-    base = _base(path)
-    n = len(base)
-    return any(len(p) > n and p[:n] == base and p != path for p in owned_set)
+def _overlaps(path: FieldPath, owned: frozenset[FieldPath]) -> bool:
+    """``owned`` holds ``path`` or something inside it."""
+    n = len(path)
+    return path in owned or any(len(p) > n and p[:n] == path for p in owned)
 
 
 def readable(path: FieldPath) -> str:
     """``("f:spec", "f:ports", 'k:{"port":8080}', "f:name")`` -> ``spec.ports[port=8080].name``."""
     out = ""
     for element in path:
-        if element == ".":
-            continue
         prefix, _, rest = element.partition(":")
         if prefix == "f":
             out += f".{rest}" if _PLAIN_NAME.fullmatch(rest) else f"[{json.dumps(rest)}]"

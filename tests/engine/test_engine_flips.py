@@ -185,12 +185,40 @@ def test_a_removed_list_item_is_reported_once() -> None:
     assert found.writers[0].fields == ("spec.ports[port=8080,protocol=TCP]",)
 
 
+MC_API = "machineconfiguration.openshift.io/v1"
+
+
+def test_a_node_whose_children_were_taken_stays_ours_as_a_leaf() -> None:
+    # kubectl patch of a MachineConfig's ignition version (the edit war of the report): the
+    # server rewrites our {".": {}, "f:version": {}} as a bare {} and the field moves.
+    ours = {"f:metadata": {"f:labels": {"f:platform.kubevirt.io/managed-by": {}}},
+            "f:spec": {"f:config": {"f:ignition": {".": {}, "f:version": {}},
+                                    "f:storage": {".": {}, "f:files": {}}}}}
+    mine_now = {"f:metadata": ours["f:metadata"],
+                "f:spec": {"f:config": {"f:ignition": {},
+                                        "f:storage": {".": {}, "f:files": {}}}}}
+
+    def mc(*managed: dict[str, Any]) -> dict[str, Any]:
+        return {"apiVersion": MC_API, "kind": "MachineConfig",
+                "metadata": {"name": "90-worker-swap-online", "managedFields": list(managed)}}
+
+    live = mc({**entry(US, "Apply", T0, mine_now), "apiVersion": MC_API},
+              {**entry("kubectl-patch", "Update", T1,
+                       {"f:spec": {"f:config": {"f:ignition": {"f:version": {}}}}}),
+               "apiVersion": MC_API})
+    dry = mc({**entry(US, "Apply", T2, ours), "apiVersion": MC_API})
+    found = flips.contest(live=live, dry_run=dry, manager=US,
+                          previous=flips.field_paths(ours))
+    assert found is not None
+    assert found.describe() == "kubectl-patch (Update) over spec.config.ignition.version"
+
+
 def test_readable_paths() -> None:
     assert flips.readable(("f:metadata", "f:labels", "f:platform.kubevirt.io/managed-by")) == \
         'metadata.labels["platform.kubevirt.io/managed-by"]'
     assert flips.readable(("f:metadata", "f:finalizers", 'v:"x"')) == 'metadata.finalizers[="x"]'
     assert flips.readable(("f:spec", "f:items", "i:0", "f:name")) == "spec.items[0].name"
-    assert flips.readable(("f:spec", 'k:{"name":"c"}', ".")) == "spec[name=c]"
+    assert flips.readable(("f:spec", 'k:{"name":"c"}')) == "spec[name=c]"
 
 
 def test_many_fields_are_summarised() -> None:

@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 
 from autopilot.engine import flips
+from tests.integration.conftest import render_offline
+from tests.support.platform import Platform
 
 US = "virt-platform-autopilot"
 NS = "flips"
@@ -119,3 +121,19 @@ def test_kubectl_patch_on_a_service_selector(writes: Writes, cluster: Any) -> No
                     "-p", json.dumps({"spec": {"selector": {"app": "theirs"}}}))
     assert writers_of(writes.contest(SVC, desired)) == [
         ("kubectl-patch", "Update", ("spec.selector",), flips.OWNS)]
+
+
+def test_kubectl_patch_inside_a_preserved_unknown_field(writes: Writes, cluster: Any) -> None:
+    # The report's fight: the ignition version of a MachineConfig (spec.config keeps
+    # unknown fields). Our emptied "ignition" node stays ours as a bare leaf.
+    Platform(cluster).install("MachineConfig")
+    mc = next(o for o in render_offline({"platform.kubevirt.io/autopilot": "true"})
+              if o["kind"] == "MachineConfig")
+    name = mc["metadata"]["name"]
+    path = f"/apis/machineconfiguration.openshift.io/v1/machineconfigs/{name}"
+    ours = flips.owned_by(writes.apply(path, mc), US)
+    cluster.kubectl("patch", "machineconfig", name, "--type", "merge", "-p",
+                    json.dumps({"spec": {"config": {"ignition": {"version": "2.9.0"}}}}))
+    for previous in (None, ours):
+        assert writers_of(writes.contest(path, mc, previous=previous)) == [
+            ("kubectl-patch", "Update", ("spec.config.ignition.version",), flips.OWNS)]
