@@ -63,14 +63,6 @@ def _reduce_namespace(ns: dict[str, Any]) -> dict[str, Any]:
     return {"metadata": {"name": meta.get("name"), "resourceVersion": meta.get("resourceVersion")}}
 
 
-def _strip_managed_fields(obj: dict[str, Any]) -> dict[str, Any]:
-    # Drift is judged on the dry-run result vs live values; managedFields are dead weight here.
-    meta = obj.get("metadata")
-    if isinstance(meta, dict) and "managedFields" in meta:
-        obj = {**obj, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
-    return obj
-
-
 class Manager:
     """Owns the watches and implements :class:`~autopilot.controller.ports.ClusterView`."""
 
@@ -189,8 +181,9 @@ class Manager:
         for api_version, kind in sorted(self.wanted):
             wanted[self._managed_name(api_version, kind)] = (
                 mapper.lookup(api_version, kind),
-                {"label_selector": SELECTOR, "transform": _strip_managed_fields,
-                 "handler": triggers.on_managed},
+                # managedFields stay: they tell an owner flip, and who made it, from drift
+                # of our own making (autopilot.engine.flips).
+                {"label_selector": SELECTOR, "handler": triggers.on_managed},
             )
         wanted["hco"] = (
             mapper.lookup(HCO_API_VERSION, HCO_KIND),
