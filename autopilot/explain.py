@@ -12,9 +12,10 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from autopilot import FIELD_MANAGER
 from autopilot.controller.customize import customize
 from autopilot.controller.lookups import LiveLookups
-from autopilot.engine import drift, overrides
+from autopilot.engine import drift, flips, overrides
 from autopilot.golden import context as gcontext
 from autopilot.golden import gate as ggate
 from autopilot.golden import plan as gplan
@@ -43,6 +44,7 @@ class Explanation:
     problems: list[str] = field(default_factory=list)
     diff: list[str] = field(default_factory=list)
     dry_run_error: str = ""
+    other_writers: list[str] = field(default_factory=list)
     controller: dict[str, Any] | None = None
     events: list[dict[str, str]] = field(default_factory=list)
 
@@ -63,6 +65,14 @@ class Explanation:
         lines.append(f"  exists:          {'yes' if self.exists else 'no (will be created)'}")
         state = "paused (edit war)" if self.paused else "unmanaged" if self.unmanaged else "managed"
         lines.append(f"  state:           {state}")
+        lines.extend(f"  other writer:    {w}" for w in self.other_writers)
+        war = (self.controller or {}).get("editWar")
+        if isinstance(war, dict) and "flipsToPause" in war:
+            lines.append(
+                f"  edit war:        {war['flips']} of {war['flipsToPause']} owner flips in the "
+                f"last {war['windowSeconds'] / 60:g} min, {war['throttles']} of "
+                f"{war['throttlesToPause']} throttles"
+            )
         if self.controller:
             comp = self.controller.get("compliance")
             lines.append(f"  compliance:      {'-' if comp is None else comp}")
@@ -134,6 +144,9 @@ async def explain_object(
         try:
             dry = await client.apply(res, custom.desired, force=True, dry_run=True)
             out.diff = drift.diff_paths(dry, live)
+            # Who holds the fields we set: the same reading the controller pauses on.
+            contest = flips.contest(live=live, dry_run=dry, manager=FIELD_MANAGER)
+            out.other_writers = [w.describe() for w in contest.writers] if contest else []
         except ApiError as exc:
             out.dry_run_error = exc.message
     out.events = await _events(

@@ -171,10 +171,8 @@ class EditWarDetector:
 
     def snapshot(self, ref: Hashable) -> dict[str, Any]:
         """Counters of ``ref`` for the debug view and ``autopilot explain``."""
-        st = self._states.get(ref)
+        st = self._states.get(ref) or _State()
         now = self._clock()
-        if st is None:
-            return {"flips": 0, "throttles": 0, "otherWriters": []}
         self._expire(st, now)
         return {
             "flips": len(st.flips),

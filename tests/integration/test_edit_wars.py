@@ -13,12 +13,15 @@ runs it.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from typing import Any
 
 import pytest
 
 from tests.integration.conftest import render_offline
+from tests.support.controller import PROJECT
 from tests.support.platform import HCO_NS, Platform, annotations_of
 from tests.support.rival import APPLY, KUBECTL, Rival
 from tests.support.wait import eventually_sync
@@ -84,6 +87,16 @@ def assert_paused_once_naming(platform: Platform, c: Any, *, who: str, fields: s
     return note
 
 
+def explain(cluster: Any, c: Any, *args: str) -> str:
+    """`autopilot explain` as an SRE runs it, with the controller's debug view."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "autopilot", "explain", *args, "--kubeconfig",
+         str(cluster.kubeconfig), "--debug-address", f"127.0.0.1:{c.debug_port}"],
+        cwd=PROJECT, capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    return proc.stdout
+
+
 @pytest.mark.timeout(120)
 def test_a_fight_every_half_second_is_paused_within_20_s(platform: Platform,
                                                           controller: Any) -> None:
@@ -127,6 +140,12 @@ def test_a_forced_apply_by_another_manager_is_paused_and_named(platform: Platfor
     assert not rival.failed, rival.failed
     assert_paused_once_naming(platform, c, who="argocd-controller (Apply) over spec.selector",
                               fields="spec.selector")
+    # explain names the writer from the paused object's managedFields and the event.
+    report = explain(platform.cluster, c, "Service", SVC_NAME, "-n", HCO_NS)
+    assert "state:           paused (edit war)" in report, report
+    assert "other writer:    argocd-controller (Apply) over spec.selector" in report, report
+    assert "edit war:        5 of 5 owner flips in the last 10 min" in report, report
+    assert "ThrashingDetected  edit war with argocd-controller (Apply)" in report, report
 
 
 @pytest.mark.timeout(180)
