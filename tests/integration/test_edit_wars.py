@@ -105,6 +105,10 @@ def test_a_fight_every_half_second_is_paused_within_20_s(platform: Platform,
         wait_paused(platform, rival, within=20)
     assert_paused_once_naming(platform, c, who="rival-operator (Update)", fields="spec.selector")
     assert c.log_lines(PAUSE_LOG, name=SVC_NAME)[0]["other_managers"] == ["rival-operator"]
+    # The runbooks' "who is fighting" step, with the installed kubectl.
+    out = platform.cluster.kubectl("get", "events", "-n", HCO_NS, "--field-selector",
+                                   f"involvedObject.name={SVC_NAME}").stdout
+    assert "ThrashingDetected" in out and "rival-operator (Update) over spec.selector" in out, out
 
 
 @pytest.mark.timeout(240)

@@ -43,6 +43,7 @@ ANNOTATIONS = {
 LOG_MESSAGES = [
     "successfully applied",
     "failed to apply",
+    "owner flip",
     "apply throttled",
     "edit war detected, reconciliation paused",
     "dependency missing",
