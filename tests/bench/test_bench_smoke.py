@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 PROJECT = Path(__file__).resolve().parents[2]
-BENCHMARKS = ("cold_start", "steady", "drift", "idle", "storm", "scale")
+BENCHMARKS = ("cold_start", "steady", "drift", "idle", "storm", "editwar", "scale")
 
 
 @pytest.mark.timeout(90)
@@ -39,6 +39,7 @@ def test_every_benchmark_runs_and_reports_figures(tmp_path: Path) -> None:
     assert results["steady"]["passes"] >= 1
     assert results["idle"]["cpu_percent_of_core"] >= 0
     assert results["storm"]["objects"] > 0
+    assert [f["edit_every_s"] for f in results["editwar"]["fights"]] == [1.0]
     assert results["scale"]["rest"]["rss_mb"]["n"] > 0
     # The table names every benchmark.
     for name in BENCHMARKS:
