@@ -71,7 +71,8 @@ class EditWarGate:
         if live is not None and dry_run is not None:
             contest = flips.contest(live=live, dry_run=dry_run, manager=self.manager,
                                     previous=self.detector.previous(ref))
-        verdict = self.detector.observe(ref, contest)
+        version = str(((live or {}).get("metadata") or {}).get("resourceVersion") or "")
+        verdict = self.detector.observe(ref, contest, version=version)
         if verdict.counted and contest is not None:
             blog.info("owner flip", flips=verdict.flips,
                       flips_to_pause=self.detector.flips_to_pause,

@@ -6,9 +6,11 @@ The pause policy (README, runbooks/VirtPlatformThrashingDetected.md):
   restore them (see :mod:`autopilot.engine.flips`). An object flipped
   ``FLIPS_TO_PAUSE`` (5) times within ``WINDOW_SECONDS`` (10 minutes) is paused.
   A flip is counted once per take-and-restore cycle: after one is counted, the
-  next one counts only after our apply has succeeded again, so the number of
-  passes the work queue happens to make (deduplicated events, retries, a
-  throttled wait) does not change the count.
+  next one counts only after our apply has succeeded again, and never twice for
+  the same version of the object (a pass that still reads the version we just
+  corrected from a lagging cache), so the number of passes the work queue
+  happens to make (deduplicated events, retries, a resync, a throttled wait)
+  does not change the count.
 * **Throttles.** The token bucket (:mod:`autopilot.engine.throttle`) bounds our
   write rate. ``THROTTLES_TO_PAUSE`` (3) throttles without a quiet period in
   between pause too. The quiet period is ``QUIET_SECONDS`` (60 s, the time an
@@ -68,6 +70,7 @@ class Verdict:
 class _State:
     flips: deque[float] = field(default_factory=deque)
     armed: bool = True  # the next flip counts (an apply of ours came since the last one)
+    flip_version: str = ""  # resourceVersion of the object the last counted flip was seen in
     owned: frozenset[FieldPath] | None = None
     writers: tuple[Writer, ...] = ()
     throttles: int = 0
@@ -102,16 +105,20 @@ class EditWarDetector:
 
     # -- observations --------------------------------------------------------------------
 
-    def observe(self, ref: Hashable, contest: Contest | None) -> Verdict:
-        """Drift on ``ref`` is about to be corrected; ``contest`` says whether it is a flip."""
+    def observe(self, ref: Hashable, contest: Contest | None, *, version: str = "") -> Verdict:
+        """Drift on ``ref`` is about to be corrected; ``contest`` says whether it is a flip.
+
+        ``version`` is the resourceVersion of the object the contest was read from.
+        """
         now = self._clock()
         st = self._touch(ref, now)
         counted = False
         if contest is not None:
             st.writers = contest.writers
-            if st.armed:
+            if st.armed and not (version and version == st.flip_version):
                 st.flips.append(now)
                 st.armed = False
+                st.flip_version = version
                 counted = True
         return self._verdict(st, now, counted=counted)
 

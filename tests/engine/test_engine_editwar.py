@@ -84,6 +84,17 @@ def test_a_flip_counts_once_per_take_and_restore() -> None:
     assert d.observe(REF, KP).flips == 2
 
 
+def test_a_lagging_cache_does_not_count_the_same_take_twice() -> None:
+    # We corrected version 7; a resync pass still reads version 7 from the cache
+    # after our apply. That take was counted already.
+    d = EditWarDetector(clock=FakeClock())
+    assert d.observe(REF, KP, version="7").counted
+    d.applied(REF, frozenset())
+    v = d.observe(REF, KP, version="7")
+    assert not v.counted and v.flips == 1
+    assert d.observe(REF, KP, version="9").counted
+
+
 def test_drift_that_is_not_a_flip_counts_nothing() -> None:
     d = EditWarDetector(clock=FakeClock())
     for _ in range(20):

@@ -120,6 +120,9 @@ def test_a_fight_every_ten_seconds_is_paused_within_two_minutes(platform: Platfo
     note = assert_paused_once_naming(platform, c, who="gitops-sync (Update)",
                                      fields="spec.selector")
     assert "5 owner flips" in note
+    # One flip per edit: paused at the fifth, however the passes fell (resyncs included).
+    assert len(rival.sent) == 5
+    assert [f["flips"] for f in c.log_lines("owner flip", name=SVC_NAME)] == [1, 2, 3, 4, 5]
     # Far slower than the token bucket: nothing was ever throttled.
     assert not c.log_lines("apply throttled", name=SVC_NAME)
 
@@ -132,6 +135,8 @@ def test_a_fight_every_minute_is_paused_within_ten_minutes(platform: Platform,
     with Rival(platform.cluster, SVC, selector, every=60, manager="nightly-job") as rival:
         wait_paused(platform, rival, within=600)
     assert_paused_once_naming(platform, c, who="nightly-job (Update)", fields="spec.selector")
+    assert len(rival.sent) == 5
+    assert [f["flips"] for f in c.log_lines("owner flip", name=SVC_NAME)] == [1, 2, 3, 4, 5]
 
 
 @pytest.mark.timeout(120)
