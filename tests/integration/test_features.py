@@ -167,6 +167,8 @@ def test_feature_on_then_off(case: FeatureCase, cluster: Any, controller: Any) -
                     timeout=20, what=f"every object of {case.feature} compliant")
     if case.cluster_check is not None:
         case.cluster_check(cluster)
+    # No failure anywhere, once every asset (not only this feature's) had its pass.
+    full_pass(c, platform, [a.name for a in golden().assets], 0)
     assert not c.log_lines("failed to apply"), c.log_lines("failed to apply")
     assert not c.log_lines("render failed"), c.log_lines("render failed")
 
