@@ -18,6 +18,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from autopilot.cli import build_parser
 from autopilot.observability.metrics import TOMBSTONE_SKIPPED, Metrics
 from autopilot.web import Served, debug_app, serve
 from tests.support import rbac
@@ -131,11 +132,7 @@ def test_names_match_the_deployment() -> None:
 
 
 def test_explain_command_line_parses() -> None:
-    try:
-        from autopilot.cli import build_parser
-        parser = build_parser()
-    except ImportError as exc:
-        pytest.skip(f"CLI not importable yet: {exc}")
+    parser = build_parser()
     args = parser.parse_args(["explain", KIND, NAME, "-n", OBJ_NS])
     assert (args.kind, args.name) == (KIND, NAME)
     parser.parse_args(["explain", "MachineConfig", "90-worker-swap"])
