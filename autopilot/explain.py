@@ -19,9 +19,10 @@ from autopilot.golden import context as gcontext
 from autopilot.golden import gate as ggate
 from autopilot.golden import plan as gplan
 from autopilot.golden.catalog import GoldenState
+from autopilot.golden.rbacgen import plural_of, rendered_objects
 from autopilot.kube.client import ApiError, KubeClient
 from autopilot.kube.discovery import RestMapper
-from autopilot.kube.resources import ObjectRef, ResourceInfo
+from autopilot.kube.resources import ObjectRef, ResourceInfo, not_served, split_api_version
 
 HCO = ("hco.kubevirt.io/v1", "HyperConverged", "kubevirt-hyperconverged")
 
@@ -55,6 +56,9 @@ class Explanation:
         where = f"{self.namespace}/" if self.namespace else ""
         lines = [f"{self.kind} {where}{self.name}"]
         if not self.asset:
+            if self.problems:  # e.g. the kind is not served at all
+                lines.extend(f"  problem:         {problem}" for problem in self.problems)
+                return "\n".join(lines) + "\n"
             lines.append("  not rendered by any active asset of the golden state")
             if self.plan_reason:
                 lines.append(f"  ({self.plan_reason})")
@@ -103,8 +107,15 @@ async def explain_object(
     await mapper.refresh()
     res = find_kind(mapper, kind)
     if res is None:
-        return Explanation(kind=kind, name=name, namespace=namespace,
-                           plan_reason=f"kind {kind!r} is not served by this cluster")
+        managed = _golden_kind(golden, kind)
+        if managed is None:
+            return Explanation(kind=kind, name=name, namespace=namespace,
+                               plan_reason=f"kind {kind!r} is not served by this cluster")
+        # A kind the golden state manages whose CRD is missing (or was removed).
+        api_version, canonical, plural = managed
+        return Explanation(kind=canonical, name=name, namespace=namespace,
+                           controller=controller_view, problems=[not_served(
+                               kind=canonical, api_version=api_version, plural=plural)])
     out = Explanation(kind=res.kind, name=name, namespace=namespace if res.namespaced else "",
                       controller=controller_view)
     hco_res = mapper.lookup(HCO[0], HCO[1])
@@ -140,6 +151,20 @@ async def explain_object(
         client, mapper, kind=res.kind, name=name, namespace=out.namespace
     )
     return out
+
+
+def _golden_kind(golden: GoldenState, text: str) -> tuple[str, str, str] | None:
+    """(apiVersion, kind, plural) of a kind the golden state renders, matched like
+    :func:`find_kind` but whether or not the cluster serves it."""
+    name, _, group = text.lower().partition(".")
+    plurals = dict(golden.plurals)
+    for api_version, kind in sorted({(str(o["apiVersion"]), str(o["kind"]))
+                                     for _, o in rendered_objects(golden)[0]}):
+        plural = plural_of(kind, plurals)
+        grp = split_api_version(api_version)[0]
+        if name in (kind.lower(), plural) and (not group or grp.startswith(group)):
+            return api_version, kind, plural
+    return None
 
 
 def find_kind(mapper: RestMapper, text: str) -> ResourceInfo | None:

@@ -22,7 +22,7 @@ from autopilot.controller.ports import ClusterView, EventSink
 from autopilot.controller.state import ObjectState, StateBook
 from autopilot.engine import drift, overrides, throttle
 from autopilot.kube.client import ApiError, KubeClient
-from autopilot.kube.resources import ObjectRef, ResourceInfo
+from autopilot.kube.resources import ObjectRef, ResourceInfo, not_served
 from autopilot.observability.metrics import Metrics
 
 log = structlog.get_logger("autopilot.reconcile")
@@ -194,7 +194,7 @@ class ObjectPass:
         except ApiError as exc:
             if _missing_namespace(exc):
                 return Result(Outcome.SKIPPED)  # namespace guard, seen by the server
-            return self._failed(st, regarding, blog, exc.message, verb=verb)
+            return self._failed(st, regarding, blog, _api_message(exc, res), verb=verb)
         except (OSError, TimeoutError) as exc:
             return self._failed(st, regarding, blog, _describe(exc), verb=verb)
 
@@ -259,7 +259,7 @@ class ObjectPass:
             body = {"metadata": {"annotations": {overrides.RECONCILE_PAUSED: "true"}}}
             await self.client.patch(res, ref.name, body, namespace=ref.namespace or None)
         except (ApiError, OSError, TimeoutError) as exc:
-            msg = exc.message if isinstance(exc, ApiError) else _describe(exc)
+            msg = _api_message(exc, res) if isinstance(exc, ApiError) else _describe(exc)
             return self._failed(st, regarding, blog, msg, verb="pause")
         self.metrics.thrashing_total.labels(
             kind=ref.kind, name=ref.name, namespace=ref.namespace
@@ -355,6 +355,17 @@ def _remove(metric: Any, *labels: str) -> None:
 def _missing_namespace(exc: ApiError) -> bool:
     details = (exc.body or {}).get("details") or {}
     return exc.status == 404 and details.get("kind") == "namespaces"
+
+
+def _api_message(exc: ApiError, res: ResourceInfo) -> str:
+    """The server's message, word for word; for a kind it no longer serves (a 404 that
+    names no object: a bare "404 page not found" once the CRD is gone) led by what
+    people grep for: the kind, its version and the CRD."""
+    details = (exc.body or {}).get("details") or {}
+    if exc.status != 404 or details.get("name"):
+        return exc.message
+    what = not_served(kind=res.kind, api_version=res.api_version, plural=res.plural)
+    return f"{what} (the API server answered: {exc.message})"
 
 
 def _describe(exc: BaseException) -> str:
