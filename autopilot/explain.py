@@ -19,7 +19,7 @@ from autopilot.golden import context as gcontext
 from autopilot.golden import gate as ggate
 from autopilot.golden import plan as gplan
 from autopilot.golden.catalog import GoldenState
-from autopilot.golden.rbacgen import plural_of, rendered_objects
+from autopilot.golden.rbacgen import RbacError, plural_of, rendered_objects
 from autopilot.kube.client import ApiError, KubeClient
 from autopilot.kube.discovery import RestMapper
 from autopilot.kube.resources import ObjectRef, ResourceInfo, not_served, split_api_version
@@ -158,8 +158,12 @@ def _golden_kind(golden: GoldenState, text: str) -> tuple[str, str, str] | None:
     :func:`find_kind` but whether or not the cluster serves it."""
     name, _, group = text.lower().partition(".")
     plurals = dict(golden.plurals)
+    try:
+        rendered = rendered_objects(golden)[0]
+    except RbacError:  # an asset that renders in no variant: nothing to match against
+        return None
     for api_version, kind in sorted({(str(o["apiVersion"]), str(o["kind"]))
-                                     for _, o in rendered_objects(golden)[0]}):
+                                     for _, o in rendered}):
         plural = plural_of(kind, plurals)
         grp = split_api_version(api_version)[0]
         if name in (kind.lower(), plural) and (not group or grp.startswith(group)):
