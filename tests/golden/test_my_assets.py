@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import gzip
-import subprocess
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -14,7 +13,7 @@ from autopilot.golden.context import RenderContext
 from autopilot.golden.lookups import OfflineLookups
 from autopilot.golden.render import render_asset
 
-SCRIPTS = ("swap_watermark_tuning.py", "io_latency_protection.py")
+SCRIPTS = ("swap_online.py", "swap_watermark_tuning.py", "io_latency_protection.py")
 
 
 def _ctx(annotations: dict[str, str] | None = None) -> RenderContext:
@@ -60,18 +59,19 @@ def test_swap_machineconfig(golden: GoldenState) -> None:
         shipped = (golden.root / "files" / "scripts" / script).read_text()
         assert _decode(files[f"/usr/local/bin/{script}"]["contents"]["source"]) == shipped
         assert files[f"/usr/local/bin/{script}"]["mode"] == 0o755
-    online = _decode(files["/usr/local/bin/swap-online.sh"]["contents"]["source"])
-    assert "blkid -L OCPSWAP" in online
-    assert "--priority 100" in online and "--priority 10 " in online
-    subprocess.run(["bash", "-n"], input=online, text=True, check=True, timeout=10)
     units = {u["name"]: u for u in config["systemd"]["units"]}
+    online = units["swap-online.service"]["contents"]
+    assert "ExecStart=/usr/bin/python3 /usr/local/bin/swap_online.py" in online
+    assert "ConditionFirstBoot=no" in online
     assert {"swap-online.service", "swap-watermark-tuning.service",
             "io-latency-protection.service"} <= set(units)
     for name in ("swap-watermark-tuning.service", "io-latency-protection.service"):
         assert units[name]["enabled"] is True and "After=swap-online.service" in \
             units[name]["contents"]
     dropin = units["system.slice"]["dropins"][0]["contents"]
-    assert "MemorySwapMax=0" in dropin and "IOWeight=" in dropin and "CPUWeight=" in dropin
+    assert dropin.split() == ["[Slice]", "MemorySwapMax=0", "IOWeight=800", "CPUWeight=800"]
+    pods = units["kubepods.slice"]["dropins"][0]["contents"]
+    assert pods.split() == ["[Slice]", "IOWeight=100"]
 
 
 def test_observability_objects(golden: GoldenState) -> None:
