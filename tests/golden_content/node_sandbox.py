@@ -44,10 +44,15 @@ with open({log!r}, "a") as log:
 replies = os.path.join({replies!r}, name + ".json")
 if os.path.exists(replies):
     with open(replies) as handle:
-        for reply in json.load(handle):
-            if args[: len(reply["match"])] == reply["match"]:
-                sys.stdout.write(reply.get("stdout", ""))
-                sys.exit(reply.get("rc", 0))
+        listed = json.load(handle)
+    for index, reply in enumerate(listed):
+        if args[: len(reply["match"])] == reply["match"]:
+            if reply.get("once"):
+                del listed[index]
+                with open(replies, "w") as handle:
+                    json.dump(listed, handle)
+            sys.stdout.write(reply.get("stdout", ""))
+            sys.exit(reply.get("rc", 0))
 sys.exit(0)
 """
 
@@ -112,7 +117,11 @@ class Sandbox:
             path.chmod(0o755)
 
     def reply(self, command: str, *replies: dict[str, Any]) -> None:
-        """Canned replies of ``command``: ``{"match": [argv prefix], "stdout", "rc"}``."""
+        """Canned replies of ``command``: ``{"match": [argv prefix], "stdout", "rc", "once"}``.
+
+        The first reply whose ``match`` prefixes the arguments answers; a ``once`` reply
+        answers a single time (so a node's state can change between calls).
+        """
         (self.replies / f"{command}.json").write_text(json.dumps(list(replies)))
 
     def calls(self) -> list[list[str]]:

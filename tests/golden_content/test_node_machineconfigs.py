@@ -98,8 +98,10 @@ def test_drain_inhibitor_logind_and_timeouts(golden: GoldenState) -> None:
     assert decoded(logind).split() == ["[Login]", "InhibitDelayMaxSec=150"]
     assert logind["mode"] == 0o644
     service = units_of(mc)["vm-drain-shutdown-inhibitor.service"]["contents"]
-    assert "--timeout 120 --interval 2" in service
-    assert "After=kubelet.service" in service and "TimeoutStopSec=150" in service
+    assert "--timeout 120 --interval 2 --parallel 4" in service
+    # A daemon holding the logind lock, restarted if it ever loses the signal stream.
+    assert "Type=simple" in service and "Restart=on-failure" in service
+    assert "After=systemd-logind.service" in service
 
 
 def test_thp_runs_before_the_kubelet(golden: GoldenState) -> None:
