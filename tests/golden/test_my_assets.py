@@ -6,12 +6,13 @@ import base64
 import gzip
 from typing import Any
 
+import pytest
 from ruamel.yaml import YAML
 
 from autopilot.golden.catalog import GoldenState
 from autopilot.golden.context import RenderContext
 from autopilot.golden.lookups import OfflineLookups
-from autopilot.golden.render import render_asset
+from autopilot.golden.render import RenderError, render_asset
 
 SCRIPTS = ("swap_online.py", "swap_watermark_tuning.py", "io_latency_protection.py")
 
@@ -40,7 +41,19 @@ def test_hco_golden_config_owns_only_a_small_spec(golden: GoldenState) -> None:
     annotations = hco["metadata"]["annotations"]
     assert annotations["platform.kubevirt.io/managed-by"] == "virt-platform-autopilot"
     assert annotations["platform.kubevirt.io/golden-state-version"] == "v9"
-    assert set(hco["spec"]) == {"virtualization"}  # never security/certConfig
+    # No cluster policy unless asked for: no spec at all (so never security/certConfig).
+    assert "spec" not in hco
+
+
+def test_hco_memory_overcommit_only_when_the_annotation_asks(golden: GoldenState) -> None:
+    key = "platform.kubevirt.io/memory-overcommit-percentage"
+    hco = _one(golden, "hco-golden-config", _ctx({key: " 150 "}))
+    assert hco["spec"] == {"virtualization": {"higherWorkloadDensity": {
+        "memoryOvercommitPercentage": 150}}}
+    assert "spec" not in _one(golden, "hco-golden-config", _ctx({key: ""}))
+    for bad in ("lots", "9", "-150", "1.5", "150%", "\u00b2"):
+        with pytest.raises(RenderError, match="memory-overcommit-percentage must be an integer"):
+            _one(golden, "hco-golden-config", _ctx({key: bad}))
 
 
 def test_swap_machineconfig(golden: GoldenState) -> None:
