@@ -93,9 +93,11 @@ def test_observability_objects(golden: GoldenState) -> None:
     assert svc["spec"]["ports"][0]["name"] == "metrics" and svc["spec"]["ports"][0]["port"] == 8080
     sm = _one(golden, "autopilot-servicemonitor")
     assert sm["spec"]["endpoints"] == [
-        {"port": "metrics", "path": "/metrics", "interval": "30s", "scheme": "http"}]
+        {"port": "metrics", "path": "/metrics", "interval": "30s", "scheme": "http",
+         "honorLabels": True}]
     plugin = _one(golden, "monitoring-uiplugin")
-    assert plugin["spec"]["monitoring"]["incidents"] == {"enabled": False}
+    # Not opted in: the field is not ours at all (never incidents.enabled=false).
+    assert plugin["spec"]["monitoring"] == {"perses": {"enabled": True}}
     on = _one(golden, "monitoring-uiplugin",
               _ctx({"platform.kubevirt.io/enable-incident-detection": "true"}))
     assert on["spec"]["monitoring"]["incidents"] == {"enabled": True}
