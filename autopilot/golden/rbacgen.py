@@ -54,6 +54,8 @@ CONTROLLER_NEEDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("config.openshift.io", "infrastructures", ("get", "list", "watch")),
     ("config.openshift.io", "schedulers", ("get", "list", "watch")),
     ("cdi.kubevirt.io", "storageprofiles", ("get", "list")),
+    # Template lookups: the LokiStack's storage class (LVMS's, vSphere's, the default).
+    ("storage.k8s.io", "storageclasses", ("get", "list")),
     ("monitoring.coreos.com", "prometheusrules", ("get", "list")),
 )
 _PLACEHOLDER_IMAGE = "registry.invalid/placeholder:rbac"
@@ -148,6 +150,9 @@ class _OptimisticLookups(OfflineLookups):
 
     def rwx_storage_class(self) -> str:
         return "rbac-placeholder-rwx"
+
+    def default_storage_class(self) -> str:
+        return "rbac-placeholder-default"
 
 
 def rendered_objects(
