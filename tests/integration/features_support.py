@@ -215,7 +215,9 @@ def _troubleshooting(obj: dict[str, Any]) -> None:
 def _lokistack(obj: dict[str, Any]) -> None:
     spec = spec_of(obj)
     assert spec["size"] == "1x.extra-small", spec  # 4 nodes, not a hosted control plane
-    assert spec["storage"]["secret"] == {"name": "logging-loki-s3", "type": "s3"}, spec
+    assert spec["storage"]["secret"] == {"name": "logging-loki-storage", "type": "s3"}, spec
+    # No LVMS, not vSphere: the cluster's default StorageClass (found through the API).
+    assert spec["storageClassName"] == "standard-csi", spec
     assert spec["limits"]["global"]["retention"]["days"] == 7, spec
     assert spec["tenants"]["mode"] == "openshift-logging", spec
 
@@ -451,9 +453,16 @@ CASES: tuple[FeatureCase, ...] = (
                     "clusterlogforwarders.observability.openshift.io.yaml"),
         namespaces=("openshift-logging",),
         nodes=tuple(node(f"worker-{i}", "worker") for i in range(4)),
+        existing=(("/apis/storage.k8s.io/v1/storageclasses", {
+            "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+            "metadata": {"name": "standard-csi", "annotations": {
+                "storageclass.kubernetes.io/is-default-class": "true"}},
+            "provisioner": "csi.example.com"}),),
         switch={"platform.kubevirt.io/enable-logging": "true",
                 "platform.kubevirt.io/enable-audit-logging": "true"},
-        off_annotations={"platform.kubevirt.io/enable-logging": None},
+        # Audit logging is its own switch: both go off.
+        off_annotations={"platform.kubevirt.io/enable-logging": None,
+                         "platform.kubevirt.io/enable-audit-logging": None},
         objects=(
             Obj("loki.grafana.com/v1", "LokiStack", "lokistacks", "logging-loki",
                 "openshift-logging", _lokistack),
