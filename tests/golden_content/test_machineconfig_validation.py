@@ -32,7 +32,7 @@ from typing import Any
 import pytest
 
 from autopilot.golden.catalog import GoldenState
-from autopilot.golden.lookups import OfflineLookups
+from autopilot.golden.lookups import SnapshotLookups
 from autopilot.golden.rbacgen import all_on_contexts
 from autopilot.golden.render import render_asset
 
@@ -49,10 +49,15 @@ KNOWN_SECTIONS = {"Unit", "Service", "Install", "Timer", "Slice", "Login"}
 def machineconfigs() -> dict[str, dict[str, Any]]:
     """Every MachineConfig the golden state renders, by name (all switches on)."""
     golden: GoldenState = load()
+    # A cluster with a default StorageClass, so every asset renders (the LokiStack needs one).
+    lookups = SnapshotLookups([{
+        "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+        "metadata": {"name": "standard", "annotations": {
+            "storageclass.kubernetes.io/is-default-class": "true"}}}])
     found: dict[str, dict[str, Any]] = {}
     for ctx in all_on_contexts(golden):
         for asset in golden.assets:
-            for obj in render_asset(golden, asset, ctx, lookups=OfflineLookups()):
+            for obj in render_asset(golden, asset, ctx, lookups=lookups):
                 if obj["kind"] == "MachineConfig":
                     found.setdefault(obj["metadata"]["name"], obj)
     return found
