@@ -272,18 +272,25 @@ def _exporter_ds(obj: dict[str, Any]) -> None:
 
 def _exporter_scc(obj: dict[str, Any]) -> None:
     assert obj["allowHostPID"] is True and obj["allowPrivilegedContainer"] is False, obj
-    assert obj["users"] == [
-        "system:serviceaccount:kubevirt-metrics-exporter:kubevirt-metrics-exporter"], obj
+    assert obj["seLinuxContext"] == {"type": "MustRunAs"}, obj
+    assert not obj.get("users"), obj  # granted through RBAC "use"
+
+
+def _exporter_scc_use(obj: dict[str, Any]) -> None:
+    assert obj["roleRef"]["name"] == "kubevirt-metrics-exporter-scc", obj
+    assert obj["subjects"][0]["name"] == "kubevirt-metrics-exporter", obj
 
 
 def _exporter_podmonitor(obj: dict[str, Any]) -> None:
     endpoint = spec_of(obj)["podMetricsEndpoints"][0]
     assert (endpoint["port"], endpoint["interval"]) == ("metrics", "30s"), endpoint
+    assert endpoint["honorLabels"] is True, endpoint
 
 
 def _exporter_rule(obj: dict[str, Any]) -> None:
     rules = [r for g in spec_of(obj)["groups"] for r in g["rules"]]
-    assert {"KubeVirtMetricsExporterDegraded", "KubeVirtVMStorageLatencyHigh"} <= {
+    assert len({r["alert"] for r in rules if "alert" in r}) == 22, rules
+    assert {"KubeVirtMetricsExporterDegraded", "KubeVirtVMVirtqueueSaturated"} <= {
         r.get("alert") for r in rules}, rules
 
 
@@ -515,6 +522,10 @@ CASES: tuple[FeatureCase, ...] = (
                       "clusterrolebindings", ns=False),
             _exporter("SecurityContextConstraints", "security.openshift.io/v1",
                       "securitycontextconstraints", ns=False, check=_exporter_scc),
+            _exporter("ClusterRole", "rbac.authorization.k8s.io/v1", "clusterroles", ns=False,
+                      name="kubevirt-metrics-exporter-scc"),
+            _exporter("RoleBinding", "rbac.authorization.k8s.io/v1", "rolebindings",
+                      name="kubevirt-metrics-exporter-scc", check=_exporter_scc_use),
             _exporter("Role", "rbac.authorization.k8s.io/v1", "roles", name="prometheus-k8s"),
             _exporter("RoleBinding", "rbac.authorization.k8s.io/v1", "rolebindings",
                       name="prometheus-k8s"),
