@@ -155,7 +155,7 @@ _DUMP_ALL = """
 import hashlib, json, sys
 from pathlib import Path
 from autopilot.golden.catalog import load_golden_state
-from autopilot.golden.rbacgen import all_on_contexts
+from autopilot.golden.kinds import all_on_contexts
 from autopilot.golden.lookups import OfflineLookups
 from autopilot.golden.render import render_asset, render_text
 from autopilot.golden.templating import to_yaml

@@ -32,8 +32,8 @@ from typing import Any
 import pytest
 
 from autopilot.golden.catalog import GoldenState
+from autopilot.golden.kinds import all_on_contexts
 from autopilot.golden.lookups import SnapshotLookups
-from autopilot.golden.rbacgen import all_on_contexts
 from autopilot.golden.render import render_asset
 
 from .node_sandbox import decode_source, exec_lines

@@ -41,6 +41,13 @@ CONTRACT = {
 RUNBOOK_BASE = "https://github.com/kubevirt/virt-platform-autopilot/blob/main/runbooks/"
 
 
+def catalog_params() -> dict[str, str]:
+    """The alert asset's params from the catalogue (the runbook location setting)."""
+    data = YAML(typ="safe", pure=True).load((GOLDEN / "catalog" / "observability.yaml").read_text())
+    [asset] = [a for a in data["assets"] if a["path"] == TEMPLATE]
+    return {str(k): str(v) for k, v in (asset.get("params") or {}).items()}
+
+
 def _yaml() -> YAML:
     y = YAML(typ="safe", pure=True)
     y.default_flow_style = False
@@ -49,13 +56,14 @@ def _yaml() -> YAML:
 
 
 def render_strict(namespace: str) -> str:
-    """Plain Jinja2, strict undefined, only ``namespace`` known: proves nothing else is used."""
+    """Plain Jinja2, strict undefined, only ``namespace`` and the catalogue's params known:
+    proves nothing else is used."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(GOLDEN)),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
     )
-    return env.get_template(TEMPLATE).render(namespace=namespace)
+    return env.get_template(TEMPLATE).render(namespace=namespace, params=catalog_params())
 
 
 def render_with_engine(namespace: str) -> str:
@@ -64,7 +72,8 @@ def render_with_engine(namespace: str) -> str:
         from autopilot.golden.templating import make_environment
     except ImportError:
         return render_strict(namespace)
-    return make_environment(GOLDEN).get_template(TEMPLATE).render(namespace=namespace)
+    return make_environment(GOLDEN).get_template(TEMPLATE).render(
+        namespace=namespace, params=catalog_params())
 
 
 @pytest.fixture(scope="module")

@@ -307,8 +307,8 @@ def test_promtool_catches_a_wrong_label(rules_dir: Path, target: Target,
 
 def every_rendered(kind: str) -> dict[str, dict[str, Any]]:
     """Every object of ``kind`` the golden state renders with every switch on."""
+    from autopilot.golden.kinds import all_on_contexts
     from autopilot.golden.lookups import SnapshotLookups
-    from autopilot.golden.rbacgen import all_on_contexts
     from autopilot.golden.render import render_asset
 
     golden = load()

@@ -23,8 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from autopilot.controller.customize import customize
 from autopilot.engine import overrides
+from autopilot.engine.customize import customize
 from autopilot.golden.catalog import load_golden_state
 from autopilot.golden.gate import parse_activation
 from autopilot.golden.locate import resolve_golden_state_dir
