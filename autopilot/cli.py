@@ -13,11 +13,12 @@ import sys
 from collections.abc import Sequence
 from typing import Protocol, cast
 
+# Commands raise it; defined with them so that they need nothing from this dispatcher.
+from autopilot.commands import UsageError
+
+__all__ = ["COMMANDS", "UsageError", "build_parser", "main"]
+
 COMMANDS = ("run", "render", "rbac", "features", "csv", "explain", "demo")
-
-
-class UsageError(Exception):
-    """A problem with the user's input; printed as one line, exit code 2."""
 
 
 class _Command(Protocol):

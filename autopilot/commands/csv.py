@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from autopilot.cli import UsageError
+from autopilot.commands import UsageError
 from autopilot.golden.locate import candidate_dirs
 from autopilot.olm.bundle import generated_files
 from autopilot.olm.sources import BundleError

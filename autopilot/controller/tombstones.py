@@ -16,7 +16,6 @@ off, excluded or not installed).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -38,9 +37,6 @@ from autopilot.observability.metrics import (
 )
 
 log = structlog.get_logger("autopilot.tombstones")
-
-DELETED, FAILED, SKIPPED = TOMBSTONE_DELETED, TOMBSTONE_ERROR, TOMBSTONE_SKIPPED
-WAITING, KEPT = TOMBSTONE_WAITING, TOMBSTONE_KEPT
 
 
 class TombstoneSweeper:
@@ -81,7 +77,7 @@ class TombstoneSweeper:
             waiting = [
                 t for t in self._tombstones
                 if t.after is not None and t.after.asset == asset
-                and self.status.get(_key(t), (None, ""))[0] == WAITING
+                and self.status.get(_key(t), (None, ""))[0] == TOMBSTONE_WAITING
             ]
             if waiting:
                 await self._sweep_locked(waiting)
@@ -97,10 +93,10 @@ class TombstoneSweeper:
             key = _key(tomb)
             previous = self.status.get(key)
             self.status[key] = (code, note)
-            self._metrics.tombstone_status.labels(
-                kind=tomb.kind, name=tomb.name, namespace=tomb.namespace or ""
-            ).set(code)
-            ok = ok and code != FAILED
+            self._metrics.set_tombstone_status(
+                tomb.kind, tomb.name, tomb.namespace or "", status=code
+            )
+            ok = ok and code != TOMBSTONE_ERROR
             if previous != (code, note) and note:
                 self._report(tomb, code, note)
         return ok
@@ -108,8 +104,7 @@ class TombstoneSweeper:
     def clear_metrics(self) -> None:
         """Remove every tombstone series (autopilot turned off)."""
         for kind, name, namespace in list(self.status):
-            with contextlib.suppress(KeyError):
-                self._metrics.tombstone_status.remove(kind, name, namespace)
+            self._metrics.remove_tombstone(kind, name, namespace)
         self.status.clear()
 
     def snapshot(self) -> list[dict[str, Any]]:
@@ -133,36 +128,41 @@ class TombstoneSweeper:
     async def _one(self, tomb: Tombstone) -> tuple[int, str]:
         res = self._view.resource_for(tomb.api_version, tomb.kind)
         if res is None:
-            return DELETED, ""  # kind not installed: nothing can exist
+            return TOMBSTONE_DELETED, ""  # kind not installed: nothing can exist
         ns = tomb.namespace or None
         try:
             live = await self._client.get(res, tomb.name, namespace=ns)
         except ApiError as exc:
-            return FAILED, f"cannot read: {exc.message}"
+            return TOMBSTONE_ERROR, f"cannot read: {exc.message}"
         except (OSError, TimeoutError) as exc:
-            return FAILED, f"cannot read: {exc}"
+            return TOMBSTONE_ERROR, f"cannot read: {exc}"
         if live is None:
-            return DELETED, ""
+            return TOMBSTONE_DELETED, ""
         labels = (live.get("metadata") or {}).get("labels") or {}
         if labels.get(MANAGED_BY_LABEL) != MANAGED_BY_VALUE:
-            return SKIPPED, f"not deleted: the live object lacks {MANAGED_BY_LABEL}"
+            return TOMBSTONE_SKIPPED, f"not deleted: the live object lacks {MANAGED_BY_LABEL}"
         if is_unmanaged(live):
             # Labelled by us (or the reference operator), then handed to the administrator.
-            return SKIPPED, f"not deleted: handed to the administrator ({MODE}: unmanaged)"
+            return (
+                TOMBSTONE_SKIPPED,
+                f"not deleted: handed to the administrator ({MODE}: unmanaged)",
+            )
         if self._check is not None:
             verdict = self._check(tomb)
             if verdict.state != "ready":
-                code = {"rendered": SKIPPED, "waiting": WAITING}.get(verdict.state, KEPT)
+                code = {"rendered": TOMBSTONE_SKIPPED, "waiting": TOMBSTONE_WAITING}.get(
+                    verdict.state, TOMBSTONE_KEPT
+                )
                 return code, verdict.note
         try:
             await self._client.delete(res, tomb.name, namespace=ns)
         except ApiError as exc:
             if exc.status == 404:
-                return DELETED, ""
-            return FAILED, f"delete failed: {exc.message}"
+                return TOMBSTONE_DELETED, ""
+            return TOMBSTONE_ERROR, f"delete failed: {exc.message}"
         except (OSError, TimeoutError) as exc:
-            return FAILED, f"delete failed: {exc}"
-        return DELETED, "deleted obsolete object"
+            return TOMBSTONE_ERROR, f"delete failed: {exc}"
+        return TOMBSTONE_DELETED, "deleted obsolete object"
 
     def _report(self, tomb: Tombstone, code: int, note: str) -> None:
         regarding = {
@@ -171,16 +171,16 @@ class TombstoneSweeper:
             "metadata": {"name": tomb.name, "namespace": tomb.namespace or ""},
         }
         blog = log.bind(kind=tomb.kind, name=tomb.name, namespace=tomb.namespace or "")
-        if code in (WAITING, KEPT):
+        if code in (TOMBSTONE_WAITING, TOMBSTONE_KEPT):
             # Not a failure: the next sweep (or the replacement's next pass) decides again.
             blog.info("tombstone waits", reason=note)
             return
-        if code == DELETED:
+        if code == TOMBSTONE_DELETED:
             blog.info("tombstone deleted")
             self._events.emit(
                 regarding, type="Normal", reason="TombstoneDeleted", note=note, action="Delete"
             )
-        elif code == SKIPPED:
+        elif code == TOMBSTONE_SKIPPED:
             blog.warning("tombstone skipped", reason=note)
             self._events.emit(
                 regarding, type="Warning", reason="TombstoneSkipped", note=note, action="Delete"

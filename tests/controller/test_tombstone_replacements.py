@@ -6,10 +6,16 @@ from typing import Any
 
 from autopilot.controller.replacements import ReplacementCheck
 from autopilot.controller.state import StateBook
-from autopilot.controller.tombstones import DELETED, KEPT, SKIPPED, WAITING, TombstoneSweeper
+from autopilot.controller.tombstones import TombstoneSweeper
 from autopilot.golden.tombstones import Replacement, Tombstone
 from autopilot.kube.resources import ObjectRef, ResourceInfo
-from autopilot.observability.metrics import Metrics
+from autopilot.observability.metrics import (
+    TOMBSTONE_DELETED,
+    TOMBSTONE_KEPT,
+    TOMBSTONE_SKIPPED,
+    TOMBSTONE_WAITING,
+    Metrics,
+)
 
 LABELS = {"platform.kubevirt.io/managed-by": "virt-platform-autopilot"}
 CRB = ResourceInfo("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding",
@@ -83,15 +89,15 @@ class World:
 async def test_waits_for_the_replacement_then_deletes_when_it_comes_into_line() -> None:
     w = World(objects={"old-crb": live("old-crb")})
     await w.sweeper.sweep()
-    assert w.status() == WAITING and w.client.deleted == []
+    assert w.status() == TOMBSTONE_WAITING and w.client.deleted == []
     w.apply_replacement(compliance=0)  # applied but failing
     await w.sweeper.after_asset("new-asset")
-    assert w.status() == WAITING and w.client.deleted == []
+    assert w.status() == TOMBSTONE_WAITING and w.client.deleted == []
     w.book.object(NEW, asset="new-asset").compliance = 1
     await w.sweeper.after_asset("other-asset")  # not the replacement: nothing happens
     assert w.client.deleted == []
     await w.sweeper.after_asset("new-asset")
-    assert w.client.deleted == ["old-crb"] and w.status() == DELETED
+    assert w.client.deleted == ["old-crb"] and w.status() == TOMBSTONE_DELETED
     assert ("old-crb", "TombstoneDeleted") in w.events.reasons
     # Waiting is not a failure: no Skipped/Failed event was emitted on the way.
     assert {r for _, r in w.events.reasons} == {"TombstoneDeleted"}
@@ -102,9 +108,9 @@ async def test_replacement_not_managed_here_keeps_the_old_object() -> None:
     w.reconciled.add("new-asset")  # reconciled, rendered nothing (off, excluded, not listed)
     w.book.set_asset_objects("new-asset", [])
     await w.sweeper.sweep()
-    assert w.status() == KEPT and w.client.deleted == []
+    assert w.status() == TOMBSTONE_KEPT and w.client.deleted == []
     [snap] = w.sweeper.snapshot()
-    assert snap["status"] == KEPT and "not managed on this cluster" in snap["note"]
+    assert snap["status"] == TOMBSTONE_KEPT and "not managed on this cluster" in snap["note"]
     assert snap["after"] == "ClusterRoleBinding new-crb (asset new-asset)"
 
 
@@ -122,7 +128,7 @@ async def test_never_deletes_an_unmanaged_or_unlabelled_or_rendered_object() -> 
     w.book.set_asset_objects("some-asset", [ObjectRef(OLD.api_version, OLD.kind, "ours")])
     await w.sweeper.sweep()
     assert w.client.deleted == []
-    assert [w.status(n) for n in ("handed", "ours", "theirs")] == [SKIPPED] * 3
+    assert [w.status(n) for n in ("handed", "ours", "theirs")] == [TOMBSTONE_SKIPPED] * 3
     notes = {s["name"]: s["note"] for s in w.sweeper.snapshot()}
     assert "unmanaged" in notes["handed"]
     assert "asset some-asset renders this object" in notes["ours"]
@@ -133,4 +139,4 @@ async def test_never_deletes_an_unmanaged_or_unlabelled_or_rendered_object() -> 
 async def test_absent_old_object_is_done_whatever_the_replacement() -> None:
     w = World(objects={})
     await w.sweeper.sweep()
-    assert w.status() == DELETED and w.client.deleted == []
+    assert w.status() == TOMBSTONE_DELETED and w.client.deleted == []

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from autopilot.golden.rbacgen import plural_of
+from autopilot.golden.kinds import plural_of
 from autopilot.kube.resources import split_api_version
 from tests.golden.cmd import run_command
 from tests.support.cluster import CRDS, Cluster, require_shared

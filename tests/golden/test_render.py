@@ -155,18 +155,27 @@ _DUMP_ALL = """
 import hashlib, json, sys
 from pathlib import Path
 from autopilot.golden.catalog import load_golden_state
-from autopilot.golden.rbacgen import all_on_contexts
+from autopilot.golden.kinds import all_on_contexts
 from autopilot.golden.lookups import OfflineLookups
 from autopilot.golden.render import render_asset, render_text
 from autopilot.golden.templating import to_yaml
 gs = load_golden_state(Path(sys.argv[1]))
+
+
+class Lookups(OfflineLookups):
+    # A cluster with a default StorageClass: without one the LokiStack refuses to
+    # render on purpose (tests/golden_content covers that refusal).
+    def default_storage_class(self):
+        return "standard"
+
+
 hashes, errors, objects = {}, {}, 0
 for i, ctx in enumerate(all_on_contexts(gs)):
     for asset in gs.assets:
         key = f"{i}/{asset.name}"
         try:
-            text = render_text(gs, asset, ctx, lookups=OfflineLookups())
-            objs = render_asset(gs, asset, ctx, lookups=OfflineLookups())
+            text = render_text(gs, asset, ctx, lookups=Lookups())
+            objs = render_asset(gs, asset, ctx, lookups=Lookups())
         except Exception as exc:
             errors[key] = f"{type(exc).__name__}: {exc}"
             continue

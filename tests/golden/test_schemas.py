@@ -15,11 +15,11 @@ import pytest
 from ruamel.yaml import YAML
 
 from autopilot.golden.catalog import GoldenState
+from autopilot.golden.kinds import all_on_contexts
 from autopilot.golden.lookups import OfflineLookups
-from autopilot.golden.rbacgen import all_on_contexts
 from autopilot.golden.render import render_asset
 from autopilot.kube.resources import split_api_version
-from autopilot.sim import schema
+from kubesim import schema
 from tests.golden.conftest import SHARED
 
 MY_FEATURES = ("framework", "observability", "swap")

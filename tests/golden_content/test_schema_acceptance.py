@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from autopilot.golden.catalog import GoldenState
+from autopilot.golden.kinds import plural_of
 from autopilot.golden.lookups import Lookups, OfflineLookups
-from autopilot.golden.rbacgen import plural_of
 
 from .rendering import (
     SHARED,

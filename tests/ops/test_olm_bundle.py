@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from autopilot.controller.leader import LEASE_NAME
+from autopilot.runtime.leader import LEASE_NAME
 from tests.golden.cmd import run_command
 from tests.ops.olm_schema import ENV_NAME, csv_problems
 from tests.ops.openapi_check import OpenAPI
