@@ -126,19 +126,8 @@ def _bind(flag: str, value: str, *, may_be_empty: bool) -> str:
     return text
 
 
-def config_from_args(args: argparse.Namespace, *, isatty: bool | None = None) -> RunConfig:
-    """Validate parsed flags into a :class:`RunConfig`; raises :class:`ConfigError`."""
-    try:
-        leader_elect = parse_bool(str(args.leader_elect))
-    except ValueError as exc:
-        raise ConfigError(f"--leader-elect: {exc}") from None
-    try:
-        resync = parse_duration(str(args.resync_period))
-    except ValueError as exc:
-        raise ConfigError(f"--resync-period: {exc}") from None
-    if 0 < resync < 1:
-        raise ConfigError(f"--resync-period: {args.resync_period!r} is too short (minimum 1s)")
-
+def _logging(args: argparse.Namespace, *, isatty: bool | None) -> tuple[str, str]:
+    """(format, level) from ``--log-format`` and ``--log-level``."""
     fmt = args.log_format
     if fmt is None:
         tty = sys.stderr.isatty() if isatty is None else isatty
@@ -153,7 +142,23 @@ def config_from_args(args: argparse.Namespace, *, isatty: bool | None = None) ->
         raise ConfigError(
             f"--log-level: expected one of {', '.join(LOG_LEVELS)}, got {args.log_level!r}"
         )
+    return fmt, level
 
+
+def config_from_args(args: argparse.Namespace, *, isatty: bool | None = None) -> RunConfig:
+    """Validate parsed flags into a :class:`RunConfig`; raises :class:`ConfigError`."""
+    try:
+        leader_elect = parse_bool(str(args.leader_elect))
+    except ValueError as exc:
+        raise ConfigError(f"--leader-elect: {exc}") from None
+    try:
+        resync = parse_duration(str(args.resync_period))
+    except ValueError as exc:
+        raise ConfigError(f"--resync-period: {exc}") from None
+    if 0 < resync < 1:
+        raise ConfigError(f"--resync-period: {args.resync_period!r} is too short (minimum 1s)")
+
+    fmt, level = _logging(args, isatty=isatty)
     namespace = str(args.namespace or "").strip()
     if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", namespace):
         raise ConfigError(f"--namespace: {args.namespace!r} is not a valid namespace name")

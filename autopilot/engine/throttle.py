@@ -11,57 +11,15 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Final
+
+from autopilot.runtime.tokenbucket import TokenBucket
 
 CAPACITY: Final = 10
 REFILL_SECONDS: Final = 6.0
-# Tolerance for float accumulation in the refill (1/6 added six times).
-_EPSILON: Final = 1e-9
 
 Clock = Callable[[], float]
-
-
-@dataclass
-class TokenBucket:
-    """A continuously refilled token bucket; starts full."""
-
-    capacity: float = CAPACITY
-    refill_per_second: float = 1 / REFILL_SECONDS
-    clock: Clock = time.monotonic
-    tokens: float = field(init=False)
-    _last: float = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.tokens = float(self.capacity)
-        self._last = self.clock()
-
-    def _refill(self) -> None:
-        now = self.clock()
-        elapsed = now - self._last
-        if elapsed > 0:  # a clock that steps back must not drain tokens
-            self.tokens = min(float(self.capacity), self.tokens + elapsed * self.refill_per_second)
-        self._last = max(self._last, now)
-
-    def available(self) -> float:
-        """Tokens available now."""
-        self._refill()
-        return self.tokens
-
-    def try_take(self) -> bool:
-        """Take one token if there is one."""
-        self._refill()
-        if self.tokens + _EPSILON >= 1:
-            self.tokens = max(0.0, self.tokens - 1)
-            return True
-        return False
-
-    def seconds_until_token(self) -> float:
-        """How long until a token is available (0 if one is now)."""
-        missing = 1 - self.available()
-        if missing <= _EPSILON or self.refill_per_second <= 0:
-            return 0.0 if missing <= _EPSILON else float("inf")
-        return missing / self.refill_per_second
 
 
 @dataclass(frozen=True, slots=True)

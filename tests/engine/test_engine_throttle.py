@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from autopilot.engine.throttle import REFILL_SECONDS, ThrashGuard, TokenBucket
+from autopilot.engine.throttle import CAPACITY, REFILL_SECONDS, ThrashGuard
+from autopilot.runtime.tokenbucket import TokenBucket
 
 
 @dataclass
@@ -21,6 +22,11 @@ class FakeClock:
 REF = ("ConfigMap", "ns", "cm")
 
 
+def object_bucket(clock: FakeClock) -> TokenBucket:
+    """The bucket the guard gives each object."""
+    return TokenBucket(capacity=CAPACITY, refill_per_second=1 / REFILL_SECONDS, clock=clock)
+
+
 def drain(guard: ThrashGuard, ref: object = REF, n: int = 10) -> None:
     for _ in range(n):
         assert guard.acquire(ref).allowed
@@ -28,7 +34,7 @@ def drain(guard: ThrashGuard, ref: object = REF, n: int = 10) -> None:
 
 def test_bucket_ten_then_one_per_six_seconds() -> None:
     clock = FakeClock()
-    bucket = TokenBucket(clock=clock)
+    bucket = object_bucket(clock)
     assert all(bucket.try_take() for _ in range(10))
     assert not bucket.try_take()
     assert bucket.seconds_until_token() == REFILL_SECONDS
@@ -46,7 +52,7 @@ def test_bucket_ten_then_one_per_six_seconds() -> None:
 
 def test_clock_stepping_back_does_not_drain() -> None:
     clock = FakeClock()
-    bucket = TokenBucket(clock=clock)
+    bucket = object_bucket(clock)
     bucket.try_take()
     clock.advance(-100)
     assert bucket.available() == 9

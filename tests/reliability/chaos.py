@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from autopilot.sim import KubeSim
+from kubesim import KubeSim
 from tests.support.controller import Controller
 from tests.support.platform import Platform
 

@@ -28,9 +28,9 @@ from typing import Any
 
 import pytest
 
-from autopilot.sim import KubeSim
-from autopilot.sim.kubeconfig import kubeconfig_text
-from autopilot.sim.loader import load_crds
+from kubesim import KubeSim
+from kubesim.kubeconfig import kubeconfig_text
+from kubesim.loader import load_crds
 from tests.support.prom import parse_metrics
 from tests.support.wait import eventually_sync
 
