@@ -15,6 +15,7 @@ from autopilot.web import parse_bind_address
 
 DEFAULT_NAMESPACE = "openshift-cnv"
 DEFAULT_RESYNC = "5m"
+DEFAULT_EDIT_WAR_WINDOW = "10m"
 LOG_FORMATS = ("json", "console")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -76,6 +77,7 @@ class RunConfig:
     health_probe_bind_address: str = ":8082"
     debug_bind_address: str = "127.0.0.1:8081"
     workers: int = 2
+    edit_war_window: float = 600.0
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -104,6 +106,11 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="[host]:port for /debug/...; empty disables (default 127.0.0.1:8081)")
     parser.add_argument("--workers", default="2", metavar="N",
                         help="concurrent reconcile workers (default 2)")
+    parser.add_argument("--edit-war-window", default=DEFAULT_EDIT_WAR_WINDOW,
+                        metavar="DURATION",
+                        help="an object whose fields another writer takes back 5 times within "
+                             "this window is paused as an edit war "
+                             f"(default {DEFAULT_EDIT_WAR_WINDOW})")
 
 
 def _bind(flag: str, value: str, *, may_be_empty: bool) -> str:
@@ -163,6 +170,14 @@ def config_from_args(args: argparse.Namespace, *, isatty: bool | None = None) ->
     if not 1 <= workers <= 64:
         raise ConfigError(f"--workers: must be between 1 and 64, got {workers}")
 
+    try:
+        window = parse_duration(str(args.edit_war_window))
+    except ValueError as exc:
+        raise ConfigError(f"--edit-war-window: {exc}") from None
+    if window < 1:
+        raise ConfigError(f"--edit-war-window: {args.edit_war_window!r} is too short "
+                          "(minimum 1s)")
+
     golden: Path | None = None
     if args.golden_state:
         golden = Path(args.golden_state)
@@ -188,4 +203,5 @@ def config_from_args(args: argparse.Namespace, *, isatty: bool | None = None) ->
         debug_bind_address=_bind("--debug-bind-address", args.debug_bind_address,
                                  may_be_empty=True),
         workers=workers,
+        edit_war_window=window,
     )

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import cold_start, drift, idle, results_doc, scale, steady, storm
+from bench import cold_start, drift, editwar, idle, results_doc, scale, steady, storm
 from bench.crds import MissingSchemas
 from bench.env import Env, cluster_source
 from bench.modes import FULL, QUICK, SMOKE, Mode
@@ -39,6 +39,7 @@ BENCHMARKS: dict[str, Callable[[Env, Mode], dict[str, Any]]] = {
     "drift": drift.run,
     "idle": idle.run,
     "storm": storm.run,
+    "editwar": editwar.run,
     "scale": scale.run,
 }
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"

@@ -46,6 +46,17 @@ def _storm(r: dict[str, Any]) -> str:
             f" {r['seconds']}s)")
 
 
+def _editwar(r: dict[str, Any]) -> str:
+    parts = []
+    for f in r["fights"]:
+        rate = f"every {f['edit_every_s']:g}s"
+        took = "not paused" if f["time_to_pause_s"] is None else f"{f['time_to_pause_s']}s"
+        named = ",".join(f["named"] or []) or "-"
+        parts.append(f"{rate}: {took} ({f['edits_before_pause']} edits, "
+                     f"{f['flips_counted']} flips, by {f['trigger'] or '-'}, named {named})")
+    return "time to pause " + "; ".join(parts)
+
+
 def _scale(r: dict[str, Any]) -> str:
     rest, churn = r["rest"], r["churn"]
     wait = churn["queue_wait_ms"]
@@ -61,7 +72,7 @@ def _scale(r: dict[str, Any]) -> str:
 
 FORMATS: dict[str, Callable[[dict[str, Any]], str]] = {
     "cold_start": _cold, "steady": _steady, "drift": _drift, "idle": _idle,
-    "storm": _storm, "scale": _scale,
+    "storm": _storm, "editwar": _editwar, "scale": _scale,
 }
 
 

@@ -41,6 +41,11 @@ def _json(body: Any, status: int = 200, content_type: str = "application/json") 
 
 
 def _error(exc: SimError) -> web.Response:
+    if exc.plain_text is not None:
+        resp = web.Response(text=exc.plain_text, status=exc.code, content_type="text/plain",
+                            charset="utf-8", headers={"X-Content-Type-Options": "nosniff"})
+        resp.headers.update(exc.headers)
+        return resp
     resp = _json(exc.body(), exc.code)
     resp.headers.update(exc.headers)
     return resp
@@ -147,7 +152,7 @@ class Router:
         if segs[0] == "apis" and len(segs) == 2:
             doc = discovery.group(registry, segs[1])
             if doc is None:
-                raise page_not_found()
+                raise page_not_found(segs[1])
             return _json(doc)
         if segs[0] == "api" and len(segs) >= 2:
             group, version, rest = "", segs[1], segs[2:]
@@ -158,7 +163,7 @@ class Router:
         if not rest:
             doc = discovery.resource_list(registry, group, version)
             if doc is None:
-                raise page_not_found()
+                raise page_not_found(group)
             return _json(doc)
         req = self._api_request(request, group, version, rest, who or Identity(""))
         return await self._serve(request, req, accept)
@@ -172,7 +177,7 @@ class Router:
         else:
             doc = None
         if doc is None:
-            raise page_not_found()
+            raise page_not_found("")  # a Status, as before (the real server sends no body)
         return _json(doc)
 
     def _api_request(self, request: web.Request, group: str, version: str, rest: list[str],
@@ -182,15 +187,15 @@ class Router:
                 len(rest) == 3 and rest[2] in ("status", "finalize")):
             namespace, rest = rest[1], rest[2:]
         if len(rest) > 3:
-            raise page_not_found()
+            raise page_not_found(group)
         plural = rest[0]
         name = rest[1] if len(rest) > 1 else ""
         sub = rest[2] if len(rest) > 2 else ""
         rtype = self.state.registry.lookup(group, version, plural)
         if rtype is None or (sub and (sub not in _SUBRESOURCES or not rtype.status_subresource)):
-            raise page_not_found()
+            raise page_not_found(group)
         if namespace and not rtype.namespaced:
-            raise page_not_found()
+            raise page_not_found(group)
         query = dict(request.query)
         verb = _verb(request.method, name, query)
         return ApiRequest(rtype=rtype, version=version, namespace=namespace, name=name,

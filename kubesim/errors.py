@@ -40,6 +40,8 @@ class SimError(Exception):
         self.reason = reason or _REASONS.get(code, "Unknown")
         self.details = details
         self.headers = headers or {}
+        # A bare text body instead of a Status (what a real server sends for some paths).
+        self.plain_text: str | None = None
 
     def body(self) -> dict[str, Any]:
         """The ``Status`` object."""
@@ -127,9 +129,24 @@ def method_not_allowed() -> SimError:
                     reason="MethodNotAllowed")
 
 
-def page_not_found() -> SimError:
-    """404 for a path no API serves."""
-    return SimError(404, "the server could not find the requested resource", details={})
+def page_not_found(group: str | None = None) -> SimError:
+    """404 for a path no API serves.
+
+    A real kube-apiserver answers a ``Status`` under the core API and the built-in
+    groups, but a bare ``404 page not found`` text for any other group: a custom
+    resource's path once its CRD is gone, or a group nothing serves (``group=None``
+    stands for a path outside ``/api`` and ``/apis/<group>``).
+    """
+    err = SimError(404, "the server could not find the requested resource", details={})
+    if group is None or not _builtin_group(group):
+        err.plain_text = "404 page not found\n"
+    return err
+
+
+def _builtin_group(group: str) -> bool:
+    # Kubernetes' own groups are the core group, dotless names (apps, batch, policy...)
+    # and *.k8s.io; a CRD's group always has a dot.
+    return group == "" or "." not in group or group.endswith(".k8s.io")
 
 
 def forbidden(

@@ -110,6 +110,7 @@ class ControllerDebug:
         return {
             **st.as_dict(),
             "apiVersion": st.ref.api_version,
+            "editWar": r.edit_war.detector.snapshot(st.ref),
             "events": "kubectl get events -n "
             + (ns or "default")
             + f" --field-selector involvedObject.name={name}",

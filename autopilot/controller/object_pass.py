@@ -16,12 +16,13 @@ from typing import Any
 
 import structlog
 
+from autopilot.controller.edit_war import FAILED, PAUSED, EditWarGate, Stop
 from autopilot.controller.ports import ClusterView, EventSink
 from autopilot.controller.state import ObjectState, StateBook
-from autopilot.engine import drift, overrides, throttle
+from autopilot.engine import drift, overrides
 from autopilot.engine.customize import customize
 from autopilot.kube.client import ApiError, KubeClient
-from autopilot.kube.resources import ObjectRef, ResourceInfo
+from autopilot.kube.resources import ObjectRef, ResourceInfo, not_served
 from autopilot.observability.metrics import CUSTOMIZATION_PATCH, CUSTOMIZATION_UNMANAGED, Metrics
 
 log = structlog.get_logger("autopilot.reconcile")
@@ -58,7 +59,7 @@ class ObjectPass:
     metrics: Metrics
     book: StateBook
     verdicts: drift.VerdictCache
-    guard: throttle.ThrashGuard
+    edit_war: EditWarGate
 
     async def run(
         self, *, asset: str, desired: dict[str, Any], res: ResourceInfo, forced: bool = False
@@ -94,15 +95,17 @@ class ObjectPass:
         desired = self._customize(st, desired, live, blog)
         regarding = live or desired
         fingerprint = drift.desired_fingerprint(desired)
-        settled = await self._check_drift(
+        checked = await self._check_drift(
             st, desired, live, res, blog, fingerprint=fingerprint, forced=forced
         )
-        if settled is not None:
-            return settled
+        if isinstance(checked, Result):
+            return checked
 
-        decision = self.guard.acquire(ref)
-        if not decision.allowed:
-            return await self._throttled(st, regarding, live, res, decision, blog)
+        stop = await self.edit_war.check(
+            ref=ref, live=live, dry_run=checked, res=res, regarding=regarding, blog=blog
+        )
+        if stop is not None:
+            return self._stopped(st, regarding, blog, stop)
 
         applied = await self._server_apply(st, regarding, blog, res, desired, dry_run=False)
         if isinstance(applied, Result):
@@ -116,7 +119,7 @@ class ObjectPass:
             self._set_paused(st, True)
             self._drop_compliance(st)
             return Result(Outcome.SKIPPED)
-        if st.paused:
+        if st.paused and not self.edit_war.paused_here(st.ref):
             self._set_paused(st, False)
         if live is not None and overrides.is_unmanaged(live):
             self._enter_unmanaged(st, live, blog)
@@ -136,8 +139,9 @@ class ObjectPass:
         *,
         fingerprint: str,
         forced: bool,
-    ) -> Result | None:
-        """The pass's end when nothing is to apply (in sync, failed, guarded), else None."""
+    ) -> Result | dict[str, Any] | None:
+        """The pass's end when nothing is to apply (in sync, failed, guarded); else the
+        dry run showing the drift, or None when the object is to be created."""
         ref = st.ref
         # A cached verdict is valid while neither side changed.
         live_rv = str(((live or {}).get("metadata") or {}).get("resourceVersion", ""))
@@ -155,6 +159,7 @@ class ObjectPass:
         diffs = drift.diff_paths(dry, live)
         st.last_checked_at = time.time()
         if not diffs:
+            self.edit_war.in_sync(ref, live)
             self.verdicts.put(ref, fingerprint, live_rv)
             st.last_diff = ()
             self._set_compliance(st, 1)
@@ -171,15 +176,15 @@ class ObjectPass:
                 action="Reconcile",
             )
         blog.info("drift detected", fields=diffs[:10])
-        return None
+        return dry
 
     def _report_applied(
         self, st: ObjectState, applied: dict[str, Any], fingerprint: str, blog: Any,
         *, created: bool,
     ) -> None:
-        """A successful apply: end the throttle episode, remember the verdict, tell the user."""
+        """A successful apply: remember what we own and the verdict, tell the user."""
         ref = st.ref
-        self.guard.record_success(ref)
+        self.edit_war.applied(ref, applied)
         new_rv = str((applied.get("metadata") or {}).get("resourceVersion", ""))
         self.verdicts.put(ref, fingerprint, new_rv)
         st.last_error = ""
@@ -219,7 +224,7 @@ class ObjectPass:
         except ApiError as exc:
             if _missing_namespace(exc):
                 return Result(Outcome.SKIPPED)  # namespace guard, seen by the server
-            return self._failed(st, regarding, blog, exc.message, verb=verb)
+            return self._failed(st, regarding, blog, _api_message(exc, res), verb=verb)
         except (OSError, TimeoutError) as exc:
             return self._failed(st, regarding, blog, _describe(exc), verb=verb)
 
@@ -258,48 +263,17 @@ class ObjectPass:
         self._set_customizations(st, out.active)
         return out.desired
 
-    async def _throttled(
-        self,
-        st: ObjectState,
-        regarding: dict[str, Any],
-        live: dict[str, Any] | None,
-        res: ResourceInfo,
-        decision: throttle.Decision,
-        blog: Any,
+    def _stopped(
+        self, st: ObjectState, regarding: dict[str, Any], blog: Any, stop: Stop
     ) -> Result:
+        if stop.kind == PAUSED:
+            self._set_paused(st, True)
+            self._drop_compliance(st)
+            return Result(Outcome.SKIPPED)
+        if stop.kind == FAILED:
+            return self._failed(st, regarding, blog, stop.error, verb="pause")
         self._set_compliance(st, 0)
-        if not decision.edit_war:
-            blog.info("apply throttled", consecutive=decision.consecutive_throttles)
-            self.events.emit(
-                regarding, type="Warning", reason="Throttled",
-                note="too many applies in a short time; retrying later", action="Apply",
-            )
-            return Result(
-                Outcome.THROTTLED, retry_after=decision.retry_after or throttle.REFILL_SECONDS
-            )
-        ref = st.ref
-        try:
-            body = {"metadata": {"annotations": {overrides.RECONCILE_PAUSED: "true"}}}
-            await self.client.patch(res, ref.name, body, namespace=ref.namespace or None)
-        except (ApiError, OSError, TimeoutError) as exc:
-            msg = exc.message if isinstance(exc, ApiError) else _describe(exc)
-            return self._failed(st, regarding, blog, msg, verb="pause")
-        self.metrics.record_thrashing(ref.kind, ref.name, ref.namespace)
-        self._set_paused(st, True)
-        self._drop_compliance(st)
-        blog.warning("edit war detected, reconciliation paused")
-        self.events.emit(
-            regarding,
-            type="Warning",
-            reason="ThrashingDetected",
-            note=(
-                "another actor keeps changing this object; reconciliation is paused. "
-                f"Remove the {overrides.RECONCILE_PAUSED} annotation to resume, or set "
-                f"{overrides.MODE}=unmanaged to hand the object over."
-            ),
-            action="Pause",
-        )
-        return Result(Outcome.SKIPPED)
+        return Result(Outcome.THROTTLED, retry_after=stop.retry_after)
 
     def _failed(
         self, st: ObjectState, regarding: dict[str, Any], blog: Any, message: str, *, verb: str
@@ -348,13 +322,24 @@ class ObjectPass:
         """Drop every series and memory of an object that is no longer managed."""
         self.metrics.remove_series(ref.kind, ref.name, ref.namespace)
         self.verdicts.invalidate(ref)
-        self.guard.forget(ref)
+        self.edit_war.forget(ref)
         self.book.drop(ref)
 
 
 def _missing_namespace(exc: ApiError) -> bool:
     details = (exc.body or {}).get("details") or {}
     return exc.status == 404 and details.get("kind") == "namespaces"
+
+
+def _api_message(exc: ApiError, res: ResourceInfo) -> str:
+    """The server's message, word for word; for a kind it no longer serves (a 404 that
+    names no object: a bare "404 page not found" once the CRD is gone) led by what
+    people grep for: the kind, its version and the CRD."""
+    details = (exc.body or {}).get("details") or {}
+    if exc.status != 404 or details.get("name"):
+        return exc.message
+    what = not_served(kind=res.kind, api_version=res.api_version, plural=res.plural)
+    return f"{what} (the API server answered: {exc.message})"
 
 
 def _describe(exc: BaseException) -> str:

@@ -18,13 +18,14 @@ from typing import Any
 import structlog
 
 from autopilot.controller import keys
+from autopilot.controller.edit_war import EditWarGate
 from autopilot.controller.inputs import CacheInputs
 from autopilot.controller.object_pass import ObjectPass, Outcome
 from autopilot.controller.ports import ClusterView, EventSink
 from autopilot.controller.replacements import ReplacementCheck
 from autopilot.controller.state import StateBook
 from autopilot.controller.tombstones import TombstoneSweeper
-from autopilot.engine import drift, overrides, throttle
+from autopilot.engine import drift, editwar, overrides
 from autopilot.engine.renames import follow_renames
 from autopilot.golden import gate as ggate
 from autopilot.golden import plan as gplan
@@ -62,6 +63,7 @@ class Reconciler:
         metrics: Metrics,
         inputs: CacheInputs,
         gate_kinds: Mapping[str, tuple[str, str, str]] | None = None,
+        edit_war_window: float = editwar.WINDOW_SECONDS,
     ) -> None:
         self.golden = golden
         self.view = view
@@ -73,7 +75,10 @@ class Reconciler:
         self.gate_kinds = dict(gate_kinds or {})
         self.book = StateBook()
         self.verdicts = drift.VerdictCache()
-        self.guard = throttle.ThrashGuard()
+        self.edit_war = EditWarGate(
+            client=client, events=events, metrics=metrics,
+            detector=editwar.EditWarDetector(window=edit_war_window),
+        )
         self.objects = ObjectPass(
             client=client,
             view=view,
@@ -81,7 +86,7 @@ class Reconciler:
             metrics=metrics,
             book=self.book,
             verdicts=self.verdicts,
-            guard=self.guard,
+            edit_war=self.edit_war,
         )
         self._asset_ok: dict[str, bool] = {}
         self.sweeper = TombstoneSweeper(
@@ -131,8 +136,8 @@ class Reconciler:
         self.verdicts.clear()
 
     def pause_removed(self, ref: ObjectRef) -> None:
-        """The user removed the pause annotation: fresh bucket and counters."""
-        self.guard.reset(ref)
+        """The user removed the pause annotation: fresh bucket and a fresh flip window."""
+        self.edit_war.reset(ref)
         self.verdicts.invalidate(ref)
 
     # -- activation --------------------------------------------------------------------

@@ -67,14 +67,6 @@ def _reduce_namespace(ns: dict[str, Any]) -> dict[str, Any]:
     return {"metadata": {"name": meta.get("name"), "resourceVersion": meta.get("resourceVersion")}}
 
 
-def _strip_managed_fields(obj: dict[str, Any]) -> dict[str, Any]:
-    # Drift is judged on the dry-run result vs live values; managedFields are dead weight here.
-    meta = obj.get("metadata")
-    if isinstance(meta, dict) and "managedFields" in meta:
-        obj = {**obj, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
-    return obj
-
-
 class Watches:
     """Owns the informers of the controller and keeps the kind watches in step with CRDs."""
 
@@ -144,7 +136,9 @@ class Watches:
         for api_version, kind in sorted(self.wanted):
             wanted[managed_informer(api_version, kind)] = (
                 mapper.lookup(api_version, kind),
-                {"label_selector": SELECTOR, "transform": _strip_managed_fields},
+                # managedFields stay: they tell an owner flip, and who made it, from drift
+                # of our own making (autopilot.engine.flips).
+                {"label_selector": SELECTOR},
                 triggers.on_managed,
             )
         wanted[HCO_INFORMER] = (

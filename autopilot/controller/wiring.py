@@ -50,6 +50,7 @@ async def build_controller(parts: Parts) -> Wiring:
         metrics=parts.metrics,
         inputs=CacheInputs(view=cache, namespace=parts.config.namespace, lookups=lookups),
         gate_kinds=_gate_kinds(golden, managed_kinds),
+        edit_war_window=parts.config.edit_war_window,
     )
     triggers = Triggers(
         golden=golden, book=reconciler.book, force=reconciler,

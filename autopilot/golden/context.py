@@ -43,6 +43,8 @@ NODE_ANNOTATIONS = ("kubevirt.io/topology-manager-policy",)
 # KubeVirt's own device plugins are on every virtualization node; they are not PCI devices.
 _NON_PCI_RESOURCE_PREFIXES = ("devices.kubevirt.io/", "kubernetes.io/")
 GPU_RESOURCES = ("nvidia.com/gpu", "amd.com/gpu", "gpu.intel.com/i915")
+# Node Feature Discovery labels a node's PCI devices pci-<class>_<vendor>.present=true.
+NFD_PCI_PREFIX = "feature.node.kubernetes.io/pci-"
 
 
 def reduce_node(node: Mapping[str, Any]) -> dict[str, Any]:
@@ -143,6 +145,15 @@ def _quantity_nonzero(value: Any) -> bool:
     return bool(text) and text.strip("0.") != ""
 
 
+def _has_nfd_pci_label(labels: Mapping[str, Any]) -> bool:
+    """NFD's PCI labels: ``pci-present`` or ``pci-<class>_<vendor>.present=true``."""
+    return any(
+        key == NFD_PCI_PREFIX + "present"
+        or (key.startswith(NFD_PCI_PREFIX) and str(value).lower() == "true")
+        for key, value in labels.items()
+    )
+
+
 def detect_hardware(nodes: Iterable[Mapping[str, Any]]) -> dict[str, bool]:
     """Hardware detectors: true when any node shows the feature."""
     found = dict.fromkeys(HARDWARE_DETECTORS, False)
@@ -156,7 +167,7 @@ def detect_hardware(nodes: Iterable[Mapping[str, Any]]) -> dict[str, bool]:
             for k, v in capacity.items()
             if "/" in k and not k.startswith(_NON_PCI_RESOURCE_PREFIXES) and _quantity_nonzero(v)
         ]
-        if "feature.node.kubernetes.io/pci-present" in labels or extended:
+        if _has_nfd_pci_label(labels) or extended:
             found["pciDevicesPresent"] = True
         if (
             "feature.node.kubernetes.io/cpu-hardware_multithreading" in labels

@@ -119,6 +119,9 @@ class _OptimisticLookups(OfflineLookups):
     def rwx_storage_class(self) -> str:
         return "rbac-placeholder-rwx"
 
+    def default_storage_class(self) -> str:
+        return "rbac-placeholder-default"
+
 
 def rendered_objects(
     golden: GoldenState,

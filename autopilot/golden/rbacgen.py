@@ -43,6 +43,8 @@ CONTROLLER_NEEDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("config.openshift.io", "infrastructures", ("get", "list", "watch")),
     ("config.openshift.io", "schedulers", ("get", "list", "watch")),
     ("cdi.kubevirt.io", "storageprofiles", ("get", "list")),
+    # Template lookups: the LokiStack's storage class (LVMS's, vSphere's, the default).
+    ("storage.k8s.io", "storageclasses", ("get", "list")),
     ("monitoring.coreos.com", "prometheusrules", ("get", "list")),
 )
 

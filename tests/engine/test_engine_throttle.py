@@ -1,4 +1,4 @@
-"""Token buckets and edit-war detection, on a fake clock."""
+"""Token buckets per object, on a fake clock."""
 
 from __future__ import annotations
 
@@ -64,46 +64,26 @@ def test_eleventh_apply_is_throttled() -> None:
     guard = ThrashGuard(clock=FakeClock())
     drain(guard)
     d = guard.acquire(REF)
-    assert not d.allowed and d.consecutive_throttles == 1 and not d.edit_war
+    assert not d.allowed
     assert d.retry_after == REFILL_SECONDS
 
 
-def test_edit_war_flagged_once_at_third_consecutive_throttle() -> None:
+def test_success_is_not_a_free_token() -> None:
+    # The bucket alone bounds the write rate: nothing but time refills it.
     clock = FakeClock()
     guard = ThrashGuard(clock=clock)
     drain(guard)
-    decisions = [guard.acquire(REF) for _ in range(6)]
-    assert [d.consecutive_throttles for d in decisions] == [1, 2, 3, 4, 5, 6]
-    assert [d.edit_war for d in decisions] == [False, False, True, False, False, False]
-    # A token that is taken but not followed by a success does not end the episode.
     clock.advance(REFILL_SECONDS)
     assert guard.acquire(REF).allowed
-    again = guard.acquire(REF)
-    assert not again.allowed and not again.edit_war and again.consecutive_throttles == 7
+    assert not guard.acquire(REF).allowed
 
 
-def test_success_ends_the_episode_but_keeps_tokens() -> None:
-    clock = FakeClock()
-    guard = ThrashGuard(clock=clock)
-    drain(guard)
-    for _ in range(3):
-        guard.acquire(REF)
-    clock.advance(REFILL_SECONDS)
-    assert guard.acquire(REF).allowed
-    guard.record_success(REF)
-    assert guard.consecutive_throttles(REF) == 0
-    # The bucket is still empty: next attempt throttled, a new episode starts.
-    decisions = [guard.acquire(REF) for _ in range(3)]
-    assert [d.allowed for d in decisions] == [False, False, False]
-    assert [d.edit_war for d in decisions] == [False, False, True]
-
-
-def test_reset_gives_a_full_bucket_and_fresh_counters() -> None:
+def test_reset_gives_a_full_bucket() -> None:
     guard = ThrashGuard(clock=FakeClock())
     drain(guard)
     guard.acquire(REF)
     guard.reset(REF)
-    assert guard.tokens(REF) == 10 and guard.consecutive_throttles(REF) == 0
+    assert guard.tokens(REF) == 10
     drain(guard)
     assert not guard.acquire(REF).allowed
 

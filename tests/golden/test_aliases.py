@@ -9,7 +9,7 @@ import pytest
 
 from autopilot.golden.catalog import GoldenState, GoldenStateError, load_golden_state
 from autopilot.golden.gate import activation_for, parse_activation
-from autopilot.golden.rbacgen import rendered_objects
+from autopilot.golden.kinds import rendered_objects
 from tests.golden.conftest import SHARED, GoldenBuilder
 
 FACTS = SHARED / "spec" / "content-facts.md"

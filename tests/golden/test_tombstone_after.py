@@ -9,7 +9,7 @@ import pytest
 from autopilot.engine.exclusions import Exclusion, is_excluded, parse_disabled_resources
 from autopilot.engine.renames import follow_renames
 from autopilot.golden.catalog import GoldenState, GoldenStateError, load_golden_state
-from autopilot.golden.rbacgen import rendered_objects
+from autopilot.golden.kinds import rendered_objects
 from tests.golden.conftest import GoldenBuilder
 
 LABELS = "labels: {platform.kubevirt.io/managed-by: virt-platform-autopilot}"
@@ -42,7 +42,7 @@ def test_every_replacement_is_rendered_by_its_asset(golden: GoldenState) -> None
     for asset, obj in found:
         by_asset.setdefault(asset.name, []).append(obj)
     waiting = [t for t in golden.tombstones if t.after is not None]
-    assert len(waiting) >= 10
+    assert len(waiting) >= 9
     for tomb in waiting:
         assert tomb.after is not None
         objs = by_asset.get(tomb.after.asset, [])
@@ -65,7 +65,6 @@ def test_reference_tombstones_wait_for_a_named_replacement(golden: GoldenState) 
         ("PersesDashboard", "descheduler-memory-aware-rebalancing"),
         ("PersesDatasource", "thanos-querier"),
         ("PrometheusRule", "kubevirt-metrics-exporter-alerts"),
-        ("ClusterRole", "kubevirt-metrics-exporter-scc"),
         ("ClusterRoleBinding", "kubevirt-metrics-exporter-scc"),
         ("StorageBasedRemediationConfig", "autopilot-recommended-values-detection-only"),
     } <= names
