@@ -13,11 +13,12 @@ import sys
 from collections.abc import Sequence
 from typing import Protocol, cast
 
-COMMANDS = ("run", "render", "rbac", "features", "explain", "demo")
+# Commands raise it; defined with them so that they need nothing from this dispatcher.
+from autopilot.commands import UsageError
 
+__all__ = ["COMMANDS", "UsageError", "build_parser", "main"]
 
-class UsageError(Exception):
-    """A problem with the user's input; printed as one line, exit code 2."""
+COMMANDS = ("run", "render", "rbac", "features", "csv", "explain", "demo")
 
 
 class _Command(Protocol):

@@ -15,6 +15,7 @@ from autopilot.web import parse_bind_address
 
 DEFAULT_NAMESPACE = "openshift-cnv"
 DEFAULT_RESYNC = "5m"
+DEFAULT_EDIT_WAR_WINDOW = "10m"
 LOG_FORMATS = ("json", "console")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -76,6 +77,7 @@ class RunConfig:
     health_probe_bind_address: str = ":8082"
     debug_bind_address: str = "127.0.0.1:8081"
     workers: int = 2
+    edit_war_window: float = 600.0
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -104,6 +106,11 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="[host]:port for /debug/...; empty disables (default 127.0.0.1:8081)")
     parser.add_argument("--workers", default="2", metavar="N",
                         help="concurrent reconcile workers (default 2)")
+    parser.add_argument("--edit-war-window", default=DEFAULT_EDIT_WAR_WINDOW,
+                        metavar="DURATION",
+                        help="an object whose fields another writer takes back 5 times within "
+                             "this window is paused as an edit war "
+                             f"(default {DEFAULT_EDIT_WAR_WINDOW})")
 
 
 def _bind(flag: str, value: str, *, may_be_empty: bool) -> str:
@@ -119,19 +126,8 @@ def _bind(flag: str, value: str, *, may_be_empty: bool) -> str:
     return text
 
 
-def config_from_args(args: argparse.Namespace, *, isatty: bool | None = None) -> RunConfig:
-    """Validate parsed flags into a :class:`RunConfig`; raises :class:`ConfigError`."""
-    try:
-        leader_elect = parse_bool(str(args.leader_elect))
-    except ValueError as exc:
-        raise ConfigError(f"--leader-elect: {exc}") from None
-    try:
-        resync = parse_duration(str(args.resync_period))
-    except ValueError as exc:
-        raise ConfigError(f"--resync-period: {exc}") from None
-    if 0 < resync < 1:
-        raise ConfigError(f"--resync-period: {args.resync_period!r} is too short (minimum 1s)")
-
+def _logging(args: argparse.Namespace, *, isatty: bool | None) -> tuple[str, str]:
+    """(format, level) from ``--log-format`` and ``--log-level``."""
     fmt = args.log_format
     if fmt is None:
         tty = sys.stderr.isatty() if isatty is None else isatty
@@ -146,7 +142,23 @@ def config_from_args(args: argparse.Namespace, *, isatty: bool | None = None) ->
         raise ConfigError(
             f"--log-level: expected one of {', '.join(LOG_LEVELS)}, got {args.log_level!r}"
         )
+    return fmt, level
 
+
+def config_from_args(args: argparse.Namespace, *, isatty: bool | None = None) -> RunConfig:
+    """Validate parsed flags into a :class:`RunConfig`; raises :class:`ConfigError`."""
+    try:
+        leader_elect = parse_bool(str(args.leader_elect))
+    except ValueError as exc:
+        raise ConfigError(f"--leader-elect: {exc}") from None
+    try:
+        resync = parse_duration(str(args.resync_period))
+    except ValueError as exc:
+        raise ConfigError(f"--resync-period: {exc}") from None
+    if 0 < resync < 1:
+        raise ConfigError(f"--resync-period: {args.resync_period!r} is too short (minimum 1s)")
+
+    fmt, level = _logging(args, isatty=isatty)
     namespace = str(args.namespace or "").strip()
     if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", namespace):
         raise ConfigError(f"--namespace: {args.namespace!r} is not a valid namespace name")
@@ -157,6 +169,14 @@ def config_from_args(args: argparse.Namespace, *, isatty: bool | None = None) ->
         raise ConfigError(f"--workers: expected a whole number, got {args.workers!r}") from None
     if not 1 <= workers <= 64:
         raise ConfigError(f"--workers: must be between 1 and 64, got {workers}")
+
+    try:
+        window = parse_duration(str(args.edit_war_window))
+    except ValueError as exc:
+        raise ConfigError(f"--edit-war-window: {exc}") from None
+    if window < 1:
+        raise ConfigError(f"--edit-war-window: {args.edit_war_window!r} is too short "
+                          "(minimum 1s)")
 
     golden: Path | None = None
     if args.golden_state:
@@ -183,4 +203,5 @@ def config_from_args(args: argparse.Namespace, *, isatty: bool | None = None) ->
         debug_bind_address=_bind("--debug-bind-address", args.debug_bind_address,
                                  may_be_empty=True),
         workers=workers,
+        edit_war_window=window,
     )

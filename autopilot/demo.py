@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from autopilot.golden.catalog import GoldenState
-from autopilot.golden.rbacgen import plural_of, rendered_objects
+from autopilot.golden.kinds import plural_of, rendered_objects
 from autopilot.kube.client import ApiError, KubeClient
 from autopilot.kube.resources import ResourceInfo
+from autopilot.kube.wellknown import CRDS, HCO, HCO_NAME, NAMESPACES, NODES
 
 HCO_NAMESPACE = "openshift-cnv"
 DEMO_ANNOTATIONS = {
@@ -31,12 +32,6 @@ DEMO_NODES = (
     ("worker-1", {"node-role.kubernetes.io/worker": ""}, False),
 )
 
-CRD = ResourceInfo(
-    "apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", False
-)
-NAMESPACE = ResourceInfo("", "v1", "Namespace", "namespaces", False)
-NODE = ResourceInfo("", "v1", "Node", "nodes", False)
-
 
 def demo_token() -> str:
     """A fresh bearer token for the demo API server."""
@@ -45,7 +40,7 @@ def demo_token() -> str:
 
 def custom_kinds(golden: GoldenState) -> dict[tuple[str, str], bool]:
     """(apiVersion, kind) -> namespaced, for every custom kind the golden state renders."""
-    kinds: dict[tuple[str, str], bool] = {("hco.kubevirt.io/v1", "HyperConverged"): True}
+    kinds: dict[tuple[str, str], bool] = {(HCO.api_version, HCO.kind): True}
     for _, obj in rendered_objects(golden)[0]:
         api_version = str(obj.get("apiVersion", ""))
         group = api_version.rpartition("/")[0]
@@ -107,9 +102,9 @@ async def _create(client: KubeClient, res: ResourceInfo, obj: dict[str, Any]) ->
 async def seed(client: KubeClient, golden: GoldenState) -> None:
     """Install the CRDs, namespaces, nodes and the HCO of the demo platform."""
     for crd in minimal_crds(golden):
-        await _create(client, CRD, crd)
+        await _create(client, CRDS, crd)
     for ns in target_namespaces(golden):
-        await _create(client, NAMESPACE, {"apiVersion": "v1", "kind": "Namespace",
+        await _create(client, NAMESPACES, {"apiVersion": "v1", "kind": "Namespace",
                                           "metadata": {"name": ns}})
     for name, labels, master in DEMO_NODES:
         node: dict[str, Any] = {
@@ -119,12 +114,11 @@ async def seed(client: KubeClient, golden: GoldenState) -> None:
         if master:
             node["spec"] = {"taints": [{"key": "node-role.kubernetes.io/master",
                                          "effect": "NoSchedule"}]}
-        await _create(client, NODE, node)
-    hco_res = ResourceInfo("hco.kubevirt.io", "v1", "HyperConverged", "hyperconvergeds", True)
-    await _create(client, hco_res, {
-        "apiVersion": "hco.kubevirt.io/v1",
-        "kind": "HyperConverged",
-        "metadata": {"name": "kubevirt-hyperconverged", "namespace": HCO_NAMESPACE,
+        await _create(client, NODES, node)
+    await _create(client, HCO, {
+        "apiVersion": HCO.api_version,
+        "kind": HCO.kind,
+        "metadata": {"name": HCO_NAME, "namespace": HCO_NAMESPACE,
                      "annotations": dict(DEMO_ANNOTATIONS)},
         "spec": {"featureGates": [{"name": "CPUManager", "state": "Enabled"}]},
     })

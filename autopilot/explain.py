@@ -1,29 +1,28 @@
 """Explain one managed object: the data behind `autopilot explain`.
 
-Read-only: it renders the golden state against the live HCO exactly as the
-controller does, applies the object's customizations, and asks the API server
-what a forced apply would change with a dry run.
+Read-only: it renders the golden state from the same inputs the controller
+reads (the HCO, nodes, Infrastructure, Scheduler, environment and live lookups;
+:mod:`autopilot.golden.live`), applies the object's customizations, and asks the
+API server what a forced apply would change with a dry run.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from autopilot.controller.customize import customize
-from autopilot.controller.lookups import LiveLookups
-from autopilot.engine import drift, overrides
-from autopilot.golden import context as gcontext
-from autopilot.golden import gate as ggate
+from autopilot import FIELD_MANAGER
+from autopilot.engine import drift, flips, overrides
+from autopilot.engine.customize import customize
 from autopilot.golden import plan as gplan
 from autopilot.golden.catalog import GoldenState
+from autopilot.golden.kinds import UnrenderableAsset, plural_of, rendered_objects
+from autopilot.golden.live import LiveLookups, read_hco, read_inputs
 from autopilot.kube.client import ApiError, KubeClient
 from autopilot.kube.discovery import RestMapper
-from autopilot.kube.resources import ObjectRef, ResourceInfo
-
-HCO = ("hco.kubevirt.io/v1", "HyperConverged", "kubevirt-hyperconverged")
+from autopilot.kube.resources import ObjectRef, ResourceInfo, not_served, split_api_version
+from autopilot.kube.wellknown import HCO_NAME
 
 
 @dataclass
@@ -43,8 +42,11 @@ class Explanation:
     problems: list[str] = field(default_factory=list)
     diff: list[str] = field(default_factory=list)
     dry_run_error: str = ""
+    other_writers: list[str] = field(default_factory=list)
     controller: dict[str, Any] | None = None
     events: list[dict[str, str]] = field(default_factory=list)
+    # What a forced apply would send (rendered, then customized): what the controller applies.
+    desired: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -55,6 +57,9 @@ class Explanation:
         where = f"{self.namespace}/" if self.namespace else ""
         lines = [f"{self.kind} {where}{self.name}"]
         if not self.asset:
+            if self.problems:  # e.g. the kind is not served at all
+                lines.extend(f"  problem:         {problem}" for problem in self.problems)
+                return "\n".join(lines) + "\n"
             lines.append("  not rendered by any active asset of the golden state")
             if self.plan_reason:
                 lines.append(f"  ({self.plan_reason})")
@@ -63,6 +68,14 @@ class Explanation:
         lines.append(f"  exists:          {'yes' if self.exists else 'no (will be created)'}")
         state = "paused (edit war)" if self.paused else "unmanaged" if self.unmanaged else "managed"
         lines.append(f"  state:           {state}")
+        lines.extend(f"  other writer:    {w}" for w in self.other_writers)
+        war = (self.controller or {}).get("editWar")
+        if isinstance(war, dict) and "flipsToPause" in war:
+            lines.append(
+                f"  edit war:        {war['flips']} of {war['flipsToPause']} owner flips in the "
+                f"last {war['windowSeconds'] / 60:g} min, {war['throttles']} of "
+                f"{war['throttlesToPause']} throttles"
+            )
         if self.controller:
             comp = self.controller.get("compliance")
             lines.append(f"  compliance:      {'-' if comp is None else comp}")
@@ -103,14 +116,20 @@ async def explain_object(
     await mapper.refresh()
     res = find_kind(mapper, kind)
     if res is None:
-        return Explanation(kind=kind, name=name, namespace=namespace,
-                           plan_reason=f"kind {kind!r} is not served by this cluster")
+        managed = _golden_kind(golden, kind)
+        if managed is None:
+            return Explanation(kind=kind, name=name, namespace=namespace,
+                               plan_reason=f"kind {kind!r} is not served by this cluster")
+        # A kind the golden state manages whose CRD is missing (or was removed).
+        api_version, canonical, plural = managed
+        return Explanation(kind=canonical, name=name, namespace=namespace,
+                           controller=controller_view, problems=[not_served(
+                               kind=canonical, api_version=api_version, plural=plural)])
     out = Explanation(kind=res.kind, name=name, namespace=namespace if res.namespaced else "",
                       controller=controller_view)
-    hco_res = mapper.lookup(HCO[0], HCO[1])
-    hco = await client.get(hco_res, HCO[2], namespace=hco_namespace) if hco_res else None
+    hco = await read_hco(client, namespace=hco_namespace)
     if hco is None:
-        out.plan_reason = f"no HyperConverged {HCO[2]} in {hco_namespace}"
+        out.plan_reason = f"no HyperConverged {HCO_NAME} in {hco_namespace}"
         return out
     desired, plan = await _find_desired(client, mapper, golden, hco, hco_namespace, out)
     if desired is None or plan is None:
@@ -121,7 +140,24 @@ async def explain_object(
     if live is not None:
         out.paused = overrides.is_paused(live)
         out.unmanaged = overrides.is_unmanaged(live)
+    await _compare(out, client=client, res=res, desired=desired, live=live)
+    out.events = await _events(
+        client, mapper, kind=res.kind, name=name, namespace=out.namespace
+    )
+    return out
+
+
+async def _compare(
+    out: Explanation,
+    *,
+    client: KubeClient,
+    res: ResourceInfo,
+    desired: dict[str, Any],
+    live: dict[str, Any] | None,
+) -> None:
+    """Customizations in effect, and what a forced apply would change and against whom."""
     custom = customize(desired, live, kind=res.kind)
+    out.desired = custom.desired
     if custom.patch_text is not None:
         out.customizations["patch"] = custom.patch_text
     if custom.ignore_text is not None:
@@ -134,12 +170,29 @@ async def explain_object(
         try:
             dry = await client.apply(res, custom.desired, force=True, dry_run=True)
             out.diff = drift.diff_paths(dry, live)
+            # Who holds the fields we set: the same reading the controller pauses on.
+            contest = flips.contest(live=live, dry_run=dry, manager=FIELD_MANAGER)
+            out.other_writers = [w.describe() for w in contest.writers] if contest else []
         except ApiError as exc:
             out.dry_run_error = exc.message
-    out.events = await _events(
-        client, mapper, kind=res.kind, name=name, namespace=out.namespace
-    )
-    return out
+
+
+def _golden_kind(golden: GoldenState, text: str) -> tuple[str, str, str] | None:
+    """(apiVersion, kind, plural) of a kind the golden state renders, matched like
+    :func:`find_kind` but whether or not the cluster serves it."""
+    name, _, group = text.lower().partition(".")
+    plurals = dict(golden.plurals)
+    try:
+        rendered = rendered_objects(golden)[0]
+    except UnrenderableAsset:  # an asset that renders in no variant: nothing to match against
+        return None
+    for api_version, kind in sorted({(str(o["apiVersion"]), str(o["kind"]))
+                                     for _, o in rendered}):
+        plural = plural_of(kind, plurals)
+        grp = split_api_version(api_version)[0]
+        if name in (kind.lower(), plural) and (not group or grp.startswith(group)):
+            return api_version, kind, plural
+    return None
 
 
 def find_kind(mapper: RestMapper, text: str) -> ResourceInfo | None:
@@ -162,24 +215,12 @@ async def _find_desired(
     hco_namespace: str,
     out: Explanation,
 ) -> tuple[dict[str, Any] | None, gplan.AssetPlan | None]:
-    node_res = mapper.lookup("v1", "Node")
-    nodes = (await client.list(node_res))[0] if node_res else []
-    infra = None
-    infra_res = mapper.lookup("config.openshift.io/v1", "Infrastructure")
-    if infra_res is not None:
-        infra = await client.get(infra_res, "cluster")
-    ctx = gcontext.build_context(
-        hco=hco, nodes=nodes, infrastructure=infra, scheduler=None,
-        environ=dict(os.environ), version=golden.version, namespace=hco_namespace,
-    )
-    activation = ggate.activation_for(hco, golden)
     # Rendering runs in a thread so template lookups can read through this loop.
     lookups = LiveLookups(
         client=client, resource_for=mapper.lookup, loop=asyncio.get_running_loop()
     )
-    plans = await asyncio.to_thread(
-        gplan.plan_all, golden, ctx, activation=activation, lookups=lookups
-    )
+    inputs = await read_inputs(client, hco=hco, namespace=hco_namespace, lookups=lookups)
+    plans = await asyncio.to_thread(gplan.plan_inputs, golden, inputs)
     for plan in plans:
         for obj in plan.objects:
             ref = ObjectRef.of(obj)

@@ -213,30 +213,42 @@ async def _call(result: MaybeAwaitable[T]) -> T:
     return result
 
 
+Body = Callable[[web.Request, Mapping[str, str]], Awaitable[web.StreamResponse]]
+
+
+def _endpoint(what: str, allowed: tuple[str, ...], body: Body) -> Handler:
+    """A debug handler: validated query, one-line 400/500 answers, failures logged."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        try:
+            query = _query(request, allowed)
+            return await body(request, query)
+        except _BadRequest as exc:
+            return _text(400, str(exc))
+        except Exception as exc:
+            log.error(
+                "debug endpoint failed",
+                endpoint=what,
+                error=str(exc),
+                error_type=type(exc).__name__,
+            )
+            return _text(500, f"{what} failed: {type(exc).__name__}: {exc}")
+
+    return handle
+
+
+def _simple(method: Callable[[], MaybeAwaitable[object]]) -> Body:
+    """A body answering with ``method()`` as one document."""
+
+    async def body(_: web.Request, query: Mapping[str, str]) -> web.StreamResponse:
+        fmt = _format(query)
+        return _dump(await _call(method()), fmt=fmt, documents=False)
+
+    return body
+
+
 def debug_app(provider: DebugProvider) -> web.Application:
     """An app with the debug endpoints of contract §2, backed by ``provider``."""
-
-    def endpoint(
-        what: str,
-        allowed: tuple[str, ...],
-        body: Callable[[web.Request, Mapping[str, str]], Awaitable[web.StreamResponse]],
-    ) -> Handler:
-        async def handle(request: web.Request) -> web.StreamResponse:
-            try:
-                query = _query(request, allowed)
-                return await body(request, query)
-            except _BadRequest as exc:
-                return _text(400, str(exc))
-            except Exception as exc:
-                log.error(
-                    "debug endpoint failed",
-                    endpoint=what,
-                    error=str(exc),
-                    error_type=type(exc).__name__,
-                )
-                return _text(500, f"{what} failed: {type(exc).__name__}: {exc}")
-
-        return handle
 
     async def render(request: web.Request, query: Mapping[str, str]) -> web.StreamResponse:
         fmt = _format(query)
@@ -249,15 +261,6 @@ def debug_app(provider: DebugProvider) -> web.Application:
         if docs is None:
             return _text(404, f"unknown asset {asset!r}")
         return _dump(docs, fmt=fmt, documents=True)
-
-    def simple(
-        method: Callable[[], MaybeAwaitable[object]],
-    ) -> Callable[[web.Request, Mapping[str, str]], Awaitable[web.StreamResponse]]:
-        async def body(_: web.Request, query: Mapping[str, str]) -> web.StreamResponse:
-            fmt = _format(query)
-            return _dump(await _call(method()), fmt=fmt, documents=False)
-
-        return body
 
     async def explain(request: web.Request, query: Mapping[str, str]) -> web.StreamResponse:
         fmt = _format(query)
@@ -273,17 +276,19 @@ def debug_app(provider: DebugProvider) -> web.Application:
 
     render_query = ("format", "show-excluded", "only-installed")
     app = web.Application()
-    _route(app, "/debug/render", endpoint("render", render_query, render))
-    _route(app, "/debug/render/{asset}", endpoint("render", render_query, render))
+    _route(app, "/debug/render", _endpoint("render", render_query, render))
+    _route(app, "/debug/render/{asset}", _endpoint("render", render_query, render))
     _route(
-        app, "/debug/exclusions", endpoint("exclusions", ("format",), simple(provider.exclusions))
+        app, "/debug/exclusions",
+        _endpoint("exclusions", ("format",), _simple(provider.exclusions)),
     )
-    _route(app, "/debug/features", endpoint("features", ("format",), simple(provider.features)))
+    _route(app, "/debug/features", _endpoint("features", ("format",), _simple(provider.features)))
     _route(
-        app, "/debug/tombstones", endpoint("tombstones", ("format",), simple(provider.tombstones))
+        app, "/debug/tombstones",
+        _endpoint("tombstones", ("format",), _simple(provider.tombstones)),
     )
     _route(
-        app, "/debug/explain/{kind}/{namespace}/{name}", endpoint("explain", ("format",), explain)
+        app, "/debug/explain/{kind}/{namespace}/{name}", _endpoint("explain", ("format",), explain)
     )
     return app
 

@@ -4,9 +4,11 @@
     python -m bench --quick         # shorter runs, same sizes
     python -m bench --smoke         # seconds: each benchmark runs and produces figures
     python -m bench --only drift,steady --out /tmp/r.json
+    python -m bench --write-results # full run, recorded: bench/results/<world>.json + RESULTS.md
+    python -m bench --rewrite-tables  # RESULTS.md's tables from the recorded JSON, no run
 
 A real kube-apiserver + etcd is used when KUBEBUILDER_ASSETS names a folder
-holding both binaries.
+holding both binaries (the world ``real``; otherwise ``kubesim``).
 """
 
 from __future__ import annotations
@@ -23,11 +25,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import cold_start, drift, idle, scale, steady, storm
+from bench import cold_start, drift, editwar, idle, results_doc, scale, steady, storm
+from bench.crds import MissingSchemas
 from bench.env import Env, cluster_source
 from bench.modes import FULL, QUICK, SMOKE, Mode
 from bench.platform import build_platform
 from bench.report import table
+from tests.support.cluster import real_assets
 
 BENCHMARKS: dict[str, Callable[[Env, Mode], dict[str, Any]]] = {
     "cold_start": cold_start.run,
@@ -35,6 +39,7 @@ BENCHMARKS: dict[str, Callable[[Env, Mode], dict[str, Any]]] = {
     "drift": drift.run,
     "idle": idle.run,
     "storm": storm.run,
+    "editwar": editwar.run,
     "scale": scale.run,
 }
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"
@@ -64,26 +69,31 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     size.add_argument("--smoke", action="store_true", help="seconds; checks only that it runs")
     p.add_argument("--only", default="", help="comma-separated: " + ", ".join(BENCHMARKS))
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON file ({DEFAULT_OUT})")
+    record = p.add_mutually_exclusive_group()
+    record.add_argument("--write-results", action="store_true",
+                        help="full run of every benchmark, recorded in bench/results/<world>.json"
+                             " and the tables of bench/RESULTS.md")
+    record.add_argument("--rewrite-tables", action="store_true",
+                        help="rewrite bench/RESULTS.md's tables from the recorded JSON; no run")
     args = p.parse_args(argv)
     unknown = [n for n in args.only.split(",") if n and n not in BENCHMARKS]
     if unknown:
         p.error(f"unknown benchmark(s): {', '.join(unknown)}")
+    if args.write_results and (args.quick or args.smoke or args.only):
+        p.error("--write-results records a full run of every benchmark: "
+                "drop --quick, --smoke and --only")
     return args
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the chosen benchmarks; exit 1 when one could not run (a missed target is not)."""
-    args = parse(argv)
-    mode = SMOKE if args.smoke else QUICK if args.quick else FULL
-    chosen = [n for n in BENCHMARKS if not args.only or n in args.only.split(",")]
-    spec = build_platform()
-    started = time.monotonic()
+def run_all(chosen: list[str], spec: Any, mode: Mode) -> tuple[dict[str, Any], bool]:
+    """Run the chosen benchmarks, a fresh API server each; (results, whether one failed)."""
     results: dict[str, Any] = {}
     failed = False
     with cluster_source() as new_env:
         for name in chosen:
             print(f"-- {name} ...", file=sys.stderr, flush=True)
             t0 = time.monotonic()
+            load_before = os.getloadavg()[0]
             try:
                 with new_env(spec) as env:
                     results[name] = BENCHMARKS[name](env, mode)
@@ -93,10 +103,37 @@ def main(argv: list[str] | None = None) -> int:
                 results[name] = {"error": f"{type(exc).__name__}: {exc}"}
                 traceback.print_exc()
             results[name]["wall_s"] = round(time.monotonic() - t0, 1)
+            # Other work on the machine skews every timing: say how busy it was.
+            results[name]["load_average"] = [round(load_before, 2),
+                                             round(os.getloadavg()[0], 2)]
+    return results, failed
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the chosen benchmarks; exit 1 when one could not run (a missed target is not)."""
+    args = parse(argv)
+    if args.rewrite_tables:
+        results_doc.rewrite_tables()
+        print(f"tables rewritten in {results_doc.RESULTS_MD}")
+        return 0
+    mode = SMOKE if args.smoke else QUICK if args.quick else FULL
+    chosen = [n for n in BENCHMARKS if not args.only or n in args.only.split(",")]
+    try:
+        spec = build_platform()
+    except MissingSchemas as exc:
+        print(f"python -m bench: {exc}", file=sys.stderr)
+        return 2
+    world = "kubesim" if real_assets() is None else "real"
+    measured_at = results_doc.commit()  # before the run: the code that was measured
+    started = time.monotonic()
+    results, failed = run_all(chosen, spec, mode)
     report = {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "command": "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:]),
         "mode": mode.name,
+        "world": world,
+        "commit": measured_at,
+        "crds": len(spec.crds),
         "machine": machine(),
         "total_s": round(time.monotonic() - started, 1),
         "results": results,
@@ -105,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps(report, indent=2, sort_keys=False) + "\n")
     print(table(report))
     print(f"\nresults written to {args.out}")
+    if args.write_results:
+        path = results_doc.record(report, world=world)
+        print(f"recorded in {path} and {results_doc.RESULTS_MD}")
     return 1 if failed else 0
 
 

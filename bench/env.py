@@ -3,7 +3,9 @@
 kubesim by default (in a thread of this process), a real kube-apiserver + etcd
 when ``KUBEBUILDER_ASSETS`` provides them; a fresh one for every benchmark. The
 controller always runs as its own process (``python -m autopilot run``) and is
-measured from ``/proc``.
+measured from ``/proc``. Its API requests are counted by the server: kubesim
+counts them by User-Agent, a real server writes them to its audit log
+(:mod:`tests.support.audit`); either way dry runs are told apart.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import datetime as dt
 import json
 import os
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,12 +23,12 @@ from typing import Any
 
 from bench.client import BenchClient
 from bench.platform import PlatformSpec, seed
+from tests.support.audit import AuditLog, RequestKey
 from tests.support.cluster import Cluster, kubesim_cluster, real_assets, real_cluster
 from tests.support.controller import Controller
 from tests.support.wait import eventually_sync
 
 CONTROLLER_UA = "virt-platform-autopilot"
-VERBS = ("get", "list", "watch", "create", "update", "patch", "delete", "deletecollection")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -41,20 +44,33 @@ class ProcSample:
 
 
 def proc_sample(pid: int) -> ProcSample:
-    """Read /proc/<pid>/stat and /proc/<pid>/status."""
+    """Read /proc/<pid>/stat and /proc/<pid>/status (context switches of every thread)."""
     stat = Path(f"/proc/{pid}/stat").read_text()
     fields = stat.rpartition(")")[2].split()
     cpu = (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
-    rss = hwm = switches = 0
+    rss = hwm = 0
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         name, _, value = line.partition(":")
         if name == "VmRSS":
             rss = int(value.split()[0]) * 1024
         elif name == "VmHWM":
             hwm = int(value.split()[0]) * 1024
-        elif name in ("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches"):
-            switches += int(value)
-    return ProcSample(time.monotonic(), cpu, rss, hwm, switches)
+    return ProcSample(time.monotonic(), cpu, rss, hwm, _context_switches(pid))
+
+
+def _context_switches(pid: int) -> int:
+    """Voluntary + involuntary switches summed over the threads alive now."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            text = (task / "status").read_text()
+        except OSError:  # the thread ended meanwhile
+            continue
+        for line in text.splitlines():
+            name, _, value = line.partition(":")
+            if name in ("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches"):
+                total += int(value)
+    return total
 
 
 def cpu_percent(a: ProcSample, b: ProcSample) -> float:
@@ -109,9 +125,11 @@ def ref_of_line(line: dict[str, Any]) -> tuple[str, str, str]:
 class Env:
     """A seeded cluster plus helpers to start and observe the controller."""
 
-    def __init__(self, cluster: Cluster, spec: PlatformSpec) -> None:
+    def __init__(self, cluster: Cluster, spec: PlatformSpec, audit: AuditLog | None = None
+                 ) -> None:
         self.cluster = cluster
         self.spec = spec
+        self.audit = audit
         self.controllers: list[Controller] = []
 
     @property
@@ -140,45 +158,43 @@ class Env:
 
     # -- API request counts -------------------------------------------------------------
 
-    def reset_counts(self, controller: Controller | None = None) -> dict[str, float]:
-        """Start a counting window; returns the baseline (used in real mode)."""
+    @property
+    def counted_by(self) -> str:
+        """Where request counts come from."""
+        return "kubesim (by User-Agent)" if self.audit is None else "audit log (by User-Agent)"
+
+    def request_table(self) -> Counter[RequestKey]:
+        """Every request of the controller so far, by (verb, resource, dry run)."""
         if self.cluster.sim is not None:
-            self.cluster.sim.controls.reset_counts()
-            return {}
-        return self._metric_counts(controller)
+            return self.cluster.sim.controls.count_table(CONTROLLER_UA)
+        assert self.audit is not None, "a real server is started with an audit log"
+        return self.audit.table()
 
-    def counts(self, controller: Controller | None = None,
-               baseline: dict[str, float] | None = None) -> dict[str, int]:
-        """Controller requests since the window began, by verb (``dry-run`` separately).
+    def requests_since(self, before: Counter[RequestKey]) -> Counter[RequestKey]:
+        """The controller's requests since ``before`` (a :meth:`request_table`)."""
+        return self.request_table() - before
 
-        kubesim counts them itself; against a real server the controller's own
-        ``virt_platform_api_requests_total`` (by HTTP method) is the source.
-        """
-        sim = self.cluster.sim
-        if sim is not None:
-            c = sim.controls
-            out = {v: c.counts(verb=v, user_agent=CONTROLLER_UA, dry_run=False) for v in VERBS}
-            out["dry-run"] = c.counts(user_agent=CONTROLLER_UA, dry_run=True)
-            return {k: v for k, v in out.items() if v}
-        now = self._metric_counts(controller)
-        base = baseline or {}
-        return {k: int(v - base.get(k, 0)) for k, v in now.items() if v - base.get(k, 0)}
 
-    @staticmethod
-    def _metric_counts(controller: Controller | None) -> dict[str, float]:
-        if controller is None:
-            return {}
-        out: dict[str, float] = {}
-        for labels, value in controller.series("virt_platform_api_requests_total").items():
-            verb = dict(labels).get("verb", "?").lower()
-            out[verb] = out.get(verb, 0) + value
-        return out
+def by_verb(table: Counter[RequestKey]) -> dict[str, int]:
+    """Requests by verb, dry runs counted apart under ``dry-run``."""
+    out: Counter[str] = Counter()
+    for (verb, _, dry), n in table.items():
+        out["dry-run" if dry else verb] += n
+    return {k: v for k, v in sorted(out.items()) if v}
+
+
+def by_resource(table: Counter[RequestKey]) -> dict[str, int]:
+    """Requests by ``verb resource`` (``dry-run`` marked; discovery has no resource)."""
+    out: Counter[str] = Counter()
+    for (verb, resource, dry), n in table.items():
+        out[f"{verb}{' (dry run)' if dry else ''} {resource or '(discovery)'}"] += n
+    return dict(sorted(out.items()))
 
 
 def writes_of(counts: dict[str, int]) -> int:
     """Write requests in a by-verb count (dry runs excluded)."""
     return sum(counts.get(v, 0) for v in ("create", "update", "patch", "delete",
-                                            "deletecollection", "post", "put"))
+                                            "deletecollection"))
 
 
 def wait_all_applied(env: Env, controller: Controller, tail: LogTail, *,
@@ -244,8 +260,11 @@ def cluster_source() -> Iterator[Any]:
     def fresh(spec: PlatformSpec) -> Iterator[Env]:
         source = kubesim_cluster() if assets is None else real_cluster(assets)
         with source as cluster:
+            audit = None
+            if cluster.server is not None:  # a real server writes every request to its audit log
+                audit = AuditLog(cluster.server.audit_log, user_agent=CONTROLLER_UA)
             seed(cluster, spec)
-            env = Env(cluster, spec)
+            env = Env(cluster, spec, audit)
             try:
                 yield env
             finally:

@@ -2,7 +2,9 @@
 
 An edit target is a string leaf of a rendered object reached through maps only
 (never through a list, so a changed value cannot turn into a second list item
-keyed by it), which the controller owns and must put back.
+keyed by it), which the controller owns and must put back, and which the
+object's schema lets another client change (checked with a server-side dry run:
+an enum or a pattern would refuse the edit, a pruned field would drop it).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from autopilot import MANAGED_BY_LABEL, MANAGED_BY_VALUE
-from bench.client import BenchClient
+from bench.client import BenchApiError, BenchClient
 from bench.platform import PlatformSpec
 
 SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"
@@ -131,10 +133,23 @@ async def choose_targets(client: BenchClient, spec: PlatformSpec, *,
         except Exception:
             continue
         for pointer, value in candidate_leaves(obj):
-            if get_pointer(live, pointer) == value:
-                out.append(Target(kind, name, ns, api_version, path, collection, pointer, value))
+            target = Target(kind, name, ns, api_version, path, collection, pointer, value)
+            if get_pointer(live, pointer) == value and await _editable(client, target):
+                out.append(target)
                 break
     return out
+
+
+async def _editable(client: BenchClient, target: Target) -> bool:
+    """Whether the server accepts and keeps an edit of the leaf (dry run, nothing stored)."""
+    probe = f"{target.original}-bench"
+    try:
+        answer = await client.request(
+            "PATCH", target.path, body=edit_ops(target, probe), query={"dryRun": "All"},
+            content_type="application/json-patch+json")
+    except BenchApiError:
+        return False
+    return bool(get_pointer(answer, target.pointer) == probe)
 
 
 def edit_ops(target: Target, value: str) -> list[dict[str, Any]]:

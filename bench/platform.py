@@ -1,24 +1,24 @@
 """The platform every benchmark runs on: all features opted in.
 
-CRDs are the demo's schema-less stand-ins for every custom kind the golden
-state renders; nodes are three schedulable masters and three workers (one with
-a PCI device) so hardware and topology conditions hold; the HyperConverged
-carries every ``annotation`` condition of the catalogue plus the feature gates
-the ``feature-gate`` conditions ask for, and the controller gets every related
-image the ``image`` conditions ask for. The expected objects are what the
-offline planner (the same code path as ``autopilot render``) says this platform
-renders.
+CRDs are the published schemas (:mod:`bench.crds`); nodes are three schedulable
+masters and three workers (one with a PCI device) so hardware and topology
+conditions hold, with the OpenShift ``Infrastructure`` and ``Scheduler``
+objects saying the same; the HyperConverged carries every ``annotation``
+condition of the catalogue plus the feature gates the ``feature-gate``
+conditions ask for (as far as the HCO schema keeps them), and the controller
+gets every related image the ``image`` conditions ask for. The expected objects
+are what the planner (the same code path as ``autopilot render``) says the
+objects *as the server stored them* render: a field the schema prunes counts
+as never sent.
 """
 
 from __future__ import annotations
 
-import json
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from autopilot.demo import minimal_crds, target_namespaces
+from autopilot.demo import target_namespaces
 from autopilot.golden import context as gcontext
 from autopilot.golden import gate as ggate
 from autopilot.golden import plan as gplan
@@ -26,10 +26,12 @@ from autopilot.golden.catalog import GoldenState, load_golden_state
 from autopilot.golden.locate import resolve_golden_state_dir
 from autopilot.golden.lookups import OfflineLookups
 from autopilot.kube.resources import ObjectRef
+from bench.crds import install, platform_crds
 
 HCO_NS = "openshift-cnv"
 HCO_NAME = "kubevirt-hyperconverged"
 HCO_PATH = f"/apis/hco.kubevirt.io/v1/namespaces/{HCO_NS}/hyperconvergeds/{HCO_NAME}"
+CONFIG_API = "/apis/config.openshift.io/v1"
 ACTIVATION = "platform.kubevirt.io/autopilot"
 RELATED_IMAGE = "RELATED_IMAGE_"
 
@@ -44,6 +46,8 @@ class PlatformSpec:
     env: dict[str, str]
     crds: list[dict[str, Any]]
     namespaces: list[str]
+    infrastructure: dict[str, Any] = field(default_factory=dict)
+    scheduler: dict[str, Any] = field(default_factory=dict)
     expected: list[dict[str, Any]] = field(default_factory=list)
 
     def expected_refs(self) -> set[ObjectRef]:
@@ -89,8 +93,25 @@ def opt_in(golden: GoldenState) -> tuple[dict[str, str], list[str], dict[str, st
     return annotations, sorted(gates), env
 
 
+def _config_objects() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The OpenShift Infrastructure and Scheduler ``cluster`` objects of this platform."""
+    infrastructure = {
+        "apiVersion": "config.openshift.io/v1", "kind": "Infrastructure",
+        "metadata": {"name": "cluster"}, "spec": {"platformSpec": {"type": "BareMetal"}},
+        "status": {"controlPlaneTopology": "HighlyAvailable",
+                   "infrastructureTopology": "HighlyAvailable", "platform": "BareMetal",
+                   "platformStatus": {"type": "BareMetal"}, "infrastructureName": "bench",
+                   "apiServerURL": "https://api.bench:6443",
+                   "apiServerInternalURI": "https://api-int.bench:6443",
+                   "etcdDiscoveryDomain": "", "cpuPartitioning": "None"},
+    }
+    scheduler = {"apiVersion": "config.openshift.io/v1", "kind": "Scheduler",
+                 "metadata": {"name": "cluster"}, "spec": {"mastersSchedulable": True}}
+    return infrastructure, scheduler
+
+
 def build_platform(golden_dir: Path | None = None) -> PlatformSpec:
-    """The all-features platform and the objects it should end up with."""
+    """The all-features platform (its expected objects are filled in by :func:`seed`)."""
     golden = load_golden_state(resolve_golden_state_dir(golden_dir))
     annotations, gates, env = opt_in(golden)
     hco = {
@@ -98,32 +119,43 @@ def build_platform(golden_dir: Path | None = None) -> PlatformSpec:
         "metadata": {"name": HCO_NAME, "namespace": HCO_NS, "annotations": annotations},
         "spec": {"featureGates": [{"name": g, "state": "Enabled"} for g in gates]},
     }
-    nodes = platform_nodes()
-    spec = PlatformSpec(golden=golden, hco=hco, nodes=nodes, env=env,
-                        crds=minimal_crds(golden), namespaces=target_namespaces(golden))
-    ctx = gcontext.build_context(hco=hco, nodes=nodes, environ=env, version=golden.version,
-                                 namespace=HCO_NS)
-    plans = gplan.plan_all(golden, ctx, activation=ggate.activation_for(hco, golden),
+    infrastructure, scheduler = _config_objects()
+    return PlatformSpec(golden=golden, hco=hco, nodes=platform_nodes(), env=env,
+                        crds=platform_crds(golden), namespaces=target_namespaces(golden),
+                        infrastructure=infrastructure, scheduler=scheduler)
+
+
+def expected_objects(spec: PlatformSpec, *, hco: dict[str, Any],
+                     infrastructure: dict[str, Any] | None,
+                     scheduler: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """What the planner renders for these (stored) objects and the platform's nodes."""
+    ctx = gcontext.build_context(hco=hco, nodes=spec.nodes, infrastructure=infrastructure,
+                                 scheduler=scheduler, environ=spec.env,
+                                 version=spec.golden.version, namespace=HCO_NS)
+    plans = gplan.plan_all(spec.golden, ctx, activation=ggate.activation_for(hco, spec.golden),
                            lookups=OfflineLookups())
-    spec.expected = [o for p in plans if p.included and not p.error for o in p.objects]
-    return spec
+    return [o for p in plans if p.included and not p.error for o in p.objects]
 
 
 def seed(cluster: Any, spec: PlatformSpec) -> None:
-    """Install CRDs, namespaces, nodes and the HCO into ``cluster`` (a tests Cluster)."""
-    tmp = Path(tempfile.mkdtemp(prefix="bench-crds-"))
-    paths = []
-    for i, crd in enumerate(spec.crds):
-        path = tmp / f"{i:03d}.json"
-        path.write_text(json.dumps(crd))
-        paths.append(path)
-    cluster.install_crds(*paths)
+    """Install CRDs, namespaces, nodes, config objects and the HCO into ``cluster``.
+
+    Then sets ``spec.expected`` from the objects as the server stored them.
+    """
+    install(cluster, spec.crds)
     for ns in spec.namespaces:
         _create(cluster, "/api/v1/namespaces",
                 {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
     for node in spec.nodes:
         _create(cluster, "/api/v1/nodes", node)
+    _create(cluster, f"{CONFIG_API}/infrastructures", spec.infrastructure)
+    _put_status(cluster, f"{CONFIG_API}/infrastructures/cluster", spec.infrastructure)
+    _create(cluster, f"{CONFIG_API}/schedulers", spec.scheduler)
     _create(cluster, f"/apis/hco.kubevirt.io/v1/namespaces/{HCO_NS}/hyperconvergeds", spec.hco)
+    spec.expected = expected_objects(
+        spec, hco=_get(cluster, HCO_PATH),
+        infrastructure=_get(cluster, f"{CONFIG_API}/infrastructures/cluster"),
+        scheduler=_get(cluster, f"{CONFIG_API}/schedulers/cluster"))
 
 
 def _create(cluster: Any, path: str, body: dict[str, Any]) -> None:
@@ -131,3 +163,17 @@ def _create(cluster: Any, path: str, body: dict[str, Any]) -> None:
     if status not in (201, 409):
         raise RuntimeError(f"creating {body.get('kind')} "
                            f"{body['metadata']['name']}: HTTP {status} {str(answer)[:300]}")
+
+
+def _put_status(cluster: Any, path: str, body: dict[str, Any]) -> None:
+    status, answer = cluster.api("PATCH", path + "/status", body={"status": body["status"]},
+                                 content_type="application/merge-patch+json")
+    if status != 200:
+        raise RuntimeError(f"setting the status of {path}: HTTP {status} {str(answer)[:300]}")
+
+
+def _get(cluster: Any, path: str) -> dict[str, Any]:
+    status, answer = cluster.api("GET", path)
+    if status != 200 or not isinstance(answer, dict):
+        raise RuntimeError(f"reading {path}: HTTP {status} {str(answer)[:300]}")
+    return answer

@@ -11,7 +11,8 @@ def _verbs(counts: dict[str, int]) -> str:
 
 
 def _cold(r: dict[str, Any]) -> str:
-    return (f"synced {r['to_caches_synced_s']}s, all {r['objects']} objects applied "
+    return (f"started {r.get('to_starting_s')}s, watches {r.get('to_watches_started_s')}s, "
+            f"synced {r['to_caches_synced_s']}s, all {r['objects']} objects applied "
             f"{r['synced_to_all_applied_s']}s later (total {r['total_s']}s); "
             f"requests: {_verbs(r['requests_by_verb'])}")
 
@@ -29,10 +30,12 @@ def _drift(r: dict[str, Any]) -> str:
 
 
 def _idle(r: dict[str, Any]) -> str:
+    polling = "no polling" if r.get("no_polling") else "POLLING: " + "; ".join(
+        r.get("polling_problems") or [])
     return (f"{r['cpu_percent_of_core']}% of a core over {r['seconds']}s"
             f"{' (leader election on)' if r.get('leader_elect') else ''}, "
             f"{r['context_switches_per_s']} ctx switches/s, requests: "
-            f"{_verbs(r['requests_by_verb'])}")
+            f"{_verbs(r['requests_by_verb'])}; {polling}")
 
 
 def _storm(r: dict[str, Any]) -> str:
@@ -43,18 +46,33 @@ def _storm(r: dict[str, Any]) -> str:
             f" {r['seconds']}s)")
 
 
+def _editwar(r: dict[str, Any]) -> str:
+    parts = []
+    for f in r["fights"]:
+        rate = f"every {f['edit_every_s']:g}s"
+        took = "not paused" if f["time_to_pause_s"] is None else f"{f['time_to_pause_s']}s"
+        named = ",".join(f["named"] or []) or "-"
+        parts.append(f"{rate}: {took} ({f['edits_before_pause']} edits, "
+                     f"{f['flips_counted']} flips, by {f['trigger'] or '-'}, named {named})")
+    return "time to pause " + "; ".join(parts)
+
+
 def _scale(r: dict[str, Any]) -> str:
     rest, churn = r["rest"], r["churn"]
+    wait = churn["queue_wait_ms"]
     return (f"{r['nodes']} nodes + {r['configmaps']} ConfigMaps: RSS at rest "
             f"{rest['rss_mb']['max']} MB, churning {churn['rss_mb_start']}->"
             f"{churn['rss_mb_end']} MB (max {churn['rss_mb_max']}); CPU rest "
             f"{rest['cpu_percent_of_core']}%, churn {churn['cpu_percent_of_core']}% "
-            f"({churn['writes_per_s']} writes/s); cold start {r['cold_start_s']}s")
+            f"({churn['writes_per_s']} writes/s, {churn['detection_changes_per_s']} detection "
+            f"changes/s, {churn['managed_edits_per_s']} managed edits/s); queue wait p50 "
+            f"{wait['p50']} / p99 {wait['p99']} ms, drained {churn['drained_after_s']}s after; "
+            f"cold start {r['cold_start_s']}s")
 
 
 FORMATS: dict[str, Callable[[dict[str, Any]], str]] = {
     "cold_start": _cold, "steady": _steady, "drift": _drift, "idle": _idle,
-    "storm": _storm, "scale": _scale,
+    "storm": _storm, "editwar": _editwar, "scale": _scale,
 }
 
 

@@ -1,19 +1,20 @@
-"""Scale: controller RSS and CPU in a big cluster, at rest and while 1% of it churns each second.
+"""Scale: controller RSS, CPU and queue latency in a big cluster, at rest and under churn.
 
-The nodes look like real ones (labels, annotations, conditions, images: a few
-KB each), so the informer's reduction matters; the ConfigMaps are unrelated to
-the controller (no ownership label). kubesim is loaded through ``create_objects``
-(no HTTP) and churned through its store; a real server through concurrent POSTs.
+The cluster and its churn are described in :mod:`bench.load`. Every second of
+the churn window touches 1 % of the nodes with a heartbeat (noise), 1 % of the
+nodes with a change detection reads (work: every asset is re-evaluated), 1 % of
+the ConfigMaps (noise) and ``MANAGED_EDITS_PER_S`` managed objects (drift to
+undo, or another tool's annotation to look at). Queue latency is the
+controller's own ``workqueue_queue_duration_seconds`` histogram over the window
+(from ``/metrics``), its depth is sampled every second.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from typing import Any
 
-from bench.client import BenchApiError, gather_limited
 from bench.env import (
     Env,
     LogTail,
@@ -23,167 +24,24 @@ from bench.env import (
     wait_all_applied,
     wait_quiet,
 )
+from bench.load import Loader, ManagedEdits, make_configmap, make_node
 from bench.modes import Mode
-from bench.stats import summary
+from bench.objects import choose_targets
+from bench.stats import Buckets, histogram_delta, histogram_quantile, summary
+from tests.support.controller import Controller
+from tests.support.wait import eventually_sync
 
-NODES_KEY, CM_KEY = ("", "nodes"), ("", "configmaps")
-CM_NAMESPACES = 50
-BATCH = 500
 MB = 2**20
-
-
-def _stamp() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
-def make_node(i: int) -> dict[str, Any]:
-    """A worker node of realistic shape and size."""
-    name = f"bench-node-{i:05d}"
-    stamp = _stamp()
-    return {
-        "apiVersion": "v1", "kind": "Node",
-        "metadata": {
-            "name": name,
-            "labels": {
-                "kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
-                "kubernetes.io/arch": "amd64", "beta.kubernetes.io/os": "linux",
-                "beta.kubernetes.io/arch": "amd64", "node-role.kubernetes.io/worker": "",
-                "node.openshift.io/os_id": "rhcos", "topology.kubernetes.io/zone": f"z{i % 3}",
-                "topology.kubernetes.io/region": "bench", "kubevirt.io/schedulable": "true",
-                "cpumanager": "false", "node.kubernetes.io/instance-type": "bm.large",
-            },
-            "annotations": {
-                "machineconfiguration.openshift.io/currentConfig": "rendered-worker-0123456789",
-                "machineconfiguration.openshift.io/desiredConfig": "rendered-worker-0123456789",
-                "machineconfiguration.openshift.io/state": "Done",
-                "volumes.kubernetes.io/controller-managed-attach-detach": "true",
-                "kubevirt.io/heartbeat": stamp,
-            },
-        },
-        "spec": {"podCIDR": f"10.{i // 250 % 250}.{i % 250}.0/24",
-                 "providerID": f"baremetal:///{name}"},
-        "status": {
-            "capacity": {"cpu": "64", "memory": "263921852Ki", "pods": "250",
-                         "ephemeral-storage": "936104940Ki", "hugepages-1Gi": "0",
-                         "hugepages-2Mi": "0", "devices.kubevirt.io/kvm": "1k",
-                         "devices.kubevirt.io/tun": "1k", "devices.kubevirt.io/vhost-net": "1k"},
-            "allocatable": {"cpu": "63500m", "memory": "262770876Ki", "pods": "250",
-                            "ephemeral-storage": "862714311007", "hugepages-1Gi": "0",
-                            "hugepages-2Mi": "0"},
-            "conditions": [
-                {"type": t, "status": s, "lastHeartbeatTime": stamp,
-                 "lastTransitionTime": "2026-01-01T00:00:00Z", "reason": f"Kubelet{t}",
-                 "message": f"kubelet reports {t} {s}"}
-                for t, s in (("MemoryPressure", "False"), ("DiskPressure", "False"),
-                             ("PIDPressure", "False"), ("Ready", "True"))
-            ],
-            "addresses": [{"type": "InternalIP", "address": f"192.168.{i // 250}.{i % 250}"},
-                          {"type": "Hostname", "address": name}],
-            "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
-            "nodeInfo": {"machineID": uuid.UUID(int=i).hex, "systemUUID": str(uuid.UUID(int=i)),
-                         "bootID": str(uuid.UUID(int=i + 1)), "kernelVersion": "5.14.0",
-                         "osImage": "Red Hat Enterprise Linux CoreOS", "operatingSystem": "linux",
-                         "architecture": "amd64", "containerRuntimeVersion": "cri-o://1.30",
-                         "kubeletVersion": "v1.30.4", "kubeProxyVersion": "v1.30.4"},
-            "images": [{"names": [f"quay.io/openshift/image-{j}@sha256:{j:064x}",
-                                  f"quay.io/openshift/image-{j}:v4.17"],
-                        "sizeBytes": 400_000_000 + j} for j in range(12)],
-        },
-    }
-
-
-def make_configmap(i: int) -> dict[str, Any]:
-    """An application ConfigMap nobody manages through the autopilot."""
-    return {
-        "apiVersion": "v1", "kind": "ConfigMap",
-        "metadata": {"name": f"bench-cm-{i:05d}", "namespace": f"bench-{i % CM_NAMESPACES:02d}",
-                     "labels": {"app": f"app-{i % 97}"}},
-        "data": {"config.yaml": f"replicas: {i % 5}\nname: app-{i}\n" + "x: y\n" * 20,
-                 "version": "0"},
-    }
-
-
-def _touch_node(node: dict[str, Any], n: int) -> dict[str, Any]:
-    stamp = _stamp()
-    conditions = [{**c, "lastHeartbeatTime": stamp} for c in node["status"]["conditions"]]
-    status = {**node["status"], "conditions": conditions}
-    meta = {**node["metadata"],
-            "annotations": {**node["metadata"]["annotations"], "kubevirt.io/heartbeat": stamp}}
-    return {**node, "metadata": meta, "status": status}
-
-
-def _touch_configmap(cm: dict[str, Any], n: int) -> dict[str, Any]:
-    return {**cm, "data": {**cm["data"], "version": str(n)}}
-
-
-class Loader:
-    """Bulk creates and churn writes: kubesim's store directly, else the API."""
-
-    def __init__(self, env: Env) -> None:
-        self.env = env
-        self.sim = env.cluster.sim
-
-    def create_namespaces(self) -> None:
-        """The namespaces the ConfigMaps live in."""
-        for i in range(CM_NAMESPACES):
-            self.env.cluster.api("POST", "/api/v1/namespaces", body={
-                "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"bench-{i:02d}"}})
-
-    def create(self, objs: list[dict[str, Any]]) -> None:
-        """Create many objects (kubesim: defaulted and validated like a POST, no HTTP)."""
-        if self.sim is not None:
-            for start in range(0, len(objs), BATCH):
-                self.sim.create_objects(objs[start:start + BATCH])
-            return
-        asyncio.run(self._post_all(objs))
-
-    async def _post_all(self, objs: list[dict[str, Any]]) -> None:
-        async with self.env.client() as client:
-            async def post(o: dict[str, Any]) -> None:
-                ns = o["metadata"].get("namespace")
-                path = f"/api/v1/namespaces/{ns}/configmaps" if ns else "/api/v1/nodes"
-                try:
-                    await client.request("POST", path, body=o)
-                except BenchApiError as exc:
-                    if exc.status != 409:
-                        raise
-            await gather_limited([post(o) for o in objs], limit=32)
-
-    def churn(self, nodes: list[int], cms: list[int], n: int) -> None:
-        """Modify these nodes and ConfigMaps (by index) once."""
-        if self.sim is not None:
-            store = self.sim.state.store
-
-            def write() -> None:
-                for i in nodes:
-                    old = store.get(NODES_KEY, "", f"bench-node-{i:05d}")
-                    if old is not None:
-                        store.commit(NODES_KEY, _touch_node(old, n), change="MODIFIED", old=old)
-                for i in cms:
-                    old = store.get(CM_KEY, f"bench-{i % CM_NAMESPACES:02d}", f"bench-cm-{i:05d}")
-                    if old is not None:
-                        store.commit(CM_KEY, _touch_configmap(old, n), change="MODIFIED",
-                                     old=old)
-
-            self.sim.call(write, timeout=30)
-            return
-        asyncio.run(self._patch_all(nodes, cms, n))
-
-    async def _patch_all(self, nodes: list[int], cms: list[int], n: int) -> None:
-        stamp = _stamp()
-        async with self.env.client() as client:
-            reqs = [client.merge_patch(f"/api/v1/nodes/bench-node-{i:05d}",
-                                       {"metadata": {"annotations": {"kubevirt.io/heartbeat":
-                                                                     stamp}}})
-                    for i in nodes]
-            reqs += [client.merge_patch(
-                f"/api/v1/namespaces/bench-{i % CM_NAMESPACES:02d}/configmaps/bench-cm-{i:05d}",
-                {"data": {"version": str(n)}}) for i in cms]
-            await gather_limited(reqs, limit=32)
+MANAGED_EDITS_PER_S = 2
+QUEUE_WAIT = "virt_platform_workqueue_queue_duration_seconds"
+QUEUE_DEPTH = "virt_platform_workqueue_depth"
+MAX_RSS_MB = 100.0
+MAX_RSS_GROWTH_MB = 5.0
+MAX_DRAIN_S = 10.0
 
 
 def run(env: Env, mode: Mode) -> dict[str, Any]:
-    """Load the cluster, start the controller, watch RSS/CPU at rest and under churn."""
+    """Load the cluster, start the controller, watch it at rest and under churn."""
     loader = Loader(env)
     t0 = time.monotonic()
     loader.create_namespaces()
@@ -196,48 +54,127 @@ def run(env: Env, mode: Mode) -> dict[str, Any]:
     done = wait_all_applied(env, controller, tail, timeout=240)
     wait_quiet(tail, quiet=2.0, timeout=120)
     assert controller.proc is not None
-    pid = controller.proc.pid
+    rest = _sample(controller.proc.pid, mode.scale_rest_s)
+    churn = asyncio.run(_churn(env, loader, controller, mode))
+    drain_s = _drain(controller)
+    churn["unrestored"] = asyncio.run(_unrestored(env, churn.pop("edits")))
+    controller._check_alive()
+    return _report(mode, load_s=load_s, cold_start_s=done - started, rest=rest, churn=churn,
+                   drain_s=drain_s)
 
-    rest = _sample(pid, mode.scale_rest_s)
-    churn_samples: list[ProcSample] = [proc_sample(pid)]
+
+async def _churn(env: Env, loader: Loader, controller: Controller, mode: Mode
+                 ) -> dict[str, Any]:
+    """Churn for ``scale_churn_s`` seconds; returns samples and the queue histogram delta."""
+    assert controller.proc is not None
+    pid = controller.proc.pid
     node_step = max(1, mode.nodes // 100)
     cm_step = max(1, mode.configmaps // 100)
-    lag = 0.0
-    tick0 = time.monotonic()
-    for n in range(1, int(mode.scale_churn_s) + 1):
-        # 1% per second, a different slice each second.
-        nodes = [(n * node_step + k) % mode.nodes for k in range(node_step)]
-        cms = [(n * cm_step + k) % mode.configmaps for k in range(cm_step)]
-        loader.churn(nodes, cms, n)
-        delay = tick0 + n - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        else:
-            lag = max(lag, -delay)
-        churn_samples.append(proc_sample(pid))
-    controller._check_alive()
+    async with env.client() as client:
+        edits = ManagedEdits(client, await choose_targets(client, env.spec))
+        before = await asyncio.to_thread(_queue_wait, controller)
+        samples: list[ProcSample] = [proc_sample(pid)]
+        depths: list[float] = []
+        lag = 0.0
+        tick0 = time.monotonic()
+        for n in range(1, int(mode.scale_churn_s) + 1):
+            # 1% per second, a different slice each second; detection changes on
+            # other nodes than the heartbeats of the same second.
+            heartbeats = [(n * node_step + k) % mode.nodes for k in range(node_step)]
+            detection = [(n * node_step + k + mode.nodes // 2) % mode.nodes
+                         for k in range(node_step)]
+            cms = [(n * cm_step + k) % mode.configmaps for k in range(cm_step)]
+            await loader.churn(client, heartbeats=heartbeats, cms=cms, detection=detection, n=n)
+            if edits.targets:
+                for k in range(MANAGED_EDITS_PER_S):
+                    await edits.one((n - 1) * MANAGED_EDITS_PER_S + k)
+            delay = tick0 + n - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            else:
+                lag = max(lag, -delay)
+            samples.append(proc_sample(pid))
+            depths.append(await asyncio.to_thread(_queue_depth, controller))
+        after = await asyncio.to_thread(_queue_wait, controller)
+    return {"samples": samples, "depths": depths, "lag": lag, "edits": edits,
+            "queue_wait": histogram_delta(after, before), "node_step": node_step,
+            "cm_step": cm_step}
 
+
+def _queue_wait(controller: Controller) -> Buckets:
+    """The work queue's wait histogram as (le, cumulative count), ascending."""
+    out = []
+    for labels, value in controller.series(QUEUE_WAIT + "_bucket").items():
+        out.append((float(dict(labels)["le"].replace("+Inf", "inf")), value))
+    return sorted(out)
+
+
+def _queue_depth(controller: Controller) -> float:
+    return sum(controller.series(QUEUE_DEPTH).values())
+
+
+def _drain(controller: Controller) -> float:
+    """Seconds until the work queue is empty after the churn stopped."""
+    start = time.monotonic()
+    eventually_sync(lambda: _queue_depth(controller) == 0, timeout=60, interval=0.1,
+                    what="work queue drained after the churn")
+    return time.monotonic() - start
+
+
+async def _unrestored(env: Env, edits: ManagedEdits) -> dict[str, Any]:
+    """Whether every drifted object is back (waits for the controller a little)."""
+    async with env.client() as client:
+        edits.client = client
+        missing = await edits.unrestored()
+        deadline = time.monotonic() + 10
+        while missing and time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+            missing = await edits.unrestored()
+    return {"edits": edits.sent, "rejected": len(edits.rejected),
+            "rejections": edits.rejected[:5], "drifted": len(edits.drifted),
+            "not_restored": missing[:10]}
+
+
+def _report(mode: Mode, *, load_s: float, cold_start_s: float, rest: list[ProcSample],
+            churn: dict[str, Any], drain_s: float) -> dict[str, Any]:
+    samples: list[ProcSample] = churn["samples"]
     rest_rss = [s.rss / MB for s in rest]
-    churn_rss = [s.rss / MB for s in churn_samples]
+    churn_rss = [s.rss / MB for s in samples]
     peak = max(rest_rss + churn_rss)
     growth = churn_rss[-1] - churn_rss[0]
+    waits: Buckets = churn["queue_wait"]
+    count = waits[-1][1] if waits else 0.0
+    latency = {f"p{q}": round(histogram_quantile(waits, q / 100) * 1000, 1)
+               for q in (50, 95, 99)}
+    managed = churn["unrestored"]
     return {
         "nodes": mode.nodes,
         "configmaps": mode.configmaps,
         "load_s": round(load_s, 1),
-        "cold_start_s": round(done - started, 2),
+        "cold_start_s": round(cold_start_s, 2),
         "rest": {"seconds": mode.scale_rest_s, "rss_mb": summary(rest_rss),
                  "cpu_percent_of_core": round(cpu_percent(rest[0], rest[-1]), 2)},
-        "churn": {"seconds": mode.scale_churn_s,
-                  "writes_per_s": node_step + cm_step,
-                  "rss_mb_start": round(churn_rss[0], 1), "rss_mb_end": round(churn_rss[-1], 1),
-                  "rss_mb_max": round(max(churn_rss), 1),
-                  "cpu_percent_of_core": round(cpu_percent(churn_samples[0],
-                                                           churn_samples[-1]), 2),
-                  "writer_lag_s": round(lag, 2)},
-        "peak_rss_mb_hwm": round(churn_samples[-1].hwm / MB, 1),
-        "target": "RSS <= 100 MB, flat while churning",
-        "met": peak <= 100 and growth <= 5,
+        "churn": {
+            "seconds": mode.scale_churn_s,
+            "writes_per_s": 2 * churn["node_step"] + churn["cm_step"] + MANAGED_EDITS_PER_S,
+            "detection_changes_per_s": churn["node_step"],
+            "heartbeats_per_s": churn["node_step"],
+            "configmap_edits_per_s": churn["cm_step"],
+            "managed_edits_per_s": MANAGED_EDITS_PER_S,
+            "rss_mb_start": round(churn_rss[0], 1), "rss_mb_end": round(churn_rss[-1], 1),
+            "rss_mb_max": round(max(churn_rss), 1),
+            "cpu_percent_of_core": round(cpu_percent(samples[0], samples[-1]), 2),
+            "queue_wait_ms": {**latency, "n": int(count)},
+            "queue_depth_max": int(max(churn["depths"], default=0)),
+            "drained_after_s": round(drain_s, 2),
+            "managed": managed,
+            "writer_lag_s": round(churn["lag"], 2),
+        },
+        "peak_rss_mb_hwm": round(samples[-1].hwm / MB, 1),
+        "target": (f"RSS <= {MAX_RSS_MB:g} MB, flat while churning (+{MAX_RSS_GROWTH_MB:g} MB);"
+                   f" queue drained <= {MAX_DRAIN_S:g} s after; drift undone"),
+        "met": (peak <= MAX_RSS_MB and growth <= MAX_RSS_GROWTH_MB and drain_s <= MAX_DRAIN_S
+                and not managed["not_restored"]),
     }
 
 

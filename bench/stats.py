@@ -24,3 +24,31 @@ def summary(values: list[float]) -> dict[str, float]:
         "mean": round(sum(values) / len(values), 1),
         "n": len(values),
     }
+
+
+Buckets = list[tuple[float, float]]  # (upper bound "le", cumulative count), ascending
+
+
+def histogram_delta(after: Buckets, before: Buckets) -> Buckets:
+    """Cumulative bucket counts observed between two readings of one histogram."""
+    old = dict(before)
+    return [(le, count - old.get(le, 0.0)) for le, count in after]
+
+
+def histogram_quantile(buckets: Buckets, q: float) -> float:
+    """The ``q`` (0..1) quantile, interpolated inside its bucket as Prometheus does.
+
+    An answer in the ``+Inf`` bucket is reported as the highest finite bound.
+    """
+    if not buckets or buckets[-1][1] <= 0:
+        return 0.0
+    rank = q * buckets[-1][1]
+    lower, below = 0.0, 0.0
+    for le, count in buckets:
+        if count >= rank:
+            if math.isinf(le):
+                return lower
+            width = count - below
+            return lower + (le - lower) * ((rank - below) / width if width else 1.0)
+        lower, below = le, count
+    return lower

@@ -5,7 +5,16 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from bench.env import Env, LogTail, proc_sample, wait_all_applied, wait_quiet, writes_of
+from bench.env import (
+    Env,
+    LogTail,
+    by_resource,
+    by_verb,
+    proc_sample,
+    wait_all_applied,
+    wait_quiet,
+    writes_of,
+)
 from bench.modes import Mode
 from tests.support.wait import eventually_sync
 
@@ -28,7 +37,7 @@ def run(env: Env, mode: Mode) -> dict[str, Any]:
     eventually_sync(lambda: resyncs() > seen, timeout=period * 3, interval=0.05,
                     what="a resync pass")
     time.sleep(min(1.0, period / 3))
-    baseline = env.reset_counts(controller)
+    requests_before = env.request_table()
     before = proc_sample(controller.proc.pid) if controller.proc else None
     start = resyncs()
     eventually_sync(lambda: resyncs() >= start + mode.steady_passes,
@@ -36,7 +45,8 @@ def run(env: Env, mode: Mode) -> dict[str, Any]:
                     what=f"{mode.steady_passes} resync passes")
     time.sleep(min(1.0, period / 3))
     after = proc_sample(controller.proc.pid) if controller.proc else None
-    counts = env.counts(controller, baseline)
+    window = env.requests_since(requests_before)
+    counts = by_verb(window)
     writes = writes_of(counts)
     dry = counts.get("dry-run", 0)
     passes = mode.steady_passes
@@ -44,6 +54,8 @@ def run(env: Env, mode: Mode) -> dict[str, Any]:
         "passes": passes,
         "resync_period_s": period,
         "requests_by_verb": counts,
+        "requests_by_resource": by_resource(window),
+        "requests_counted_by": env.counted_by,
         "writes_per_pass": round(writes / passes, 2),
         "dry_runs_per_pass": round(dry / passes, 2),
         "reads_per_pass": round((counts.get("get", 0) + counts.get("list", 0)) / passes, 2),

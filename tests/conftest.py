@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from autopilot.sim.controls import Controls
+from kubesim.controls import Controls
 from tests.support import report as reporting
 from tests.support.cluster import (
     IN_CI,

@@ -18,7 +18,7 @@ from typing import Any
 
 import aiohttp
 
-from autopilot.cli import UsageError
+from autopilot.commands import UsageError
 from autopilot.explain import Explanation, explain_object
 
 
@@ -60,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def _explain(args: argparse.Namespace) -> Explanation:
     from autopilot.golden.catalog import GoldenStateError, load_golden_state
+    from autopilot.golden.live import LiveReadError
     from autopilot.golden.locate import default_golden_state_dir
     from autopilot.kube.client import ConfigError, KubeClient
 
@@ -84,6 +85,8 @@ async def _explain(args: argparse.Namespace) -> Explanation:
             hco_namespace=args.namespace,
             controller_view=live_view,
         )
+    except LiveReadError as exc:
+        raise UsageError(str(exc)) from None
     finally:
         await client.close()
 

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from autopilot.cli import UsageError
+from autopilot.commands import UsageError
 from autopilot.commands.render import load_golden
 from autopilot.golden.catalog import MATURITIES, Feature, GoldenState
 

@@ -11,9 +11,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from autopilot.cli import UsageError
+from autopilot.commands import UsageError
 from autopilot.commands.render import load_golden
-from autopilot.golden.rbacgen import RbacError, cluster_role_yaml
+from autopilot.golden.kinds import UnrenderableAsset
+from autopilot.golden.rbacgen import cluster_role_yaml
 
 DEFAULT_RELATIVE = Path("manifests") / "rbac" / "clusterrole.yaml"
 
@@ -36,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     target = Path(args.output) if args.output else golden.root.resolve().parent / DEFAULT_RELATIVE
     try:
         wanted, silent = cluster_role_yaml(golden)
-    except RbacError as exc:
+    except UnrenderableAsset as exc:
         raise UsageError(f"cannot derive RBAC: {exc}") from None
     if silent:
         sys.stderr.write(

@@ -1,8 +1,9 @@
 """``autopilot render``: what the controller would apply, offline or against a live cluster.
 
-Uses the controller's own code path (:func:`autopilot.golden.plan.plan_all`).
-Offline (``--hco-file``) there are no nodes and cluster lookups give their documented
-defaults; live (``--kubeconfig``) reads the HCO, nodes, Infrastructure and Scheduler.
+Uses the controller's own code path (:func:`autopilot.golden.plan.plan_inputs` over
+:class:`~autopilot.golden.inputs.RenderInputs`). Offline (``--hco-file``) there are
+no nodes and cluster lookups give their documented defaults; live (``--kubeconfig``)
+reads the HCO, nodes, Infrastructure and Scheduler and looks up like the controller.
 """
 
 from __future__ import annotations
@@ -20,14 +21,16 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from autopilot.cli import UsageError
+from autopilot.commands import UsageError
 from autopilot.engine import overrides
+from autopilot.engine.renames import follow_renames
 from autopilot.golden.catalog import GoldenState, GoldenStateError, load_golden_state
-from autopilot.golden.context import RenderContext, build_context
+from autopilot.golden.context import NodesSummary
 from autopilot.golden.gate import Activation, activation_for
+from autopilot.golden.inputs import RenderInputs
 from autopilot.golden.locate import resolve_golden_state_dir
-from autopilot.golden.lookups import Lookups, OfflineLookups
-from autopilot.golden.plan import AssetPlan, plan_all
+from autopilot.golden.lookups import OfflineLookups
+from autopilot.golden.plan import AssetPlan, plan_inputs
 from autopilot.golden.templating import to_yaml
 
 DEFAULT_NAMESPACE = "openshift-cnv"
@@ -84,14 +87,16 @@ def read_hco_file(path: Path) -> dict[str, Any]:
     raise UsageError(f"{path}: no HyperConverged object in the file")
 
 
-def _disabled_filter(hco: dict[str, Any]) -> tuple[ExcludedFn | None, str | None]:
+def _disabled_filter(
+    hco: dict[str, Any], golden: GoldenState
+) -> tuple[ExcludedFn | None, str | None]:
     """A predicate for objects excluded by ``disabled-resources``, or a parse problem."""
     annotations = (hco.get("metadata") or {}).get("annotations") or {}
     raw = annotations.get(overrides.DISABLED_RESOURCES)
     if not raw:
         return None, None
     try:
-        rules = overrides.parse_disabled_resources(str(raw))
+        rules = follow_renames(overrides.parse_disabled_resources(str(raw)), golden.tombstones)
     except overrides.ExclusionError as exc:  # fail open, like the controller
         return None, f"{overrides.DISABLED_RESOURCES} ignored: {' '.join(str(exc).split())}"
 
@@ -105,37 +110,40 @@ def _warn(message: str) -> None:
     sys.stderr.write(f"autopilot: warning: {message}\n")
 
 
-def _plan(
-    golden: GoldenState,
-    ctx: RenderContext,
-    activation: Activation,
-    lookups: Lookups,
-    asset: str | None,
-) -> list[AssetPlan]:
-    assets = [golden.asset(asset)] if asset else None
-    return plan_all(golden, ctx, activation=activation, lookups=lookups, assets=assets)
+def _plan(golden: GoldenState, inputs: RenderInputs, asset: str | None) -> list[AssetPlan]:
+    return plan_inputs(golden, inputs, assets=[golden.asset(asset)] if asset else None)
 
 
 async def _live_plans(
     args: argparse.Namespace, golden: GoldenState
 ) -> tuple[dict[str, Any], list[AssetPlan]]:
-    from autopilot.golden.live import BridgedLookups, LiveReadError, read_context
-    from autopilot.kube.client import ApiUnreachable, ConfigError, KubeClient
+    from autopilot.golden.live import LiveLookups, LiveReadError, read_hco, read_inputs
+    from autopilot.kube.client import ApiError, ApiUnreachable, ConfigError, KubeClient
+    from autopilot.kube.discovery import RestMapper
+    from autopilot.kube.wellknown import HCO_NAME
+    from autopilot.observability.logging import configure_logging
 
+    # The rendering goes to stdout; a lookup that fails says so on stderr.
+    configure_logging(fmt="console", level="warning")
     try:
         client = await KubeClient.connect(args.kubeconfig, timeout=10.0)
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     try:
-        snapshot = await read_context(client, namespace=args.namespace, version=golden.version)
-        activation = activation_for(snapshot.hco, golden)
-        lookups = BridgedLookups(client, asyncio.get_running_loop())
-        plans = await asyncio.to_thread(
-            _plan, golden, snapshot.context, activation, lookups, args.asset
+        hco = await read_hco(client, namespace=args.namespace)
+        if hco is None:
+            raise LiveReadError(f"HyperConverged {args.namespace}/{HCO_NAME} not found")
+        mapper = RestMapper(client)
+        await mapper.refresh()
+        lookups = LiveLookups(
+            client=client, resource_for=mapper.lookup, loop=asyncio.get_running_loop()
         )
-        return snapshot.hco, plans
+        inputs = await read_inputs(client, hco=hco, namespace=args.namespace, lookups=lookups)
+        return hco, await asyncio.to_thread(_plan, golden, inputs, args.asset)
     except (LiveReadError, ApiUnreachable) as exc:
         raise UsageError(str(exc)) from None
+    except ApiError as exc:
+        raise UsageError(f"reading the cluster failed: {exc}") from None
     finally:
         await client.close()
 
@@ -147,13 +155,16 @@ def _gather(
         raise UsageError(f"unknown asset {args.asset!r}")
     if args.hco_file is not None:
         hco = read_hco_file(args.hco_file)
-        namespace = str((hco.get("metadata") or {}).get("namespace") or DEFAULT_NAMESPACE)
-        ctx = build_context(
-            hco=hco, nodes=[], environ=dict(os.environ), version=golden.version,
-            namespace=namespace,
+        inputs = RenderInputs(
+            hco=hco,
+            namespace=str((hco.get("metadata") or {}).get("namespace") or DEFAULT_NAMESPACE),
+            nodes=NodesSummary.of([]),
+            infrastructure=None,
+            scheduler=None,
+            environ=dict(os.environ),
+            lookups=OfflineLookups(),
         )
-        activation = activation_for(hco, golden)
-        return hco, _plan(golden, ctx, activation, OfflineLookups(), args.asset)
+        return hco, _plan(golden, inputs, args.asset)
     try:
         return asyncio.run(asyncio.wait_for(_live_plans(args, golden), LIVE_TIMEOUT))
     except TimeoutError:
@@ -183,6 +194,27 @@ def format_status(plans: list[AssetPlan], excluded: ExcludedFn | None) -> str:
         for row in rows
     ]
     return "\n".join(line.rstrip() for line in lines) + "\n"
+
+
+def format_aliases(golden: GoldenState, activation: Activation) -> str:
+    """The other names the allowlist accepts and what each selects of ours.
+
+    Printed after the asset table, separated by a blank line; entries of the HCO's own
+    allowlist are marked with ``*``.
+    """
+    if not golden.aliases:
+        return ""
+    used = {n.lower() for n in activation.names} if activation.mode == "list" else set()
+    rows = [("ALIAS", "FROM", "SELECTS")]
+    rows += [
+        (("* " if a.key in used else "") + a.name, a.origin, a.describe())
+        for a in golden.aliases
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(2)]
+    return "\n" + "".join(
+        f"{name.ljust(widths[0])}  {origin.ljust(widths[1])}  {what}\n"
+        for name, origin, what in rows
+    )
 
 
 def format_yaml(plans: list[AssetPlan], excluded: ExcludedFn | None, show_excluded: bool) -> str:
@@ -225,12 +257,13 @@ def run(args: argparse.Namespace) -> int:
         _warn("platform.kubevirt.io/autopilot is not enabled on this HCO: nothing would apply")
     if activation.unknown:
         _warn(f"unknown assets/groups in platform.kubevirt.io/autopilot: "
-              f"{', '.join(activation.unknown)}")
-    excluded, problem = _disabled_filter(hco)
+              f"{activation.unknown_note()}")
+    excluded, problem = _disabled_filter(hco, golden)
     if problem:
         _warn(problem)
     if args.output == "status":
         sys.stdout.write(format_status(plans, excluded))
+        sys.stdout.write(format_aliases(golden, activation))
     elif args.output == "json":
         sys.stdout.write(format_json(plans, excluded, args.show_excluded))
     else:

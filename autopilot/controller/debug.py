@@ -19,22 +19,16 @@ class ControllerDebug:
         self._r = reconciler
 
     async def _plans(self, assets: list[Asset]) -> list[gplan.AssetPlan] | None:
+        """Plans from the inputs a reconcile pass would read now (None: no HCO)."""
         r = self._r
         hco = r.view.hco()
         if hco is None:
             return None
+        inputs = await r.inputs.read(hco)
         activation = ggate.activation_for(hco, r.golden)
-        inputs = {
-            "hco": hco,
-            "nodes": list(r.view.nodes()),
-            "infrastructure": r.view.config_object("Infrastructure"),
-            "scheduler": r.view.config_object("Scheduler"),
-        }
-
-        def plan_all() -> list[gplan.AssetPlan]:
-            return [r.plan(a, inputs, activation) for a in assets]
-
-        return await asyncio.to_thread(plan_all)
+        return await asyncio.to_thread(
+            gplan.plan_inputs, r.golden, inputs, assets=assets, activation=activation
+        )
 
     async def render(
         self, *, asset: str | None, show_excluded: bool, only_installed: bool
@@ -116,6 +110,7 @@ class ControllerDebug:
         return {
             **st.as_dict(),
             "apiVersion": st.ref.api_version,
+            "editWar": r.edit_war.detector.snapshot(st.ref),
             "events": "kubectl get events -n "
             + (ns or "default")
             + f" --field-selector involvedObject.name={name}",

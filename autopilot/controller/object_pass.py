@@ -9,7 +9,6 @@ and log lines that report each outcome.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import dataclass
 from enum import Enum
@@ -17,13 +16,14 @@ from typing import Any
 
 import structlog
 
-from autopilot.controller.customize import customize
+from autopilot.controller.edit_war import FAILED, PAUSED, EditWarGate, Stop
 from autopilot.controller.ports import ClusterView, EventSink
 from autopilot.controller.state import ObjectState, StateBook
-from autopilot.engine import drift, overrides, throttle
+from autopilot.engine import drift, overrides
+from autopilot.engine.customize import customize
 from autopilot.kube.client import ApiError, KubeClient
-from autopilot.kube.resources import ObjectRef, ResourceInfo
-from autopilot.observability.metrics import Metrics
+from autopilot.kube.resources import ObjectRef, ResourceInfo, not_served
+from autopilot.observability.metrics import CUSTOMIZATION_PATCH, CUSTOMIZATION_UNMANAGED, Metrics
 
 log = structlog.get_logger("autopilot.reconcile")
 
@@ -59,7 +59,7 @@ class ObjectPass:
     metrics: Metrics
     book: StateBook
     verdicts: drift.VerdictCache
-    guard: throttle.ThrashGuard
+    edit_war: EditWarGate
 
     async def run(
         self, *, asset: str, desired: dict[str, Any], res: ResourceInfo, forced: bool = False
@@ -69,13 +69,8 @@ class ObjectPass:
         st = self.book.object(ref, asset=asset)
         self.book.claim(ref, asset)
         blog = log.bind(kind=ref.kind, name=ref.name, namespace=ref.namespace, asset=asset)
-        started = time.perf_counter()
-        try:
+        with self.metrics.time_reconcile(ref.kind, ref.name, ref.namespace):
             return await self._run(st=st, desired=desired, res=res, blog=blog, forced=forced)
-        finally:
-            self.metrics.reconcile_duration_seconds.labels(
-                kind=ref.kind, name=ref.name, namespace=ref.namespace
-            ).observe(time.perf_counter() - started)
 
     async def _run(
         self,
@@ -93,89 +88,124 @@ class ObjectPass:
             return self._failed(st, desired, blog, exc.message, verb="read")
         except (OSError, TimeoutError) as exc:
             return self._failed(st, desired, blog, _describe(exc), verb="read")
-
-        if live is not None and overrides.is_paused(live):
-            self._set_paused(st, True)
-            self._drop_compliance(st)
-            return Result(Outcome.SKIPPED)
-        if st.paused:
-            self._set_paused(st, False)
-        if live is not None and overrides.is_unmanaged(live):
-            self._enter_unmanaged(st, live, blog)
-            return Result(Outcome.SKIPPED)
-        if st.unmanaged:
-            st.unmanaged = False
-            st.clear_report("unmanaged")
-            self._customization(st, "unmanaged", False)
+        skipped = self._hands_off(st, live, blog)
+        if skipped is not None:
+            return skipped
 
         desired = self._customize(st, desired, live, blog)
         regarding = live or desired
-
-        # Drift check: a cached verdict is valid while neither side changed.
         fingerprint = drift.desired_fingerprint(desired)
-        live_rv = str(((live or {}).get("metadata") or {}).get("resourceVersion", ""))
-        if live is not None and not forced and self.verdicts.get(ref, fingerprint, live_rv):
-            self._set_compliance(st, 1)
-            return Result(Outcome.IN_SYNC)
+        checked = await self._check_drift(
+            st, desired, live, res, blog, fingerprint=fingerprint, forced=forced
+        )
+        if isinstance(checked, Result):
+            return checked
 
-        if live is not None:
-            dry = await self._server_apply(st, regarding, blog, res, desired, dry_run=True)
-            if isinstance(dry, Result):
-                return dry
-            diffs = drift.diff_paths(dry, live)
-            st.last_checked_at = time.time()
-            if not diffs:
-                self.verdicts.put(ref, fingerprint, live_rv)
-                st.last_diff = ()
-                self._set_compliance(st, 1)
-                if forced:
-                    blog.info("object in sync", forced=True)
-                return Result(Outcome.IN_SYNC)
-            st.last_diff = tuple(diffs[:20])
-            if st.report_once("drift", live_rv):
-                self.events.emit(
-                    regarding,
-                    type="Normal",
-                    reason="DriftDetected",
-                    note=_clip("drift in " + ", ".join(diffs[:10])),
-                    action="Reconcile",
-                )
-            blog.info("drift detected", fields=diffs[:10])
-        elif ref.namespace and self.view.namespace_exists(ref.namespace) is False:
-            # Namespace guard: the owning operator is not installed yet; stay quiet.
-            return Result(Outcome.SKIPPED)
-
-        decision = self.guard.acquire(ref)
-        if not decision.allowed:
-            return await self._throttled(st, regarding, live, res, decision, blog)
+        stop = await self.edit_war.check(
+            ref=ref, live=live, dry_run=checked, res=res, regarding=regarding, blog=blog
+        )
+        if stop is not None:
+            return self._stopped(st, regarding, blog, stop)
 
         applied = await self._server_apply(st, regarding, blog, res, desired, dry_run=False)
         if isinstance(applied, Result):
             return applied
+        self._report_applied(st, applied, fingerprint, blog, created=live is None)
+        return Result(Outcome.APPLIED)
 
-        self.guard.record_success(ref)
+    def _hands_off(self, st: ObjectState, live: dict[str, Any] | None, blog: Any) -> Result | None:
+        """SKIPPED for a paused or unmanaged object; None (and state cleared) otherwise."""
+        if live is not None and overrides.is_paused(live):
+            self._set_paused(st, True)
+            self._drop_compliance(st)
+            return Result(Outcome.SKIPPED)
+        if st.paused and not self.edit_war.paused_here(st.ref):
+            self._set_paused(st, False)
+        if live is not None and overrides.is_unmanaged(live):
+            self._enter_unmanaged(st, live, blog)
+            return Result(Outcome.SKIPPED)
+        if st.unmanaged:  # the customization series follow in _customize
+            st.unmanaged = False
+            st.clear_report("unmanaged")
+        return None
+
+    async def _check_drift(
+        self,
+        st: ObjectState,
+        desired: dict[str, Any],
+        live: dict[str, Any] | None,
+        res: ResourceInfo,
+        blog: Any,
+        *,
+        fingerprint: str,
+        forced: bool,
+    ) -> Result | dict[str, Any] | None:
+        """The pass's end when nothing is to apply (in sync, failed, guarded); else the
+        dry run showing the drift, or None when the object is to be created."""
+        ref = st.ref
+        # A cached verdict is valid while neither side changed.
+        live_rv = str(((live or {}).get("metadata") or {}).get("resourceVersion", ""))
+        if live is not None and not forced and self.verdicts.get(ref, fingerprint, live_rv):
+            self._set_compliance(st, 1)
+            return Result(Outcome.IN_SYNC)
+        if live is None:
+            if ref.namespace and self.view.namespace_exists(ref.namespace) is False:
+                # Namespace guard: the owning operator is not installed yet; stay quiet.
+                return Result(Outcome.SKIPPED)
+            return None
+        dry = await self._server_apply(st, live, blog, res, desired, dry_run=True)
+        if isinstance(dry, Result):
+            return dry
+        diffs = drift.diff_paths(dry, live)
+        st.last_checked_at = time.time()
+        if not diffs:
+            self.edit_war.in_sync(ref, live)
+            self.verdicts.put(ref, fingerprint, live_rv)
+            st.last_diff = ()
+            self._set_compliance(st, 1)
+            if forced:
+                blog.info("object in sync", forced=True)
+            return Result(Outcome.IN_SYNC)
+        st.last_diff = tuple(diffs[:20])
+        if st.report_once("drift", live_rv):
+            self.events.emit(
+                live,
+                type="Normal",
+                reason="DriftDetected",
+                note=_clip("drift in " + ", ".join(diffs[:10])),
+                action="Reconcile",
+            )
+        blog.info("drift detected", fields=diffs[:10])
+        return dry
+
+    def _report_applied(
+        self, st: ObjectState, applied: dict[str, Any], fingerprint: str, blog: Any,
+        *, created: bool,
+    ) -> None:
+        """A successful apply: remember what we own and the verdict, tell the user."""
+        ref = st.ref
+        self.edit_war.applied(ref, applied)
         new_rv = str((applied.get("metadata") or {}).get("resourceVersion", ""))
         self.verdicts.put(ref, fingerprint, new_rv)
         st.last_error = ""
         st.last_applied_at = time.time()
         st.clear_report("failed")
         self._set_compliance(st, 1)
-        blog.info("successfully applied", created=live is None)
+        blog.info("successfully applied", created=created)
         self.events.emit(
             applied, type="Normal", reason="AssetApplied",
             note=f"applied asset {st.asset}", action="Apply",
         )
-        if live is not None:
+        if not created:
             self.events.emit(
                 applied, type="Normal", reason="DriftCorrected",
                 note=_clip("restored " + ", ".join(st.last_diff[:10])), action="Apply",
             )
-        if "patch" in st.customizations:
+        if CUSTOMIZATION_PATCH in st.customizations:
             self.events.emit(
                 applied, type="Normal", reason="PatchApplied",
                 note="applied with the user's platform.kubevirt.io/patch", action="Apply",
             )
-        return Result(Outcome.APPLIED)
 
     async def _server_apply(
         self,
@@ -194,7 +224,7 @@ class ObjectPass:
         except ApiError as exc:
             if _missing_namespace(exc):
                 return Result(Outcome.SKIPPED)  # namespace guard, seen by the server
-            return self._failed(st, regarding, blog, exc.message, verb=verb)
+            return self._failed(st, regarding, blog, _api_message(exc, res), verb=verb)
         except (OSError, TimeoutError) as exc:
             return self._failed(st, regarding, blog, _describe(exc), verb=verb)
 
@@ -230,55 +260,20 @@ class ObjectPass:
                 )
         elif out.ignore_text is None:
             st.clear_report("ignore")
-        for kind in ("patch", "ignore"):
-            self._customization(st, kind, kind in out.active)
-        st.customizations = out.active
+        self._set_customizations(st, out.active)
         return out.desired
 
-    async def _throttled(
-        self,
-        st: ObjectState,
-        regarding: dict[str, Any],
-        live: dict[str, Any] | None,
-        res: ResourceInfo,
-        decision: throttle.Decision,
-        blog: Any,
+    def _stopped(
+        self, st: ObjectState, regarding: dict[str, Any], blog: Any, stop: Stop
     ) -> Result:
+        if stop.kind == PAUSED:
+            self._set_paused(st, True)
+            self._drop_compliance(st)
+            return Result(Outcome.SKIPPED)
+        if stop.kind == FAILED:
+            return self._failed(st, regarding, blog, stop.error, verb="pause")
         self._set_compliance(st, 0)
-        if not decision.edit_war:
-            blog.info("apply throttled", consecutive=decision.consecutive_throttles)
-            self.events.emit(
-                regarding, type="Warning", reason="Throttled",
-                note="too many applies in a short time; retrying later", action="Apply",
-            )
-            return Result(
-                Outcome.THROTTLED, retry_after=decision.retry_after or throttle.REFILL_SECONDS
-            )
-        ref = st.ref
-        try:
-            body = {"metadata": {"annotations": {overrides.RECONCILE_PAUSED: "true"}}}
-            await self.client.patch(res, ref.name, body, namespace=ref.namespace or None)
-        except (ApiError, OSError, TimeoutError) as exc:
-            msg = exc.message if isinstance(exc, ApiError) else _describe(exc)
-            return self._failed(st, regarding, blog, msg, verb="pause")
-        self.metrics.thrashing_total.labels(
-            kind=ref.kind, name=ref.name, namespace=ref.namespace
-        ).inc()
-        self._set_paused(st, True)
-        self._drop_compliance(st)
-        blog.warning("edit war detected, reconciliation paused")
-        self.events.emit(
-            regarding,
-            type="Warning",
-            reason="ThrashingDetected",
-            note=(
-                "another actor keeps changing this object; reconciliation is paused. "
-                f"Remove the {overrides.RECONCILE_PAUSED} annotation to resume, or set "
-                f"{overrides.MODE}=unmanaged to hand the object over."
-            ),
-            action="Pause",
-        )
-        return Result(Outcome.SKIPPED)
+        return Result(Outcome.THROTTLED, retry_after=stop.retry_after)
 
     def _failed(
         self, st: ObjectState, regarding: dict[str, Any], blog: Any, message: str, *, verb: str
@@ -294,9 +289,7 @@ class ObjectPass:
     def _enter_unmanaged(self, st: ObjectState, live: dict[str, Any], blog: Any) -> None:
         st.unmanaged = True
         self._drop_compliance(st)
-        self._customization(st, "patch", False)
-        self._customization(st, "ignore", False)
-        self._customization(st, "unmanaged", True)
+        self._set_customizations(st, frozenset({CUSTOMIZATION_UNMANAGED}))
         if st.report_once("unmanaged", "true"):
             blog.info("object is unmanaged; leaving it alone")
             self.events.emit(
@@ -308,53 +301,45 @@ class ObjectPass:
     def _set_compliance(self, st: ObjectState, value: int) -> None:
         st.compliance = value
         r = st.ref
-        self.metrics.compliance_status.labels(
-            kind=r.kind, name=r.name, namespace=r.namespace
-        ).set(value)
+        self.metrics.set_compliance(r.kind, r.name, r.namespace, ok=value == 1)
 
     def _drop_compliance(self, st: ObjectState) -> None:
         st.compliance = None
         r = st.ref
-        _remove(self.metrics.compliance_status, r.kind, r.name, r.namespace)
+        self.metrics.remove_compliance(r.kind, r.name, r.namespace)
 
     def _set_paused(self, st: ObjectState, paused: bool) -> None:
         st.paused = paused
         r = st.ref
-        if paused:
-            self.metrics.paused_resources.labels(
-                kind=r.kind, name=r.name, namespace=r.namespace
-            ).set(1)
-        else:
-            _remove(self.metrics.paused_resources, r.kind, r.name, r.namespace)
+        self.metrics.set_paused(r.kind, r.name, r.namespace, paused=paused)
 
-    def _customization(self, st: ObjectState, kind: str, on: bool) -> None:
+    def _set_customizations(self, st: ObjectState, active: frozenset[str]) -> None:
+        st.customizations = active
         r = st.ref
-        if on:
-            self.metrics.customization_info.labels(
-                kind=r.kind, name=r.name, namespace=r.namespace, type=kind
-            ).set(1)
-        else:
-            _remove(self.metrics.customization_info, r.kind, r.name, r.namespace, kind)
+        self.metrics.set_customizations(r.kind, r.name, r.namespace, types=active)
 
     def forget_object(self, ref: ObjectRef) -> None:
         """Drop every series and memory of an object that is no longer managed."""
-        _remove(self.metrics.compliance_status, ref.kind, ref.name, ref.namespace)
-        _remove(self.metrics.paused_resources, ref.kind, ref.name, ref.namespace)
-        for kind in ("patch", "ignore", "unmanaged"):
-            _remove(self.metrics.customization_info, ref.kind, ref.name, ref.namespace, kind)
+        self.metrics.remove_series(ref.kind, ref.name, ref.namespace)
         self.verdicts.invalidate(ref)
-        self.guard.forget(ref)
+        self.edit_war.forget(ref)
         self.book.drop(ref)
-
-
-def _remove(metric: Any, *labels: str) -> None:
-    with contextlib.suppress(KeyError):
-        metric.remove(*labels)
 
 
 def _missing_namespace(exc: ApiError) -> bool:
     details = (exc.body or {}).get("details") or {}
     return exc.status == 404 and details.get("kind") == "namespaces"
+
+
+def _api_message(exc: ApiError, res: ResourceInfo) -> str:
+    """The server's message, word for word; for a kind it no longer serves (a 404 that
+    names no object: a bare "404 page not found" once the CRD is gone) led by what
+    people grep for: the kind, its version and the CRD."""
+    details = (exc.body or {}).get("details") or {}
+    if exc.status != 404 or details.get("name"):
+        return exc.message
+    what = not_served(kind=res.kind, api_version=res.api_version, plural=res.plural)
+    return f"{what} (the API server answered: {exc.message})"
 
 
 def _describe(exc: BaseException) -> str:

@@ -1,17 +1,19 @@
-"""The narrow views the reconciler needs of the rest of the controller.
+"""The narrow views the parts of the controller need of each other.
 
 The reconciler sees the cluster only through these protocols: a read-only
-view over the informer caches, an event sink and the API client. Keeping them
-narrow keeps data flowing one way (watch -> cache -> queue -> reconcile ->
-apply) and lets tests exercise the reconciler against a real API server with
-the real caches, or reason about it in isolation.
+view over the informer caches, an event sink and the API client. The
+triggers see the reconciler only as the index of what each asset rendered and
+a port to force a fresh look. Keeping them narrow keeps data flowing one way
+(watch -> cache -> queue -> reconcile -> apply) and lets tests exercise each
+part against a real API server with the real caches, or reason about it in
+isolation.
 """
 
 from __future__ import annotations
 
 from typing import Any, Protocol
 
-from autopilot.kube.resources import ResourceInfo
+from autopilot.kube.resources import ObjectRef, ResourceInfo
 
 
 class ClusterView(Protocol):
@@ -22,6 +24,10 @@ class ClusterView(Protocol):
 
     def nodes(self) -> list[dict[str, Any]]:
         """Nodes as reduced by the informer transform."""
+
+    @property
+    def nodes_generation(self) -> int:
+        """Changes whenever a node changes in a way hardware/topology detection reads."""
 
     def config_object(self, kind: str) -> dict[str, Any] | None:
         """The OpenShift config object ``cluster`` of ``kind`` (Infrastructure, Scheduler)."""
@@ -52,3 +58,26 @@ class EventSink(Protocol):
         self, regarding: dict[str, Any], *, type: str, reason: str, note: str, action: str
     ) -> None:
         """Queue one event about ``regarding`` (an object or a minimal reference)."""
+
+
+class AssetIndex(Protocol):
+    """Which asset renders an object (the reconciler's state book), for routing events."""
+
+    def asset_for(self, *, kind: str, group: str, name: str, namespace: str) -> str | None:
+        """The asset that renders the object with this identity, if any."""
+
+    def assets_in_namespace(self, namespace: str) -> list[str]:
+        """Assets that rendered objects into ``namespace``."""
+
+
+class ForcePort(Protocol):
+    """What a user's request to look again asks of the reconciler (annotations, contract §5)."""
+
+    def force(self, ref: ObjectRef) -> None:
+        """The next pass over ``ref`` does a real server-side check."""
+
+    def pause_removed(self, ref: ObjectRef) -> None:
+        """The pause annotation went away: fresh bucket and counters for ``ref``."""
+
+    def invalidate_all(self) -> None:
+        """Drop every cached verdict (force-reconcile on the HCO)."""

@@ -1,8 +1,9 @@
 """The asset-level reconciler: from a queue key to a pass over the asset's objects.
 
 For an asset key: read the HCO from the cache, decide whether the autopilot is
-active and which assets it may touch, build the render context, plan the asset
-(the same code path as ``autopilot render``), drop what ``disabled-resources``
+active and which assets it may touch, read the render inputs from the caches
+(:mod:`autopilot.controller.inputs`), plan the asset (the same code path as
+``autopilot render`` and ``/debug/render``), drop what ``disabled-resources``
 excludes and what is not installed, and hand each remaining object to the
 object pass. For the tombstone key: run the sweep.
 """
@@ -10,9 +11,6 @@ object pass. For the tombstone key: run the sweep.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import dataclasses
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,15 +18,19 @@ from typing import Any
 import structlog
 
 from autopilot.controller import keys
+from autopilot.controller.edit_war import EditWarGate
+from autopilot.controller.inputs import CacheInputs
 from autopilot.controller.object_pass import ObjectPass, Outcome
 from autopilot.controller.ports import ClusterView, EventSink
+from autopilot.controller.replacements import ReplacementCheck
 from autopilot.controller.state import StateBook
 from autopilot.controller.tombstones import TombstoneSweeper
-from autopilot.engine import drift, overrides, throttle
-from autopilot.golden import context as gcontext
+from autopilot.engine import drift, editwar, overrides
+from autopilot.engine.renames import follow_renames
 from autopilot.golden import gate as ggate
 from autopilot.golden import plan as gplan
 from autopilot.golden.catalog import Asset, GoldenState
+from autopilot.golden.inputs import RenderInputs
 from autopilot.kube.client import KubeClient
 from autopilot.kube.resources import ObjectRef, split_api_version
 from autopilot.observability.metrics import Metrics
@@ -44,8 +46,8 @@ class AssetFailed(Exception):
 class Activation:
     """The parsed ``platform.kubevirt.io/autopilot`` gate and exclusions of one HCO state."""
 
-    gate: Any
-    exclusions: list[Any] = field(default_factory=list)
+    gate: ggate.Activation
+    exclusions: list[overrides.Exclusion] = field(default_factory=list)
 
 
 class Reconciler:
@@ -59,23 +61,24 @@ class Reconciler:
         view: ClusterView,
         events: EventSink,
         metrics: Metrics,
-        lookups: Any,
-        namespace: str,
-        environ: Mapping[str, str] | None = None,
+        inputs: CacheInputs,
         gate_kinds: Mapping[str, tuple[str, str, str]] | None = None,
+        edit_war_window: float = editwar.WINDOW_SECONDS,
     ) -> None:
         self.golden = golden
         self.view = view
         self.events = events
         self.metrics = metrics
-        self.lookups = lookups
-        self.namespace = namespace
-        self.environ = dict(os.environ if environ is None else environ)
+        # Where renders read the cluster from: the same for a pass and for /debug/render.
+        self.inputs = inputs
         # gate CRD name -> (group, version, kind), to report what is really missing.
         self.gate_kinds = dict(gate_kinds or {})
         self.book = StateBook()
         self.verdicts = drift.VerdictCache()
-        self.guard = throttle.ThrashGuard()
+        self.edit_war = EditWarGate(
+            client=client, events=events, metrics=metrics,
+            detector=editwar.EditWarDetector(window=edit_war_window),
+        )
         self.objects = ObjectPass(
             client=client,
             view=view,
@@ -83,20 +86,19 @@ class Reconciler:
             metrics=metrics,
             book=self.book,
             verdicts=self.verdicts,
-            guard=self.guard,
+            edit_war=self.edit_war,
         )
+        self._asset_ok: dict[str, bool] = {}
         self.sweeper = TombstoneSweeper(
-            tombstones=golden.tombstones, client=client, view=view, events=events, metrics=metrics
+            tombstones=golden.tombstones, client=client, view=view, events=events, metrics=metrics,
+            check=ReplacementCheck(book=self.book, reconciled=self._asset_ok.__contains__),
         )
         self._reported: dict[str, str] = {}
         self._missing: dict[str, set[tuple[str, str, str]]] = {}
         self._forced: set[ObjectRef] = set()
         self._idle_logged: str | None = None
-        self._exclusions: list[Any] = []
-        self._asset_ok: dict[str, bool] = {}
+        self._exclusions: list[overrides.Exclusion] = []
         self._all_ok = False
-        # ((nodes generation, infrastructure, scheduler), (hardware, topology))
-        self._detection: tuple[tuple[Any, ...], tuple[Any, Any]] | None = None
 
     # -- entry point -------------------------------------------------------------------
 
@@ -134,8 +136,8 @@ class Reconciler:
         self.verdicts.clear()
 
     def pause_removed(self, ref: ObjectRef) -> None:
-        """The user removed the pause annotation: fresh bucket and counters."""
-        self.guard.reset(ref)
+        """The user removed the pause annotation: fresh bucket and a fresh flip window."""
+        self.edit_war.reset(ref)
         self.verdicts.invalidate(ref)
 
     # -- activation --------------------------------------------------------------------
@@ -148,16 +150,20 @@ class Reconciler:
         if gate.idle:
             return None
         if gate.unknown and self._report_once("unknown-assets", ",".join(gate.unknown)):
-            note = "unknown asset or group name(s) in the allowlist: " + ", ".join(gate.unknown)
-            log.warning("autopilot allowlist names unknown assets", unknown=list(gate.unknown))
+            note = "unknown asset or group name(s) in the allowlist: " + gate.unknown_note()
+            log.warning("autopilot allowlist names unknown assets", unknown=list(gate.unknown),
+                        suggestions=dict(gate.suggestions))
             self.events.emit(
                 hco, type="Warning", reason="InvalidAllowlist", note=note, action="Reconcile"
             )
-        exclusions: list[Any] = []
+        exclusions: list[overrides.Exclusion] = []
         text = annotations.get(overrides.DISABLED_RESOURCES)
         if text:
             try:
-                exclusions = list(overrides.parse_disabled_resources(text))
+                # Rules naming an object by its old (renamed) name also cover its successor.
+                exclusions = follow_renames(
+                    overrides.parse_disabled_resources(text), self.golden.tombstones
+                )
             except overrides.ExclusionError as exc:
                 if self._report_once("disabled-resources", text):
                     log.warning(
@@ -194,27 +200,9 @@ class Reconciler:
     async def _asset_pass(
         self, asset: Asset, hco: dict[str, Any], activation: Activation
     ) -> float | None:
-        # Inputs are read on the loop (the caches are not thread-safe); rendering runs in
-        # a thread so that template lookups can make bounded reads through the loop.
-        inputs: dict[str, Any] = {
-            "hco": hco,
-            "infrastructure": self.view.config_object("Infrastructure"),
-            "scheduler": self.view.config_object("Scheduler"),
-        }
-        # Detection over every node is O(nodes); reuse it while no node changed in a way
-        # that matters (the view's generation) and the config objects are the same.
-        generation = getattr(self.view, "nodes_generation", None)
-        if generation is not None:
-            key = (generation, inputs["infrastructure"], inputs["scheduler"])
-            cached = self._detection
-            if cached is not None and cached[0][0] == generation and all(
-                a is b for a, b in zip(cached[0][1:], key[1:], strict=True)
-            ):
-                inputs["detected"] = cached[1]
-            else:
-                inputs["detection_key"] = key
-        if "detected" not in inputs:
-            inputs["nodes"] = list(self.view.nodes())
+        # Rendering runs in a thread so that template lookups can make bounded reads
+        # through the loop.
+        inputs = await self.inputs.read(hco)
         plan = await asyncio.to_thread(self.plan, asset, inputs, activation.gate)
         if plan.error:
             if self._report_once(f"render/{asset.name}", plan.error):
@@ -258,6 +246,8 @@ class Reconciler:
             self.objects.forget_object(gone)
         self._set_missing(asset.name, missing)
         self._note_outcome(asset.name, ok=not failures and retry is None)
+        if not failures and retry is None:
+            await self.sweeper.after_asset(asset.name)
         if failures:
             raise AssetFailed("; ".join(failures))
         return retry
@@ -277,36 +267,11 @@ class Reconciler:
                                  action="Reconcile")
         self._all_ok = all_ok
 
-    def plan(self, asset: Asset, inputs: dict[str, Any], gate: Any) -> gplan.AssetPlan:
-        """Plan one asset from cache inputs (runs in a worker thread).
-
-        ``inputs``: ``hco``, ``infrastructure``, ``scheduler`` and either ``nodes`` or
-        ``detected`` (hardware and topology detected earlier from the same nodes).
-        """
-        detected = inputs.get("detected")
-        if detected is None:
-            reduced = [gcontext.reduce_node(n) for n in inputs.get("nodes") or ()]
-            detected = (
-                gcontext.detect_hardware(reduced),
-                gcontext.detect_topology(
-                    reduced,
-                    infrastructure=inputs["infrastructure"],
-                    scheduler=inputs["scheduler"],
-                ),
-            )
-            if inputs.get("detection_key") is not None:
-                self._detection = (inputs["detection_key"], detected)
-        ctx = gcontext.build_context(
-            hco=inputs["hco"],
-            nodes=(),
-            infrastructure=inputs["infrastructure"],
-            scheduler=inputs["scheduler"],
-            environ=self.environ,
-            version=self.golden.version,
-            namespace=self.namespace,
-        )
-        ctx = dataclasses.replace(ctx, hardware=detected[0], topology=detected[1])
-        return gplan.plan_asset(self.golden, asset, ctx, activation=gate, lookups=self.lookups)
+    def plan(
+        self, asset: Asset, inputs: RenderInputs, gate: ggate.Activation
+    ) -> gplan.AssetPlan:
+        """Plan one asset (runs in a worker thread: templates may look the cluster up)."""
+        return gplan.plan_inputs(self.golden, inputs, assets=[asset], activation=gate)[0]
 
     def _gate_gvk(self, crd_name: str) -> tuple[str, str, str]:
         if crd_name in self.gate_kinds:
@@ -322,7 +287,7 @@ class Reconciler:
             self._missing.pop(asset_name, None)
         after = set().union(*self._missing.values()) if self._missing else set()
         for group, version, kind in after - before:
-            self.metrics.missing_dependency.labels(group=group, version=version, kind=kind).set(1)
+            self.metrics.set_missing_dependency(group, version, kind, missing=True)
             log.warning("dependency missing", group=group, version=version, kind=kind)
             hco = self.view.hco()
             if hco is not None:
@@ -334,8 +299,7 @@ class Reconciler:
                     action="Reconcile",
                 )
         for group, version, kind in before - after:
-            with contextlib.suppress(KeyError):
-                self.metrics.missing_dependency.remove(group, version, kind)
+            self.metrics.set_missing_dependency(group, version, kind, missing=False)
 
     def _report_once(self, topic: str, value: str) -> bool:
         if self._reported.get(topic) == value:
@@ -345,7 +309,7 @@ class Reconciler:
 
     # -- views for debug / explain --------------------------------------------------------
 
-    def current_exclusions(self) -> list[Any]:
+    def current_exclusions(self) -> list[overrides.Exclusion]:
         """The disabled-resources rules of the latest pass."""
         return list(self._exclusions)
 

@@ -17,7 +17,7 @@ from typing import Any
 import structlog
 
 from autopilot.controller import keys
-from autopilot.controller.reconciler import Reconciler
+from autopilot.controller.ports import AssetIndex, ForcePort
 from autopilot.engine import overrides
 from autopilot.golden.catalog import GoldenState
 from autopilot.kube.resources import ObjectRef
@@ -41,12 +41,14 @@ class Triggers:
         self,
         *,
         golden: GoldenState,
-        reconciler: Reconciler,
+        book: AssetIndex,
+        force: ForcePort,
         enqueue: Callable[[str], None],
         forget: Callable[[str], None],
     ) -> None:
         self._golden = golden
-        self._reconciler = reconciler
+        self._book = book
+        self._force = force
         self._enqueue = enqueue
         self._forget = forget
 
@@ -66,7 +68,7 @@ class Triggers:
             old, overrides.FORCE_RECONCILE
         ):
             log.info("force-reconcile requested on the HyperConverged", value=forced)
-            self._reconciler.invalidate_all()
+            self._force.invalidate_all()
             for asset in self._golden.assets:
                 self._forget(keys.asset_key(asset.name))
         self.everything(tombstones=True)
@@ -82,7 +84,7 @@ class Triggers:
         if event != "ADDED":
             return
         name = str((obj.get("metadata") or {}).get("name", ""))
-        for asset in self._reconciler.book.assets_in_namespace(name):
+        for asset in self._book.assets_in_namespace(name):
             self._enqueue(keys.asset_key(asset))
 
     def on_config(self, event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
@@ -97,7 +99,7 @@ class Triggers:
         """A labelled object changed: reconcile the asset that renders it."""
         ref = ObjectRef.of(obj)
         group = ref.api_version.rpartition("/")[0]
-        asset = self._reconciler.book.asset_for(
+        asset = self._book.asset_for(
             kind=ref.kind, group=group, name=ref.name, namespace=ref.namespace
         )
         if asset is None:
@@ -109,14 +111,14 @@ class Triggers:
                 "force-reconcile requested",
                 kind=ref.kind, name=ref.name, namespace=ref.namespace, asset=asset, value=forced,
             )
-            self._reconciler.force(ref)
+            self._force.force(ref)
             self._forget(key)
         if old is not None and overrides.is_paused(old) and not overrides.is_paused(obj):
             log.info(
                 "pause annotation removed; resuming",
                 kind=ref.kind, name=ref.name, namespace=ref.namespace, asset=asset,
             )
-            self._reconciler.pause_removed(ref)
+            self._force.pause_removed(ref)
             self._forget(key)
         self._enqueue(key)
 

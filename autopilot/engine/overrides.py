@@ -19,7 +19,7 @@ from autopilot.engine.annotations import (
     is_paused,
     is_unmanaged,
 )
-from autopilot.engine.customizations import customizations_of
+from autopilot.engine.customize import customizations_of
 from autopilot.engine.exclusions import (
     Exclusion,
     ExclusionError,

@@ -1,9 +1,9 @@
-"""Anti-thrashing: a token bucket per object and edit-war detection.
+"""Anti-thrashing: a token bucket per object bounds how often we write it.
 
 Each object may be applied 10 times in a burst; tokens refill continuously
-at one per 6 s. An apply without a token is throttled. The third consecutive
-throttle on one object (no successful apply in between) is an edit war,
-reported exactly once per episode; a successful apply ends the episode.
+at one per 6 s. An apply without a token is throttled. Whether throttles (or
+owner flips) amount to an edit war is decided by
+:mod:`autopilot.engine.editwar`; this module only keeps the budget.
 """
 
 from __future__ import annotations
@@ -11,58 +11,15 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Final
+
+from autopilot.runtime.tokenbucket import TokenBucket
 
 CAPACITY: Final = 10
 REFILL_SECONDS: Final = 6.0
-EDIT_WAR_THROTTLES: Final = 3
-# Tolerance for float accumulation in the refill (1/6 added six times).
-_EPSILON: Final = 1e-9
 
 Clock = Callable[[], float]
-
-
-@dataclass
-class TokenBucket:
-    """A continuously refilled token bucket; starts full."""
-
-    capacity: float = CAPACITY
-    refill_per_second: float = 1 / REFILL_SECONDS
-    clock: Clock = time.monotonic
-    tokens: float = field(init=False)
-    _last: float = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.tokens = float(self.capacity)
-        self._last = self.clock()
-
-    def _refill(self) -> None:
-        now = self.clock()
-        elapsed = now - self._last
-        if elapsed > 0:  # a clock that steps back must not drain tokens
-            self.tokens = min(float(self.capacity), self.tokens + elapsed * self.refill_per_second)
-        self._last = max(self._last, now)
-
-    def available(self) -> float:
-        """Tokens available now."""
-        self._refill()
-        return self.tokens
-
-    def try_take(self) -> bool:
-        """Take one token if there is one."""
-        self._refill()
-        if self.tokens + _EPSILON >= 1:
-            self.tokens = max(0.0, self.tokens - 1)
-            return True
-        return False
-
-    def seconds_until_token(self) -> float:
-        """How long until a token is available (0 if one is now)."""
-        missing = 1 - self.available()
-        if missing <= _EPSILON or self.refill_per_second <= 0:
-            return 0.0 if missing <= _EPSILON else float("inf")
-        return missing / self.refill_per_second
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,21 +27,17 @@ class Decision:
     """Whether an apply may go ahead now."""
 
     allowed: bool
-    consecutive_throttles: int = 0
-    edit_war: bool = False  # True exactly once per episode, at the 3rd throttle
     retry_after: float = 0.0  # seconds until a token is available
 
 
 @dataclass
 class _State:
     bucket: TokenBucket
-    consecutive: int = 0
-    flagged: bool = False
     last_seen: float = 0.0
 
 
 class ThrashGuard:
-    """Per-object token buckets and consecutive-throttle counters.
+    """Per-object token buckets.
 
     Memory is bounded: objects not seen for ``idle_seconds`` (by then their
     bucket has long refilled) and the least recently seen beyond ``max_refs``
@@ -96,14 +49,12 @@ class ThrashGuard:
         *,
         capacity: int = CAPACITY,
         refill_per_second: float = 1 / REFILL_SECONDS,
-        edit_war_after: int = EDIT_WAR_THROTTLES,
         clock: Clock = time.monotonic,
         idle_seconds: float = 3600.0,
         max_refs: int = 50_000,
     ) -> None:
         self._capacity = capacity
         self._rate = refill_per_second
-        self._edit_war_after = edit_war_after
         self._clock = clock
         # Never forget a bucket before it could have refilled completely.
         full = capacity / refill_per_second if refill_per_second > 0 else float("inf")
@@ -124,37 +75,16 @@ class ThrashGuard:
         while len(self._states) > self._max_refs:
             self._states.popitem(last=False)
         if state.bucket.try_take():
-            return Decision(allowed=True, consecutive_throttles=state.consecutive)
-        state.consecutive += 1
-        edit_war = state.consecutive >= self._edit_war_after and not state.flagged
-        if edit_war:
-            state.flagged = True
-        return Decision(
-            allowed=False,
-            consecutive_throttles=state.consecutive,
-            edit_war=edit_war,
-            retry_after=state.bucket.seconds_until_token(),
-        )
-
-    def record_success(self, ref: Hashable) -> None:
-        """A successful apply ends the episode; the bucket keeps its tokens."""
-        state = self._states.get(ref)
-        if state is not None:
-            state.consecutive = 0
-            state.flagged = False
+            return Decision(allowed=True)
+        return Decision(allowed=False, retry_after=state.bucket.seconds_until_token())
 
     def reset(self, ref: Hashable) -> None:
-        """Start over (pause annotation removed): full bucket, no counters."""
+        """Start over (pause annotation removed): a full bucket."""
         self._states.pop(ref, None)
 
     def forget(self, ref: Hashable) -> None:
         """Drop everything about ``ref`` (object deleted or no longer managed)."""
         self._states.pop(ref, None)
-
-    def consecutive_throttles(self, ref: Hashable) -> int:
-        """Current consecutive throttles of ``ref`` (0 if unknown)."""
-        state = self._states.get(ref)
-        return state.consecutive if state else 0
 
     def tokens(self, ref: Hashable) -> float:
         """Tokens ``ref`` has now (full capacity if unknown)."""

@@ -1,7 +1,8 @@
 """The golden-state catalogue: features, assets, tombstones, and a strict loader.
 
 Layout: ``catalog/*.yaml`` (merged, in file-name order), ``assets/**.j2``, ``files/``,
-``tombstones/**.yaml`` and ``VERSION``. A catalog file holds ``features``, ``assets``,
+``tombstones/**.yaml``, ``aliases/*.yaml`` (other names for our assets, see
+:mod:`autopilot.golden.aliases`) and ``VERSION``. A catalog file holds ``features``, ``assets``,
 ``excluded_assets`` and, rarely, ``plurals`` (``Kind: resource`` for kinds whose REST
 name English pluralisation gets wrong; used by ``autopilot rbac``). Every problem is
 reported as a :class:`GoldenStateError` whose message is one line naming the file,
@@ -14,13 +15,25 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
+from autopilot.golden.aliases import Alias, load_aliases
+from autopilot.golden.entries import (
+    CONDITION_FIELDS,
+    HARDWARE_DETECTORS,
+    INSTALL_MODES,
+    MATURITIES,
+    TOPOLOGY_FLAGS,
+    Asset,
+    Condition,
+    Feature,
+    parse_asset,
+    parse_feature,
+)
 from autopilot.golden.templating import make_environment
-from autopilot.golden.tombstones import Tombstone, load_tombstones
+from autopilot.golden.tombstones import Tombstone, check_tombstones, load_tombstones
 from autopilot.golden.yamlfile import GoldenStateError, Reporter, line_of, load_documents
 
 __all__ = [
@@ -38,101 +51,7 @@ __all__ = [
     "load_golden_state",
 ]
 
-INSTALL_MODES = ("always", "opt-in")
-MATURITIES = ("GA", "TP", "DP")
-HARDWARE_DETECTORS = (
-    "pciDevicesPresent",
-    "numaNodesPresent",
-    "vfioCapable",
-    "usbDevicesPresent",
-    "gpuPresent",
-)
-TOPOLOGY_FLAGS = ("hasSchedulableMasters", "isCompact", "isHCP", "isAWS")
-# condition type -> (required fields, optional fields)
-CONDITION_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
-    "annotation": (frozenset({"key"}), frozenset({"value"})),
-    "feature-gate": (frozenset({"value"}), frozenset()),
-    "hardware": (frozenset({"detector"}), frozenset()),
-    "topology": (frozenset({"field"}), frozenset({"value"})),
-    "hco-field-unconfigured": (frozenset({"path"}), frozenset()),
-    "image": (frozenset({"key"}), frozenset()),
-}
-DEFAULT_ORDER = 100
-
-_ASSET_KEYS = frozenset(
-    {"name", "group", "path", "install", "order", "conditions", "gate_crd", "params"}
-)
-_FEATURE_KEYS = frozenset(
-    {"name", "title", "description", "maturity", "switch", "assets", "groups", "requires",
-     "recommended"}
-)
 _FILE_KEYS = frozenset({"features", "assets", "excluded_assets", "plurals"})
-
-
-@dataclass(frozen=True, slots=True)
-class Condition:
-    """One AND-ed activation condition of an asset (see golden-state.md §1)."""
-
-    type: str
-    key: str = ""
-    value: str = ""
-    detector: str = ""
-    field: str = ""
-    path: str = ""
-
-    def describe(self) -> str:
-        """Short human form, e.g. ``annotation platform.kubevirt.io/enable-x == true``."""
-        if self.type == "annotation":
-            return f"annotation {self.key}" + (f" == {self.value}" if self.value else " present")
-        if self.type == "feature-gate":
-            return f"feature-gate {self.value}"
-        if self.type == "hardware":
-            return f"hardware {self.detector}"
-        if self.type == "topology":
-            return f"topology {self.field} == {self.value or 'true'}"
-        if self.type == "hco-field-unconfigured":
-            return f"hco-field-unconfigured {self.path}"
-        return f"image {self.key}"
-
-
-@dataclass(frozen=True, slots=True)
-class Asset:
-    """One managed template; renders zero or more Kubernetes objects."""
-
-    name: str
-    path: str
-    group: str = ""
-    install: str = "always"
-    order: int = DEFAULT_ORDER
-    conditions: tuple[Condition, ...] = ()
-    gate_crd: str = ""
-    params: Mapping[str, str] = field(default_factory=dict)
-    feature: str = ""
-    source_file: str = field(default="", compare=False)
-    source_line: int = field(default=0, compare=False)
-
-    def __hash__(self) -> int:
-        return hash(self.name)
-
-    @property
-    def source(self) -> str:
-        """``file:line`` of the catalogue entry (for messages)."""
-        return f"{self.source_file}:{self.source_line}" if self.source_line else self.source_file
-
-
-@dataclass(frozen=True, slots=True)
-class Feature:
-    """A named, documented bundle of assets (one README table row)."""
-
-    name: str
-    title: str
-    description: str = ""
-    maturity: str = "GA"
-    switch: str = "always"
-    assets: tuple[str, ...] = ()
-    groups: tuple[str, ...] = ()
-    requires: tuple[str, ...] = ()
-    recommended: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -146,6 +65,7 @@ class GoldenState:
     tombstones: tuple[Tombstone, ...] = ()
     excluded_assets: tuple[str, ...] = ()
     plurals: Mapping[str, str] = field(default_factory=dict)
+    aliases: tuple[Alias, ...] = ()
     env: SandboxedEnvironment | None = field(default=None, repr=False, compare=False)
 
     def asset(self, name: str) -> Asset:
@@ -190,157 +110,6 @@ class GoldenState:
         return self.env
 
 
-def _scalar_str(value: Any) -> str | None:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str | int | float):
-        return str(value)
-    return None
-
-
-def _str_list(
-    rep: Reporter, node: Mapping[str, Any], key: str, what: str, line: int | None
-) -> tuple[str, ...]:
-    value = node.get(key)
-    if value is None:
-        return ()
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise rep.error(f"{what}: '{key}' must be a list of names", line=line_of(node, key) or line)
-    return tuple(value)
-
-
-def _parse_condition(rep: Reporter, raw: Any, what: str, line: int | None) -> Condition:
-    if not isinstance(raw, Mapping):
-        raise rep.error(f"{what}: a condition must be a mapping", line=line)
-    ctype = raw.get("type")
-    if ctype not in CONDITION_FIELDS:
-        known = ", ".join(CONDITION_FIELDS)
-        raise rep.error(f"{what}: unknown condition type {ctype!r} (known: {known})", line=line)
-    required, optional = CONDITION_FIELDS[ctype]
-    fields: dict[str, str] = {}
-    for key, value in raw.items():
-        if key == "type":
-            continue
-        if key not in required | optional:
-            raise rep.error(f"{what}: condition {ctype!r} has unknown field {key!r}", line=line)
-        text = _scalar_str(value)
-        if text is None:
-            raise rep.error(
-                f"{what}: condition {ctype!r} field {key!r} must be a string", line=line
-            )
-        fields[str(key)] = text
-    missing = sorted(f for f in required if not fields.get(f))
-    if missing:
-        raise rep.error(f"{what}: condition {ctype!r} needs {', '.join(missing)}", line=line)
-    cond = Condition(type=ctype, **fields)
-    if ctype == "hardware" and cond.detector not in HARDWARE_DETECTORS:
-        raise rep.error(
-            f"{what}: unknown hardware detector {cond.detector!r} "
-            f"(known: {', '.join(HARDWARE_DETECTORS)})",
-            line=line,
-        )
-    if ctype == "topology":
-        if cond.field not in TOPOLOGY_FLAGS:
-            raise rep.error(
-                f"{what}: unknown topology field {cond.field!r} "
-                f"(known: {', '.join(TOPOLOGY_FLAGS)})",
-                line=line,
-            )
-        if cond.value.lower() not in ("", "true", "false"):
-            raise rep.error(f"{what}: topology value must be \"true\" or \"false\"", line=line)
-    return cond
-
-
-def _parse_asset(rep: Reporter, raw: Any, line: int | None) -> Asset:
-    if not isinstance(raw, Mapping):
-        raise rep.error("an asset entry must be a mapping", line=line)
-    name = raw.get("name")
-    if not isinstance(name, str) or not name:
-        raise rep.error("asset without a 'name'", line=line)
-    what = f"asset {name!r}"
-    unknown = sorted(set(raw) - _ASSET_KEYS)
-    if unknown:
-        raise rep.error(f"{what}: unknown key(s) {', '.join(map(str, unknown))}", line=line)
-    path = raw.get("path")
-    if not isinstance(path, str) or not path:
-        raise rep.error(f"{what}: missing 'path'", line=line)
-    install = raw.get("install", "always")
-    if install not in INSTALL_MODES:
-        raise rep.error(
-            f"{what}: install must be one of {', '.join(INSTALL_MODES)}, not {install!r}",
-            line=line_of(raw, "install") or line,
-        )
-    order = raw.get("order", DEFAULT_ORDER)
-    if isinstance(order, bool) or not isinstance(order, int):
-        raise rep.error(f"{what}: order must be an integer", line=line_of(raw, "order") or line)
-    group = raw.get("group") or ""
-    gate_crd = raw.get("gate_crd") or ""
-    if not isinstance(group, str) or not isinstance(gate_crd, str):
-        raise rep.error(f"{what}: group and gate_crd must be strings", line=line)
-    conditions_raw = raw.get("conditions") or []
-    if not isinstance(conditions_raw, list):
-        raise rep.error(f"{what}: conditions must be a list", line=line)
-    conditions = tuple(
-        _parse_condition(rep, c, what, line_of(conditions_raw, i) or line)
-        for i, c in enumerate(conditions_raw)
-    )
-    params_raw = raw.get("params") or {}
-    if not isinstance(params_raw, Mapping):
-        raise rep.error(f"{what}: params must be a mapping", line=line)
-    params: dict[str, str] = {}
-    for key, value in params_raw.items():
-        text = _scalar_str(value)
-        if text is None:
-            raise rep.error(f"{what}: param {key!r} must be a string", line=line)
-        params[str(key)] = text
-    return Asset(
-        name=name,
-        path=path,
-        group=group,
-        install=install,
-        order=order,
-        conditions=conditions,
-        gate_crd=gate_crd,
-        params=params,
-        source_file=str(rep.path),
-        source_line=line or 0,
-    )
-
-
-def _parse_feature(rep: Reporter, raw: Any, line: int | None) -> tuple[Feature, bool]:
-    """Parse a feature; the flag says whether ``maturity`` was given explicitly."""
-    if not isinstance(raw, Mapping):
-        raise rep.error("a feature entry must be a mapping", line=line)
-    name = raw.get("name")
-    if not isinstance(name, str) or not name:
-        raise rep.error("feature without a 'name'", line=line)
-    what = f"feature {name!r}"
-    unknown = sorted(set(raw) - _FEATURE_KEYS)
-    if unknown:
-        raise rep.error(f"{what}: unknown key(s) {', '.join(map(str, unknown))}", line=line)
-    maturity = raw.get("maturity")
-    if maturity is not None and maturity not in MATURITIES:
-        raise rep.error(f"{what}: maturity must be one of {', '.join(MATURITIES)}", line=line)
-    texts = {}
-    for key in ("title", "description", "switch"):
-        value = raw.get(key, "")
-        if not isinstance(value, str):
-            raise rep.error(f"{what}: {key} must be a string", line=line)
-        texts[key] = " ".join(value.split())
-    feature = Feature(
-        name=name,
-        title=texts["title"] or name,
-        description=texts["description"],
-        maturity=maturity or "GA",
-        switch=texts["switch"] or "always",
-        assets=_str_list(rep, raw, "assets", what, line),
-        groups=_str_list(rep, raw, "groups", what, line),
-        requires=_str_list(rep, raw, "requires", what, line),
-        recommended=_str_list(rep, raw, "recommended", what, line),
-    )
-    return feature, maturity is not None
-
-
 @dataclass
 class _Collected:
     assets: dict[str, Asset] = field(default_factory=dict)
@@ -363,7 +132,7 @@ def _collect_file(path: Path, out: _Collected) -> None:
             raise rep.error(f"'{section}' must be a list", line=line_of(data, section))
     for i, raw in enumerate(data.get("assets") or []):
         line = line_of(data["assets"], i)
-        asset = _parse_asset(rep, raw, line)
+        asset = parse_asset(rep, raw, line)
         if asset.name in out.assets:
             raise rep.error(
                 f"asset {asset.name!r}: duplicate "
@@ -373,7 +142,7 @@ def _collect_file(path: Path, out: _Collected) -> None:
         out.assets[asset.name] = asset
     for i, raw in enumerate(data.get("features") or []):
         line = line_of(data["features"], i)
-        feature, explicit = _parse_feature(rep, raw, line)
+        feature, explicit = parse_feature(rep, raw, line)
         if feature.name in out.features:
             raise rep.error(f"feature {feature.name!r}: duplicate", line=line)
         out.features[feature.name] = (feature, explicit, rep, line)
@@ -487,14 +256,18 @@ def load_golden_state(root: Path) -> GoldenState:
         _check_template(root, env, asset)
         assets.append(dataclasses.replace(asset, feature=owner.get(asset.name, "")))
     assets.sort(key=lambda a: (a.order, a.name))
+    groups = {a.group for a in assets if a.group}
+    tombstones = load_tombstones(root)
+    check_tombstones(tombstones, root=root, assets=collected.assets.keys())
     return GoldenState(
         root=root,
         version=version,
         assets=tuple(assets),
         features=features,
-        tombstones=load_tombstones(root),
+        tombstones=tombstones,
         excluded_assets=tuple(sorted(collected.excluded)),
         plurals=dict(collected.plurals),
+        aliases=load_aliases(root, assets=collected.assets.keys(), groups=groups),
         env=env,
     )
 

@@ -17,15 +17,18 @@ from autopilot.golden.lookups import Lookups, ObjectLookups, OfflineLookups, Sna
 
 __all__ = [
     "Lookups",
+    "NodesSummary",
     "ObjectLookups",
     "OfflineLookups",
     "RenderContext",
     "SnapshotLookups",
     "build_context",
+    "context_of",
     "detect_hardware",
     "detect_topology",
     "reduce_node",
     "related_images",
+    "topology_of",
 ]
 
 MASTER_ROLE_LABELS = ("node-role.kubernetes.io/master", "node-role.kubernetes.io/control-plane")
@@ -40,6 +43,8 @@ NODE_ANNOTATIONS = ("kubevirt.io/topology-manager-policy",)
 # KubeVirt's own device plugins are on every virtualization node; they are not PCI devices.
 _NON_PCI_RESOURCE_PREFIXES = ("devices.kubevirt.io/", "kubernetes.io/")
 GPU_RESOURCES = ("nvidia.com/gpu", "amd.com/gpu", "gpu.intel.com/i915")
+# Node Feature Discovery labels a node's PCI devices pci-<class>_<vendor>.present=true.
+NFD_PCI_PREFIX = "feature.node.kubernetes.io/pci-"
 
 
 def reduce_node(node: Mapping[str, Any]) -> dict[str, Any]:
@@ -140,6 +145,15 @@ def _quantity_nonzero(value: Any) -> bool:
     return bool(text) and text.strip("0.") != ""
 
 
+def _has_nfd_pci_label(labels: Mapping[str, Any]) -> bool:
+    """NFD's PCI labels: ``pci-present`` or ``pci-<class>_<vendor>.present=true``."""
+    return any(
+        key == NFD_PCI_PREFIX + "present"
+        or (key.startswith(NFD_PCI_PREFIX) and str(value).lower() == "true")
+        for key, value in labels.items()
+    )
+
+
 def detect_hardware(nodes: Iterable[Mapping[str, Any]]) -> dict[str, bool]:
     """Hardware detectors: true when any node shows the feature."""
     found = dict.fromkeys(HARDWARE_DETECTORS, False)
@@ -153,7 +167,7 @@ def detect_hardware(nodes: Iterable[Mapping[str, Any]]) -> dict[str, bool]:
             for k, v in capacity.items()
             if "/" in k and not k.startswith(_NON_PCI_RESOURCE_PREFIXES) and _quantity_nonzero(v)
         ]
-        if "feature.node.kubernetes.io/pci-present" in labels or extended:
+        if _has_nfd_pci_label(labels) or extended:
             found["pciDevicesPresent"] = True
         if (
             "feature.node.kubernetes.io/cpu-hardware_multithreading" in labels
@@ -169,6 +183,39 @@ def detect_hardware(nodes: Iterable[Mapping[str, Any]]) -> dict[str, bool]:
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class NodesSummary:
+    """What hardware and topology detection read from the nodes, in one O(nodes) pass.
+
+    The controller takes it once per node change that detection can see and reuses
+    it for every render in between; the OpenShift config objects are applied on top
+    by :func:`topology_of`, which is cheap.
+    """
+
+    hardware: Mapping[str, bool] = field(
+        default_factory=lambda: dict.fromkeys(HARDWARE_DETECTORS, False)
+    )
+    masters: int = 0
+    workers: int = 0
+    total: int = 0
+    # Whether a master takes workloads judging by node roles and taints alone (what
+    # applies when no Scheduler object says).
+    masters_schedulable: bool = False
+
+    @classmethod
+    def of(cls, nodes: Iterable[Mapping[str, Any]]) -> NodesSummary:
+        """Summarise nodes, raw or already reduced."""
+        reduced = [reduce_node(n) for n in nodes]
+        masters = [n for n in reduced if _is_master(n)]
+        return cls(
+            hardware=detect_hardware(reduced),
+            masters=len(masters),
+            workers=sum(1 for n in reduced if _is_worker(n)),
+            total=len(reduced),
+            masters_schedulable=any(_master_schedulable(n) for n in masters),
+        )
+
+
 def detect_topology(
     nodes: Iterable[Mapping[str, Any]],
     *,
@@ -176,11 +223,19 @@ def detect_topology(
     scheduler: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Topology facts; OpenShift config objects win, node roles fill the gaps."""
-    node_list = list(nodes)
-    masters = [n for n in node_list if _is_master(n)]
-    master_count = len(masters)
-    worker_count = sum(1 for n in node_list if _is_worker(n))
-    node_count = len(node_list)
+    return topology_of(
+        NodesSummary.of(nodes), infrastructure=infrastructure, scheduler=scheduler
+    )
+
+
+def topology_of(
+    nodes: NodesSummary,
+    *,
+    infrastructure: Mapping[str, Any] | None = None,
+    scheduler: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Topology facts from a node summary and the Infrastructure and Scheduler objects."""
+    master_count, worker_count, node_count = nodes.masters, nodes.workers, nodes.total
     status = (infrastructure or {}).get("status") or {}
 
     control_plane = str(status.get("controlPlaneTopology") or "")
@@ -200,7 +255,7 @@ def detect_topology(
     if isinstance(spec.get("mastersSchedulable"), bool):
         schedulable = bool(spec["mastersSchedulable"]) and (master_count > 0 or not node_count)
     else:
-        schedulable = any(_master_schedulable(n) for n in masters)
+        schedulable = nodes.masters_schedulable
     is_hcp = control_plane == "External"
     return {
         "controlPlaneTopology": control_plane,
@@ -210,7 +265,7 @@ def detect_topology(
         "isAWS": platform == "AWS",
         "hasSchedulableMasters": schedulable,
         # no dedicated workers: every node is a schedulable master (compact or single node)
-        "isCompact": bool(masters) and schedulable and master_count == node_count,
+        "isCompact": master_count > 0 and schedulable and master_count == node_count,
         "masterCount": master_count,
         "workerCount": worker_count,
         "nodeCount": node_count,
@@ -237,12 +292,33 @@ def build_context(
     namespace: str,
 ) -> RenderContext:
     """Assemble a :class:`RenderContext`; ``nodes`` may be raw or already reduced."""
-    reduced = [reduce_node(n) for n in nodes]
+    return context_of(
+        hco=hco,
+        nodes=NodesSummary.of(nodes),
+        infrastructure=infrastructure,
+        scheduler=scheduler,
+        environ=environ,
+        version=version,
+        namespace=namespace,
+    )
+
+
+def context_of(
+    *,
+    hco: Mapping[str, Any],
+    nodes: NodesSummary,
+    infrastructure: Mapping[str, Any] | None,
+    scheduler: Mapping[str, Any] | None,
+    environ: Mapping[str, str],
+    version: str,
+    namespace: str,
+) -> RenderContext:
+    """Assemble a :class:`RenderContext` from a node summary (see :class:`NodesSummary`)."""
     return RenderContext(
         hco=copy.deepcopy(dict(hco)),
         namespace=namespace,
-        hardware=detect_hardware(reduced),
-        topology=detect_topology(reduced, infrastructure=infrastructure, scheduler=scheduler),
+        hardware=dict(nodes.hardware),
+        topology=topology_of(nodes, infrastructure=infrastructure, scheduler=scheduler),
         images=related_images(environ),
         version=version,
     )

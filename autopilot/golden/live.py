@@ -1,33 +1,170 @@
-"""Read a live cluster once for ``autopilot render --kubeconfig``: context and lookups.
+"""Reading a live cluster for a render: the one implementation of template lookups, and inputs.
 
-Short-lived and bounded: every request has a timeout; lookups run from the render
-thread through the event loop with a timeout, so nothing can hang.
+:class:`LiveLookups` answers the templates' cluster questions against an API
+server for every caller: the controller, ``/debug/render``, ``autopilot
+explain`` and ``autopilot render --kubeconfig``. Templates render synchronously
+in a worker thread; each lookup not cached yet makes one bounded read through
+the event loop (``run_coroutine_threadsafe`` with a timeout), so the loop is
+never blocked and a slow API server cannot hang a render. A failed lookup gives
+its documented default and is asked again next time; answers are cached until
+:meth:`LiveLookups.clear` (the controller clears on resync, force-reconcile and
+CRD changes), so a steady cluster sees no repeated reads. The derived lookups
+(CRD enums, ConfigMap keys, recording rules, storage profiles) come from
+:class:`~autopilot.golden.lookups.ObjectLookups`.
+
+:func:`read_inputs` reads what else a render needs (nodes, Infrastructure,
+Scheduler) once, for the commands; the controller reads the same from its watch
+caches (:mod:`autopilot.controller.inputs`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from dataclasses import dataclass
-from typing import Any
+import threading
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
-from autopilot.golden.context import RenderContext, build_context, reduce_node
+import structlog
+
+from autopilot.golden.context import NodesSummary
+from autopilot.golden.inputs import RenderInputs
 from autopilot.golden.lookups import ObjectLookups
 from autopilot.kube.client import ApiError, KubeClient
-from autopilot.kube.resources import ResourceInfo, split_api_version
-
-HCO_NAME = "kubevirt-hyperconverged"
-HCO = ResourceInfo("hco.kubevirt.io", "v1", "HyperConverged", "hyperconvergeds", True)
-NODES = ResourceInfo("", "v1", "Node", "nodes", False)
-INFRASTRUCTURE = ResourceInfo(
-    "config.openshift.io", "v1", "Infrastructure", "infrastructures", False
+from autopilot.kube.resources import ResourceInfo
+from autopilot.kube.wellknown import (
+    CONFIG_NAME,
+    HCO,
+    HCO_NAME,
+    INFRASTRUCTURES,
+    NODES,
+    SCHEDULERS,
 )
-SCHEDULER = ResourceInfo("config.openshift.io", "v1", "Scheduler", "schedulers", False)
+
+log = structlog.get_logger("autopilot.lookups")
+
+T = TypeVar("T")
+
+LOOKUP_TIMEOUT = 10.0
 REQUEST_TIMEOUT = 10.0
 
 
 class LiveReadError(Exception):
     """The cluster could not be read; one line."""
+
+
+class LiveLookups(ObjectLookups):
+    """Template lookups against the live cluster."""
+
+    def __init__(
+        self,
+        *,
+        client: KubeClient,
+        resource_for: Callable[[str, str], ResourceInfo | None],
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self._client = client
+        self._resource_for = resource_for
+        self._loop = loop
+        self._cache: dict[tuple[str, ...], Any] = {}
+        self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        """Forget every cached answer."""
+        with self._lock:
+            self._cache.clear()
+
+    def get_object(
+        self, api_version: str, kind: str, name: str, namespace: str = ""
+    ) -> dict[str, Any] | None:
+        """One object, or None when it (or its kind) does not exist."""
+        res = self._resource_for(api_version, kind)
+        if res is None:
+            return None
+
+        async def fetch() -> dict[str, Any] | None:
+            return await self._client.get(
+                res, name, namespace=(namespace or None) if res.namespaced else None
+            )
+
+        return self._cached(("get", api_version, kind, namespace, name), fetch, default=None)
+
+    def list_objects(self, api_version: str, kind: str) -> list[dict[str, Any]]:
+        """Every object of a kind, in all namespaces ([] when not served)."""
+        res = self._resource_for(api_version, kind)
+        if res is None:
+            return []
+
+        async def fetch() -> list[dict[str, Any]]:
+            items, _ = await self._client.list(res)
+            return list(items)
+
+        return self._cached(("list", api_version, kind), fetch, default=[])
+
+    def _cached(self, key: tuple[str, ...], fetch: Callable[[], Awaitable[T]], *, default: T) -> T:
+        with self._lock:
+            if key in self._cache:
+                return self._cache[key]  # type: ignore[no-any-return]
+        try:
+            if _on_loop(self._loop):
+                raise RuntimeError("lookups must not run on the event loop thread")
+            future = asyncio.run_coroutine_threadsafe(_call(fetch), self._loop)
+            value = future.result(timeout=LOOKUP_TIMEOUT)
+        except Exception as exc:
+            # Not cached, so the next render asks again; this one sees the default.
+            log.warning("template lookup failed; using its default", lookup=key[0],
+                        target="/".join(key[1:]), error=str(exc) or type(exc).__name__)
+            return default
+        with self._lock:
+            self._cache[key] = value
+        return value
+
+
+async def _call(fetch: Callable[[], Awaitable[T]]) -> T:
+    return await fetch()
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
+
+
+async def read_hco(
+    client: KubeClient, *, namespace: str, name: str = HCO_NAME
+) -> dict[str, Any] | None:
+    """The HyperConverged ``namespace/name``, or None (also when its kind is not served)."""
+    try:
+        return await client.get(HCO, name, namespace=namespace)
+    except ApiError as exc:
+        raise LiveReadError(f"reading the cluster failed: {exc}") from None
+
+
+async def read_inputs(
+    client: KubeClient,
+    *,
+    hco: Mapping[str, Any],
+    namespace: str,
+    lookups: LiveLookups,
+    environ: Mapping[str, str] | None = None,
+) -> RenderInputs:
+    """Read the nodes, Infrastructure and Scheduler once and assemble the render inputs."""
+    try:
+        nodes, _ = await client.list(NODES, timeout=REQUEST_TIMEOUT)
+        infrastructure = await _optional(client, INFRASTRUCTURES, CONFIG_NAME)
+        scheduler = await _optional(client, SCHEDULERS, CONFIG_NAME)
+    except ApiError as exc:
+        raise LiveReadError(f"reading the cluster failed: {exc}") from None
+    return RenderInputs(
+        hco=hco,
+        namespace=namespace,
+        nodes=NodesSummary.of(nodes),
+        infrastructure=infrastructure,
+        scheduler=scheduler,
+        environ=dict(os.environ if environ is None else environ),
+        lookups=lookups,
+    )
 
 
 async def _optional(client: KubeClient, res: ResourceInfo, name: str) -> dict[str, Any] | None:
@@ -38,109 +175,3 @@ async def _optional(client: KubeClient, res: ResourceInfo, name: str) -> dict[st
         if exc.status in (403, 404):
             return None
         raise
-
-
-@dataclass
-class LiveSnapshot:
-    """What one live read produced."""
-
-    hco: dict[str, Any]
-    context: RenderContext
-
-
-async def read_context(
-    client: KubeClient, *, namespace: str, version: str, environ: dict[str, str] | None = None
-) -> LiveSnapshot:
-    """Read the HCO, nodes, Infrastructure and Scheduler and build the render context."""
-    try:
-        hco = await client.get(HCO, HCO_NAME, namespace=namespace)
-        if hco is None:
-            raise LiveReadError(f"HyperConverged {namespace}/{HCO_NAME} not found")
-        nodes, _ = await client.list(NODES, timeout=REQUEST_TIMEOUT)
-        infrastructure = await _optional(client, INFRASTRUCTURE, "cluster")
-        scheduler = await _optional(client, SCHEDULER, "cluster")
-    except ApiError as exc:
-        raise LiveReadError(f"reading the cluster failed: {exc}") from None
-    ctx = build_context(
-        hco=hco,
-        nodes=[reduce_node(n) for n in nodes],
-        infrastructure=infrastructure,
-        scheduler=scheduler,
-        environ=dict(os.environ if environ is None else environ),
-        version=version,
-        namespace=namespace,
-    )
-    return LiveSnapshot(hco=hco, context=ctx)
-
-
-class BridgedLookups(ObjectLookups):
-    """Lookups for a render running in a worker thread, answered on the event loop."""
-
-    def __init__(self, client: KubeClient, loop: asyncio.AbstractEventLoop) -> None:
-        self._client = client
-        self._loop = loop
-        self._resources: dict[str, list[dict[str, Any]]] = {}
-
-    def _run(self, coro: Any) -> Any:
-        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
-        try:
-            return future.result(timeout=REQUEST_TIMEOUT * 2)
-        except TimeoutError:
-            future.cancel()
-            raise LiveReadError("cluster lookup timed out") from None
-
-    async def _resource(self, api_version: str, kind: str) -> ResourceInfo | None:
-        if api_version not in self._resources:
-            group, version = split_api_version(api_version)
-            path = f"/apis/{group}/{version}" if group else f"/api/{version}"
-            try:
-                body = await self._client.request("GET", path, timeout=REQUEST_TIMEOUT)
-            except ApiError:
-                body = {}
-            self._resources[api_version] = list(body.get("resources") or [])
-        for entry in self._resources[api_version]:
-            if entry.get("kind") == kind and "/" not in str(entry.get("name", "")):
-                group, version = split_api_version(api_version)
-                return ResourceInfo(
-                    group, version, kind, str(entry["name"]), bool(entry.get("namespaced"))
-                )
-        return None
-
-    async def _get(
-        self, api_version: str, kind: str, name: str, namespace: str
-    ) -> dict[str, Any] | None:
-        res = await self._resource(api_version, kind)
-        if res is None:
-            return None
-        try:
-            return await self._client.get(
-                res, name, namespace=(namespace or None) if res.namespaced else None
-            )
-        except ApiError as exc:
-            if exc.status in (403, 404):
-                return None
-            raise
-
-    async def _list(self, api_version: str, kind: str) -> list[dict[str, Any]]:
-        res = await self._resource(api_version, kind)
-        if res is None:
-            return []
-        try:
-            items, _ = await self._client.list(res, timeout=REQUEST_TIMEOUT)
-        except ApiError as exc:
-            if exc.status in (403, 404):
-                return []
-            raise
-        return items
-
-    def get_object(
-        self, api_version: str, kind: str, name: str, namespace: str = ""
-    ) -> dict[str, Any] | None:
-        """One object, or ``None``."""
-        result: dict[str, Any] | None = self._run(self._get(api_version, kind, name, namespace))
-        return result
-
-    def list_objects(self, api_version: str, kind: str) -> list[dict[str, Any]]:
-        """Every object of a kind."""
-        result: list[dict[str, Any]] = self._run(self._list(api_version, kind))
-        return result

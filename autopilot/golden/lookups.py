@@ -13,6 +13,11 @@ from typing import Any, Protocol
 CRD_API_VERSION = "apiextensions.k8s.io/v1"
 PROMETHEUS_RULE = ("monitoring.coreos.com/v1", "PrometheusRule")
 STORAGE_PROFILE = ("cdi.kubevirt.io/v1beta1", "StorageProfile")
+STORAGE_CLASS = ("storage.k8s.io/v1", "StorageClass")
+DEFAULT_CLASS_ANNOTATIONS = (
+    "storageclass.kubernetes.io/is-default-class",
+    "storageclass.beta.kubernetes.io/is-default-class",
+)
 
 
 class Lookups(Protocol):
@@ -36,6 +41,10 @@ class Lookups(Protocol):
 
     def rwx_storage_class(self) -> str:
         """First StorageProfile (by name) offering RWX Filesystem claims, or ``""``."""
+        ...
+
+    def default_storage_class(self) -> str:
+        """The cluster's default StorageClass (the newest when several), or ``""``."""
         ...
 
     def get_object(
@@ -65,6 +74,10 @@ class OfflineLookups:
         return False
 
     def rwx_storage_class(self) -> str:
+        """Offline: ``""``."""
+        return ""
+
+    def default_storage_class(self) -> str:
         """Offline: ``""``."""
         return ""
 
@@ -154,6 +167,16 @@ class ObjectLookups(ABC):
             if _has_rwx_filesystem(profile):
                 return str((profile.get("metadata") or {}).get("name", ""))
         return ""
+
+    def default_storage_class(self) -> str:
+        """The StorageClass marked default; like the API server, the newest of several."""
+        defaults = []
+        for sc in self.list_objects(*STORAGE_CLASS):
+            meta = sc.get("metadata") or {}
+            annotations = meta.get("annotations") or {}
+            if any(annotations.get(a) == "true" for a in DEFAULT_CLASS_ANNOTATIONS):
+                defaults.append((str(meta.get("creationTimestamp") or ""), str(meta["name"])))
+        return max(defaults)[1] if defaults else ""
 
 
 class SnapshotLookups(ObjectLookups):

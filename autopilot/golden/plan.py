@@ -1,8 +1,10 @@
 """Decide, for each asset, whether it applies and what it renders.
 
-The one code path shared by the controller, ``autopilot render`` and the debug
-endpoints. Exclusions by ``disabled-resources`` are applied later (engine.overrides);
-missing CRDs (the kind's own, or ``gate_crd``) are the controller's business.
+The one code path shared by the controller, ``autopilot render``, ``autopilot
+explain`` and the debug endpoints: :func:`plan_inputs` from a
+:class:`~autopilot.golden.inputs.RenderInputs`. Exclusions by
+``disabled-resources`` are applied later (engine.overrides); missing CRDs (the
+kind's own, or ``gate_crd``) are the controller's business.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ from typing import Any
 from autopilot.golden.catalog import Asset, GoldenState
 from autopilot.golden.conditions import evaluate_all
 from autopilot.golden.context import RenderContext
-from autopilot.golden.gate import Activation
+from autopilot.golden.gate import Activation, activation_for
+from autopilot.golden.inputs import RenderInputs
 from autopilot.golden.lookups import Lookups
 from autopilot.golden.render import RenderError, render_asset
 
 REASON_DISABLED = "autopilot disabled"
 REASON_NOT_ALLOWED = "not in allowlist"
+REASON_NOT_SELECTED = "not in allowlist (none of its objects is listed)"
 REASON_OPT_IN = "opt-in without conditions"
 REASON_EMPTY = "not applicable (template rendered nothing)"
 REASON_RENDER_FAILED = "render failed"
@@ -66,6 +70,10 @@ def plan_asset(
         )
     if not objects:
         return AssetPlan(asset=asset, included=False, reason=REASON_EMPTY)
+    # An alias may allow only some objects of the asset (e.g. one rule set of several).
+    objects = activation.select(asset, objects)
+    if not objects:
+        return AssetPlan(asset=asset, included=False, reason=REASON_NOT_SELECTED)
     reason = why if asset.conditions else asset.install
     return AssetPlan(asset=asset, included=True, reason=reason, objects=objects)
 
@@ -83,3 +91,21 @@ def plan_all(
     return [
         plan_asset(golden, a, ctx, activation=activation, lookups=lookups) for a in chosen
     ]
+
+
+def plan_inputs(
+    golden: GoldenState,
+    inputs: RenderInputs,
+    *,
+    assets: Iterable[Asset] | None = None,
+    activation: Activation | None = None,
+) -> list[AssetPlan]:
+    """Plans from one reading of the cluster (every asset, or the given ones).
+
+    ``activation`` defaults to the gate of ``inputs.hco``; the controller passes the
+    one it already parsed. Templates may call ``inputs.lookups``, which can block on
+    the cluster: call this from a worker thread when they are live lookups.
+    """
+    gate = activation_for(inputs.hco, golden) if activation is None else activation
+    ctx = inputs.context(version=golden.version)
+    return plan_all(golden, ctx, activation=gate, lookups=inputs.lookups, assets=assets)

@@ -1,23 +1,19 @@
 """Least-privilege ClusterRole derived from the golden state.
 
-Every asset is rendered with every condition forced true, under a few topologies,
-to learn the kinds (and, for sensitive kinds, the names) it writes. Tombstones add
-``delete`` scoped to their names. The controller's own needs are a fixed list.
+The kinds (and, for sensitive kinds, the names) the golden state writes come from
+:func:`autopilot.golden.kinds.rendered_objects`. Tombstones add ``delete`` scoped
+to their names. The controller's own needs are a fixed list.
 """
 
 from __future__ import annotations
 
-import copy
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from autopilot.golden.catalog import HARDWARE_DETECTORS, Asset, GoldenState
-from autopilot.golden.context import RenderContext
-from autopilot.golden.gate import AUTOPILOT_ANNOTATION
-from autopilot.golden.lookups import OfflineLookups
-from autopilot.golden.render import RenderError, render_asset
+from autopilot.golden.catalog import GoldenState
+from autopilot.golden.kinds import plural_of, rendered_objects
 from autopilot.golden.templating import to_yaml
 from autopilot.kube.resources import split_api_version
 
@@ -33,13 +29,6 @@ VERB_ORDER = ("get", "list", "watch", "create", "update", "patch", "delete", "bi
 NAME_SCOPED_KINDS = frozenset(
     {"ClusterRole", "ClusterRoleBinding", "SecurityContextConstraints", "Namespace"}
 )
-BUILTIN_PLURALS = {
-    "Endpoints": "endpoints",
-    "SecurityContextConstraints": "securitycontextconstraints",
-    "PodSecurityPolicy": "podsecuritypolicies",
-    "NetworkPolicy": "networkpolicies",
-    "Ingress": "ingresses",
-}
 # (group, resource, verbs): what the controller itself reads and writes.
 CONTROLLER_NEEDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("coordination.k8s.io", "leases", ("get", "create", "update")),
@@ -54,131 +43,10 @@ CONTROLLER_NEEDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("config.openshift.io", "infrastructures", ("get", "list", "watch")),
     ("config.openshift.io", "schedulers", ("get", "list", "watch")),
     ("cdi.kubevirt.io", "storageprofiles", ("get", "list")),
+    # Template lookups: the LokiStack's storage class (LVMS's, vSphere's, the default).
+    ("storage.k8s.io", "storageclasses", ("get", "list")),
     ("monitoring.coreos.com", "prometheusrules", ("get", "list")),
 )
-_PLACEHOLDER_IMAGE = "registry.invalid/placeholder:rbac"
-
-
-class RbacError(Exception):
-    """The ClusterRole cannot be derived; one line."""
-
-
-def plural_of(kind: str, overrides: dict[str, str] | None = None) -> str:
-    """Resource name of a kind: catalogue override, built-in table, then English rules."""
-    if overrides and kind in overrides:
-        return overrides[kind]
-    if kind in BUILTIN_PLURALS:
-        return BUILTIN_PLURALS[kind]
-    lower = kind.lower()
-    if lower.endswith(("s", "x", "z", "ch", "sh")):
-        return lower + "es"
-    if lower.endswith("y") and lower[-2:-1] not in ("a", "e", "i", "o", "u"):
-        return lower[:-1] + "ies"
-    return lower + "s"
-
-
-def _all_on_hco(golden: GoldenState, namespace: str) -> dict[str, Any]:
-    annotations = {AUTOPILOT_ANNOTATION: "true"}
-    gates = []
-    for asset in golden.assets:
-        for cond in asset.conditions:
-            if cond.type == "annotation":
-                annotations[cond.key] = cond.value or "true"
-            elif cond.type == "feature-gate":
-                gates.append({"name": cond.value, "state": "Enabled"})
-    return {
-        "apiVersion": "hco.kubevirt.io/v1",
-        "kind": "HyperConverged",
-        "metadata": {"name": "kubevirt-hyperconverged", "namespace": namespace,
-                     "annotations": annotations},
-        "spec": {"featureGates": gates},
-    }
-
-
-def _topologies() -> list[dict[str, Any]]:
-    base = {
-        "controlPlaneTopology": "HighlyAvailable",
-        "infrastructureTopology": "HighlyAvailable",
-        "isHCP": False,
-        "platform": "BareMetal",
-        "isAWS": False,
-        "hasSchedulableMasters": True,
-        "isCompact": False,
-        "masterCount": 3,
-        "workerCount": 3,
-        "nodeCount": 6,
-    }
-    aws = {**base, "platform": "AWS", "isAWS": True, "hasSchedulableMasters": False}
-    compact = {**base, "isCompact": True, "workerCount": 3, "nodeCount": 3}
-    hcp = {**base, "controlPlaneTopology": "External", "isHCP": True, "masterCount": 0,
-           "hasSchedulableMasters": False, "nodeCount": 3}
-    return [base, aws, compact, hcp]
-
-
-def all_on_contexts(golden: GoldenState, namespace: str = "openshift-cnv") -> list[RenderContext]:
-    """Contexts in which every catalogue condition holds, one per topology variant."""
-    images = {
-        cond.key: _PLACEHOLDER_IMAGE
-        for asset in golden.assets
-        for cond in asset.conditions
-        if cond.type == "image"
-    }
-    hco = _all_on_hco(golden, namespace)
-    return [
-        RenderContext(
-            hco=copy.deepcopy(hco),
-            namespace=namespace,
-            hardware=dict.fromkeys(HARDWARE_DETECTORS, True),
-            topology=topology,
-            images=images,
-            version=golden.version,
-        )
-        for topology in _topologies()
-    ]
-
-
-class _OptimisticLookups(OfflineLookups):
-    """A cluster where every looked-up thing exists (storage, rules, objects)."""
-
-    def object_exists(self, api_version: str, kind: str, name: str, namespace: str = "") -> bool:
-        return True
-
-    def recording_rule_exists(self, record_name: str) -> bool:
-        return True
-
-    def rwx_storage_class(self) -> str:
-        return "rbac-placeholder-rwx"
-
-
-def rendered_objects(
-    golden: GoldenState,
-) -> tuple[list[tuple[Asset, dict[str, Any]]], list[str]]:
-    """Every object any variant renders, and the assets that rendered nothing at all.
-
-    An asset failing in every variant is an error.
-    """
-    variants = [
-        (ctx, lookups)
-        for ctx in all_on_contexts(golden)
-        for lookups in (OfflineLookups(), _OptimisticLookups())
-    ]
-    found: list[tuple[Asset, dict[str, Any]]] = []
-    silent: list[str] = []
-    for asset in golden.assets:
-        errors: list[str] = []
-        before = len(found)
-        for ctx, lookups in variants:
-            try:
-                found.extend(
-                    (asset, obj) for obj in render_asset(golden, asset, ctx, lookups=lookups)
-                )
-            except RenderError as exc:
-                errors.append(str(exc))
-        if len(errors) == len(variants):
-            raise RbacError(errors[0])
-        if len(found) == before:
-            silent.append(asset.name)
-    return found, silent
 
 
 @dataclass(frozen=True, slots=True)

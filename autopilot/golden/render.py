@@ -29,6 +29,7 @@ LOOKUP_HELPERS = (
     "configmap_value",
     "recording_rule_exists",
     "rwx_storage_class",
+    "default_storage_class",
     "get_object",
 )
 

@@ -3,12 +3,13 @@
 Configuration (server, CA, client certificates, token, TLS verification) is
 loaded by :mod:`autopilot.kube.kubeconfig`; the HTTP layer is one shared aiohttp
 session built strictly from that configuration. Every request has a connect
-and a total timeout; watches have a per-read inactivity timeout instead.
+and a total timeout; watches have a per-read inactivity timeout instead. The
+object verbs (get, list, apply, ...) come from :mod:`autopilot.kube.verbs`.
 
-Errors: the API server's answer becomes :class:`ApiError` (its ``Status``
-message kept verbatim, because operators grep logs for it); a transport failure
-becomes :class:`ApiUnreachable` (a ``ConnectionError``) and a timeout stays a
-``TimeoutError``.
+Errors (:mod:`autopilot.kube.errors`, re-exported here): the API server's answer
+becomes :class:`ApiError` (its ``Status`` message kept verbatim, because
+operators grep logs for it); a transport failure becomes :class:`ApiUnreachable`
+(a ``ConnectionError``) and a timeout stays a ``TimeoutError``.
 """
 
 from __future__ import annotations
@@ -18,150 +19,33 @@ import json
 import os
 import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, overload
 
 import aiohttp
 
 from autopilot import FIELD_MANAGER, __version__
-from autopilot.kube import kubeconfig as kcfg
+from autopilot.kube.errors import ApiError, ApiUnreachable, ConfigError
+from autopilot.kube.kubeconfig import load_configuration
 from autopilot.kube.resources import ResourceInfo
+from autopilot.kube.verbs import Query, ResourceVerbs
 
 if TYPE_CHECKING:
     from autopilot.observability.metrics import Metrics
 
+__all__ = [
+    "ApiError",
+    "ApiUnreachable",
+    "ConfigError",
+    "KubeClient",
+    "load_configuration",
+    "micro_time",
+]
+
 USER_AGENT = f"virt-platform-autopilot/{__version__}"
 CONNECT_TIMEOUT = 10.0
-Query = Mapping[str, str | int | bool | None]
-
-
-class ConfigError(Exception):
-    """The client configuration could not be loaded (one-line reason)."""
-
-
-class ApiUnreachable(ConnectionError):
-    """The API server could not be reached or the connection broke mid-request."""
-
-
-@dataclass
-class ApiError(Exception):
-    """An error answer of the API server, parsed from its ``Status`` body."""
-
-    status: int
-    reason: str
-    message: str
-    body: dict[str, Any] = field(default_factory=dict)
-    retry_after: float | None = None
-
-    def __post_init__(self) -> None:
-        super().__init__(self.message)
-
-    def __str__(self) -> str:
-        return f"{self.status} {self.reason}: {self.message}"
-
-    @classmethod
-    def from_response(
-        cls, status: int, text: str, *, retry_after_header: str | None = None
-    ) -> ApiError:
-        """Build the error from a status code and the raw response body."""
-        body: dict[str, Any] = {}
-        try:
-            parsed = json.loads(text) if text else {}
-            if isinstance(parsed, dict):
-                body = parsed
-        except ValueError:
-            pass
-        reason = str(body.get("reason") or _REASONS.get(status, "Unknown"))
-        message = str(body.get("message") or text.strip() or f"HTTP {status}")
-        retry_after = _parse_retry_after(retry_after_header)
-        details = body.get("details")
-        if retry_after is None and isinstance(details, dict):
-            retry_after = _parse_retry_after(details.get("retryAfterSeconds"))
-        return cls(status, reason, message, body, retry_after)
-
-
-_REASONS = {
-    400: "BadRequest",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "NotFound",
-    405: "MethodNotAllowed",
-    409: "Conflict",
-    410: "Expired",
-    415: "UnsupportedMediaType",
-    422: "Invalid",
-    429: "TooManyRequests",
-    500: "InternalError",
-    503: "ServiceUnavailable",
-    504: "Timeout",
-}
-
-
-def _parse_retry_after(value: object) -> float | None:
-    if value is None or value == "":
-        return None
-    try:
-        seconds = float(str(value))
-    except ValueError:
-        return None
-    return max(0.0, seconds)
-
-
-async def load_configuration(kubeconfig: str | os.PathLike[str] | None = None) -> Any:
-    """Load the client configuration.
-
-    Order: an explicit kubeconfig; in-cluster when ``KUBERNETES_SERVICE_HOST``
-    is set; ``$KUBECONFIG``; ``~/.kube/config``. Read by :mod:`autopilot.kube.kubeconfig`;
-    users with exec/auth-provider plugins go through ``kubernetes_asyncio``.
-    """
-    try:
-        if kubeconfig is not None:
-            path = Path(kubeconfig)
-            if not await asyncio.to_thread(path.is_file):
-                raise ConfigError(f"kubeconfig {path} does not exist")
-            return await _from_kubeconfig([path])
-        if os.environ.get("KUBERNETES_SERVICE_HOST"):
-            return await asyncio.to_thread(kcfg.load_incluster)
-        env = os.environ.get("KUBECONFIG", "")
-        paths = env or str(Path.home() / ".kube" / "config")
-        existing = await asyncio.to_thread(_existing_files, paths)
-        if not existing:
-            raise ConfigError(
-                "no Kubernetes configuration: not in a pod, no --kubeconfig, "
-                f"and {paths} does not exist"
-            )
-        return await _from_kubeconfig(existing)
-    except ConfigError:
-        raise
-    except Exception as exc:  # the loaders raise many types; the user needs one line
-        detail = " ".join(str(exc).split()) or type(exc).__name__
-        raise ConfigError(f"cannot load Kubernetes configuration: {detail}") from None
-
-
-async def _from_kubeconfig(paths: list[Path]) -> Any:
-    try:
-        return await asyncio.to_thread(kcfg.load_kubeconfig, paths)
-    except kcfg.NeedsPlugin:
-        pass
-    # Exec/auth-provider plugins: kubernetes_asyncio implements them (a large import,
-    # paid only by the configurations that need it).
-    from kubernetes_asyncio import client as k8s_client
-    from kubernetes_asyncio import config as k8s_config
-
-    cfg = k8s_client.Configuration()
-    await k8s_config.load_kube_config(
-        config_file=os.pathsep.join(str(p) for p in paths), client_configuration=cfg,
-        persist_config=False,
-    )
-    return cfg
-
-
-def _existing_files(paths: str) -> list[Path]:
-    return [Path(p) for p in paths.split(os.pathsep) if p and Path(p).is_file()]
 
 
 def _ssl_context(cfg: Any) -> ssl.SSLContext | bool:
@@ -214,7 +98,7 @@ class _Create:
         return obj.create_object
 
 
-class KubeClient:
+class KubeClient(ResourceVerbs):
     """One shared aiohttp session to one API server."""
 
     def __init__(
@@ -312,15 +196,20 @@ class KubeClient:
         body: Any = None,
         content_type: str = "application/json",
         timeout: float | None = None,
+        accept: str | None = None,
     ) -> dict[str, Any]:
         """One request; returns the decoded JSON body (``{}`` when empty).
 
-        Raises :class:`ApiError` for answers >= 400, :class:`ApiUnreachable` for
-        transport failures and ``TimeoutError`` when the deadline passes.
+        ``accept`` replaces the default ``application/json`` (content negotiation,
+        e.g. aggregated discovery). Raises :class:`ApiError` for answers >= 400,
+        :class:`ApiUnreachable` for transport failures and ``TimeoutError`` when the
+        deadline passes.
         """
         total = self.timeout if timeout is None else timeout
         data = None if body is None else json.dumps(body).encode()
         headers = await self._headers(content_type if data is not None else None)
+        if accept:
+            headers["Accept"] = accept
         client_timeout = aiohttp.ClientTimeout(total=total, connect=min(CONNECT_TIMEOUT, total))
         verb = method.upper()
         try:
@@ -396,142 +285,6 @@ class KubeClient:
             yield _decode_events(resp, path, read_timeout)
         finally:
             resp.close()
-
-    # -- conveniences -----------------------------------------------------------------
-
-    async def get(
-        self, res: ResourceInfo, name: str, namespace: str | None = None
-    ) -> dict[str, Any] | None:
-        """The object, or None when it does not exist."""
-        try:
-            return await self.request("GET", res.path(namespace=namespace, name=name))
-        except ApiError as exc:
-            if exc.status == 404:
-                return None
-            raise
-
-    async def list(
-        self,
-        res: ResourceInfo,
-        *,
-        namespace: str | None = None,
-        label_selector: str | None = None,
-        field_selector: str | None = None,
-        limit: int = 500,
-        timeout: float | None = None,
-        transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
-    ) -> tuple[list[dict[str, Any]], str]:
-        """All objects (following ``continue``) and the list's resourceVersion.
-
-        Items get ``apiVersion`` and ``kind`` filled in (list items lack them).
-        ``transform`` is applied to each item as its page arrives, so a caller that
-        keeps only part of each object never holds every full page at once.
-        """
-        items: list[dict[str, Any]] = []
-        cont: str | None = None
-        rv = ""
-        while True:
-            query: dict[str, str | int | None] = {
-                "labelSelector": label_selector,
-                "fieldSelector": field_selector,
-                "limit": limit,
-                "continue": cont,
-            }
-            page = await self.request("GET", res.path(namespace=namespace), query=query,
-                                      timeout=timeout)
-            for item in page.get("items") or []:
-                if isinstance(item, dict):
-                    item.setdefault("apiVersion", res.api_version)
-                    item.setdefault("kind", res.kind)
-                    items.append(item if transform is None else transform(item))
-            meta = page.get("metadata") or {}
-            rv = str(meta.get("resourceVersion") or rv)
-            cont = meta.get("continue") or None
-            if not cont:
-                return items, rv
-
-    async def apply(
-        self,
-        res: ResourceInfo,
-        obj: dict[str, Any],
-        *,
-        force: bool = True,
-        dry_run: bool = False,
-        field_manager: str = FIELD_MANAGER,
-    ) -> dict[str, Any]:
-        """Server-side apply ``obj`` (sent as JSON, which is valid YAML)."""
-        meta = obj.get("metadata") or {}
-        path = res.path(namespace=meta.get("namespace") or None, name=str(meta.get("name", "")))
-        query: dict[str, str | None] = {
-            "fieldManager": field_manager,
-            "force": "true" if force else None,
-            "dryRun": "All" if dry_run else None,
-        }
-        return await self.request(
-            "PATCH", path, query=query, body=obj, content_type="application/apply-patch+yaml"
-        )
-
-    async def create_object(
-        self,
-        res: ResourceInfo,
-        obj: dict[str, Any],
-        *,
-        namespace: str | None = None,
-        dry_run: bool = False,
-        field_manager: str = FIELD_MANAGER,
-    ) -> dict[str, Any]:
-        """POST a new object."""
-        ns = namespace or (obj.get("metadata") or {}).get("namespace") or None
-        query = {"fieldManager": field_manager, "dryRun": "All" if dry_run else None}
-        return await self.request("POST", res.path(namespace=ns), query=query, body=obj)
-
-    async def replace(
-        self, res: ResourceInfo, obj: dict[str, Any], *, field_manager: str = FIELD_MANAGER
-    ) -> dict[str, Any]:
-        """PUT the object (optimistic concurrency through its resourceVersion)."""
-        meta = obj.get("metadata") or {}
-        path = res.path(namespace=meta.get("namespace") or None, name=str(meta.get("name", "")))
-        return await self.request("PUT", path, query={"fieldManager": field_manager}, body=obj)
-
-    async def patch(
-        self,
-        res: ResourceInfo,
-        name: str,
-        body: Any,
-        *,
-        namespace: str | None = None,
-        patch_type: str = "merge",
-        dry_run: bool = False,
-        field_manager: str = FIELD_MANAGER,
-    ) -> dict[str, Any]:
-        """A merge (``merge``) or JSON (``json``) patch."""
-        content_types = {
-            "merge": "application/merge-patch+json",
-            "json": "application/json-patch+json",
-            "strategic": "application/strategic-merge-patch+json",
-        }
-        if patch_type not in content_types:
-            raise ValueError(f"unknown patch type {patch_type!r}")
-        query = {"fieldManager": field_manager, "dryRun": "All" if dry_run else None}
-        return await self.request(
-            "PATCH",
-            res.path(namespace=namespace, name=name),
-            query=query,
-            body=body,
-            content_type=content_types[patch_type],
-        )
-
-    async def delete(
-        self, res: ResourceInfo, name: str, namespace: str | None = None
-    ) -> dict[str, Any] | None:
-        """Delete the object; None when it was already gone."""
-        try:
-            return await self.request("DELETE", res.path(namespace=namespace, name=name))
-        except ApiError as exc:
-            if exc.status == 404:
-                return None
-            raise
-
 
 def micro_time(moment: datetime | None = None) -> str:
     """A Kubernetes MicroTime in UTC, e.g. ``2026-01-01T00:00:00.000000Z``."""

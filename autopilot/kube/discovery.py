@@ -1,9 +1,12 @@
 """Kind <-> resource mapping from API discovery, for built-in and custom kinds.
 
-The map is read from ``/api``, ``/apis`` and each group-version document. A
-miss can trigger a refresh (a CRD may just have been installed), but not more
-often than ``min_refresh_interval``; :meth:`RestMapper.invalidate` (called when
-CRDs change) lets the next resolve refresh at once.
+The map is read from the aggregated discovery documents (``/api`` and
+``/apis`` as ``APIGroupDiscoveryList``, Kubernetes 1.30+): two requests for
+the whole map. A server that does not offer them answers the same two paths
+with the legacy lists, and every group-version document is then read one by
+one. A miss can trigger a refresh (a CRD may just have been installed), but not
+more often than ``min_refresh_interval``; :meth:`RestMapper.invalidate` (called
+when CRDs change) lets the next resolve refresh at once.
 """
 
 from __future__ import annotations
@@ -21,6 +24,10 @@ from autopilot.kube.resources import ResourceInfo, split_api_version
 log = structlog.get_logger("autopilot.discovery")
 
 _ERRORS = (ApiError, ConnectionError, TimeoutError, OSError)
+# Aggregated discovery first; a server without it answers with plain JSON.
+AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"
+_AGGREGATED_KIND = "APIGroupDiscoveryList"
+GroupVersion = tuple[str, str]
 
 
 class RestMapper:
@@ -108,17 +115,38 @@ class RestMapper:
 
     async def _refresh_locked(self) -> None:
         started = self.clock()
-        group_versions: list[tuple[str, str]] = []
-        core = await self.client.request("GET", "/api")
-        group_versions += [("", str(v)) for v in core.get("versions") or []]
-        groups = await self.client.request("GET", "/apis")
-        for group in groups.get("groups") or []:
-            name = str(group.get("name") or "")
-            for version in group.get("versions") or []:
-                gv = str(version.get("groupVersion") or "")
-                if name and gv:
-                    group_versions.append((name, split_api_version(gv)[1]))
+        found: list[ResourceInfo] = []
+        failed: set[GroupVersion] = set()
+        legacy: list[GroupVersion] = []
+        for path in ("/api", "/apis"):
+            doc = await self.client.request("GET", path, accept=AGGREGATED)
+            if doc.get("kind") == _AGGREGATED_KIND:
+                failed |= _aggregated(doc, found)
+            else:
+                legacy += _legacy_group_versions(doc, core=path == "/api")
+        if legacy:
+            failed |= await self._read_group_versions(legacy, found)
+        by_kind: dict[tuple[str, str], ResourceInfo] = {}
+        by_plural: dict[tuple[str, str, str], ResourceInfo] = {}
+        for info in found:
+            by_kind[(info.api_version, info.kind)] = info
+            by_plural[(info.group, info.version, info.plural)] = info
+        # Keep what we knew about group versions that failed this time.
+        for key, info in self._by_kind.items():
+            if (info.group, info.version) in failed and key not in by_kind:
+                by_kind[key] = info
+                by_plural[(info.group, info.version, info.plural)] = info
+        self._by_kind = by_kind
+        self._by_plural = by_plural
+        self._last_refresh = self.clock()
+        self._stale = False
+        log.debug("discovery refreshed", resources=len(by_kind), aggregated=not legacy,
+                  seconds=round(self._last_refresh - started, 3))
 
+    async def _read_group_versions(
+        self, group_versions: list[GroupVersion], found: list[ResourceInfo]
+    ) -> set[GroupVersion]:
+        """Legacy discovery: one document per group version; returns the ones that failed."""
         sem = asyncio.Semaphore(self.concurrency)
 
         async def fetch(group: str, version: str) -> tuple[str, str, dict[str, Any] | None]:
@@ -131,30 +159,55 @@ class RestMapper:
                     log.info("group version unavailable", group_version=path, error=str(exc))
                     return group, version, None
 
-        results = await asyncio.gather(*(fetch(g, v) for g, v in group_versions))
-        by_kind: dict[tuple[str, str], ResourceInfo] = {}
-        by_plural: dict[tuple[str, str, str], ResourceInfo] = {}
-        failed: set[tuple[str, str]] = set()
-        for group, version, doc in results:
+        failed: set[GroupVersion] = set()
+        for group, version, doc in await asyncio.gather(*(fetch(g, v) for g, v in group_versions)):
             if doc is None:
                 failed.add((group, version))
                 continue
             for res in doc.get("resources") or []:
                 plural = str(res.get("name") or "")
                 kind = str(res.get("kind") or "")
-                if not plural or "/" in plural or not kind:
-                    continue  # subresources (status, scale, ...)
-                info = ResourceInfo(group, version, kind, plural, bool(res.get("namespaced")))
-                by_kind[(info.api_version, kind)] = info
-                by_plural[(group, version, plural)] = info
-        # Keep what we knew about group versions that failed this time.
-        for key, info in self._by_kind.items():
-            if (info.group, info.version) in failed and key not in by_kind:
-                by_kind[key] = info
-                by_plural[(info.group, info.version, info.plural)] = info
-        self._by_kind = by_kind
-        self._by_plural = by_plural
-        self._last_refresh = self.clock()
-        self._stale = False
-        log.debug("discovery refreshed", resources=len(by_kind),
-                  seconds=round(self._last_refresh - started, 3))
+                if plural and "/" not in plural and kind:  # not a subresource
+                    found.append(
+                        ResourceInfo(group, version, kind, plural, bool(res.get("namespaced")))
+                    )
+        return failed
+
+
+def _legacy_group_versions(doc: dict[str, Any], *, core: bool) -> list[GroupVersion]:
+    """Group versions named by ``/api`` (``APIVersions``) or ``/apis`` (``APIGroupList``)."""
+    if core:
+        return [("", str(v)) for v in doc.get("versions") or []]
+    out: list[GroupVersion] = []
+    for group in doc.get("groups") or []:
+        name = str(group.get("name") or "")
+        for version in group.get("versions") or []:
+            gv = str(version.get("groupVersion") or "")
+            if name and gv:
+                out.append((name, split_api_version(gv)[1]))
+    return out
+
+
+def _aggregated(doc: dict[str, Any], found: list[ResourceInfo]) -> set[GroupVersion]:
+    """Resources of an ``APIGroupDiscoveryList`` into ``found``; returns stale group versions.
+
+    A group version the server could not refresh (an aggregated API that is down)
+    is marked ``Stale``: its resources are taken as given, and what was known
+    before is kept as for a failed legacy read.
+    """
+    stale: set[GroupVersion] = set()
+    for item in doc.get("items") or []:
+        group = str((item.get("metadata") or {}).get("name") or "")
+        for entry in item.get("versions") or []:
+            version = str(entry.get("version") or "")
+            if not version:
+                continue
+            if entry.get("freshness") == "Stale":
+                stale.add((group, version))
+            for res in entry.get("resources") or []:
+                plural = str(res.get("resource") or "")
+                kind = str((res.get("responseKind") or {}).get("kind") or "")
+                if plural and kind:
+                    namespaced = res.get("scope") == "Namespaced"
+                    found.append(ResourceInfo(group, version, kind, plural, namespaced))
+    return stale

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -35,6 +36,8 @@ class _Series:
     sent_count: int = 1
     last_seen: float = field(default_factory=time.monotonic)
     last_sent: float = field(default_factory=time.monotonic)
+    # Wall-clock time of the latest occurrence: the series' lastObservedTime.
+    last_observed: float = field(default_factory=time.time)
 
 
 @dataclass
@@ -67,8 +70,9 @@ class EventRecorder:
         self.burst = burst
         self.refill_every = refill_every
         self.timeout = timeout
-        self._pending: asyncio.Queue[tuple[dict[str, Any], str, str, str, str]] = asyncio.Queue(
-            max_pending
+        # (regarding, type, reason, note, action, wall-clock time of the occurrence)
+        self._pending: asyncio.Queue[tuple[dict[str, Any], str, str, str, str, float]] = (
+            asyncio.Queue(max_pending)
         )
         self._series: dict[tuple[Any, ...], _Series] = {}
         self._buckets: dict[tuple[str, str, str], _Bucket] = {}
@@ -80,7 +84,9 @@ class EventRecorder:
     ) -> None:
         """Queue one event about ``regarding`` (an object or a minimal reference)."""
         try:
-            self._pending.put_nowait((regarding, type, reason, note[:NOTE_LIMIT], action))
+            self._pending.put_nowait(
+                (regarding, type, reason, note[:NOTE_LIMIT], action, time.time())
+            )
         except asyncio.QueueFull:
             self.dropped += 1
 
@@ -140,7 +146,8 @@ class EventRecorder:
         return True
 
     async def _record(
-        self, regarding: dict[str, Any], type_: str, reason: str, note: str, action: str
+        self, regarding: dict[str, Any], type_: str, reason: str, note: str, action: str,
+        at: float,
     ) -> None:
         ref = self._ref(regarding)
         key = (ref.get("kind"), ref.get("namespace"), ref.get("name"), type_, reason, action, note)
@@ -149,6 +156,7 @@ class EventRecorder:
         if series is not None and now - series.last_seen < self.series_window:
             series.count += 1
             series.last_seen = now
+            series.last_observed = max(series.last_observed, at)
             return
         if not self._allow(ref):
             self.dropped += 1
@@ -159,7 +167,7 @@ class EventRecorder:
             "apiVersion": "events.k8s.io/v1",
             "kind": "Event",
             "metadata": {"name": name, "namespace": namespace},
-            "eventTime": micro_time(),
+            "eventTime": micro_time(_wall(at)),
             "reportingController": self.controller,
             "reportingInstance": self.instance,
             "action": action,
@@ -177,7 +185,7 @@ class EventRecorder:
             return
         self.sent += 1
         name = str((created.get("metadata") or {}).get("name") or name)
-        self._series[key] = _Series(name, namespace)
+        self._series[key] = _Series(name, namespace, last_observed=at)
         if len(self._series) > 5000:  # forget the oldest series
             for old in sorted(self._series, key=lambda k: self._series[k].last_seen)[:1000]:
                 self._series.pop(old, None)
@@ -189,7 +197,9 @@ class EventRecorder:
                 continue
             if not force and now - series.last_sent < self.series_interval:
                 continue
-            patch = {"series": {"count": series.count, "lastObservedTime": micro_time()}}
+            # The time of the last occurrence, not of this write (which may be much later).
+            observed = micro_time(_wall(series.last_observed))
+            patch = {"series": {"count": series.count, "lastObservedTime": observed}}
             try:
                 await self.client.patch(
                     EVENTS, series.name, patch, namespace=series.namespace, patch_type="merge"
@@ -198,3 +208,7 @@ class EventRecorder:
                 log.debug("event series not updated", error=str(exc))
             series.sent_count = series.count
             series.last_sent = now
+
+
+def _wall(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)

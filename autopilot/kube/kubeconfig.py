@@ -26,6 +26,8 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from autopilot.kube.errors import ConfigError
+
 SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 TOKEN_REFRESH_S = 60.0
 _PLUGIN_KEYS = ("exec", "auth-provider")
@@ -197,3 +199,56 @@ def load_incluster(environ: dict[str, str] | None = None, sa_dir: Path = SA_DIR
         host = f"[{host}]"  # IPv6
     return Configuration(host=f"https://{host}:{port}", ssl_ca_cert=str(ca), token=text,
                          token_file=str(token), _token_read_at=time.monotonic())
+
+
+async def load_configuration(kubeconfig: str | os.PathLike[str] | None = None) -> Any:
+    """Load the client configuration.
+
+    Order: an explicit kubeconfig; in-cluster when ``KUBERNETES_SERVICE_HOST``
+    is set; ``$KUBECONFIG``; ``~/.kube/config``. Read here; users with
+    exec/auth-provider plugins go through ``kubernetes_asyncio``.
+    """
+    try:
+        if kubeconfig is not None:
+            path = Path(kubeconfig)
+            if not await asyncio.to_thread(path.is_file):
+                raise ConfigError(f"kubeconfig {path} does not exist")
+            return await _from_kubeconfig([path])
+        if os.environ.get("KUBERNETES_SERVICE_HOST"):
+            return await asyncio.to_thread(load_incluster)
+        env = os.environ.get("KUBECONFIG", "")
+        paths = env or str(Path.home() / ".kube" / "config")
+        existing = await asyncio.to_thread(_existing_files, paths)
+        if not existing:
+            raise ConfigError(
+                "no Kubernetes configuration: not in a pod, no --kubeconfig, "
+                f"and {paths} does not exist"
+            )
+        return await _from_kubeconfig(existing)
+    except ConfigError:
+        raise
+    except Exception as exc:  # the loaders raise many types; the user needs one line
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        raise ConfigError(f"cannot load Kubernetes configuration: {detail}") from None
+
+
+async def _from_kubeconfig(paths: list[Path]) -> Any:
+    try:
+        return await asyncio.to_thread(load_kubeconfig, paths)
+    except NeedsPlugin:
+        pass
+    # Exec/auth-provider plugins: kubernetes_asyncio implements them (a large import,
+    # paid only by the configurations that need it).
+    from kubernetes_asyncio import client as k8s_client
+    from kubernetes_asyncio import config as k8s_config
+
+    cfg = k8s_client.Configuration()
+    await k8s_config.load_kube_config(
+        config_file=os.pathsep.join(str(p) for p in paths), client_configuration=cfg,
+        persist_config=False,
+    )
+    return cfg
+
+
+def _existing_files(paths: str) -> list[Path]:
+    return [Path(p) for p in paths.split(os.pathsep) if p and Path(p).is_file()]

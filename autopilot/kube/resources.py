@@ -38,6 +38,17 @@ def split_api_version(api_version: str) -> tuple[str, str]:
     return group, version
 
 
+def not_served(*, kind: str, api_version: str, plural: str) -> str:
+    """A kind the cluster does not serve, in kubectl's words, and the CRD that would serve it.
+
+    The runbooks grep for this wording and the CRD name: the API server itself answers a
+    request to a removed CRD's resource with a bare "404 page not found".
+    """
+    group = split_api_version(api_version)[0]
+    text = f'no matches for kind "{kind}" in version "{api_version}"'
+    return f"{text}: the CRD {plural}.{group} is not installed" if group else text
+
+
 @dataclass(frozen=True, slots=True)
 class ObjectRef:
     """Kind, name and namespace of one object ("" namespace for cluster-scoped)."""

@@ -11,11 +11,13 @@ namespace) and integral values must print as integers (``} 1``, not ``} 1.0``).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import platform
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.metrics_core import Metric
@@ -26,7 +28,11 @@ PREFIX = "virt_platform_"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 OBJECT_LABELS = ("kind", "name", "namespace")
-CUSTOMIZATION_TYPES = ("patch", "ignore", "unmanaged")
+# The ``type`` label values of customization_info; the engine names what it finds with them.
+CUSTOMIZATION_PATCH = "patch"
+CUSTOMIZATION_IGNORE = "ignore"
+CUSTOMIZATION_UNMANAGED = "unmanaged"
+CUSTOMIZATION_TYPES = (CUSTOMIZATION_PATCH, CUSTOMIZATION_IGNORE, CUSTOMIZATION_UNMANAGED)
 
 # One asset pass: from a cache hit (milliseconds) to a slow API server (seconds).
 RECONCILE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -37,6 +43,13 @@ QUEUE_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 TOMBSTONE_DELETED = 0
 TOMBSTONE_ERROR = -1
 TOMBSTONE_SKIPPED = -2
+# The old object waits until its replacement is applied and compliant (tombstone `after`).
+TOMBSTONE_WAITING = -3
+# Kept on purpose: its replacement is not managed on this cluster.
+TOMBSTONE_KEPT = 1
+TOMBSTONE_STATUSES = (
+    TOMBSTONE_DELETED, TOMBSTONE_ERROR, TOMBSTONE_SKIPPED, TOMBSTONE_WAITING, TOMBSTONE_KEPT
+)
 
 
 class Metrics:
@@ -44,9 +57,18 @@ class Metrics:
 
     def __init__(self, *, version: str = __version__) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        reg = self.registry
+        self._golden_state_metrics(self.registry)
+        self._controller_metrics(self.registry)
+        self.build_info = Gauge(
+            PREFIX + "build_info",
+            "Build information; always 1",
+            ("version", "python_version"),
+            registry=self.registry,
+        )
+        self.build_info.labels(version, platform.python_version()).set(1)
 
-        # Golden-state compliance (contract §8).
+    def _golden_state_metrics(self, reg: CollectorRegistry) -> None:
+        """Golden-state compliance and its exceptions (contract §8)."""
         self.compliance_status = Gauge(
             PREFIX + "compliance_status",
             "1 when the object matches the Golden State, 0 when drifted or failing to apply",
@@ -86,12 +108,14 @@ class Metrics:
         )
         self.tombstone_status = Gauge(
             PREFIX + "tombstone_status",
-            "Tombstone outcome: 0 deleted or absent, -1 error, -2 skipped (label mismatch)",
+            "Tombstone outcome: 0 deleted or absent, -1 error, -2 skipped (not ours),"
+            " -3 waiting for its replacement, 1 kept (replacement not managed here)",
             OBJECT_LABELS,
             registry=reg,
         )
 
-        # The controller's own health.
+    def _controller_metrics(self, reg: CollectorRegistry) -> None:
+        """The controller's own health: work queue, watches, API requests, leadership."""
         self.workqueue_depth = Gauge(
             PREFIX + "workqueue_depth",
             "Keys waiting in the work queue",
@@ -147,13 +171,6 @@ class Metrics:
             "1 while this replica holds the leader lease",
             registry=reg,
         )
-        self.build_info = Gauge(
-            PREFIX + "build_info",
-            "Build information; always 1",
-            ("version", "python_version"),
-            registry=reg,
-        )
-        self.build_info.labels(version, platform.python_version()).set(1)
 
     # -- per-object helpers -------------------------------------------------
 
@@ -163,14 +180,14 @@ class Metrics:
 
     def remove_compliance(self, kind: str, name: str, namespace: str) -> None:
         """Drop the compliance series (object excluded, unmanaged or no longer rendered)."""
-        self.compliance_status.remove(kind, name, namespace)
+        _drop(self.compliance_status, kind, name, namespace)
 
     def set_paused(self, kind: str, name: str, namespace: str, *, paused: bool) -> None:
         """Paused objects show 1; an object that is not paused has no series."""
         if paused:
             self.paused_resources.labels(kind, name, namespace).set(1)
         else:
-            self.paused_resources.remove(kind, name, namespace)
+            _drop(self.paused_resources, kind, name, namespace)
 
     def record_thrashing(self, kind: str, name: str, namespace: str) -> None:
         """Count one edit-war episode on the object."""
@@ -188,7 +205,7 @@ class Metrics:
             if kind_of in active:
                 self.customization_info.labels(kind, name, namespace, kind_of).set(1)
             else:
-                self.customization_info.remove(kind, name, namespace, kind_of)
+                _drop(self.customization_info, kind, name, namespace, kind_of)
 
     def set_missing_dependency(
         self, group: str, version: str, kind: str, *, missing: bool
@@ -197,17 +214,17 @@ class Metrics:
         if missing:
             self.missing_dependency.labels(group, version, kind).set(1)
         else:
-            self.missing_dependency.remove(group, version, kind)
+            _drop(self.missing_dependency, group, version, kind)
 
     def set_tombstone_status(self, kind: str, name: str, namespace: str, *, status: int) -> None:
-        """Record a tombstone outcome: TOMBSTONE_DELETED, _ERROR or _SKIPPED."""
-        if status not in (TOMBSTONE_DELETED, TOMBSTONE_ERROR, TOMBSTONE_SKIPPED):
+        """Record a tombstone outcome: one of TOMBSTONE_STATUSES."""
+        if status not in TOMBSTONE_STATUSES:
             raise ValueError(f"invalid tombstone status {status} for {kind} {namespace}/{name}")
         self.tombstone_status.labels(kind, name, namespace).set(status)
 
     def remove_tombstone(self, kind: str, name: str, namespace: str) -> None:
-        """Drop the series of a tombstone that is no longer in the golden state."""
-        self.tombstone_status.remove(kind, name, namespace)
+        """Drop the series of a tombstone that is no longer reported."""
+        _drop(self.tombstone_status, kind, name, namespace)
 
     @contextmanager
     def time_reconcile(self, kind: str, name: str, namespace: str) -> Iterator[None]:
@@ -226,10 +243,10 @@ class Metrics:
         Counters (thrashing) and histograms keep their history on purpose: a rate
         over them must not jump when an object leaves management.
         """
-        self.compliance_status.remove(kind, name, namespace)
-        self.paused_resources.remove(kind, name, namespace)
+        _drop(self.compliance_status, kind, name, namespace)
+        _drop(self.paused_resources, kind, name, namespace)
         for kind_of in CUSTOMIZATION_TYPES:
-            self.customization_info.remove(kind, name, namespace, kind_of)
+            _drop(self.customization_info, kind, name, namespace, kind_of)
 
     def set_leader(self, leading: bool) -> None:
         """1 while this replica leads."""
@@ -244,6 +261,12 @@ class Metrics:
     def exposition(self) -> bytes:
         """The registry in the Prometheus text format (0.0.4), grep-friendly."""
         return render_text(self.registry.collect())
+
+
+def _drop(metric: Any, *labels: str) -> None:
+    """Remove one series; an absent one is fine (older clients raise KeyError for it)."""
+    with contextlib.suppress(KeyError):
+        metric.remove(*labels)
 
 
 # -- text format ---------------------------------------------------------------

@@ -126,7 +126,7 @@ def test_in_cluster_service_account(tmp_path: Path) -> None:
 
 
 def test_the_controller_does_not_import_kubernetes_asyncio() -> None:
-    code = ("import sys, autopilot.commands.run, autopilot.controller.manager, autopilot.web;"
+    code = ("import sys, autopilot.commands.run, autopilot.controller.wiring, autopilot.web;"
             "print(any(m.startswith('kubernetes_asyncio') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True,
                          text=True, timeout=60, check=True)

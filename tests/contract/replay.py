@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from autopilot.sim import KubeSim
+from kubesim import KubeSim
 
 USER_AGENT = "fixture-recorder/1.0"
 NOBODY_TOKEN = "nobody-token"

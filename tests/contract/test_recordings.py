@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from autopilot.sim import KubeSim
+from kubesim import KubeSim
 from tests.contract.replay import (
     NOBODY_TOKEN,
     RvMap,
@@ -65,7 +65,7 @@ def _pages(sim: KubeSim, url: str) -> None:
 
 
 def _machineconfig_crd(sim: KubeSim, url: str) -> None:
-    from autopilot.sim.loader import load_crds
+    from kubesim.loader import load_crds
 
     crd = load_crds([FIXTURES.parent / "crds" / "openshift" / "machineconfig-crd.yaml"])[0]
     name = crd["metadata"]["name"]

@@ -40,8 +40,8 @@ def make() -> tuple[Triggers, FakeReconciler, list[str], list[str]]:
     added: list[str] = []
     forgotten: list[str] = []
     rec = FakeReconciler()
-    t = Triggers(golden=FakeGolden(), reconciler=rec, enqueue=added.append,  # type: ignore[arg-type]
-                 forget=forgotten.append)
+    t = Triggers(golden=FakeGolden(), book=rec.book, force=rec,  # type: ignore[arg-type]
+                 enqueue=added.append, forget=forgotten.append)
     return t, rec, added, forgotten
 
 

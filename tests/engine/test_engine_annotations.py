@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from autopilot.engine import overrides
-from autopilot.engine.customizations import customizations_of
+from autopilot.engine.customize import customizations_of
 
 
 def obj(**annotations: Any) -> dict[str, Any]:

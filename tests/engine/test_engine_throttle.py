@@ -1,10 +1,11 @@
-"""Token buckets and edit-war detection, on a fake clock."""
+"""Token buckets per object, on a fake clock."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from autopilot.engine.throttle import REFILL_SECONDS, ThrashGuard, TokenBucket
+from autopilot.engine.throttle import CAPACITY, REFILL_SECONDS, ThrashGuard
+from autopilot.runtime.tokenbucket import TokenBucket
 
 
 @dataclass
@@ -21,6 +22,11 @@ class FakeClock:
 REF = ("ConfigMap", "ns", "cm")
 
 
+def object_bucket(clock: FakeClock) -> TokenBucket:
+    """The bucket the guard gives each object."""
+    return TokenBucket(capacity=CAPACITY, refill_per_second=1 / REFILL_SECONDS, clock=clock)
+
+
 def drain(guard: ThrashGuard, ref: object = REF, n: int = 10) -> None:
     for _ in range(n):
         assert guard.acquire(ref).allowed
@@ -28,7 +34,7 @@ def drain(guard: ThrashGuard, ref: object = REF, n: int = 10) -> None:
 
 def test_bucket_ten_then_one_per_six_seconds() -> None:
     clock = FakeClock()
-    bucket = TokenBucket(clock=clock)
+    bucket = object_bucket(clock)
     assert all(bucket.try_take() for _ in range(10))
     assert not bucket.try_take()
     assert bucket.seconds_until_token() == REFILL_SECONDS
@@ -46,7 +52,7 @@ def test_bucket_ten_then_one_per_six_seconds() -> None:
 
 def test_clock_stepping_back_does_not_drain() -> None:
     clock = FakeClock()
-    bucket = TokenBucket(clock=clock)
+    bucket = object_bucket(clock)
     bucket.try_take()
     clock.advance(-100)
     assert bucket.available() == 9
@@ -58,46 +64,26 @@ def test_eleventh_apply_is_throttled() -> None:
     guard = ThrashGuard(clock=FakeClock())
     drain(guard)
     d = guard.acquire(REF)
-    assert not d.allowed and d.consecutive_throttles == 1 and not d.edit_war
+    assert not d.allowed
     assert d.retry_after == REFILL_SECONDS
 
 
-def test_edit_war_flagged_once_at_third_consecutive_throttle() -> None:
+def test_success_is_not_a_free_token() -> None:
+    # The bucket alone bounds the write rate: nothing but time refills it.
     clock = FakeClock()
     guard = ThrashGuard(clock=clock)
     drain(guard)
-    decisions = [guard.acquire(REF) for _ in range(6)]
-    assert [d.consecutive_throttles for d in decisions] == [1, 2, 3, 4, 5, 6]
-    assert [d.edit_war for d in decisions] == [False, False, True, False, False, False]
-    # A token that is taken but not followed by a success does not end the episode.
     clock.advance(REFILL_SECONDS)
     assert guard.acquire(REF).allowed
-    again = guard.acquire(REF)
-    assert not again.allowed and not again.edit_war and again.consecutive_throttles == 7
+    assert not guard.acquire(REF).allowed
 
 
-def test_success_ends_the_episode_but_keeps_tokens() -> None:
-    clock = FakeClock()
-    guard = ThrashGuard(clock=clock)
-    drain(guard)
-    for _ in range(3):
-        guard.acquire(REF)
-    clock.advance(REFILL_SECONDS)
-    assert guard.acquire(REF).allowed
-    guard.record_success(REF)
-    assert guard.consecutive_throttles(REF) == 0
-    # The bucket is still empty: next attempt throttled, a new episode starts.
-    decisions = [guard.acquire(REF) for _ in range(3)]
-    assert [d.allowed for d in decisions] == [False, False, False]
-    assert [d.edit_war for d in decisions] == [False, False, True]
-
-
-def test_reset_gives_a_full_bucket_and_fresh_counters() -> None:
+def test_reset_gives_a_full_bucket() -> None:
     guard = ThrashGuard(clock=FakeClock())
     drain(guard)
     guard.acquire(REF)
     guard.reset(REF)
-    assert guard.tokens(REF) == 10 and guard.consecutive_throttles(REF) == 0
+    assert guard.tokens(REF) == 10
     drain(guard)
     assert not guard.acquire(REF).allowed
 

@@ -1,13 +1,11 @@
-"""Live reading for ``autopilot render --kubeconfig`` against a fake client."""
+"""Reading a live cluster for a render (explain, ``render --kubeconfig``) against a fake client."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-import pytest
-
-from autopilot.golden.live import BridgedLookups, LiveReadError, read_context
+from autopilot.golden.live import LiveLookups, read_hco, read_inputs
 from autopilot.kube.client import ApiError
 from autopilot.kube.resources import ResourceInfo
 
@@ -22,15 +20,14 @@ NODES = [
                                           "node-role.kubernetes.io/worker": ""}},
      "status": {"capacity": {"nvidia.com/gpu": "1"}}},
 ]
+CONFIGMAPS = ResourceInfo("", "v1", "ConfigMap", "configmaps", True)
 
 
 class FakeClient:
-    """The three KubeClient calls live.py makes, over a dict of objects."""
+    """The KubeClient calls a live read makes, over a dict of objects."""
 
-    def __init__(self, objects: dict[tuple[str, str, str], dict[str, Any]],
-                 discovery: dict[str, list[dict[str, Any]]]) -> None:
+    def __init__(self, objects: dict[tuple[str, str, str], dict[str, Any]]) -> None:
         self.objects = objects
-        self.discovery = discovery
 
     async def get(self, res: ResourceInfo, name: str,
                   namespace: str | None = None) -> dict[str, Any] | None:
@@ -43,36 +40,35 @@ class FakeClient:
             return NODES, "1"
         return [o for (k, _, _), o in self.objects.items() if k == res.kind], "1"
 
-    async def request(self, method: str, path: str, **_: Any) -> dict[str, Any]:
-        if path not in self.discovery:
-            raise ApiError(404, "NotFound", "not found")
-        return {"resources": self.discovery[path]}
+
+def lookups_over(client: FakeClient, served: dict[tuple[str, str], ResourceInfo]) -> LiveLookups:
+    return LiveLookups(client=client,  # type: ignore[arg-type]
+                       resource_for=lambda av, kind: served.get((av, kind)),
+                       loop=asyncio.get_running_loop())
 
 
-async def test_read_context_without_openshift_kinds() -> None:
-    client = FakeClient({("HyperConverged", "ns", "kubevirt-hyperconverged"): HCO}, {})
-    snap = await read_context(client, namespace="ns", version="7",  # type: ignore[arg-type]
-                              environ={"RELATED_IMAGE_A": "img"})
-    assert snap.hco is HCO
-    ctx = snap.context
+async def test_read_inputs_without_openshift_kinds() -> None:
+    client = FakeClient({("HyperConverged", "ns", "kubevirt-hyperconverged"): HCO})
+    hco = await read_hco(client, namespace="ns")  # type: ignore[arg-type]
+    assert hco is HCO
+    inputs = await read_inputs(client, hco=hco, namespace="ns",  # type: ignore[arg-type]
+                               lookups=lookups_over(client, {}),
+                               environ={"RELATED_IMAGE_A": "img"})
+    assert inputs.infrastructure is None and inputs.scheduler is None
+    ctx = inputs.context(version="7")
     assert ctx.hardware["gpuPresent"] and ctx.topology["hasSchedulableMasters"]
     assert ctx.topology["isCompact"] and ctx.images == {"A": "img"} and ctx.version == "7"
 
 
-async def test_missing_hco_is_one_line() -> None:
-    with pytest.raises(LiveReadError, match="ns/kubevirt-hyperconverged not found"):
-        await read_context(FakeClient({}, {}), namespace="ns", version="1")  # type: ignore[arg-type]
+async def test_missing_hco_reads_as_none() -> None:
+    assert await read_hco(FakeClient({}), namespace="ns") is None  # type: ignore[arg-type]
 
 
-async def test_bridged_lookups_from_a_worker_thread() -> None:
+async def test_live_lookups_from_a_worker_thread() -> None:
     cm = {"apiVersion": "v1", "kind": "ConfigMap",
           "metadata": {"name": "c", "namespace": "x"}, "data": {"k": "v"}}
-    client = FakeClient(
-        {("ConfigMap", "x", "c"): cm},
-        {"/api/v1": [{"name": "configmaps", "kind": "ConfigMap", "namespaced": True},
-                     {"name": "configmaps/status", "kind": "ConfigMap", "namespaced": True}]},
-    )
-    lookups = BridgedLookups(client, asyncio.get_running_loop())  # type: ignore[arg-type]
+    client = FakeClient({("ConfigMap", "x", "c"): cm})
+    lookups = lookups_over(client, {("v1", "ConfigMap"): CONFIGMAPS})
 
     def in_thread() -> tuple[str, str, bool, bool]:
         return (

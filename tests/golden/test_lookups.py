@@ -71,4 +71,31 @@ def test_offline_defaults() -> None:
     assert off.configmap_value("ns", "n", "k", "d") == "d"
     assert off.recording_rule_exists("r") is False
     assert off.rwx_storage_class() == ""
+    assert off.default_storage_class() == ""
     assert off.get_object("v1", "ConfigMap", "x") is None
+
+
+def _storage_class(name: str, created: str, *, default: str | None = None,
+                   beta: bool = False) -> dict[str, object]:
+    key = ("storageclass.beta.kubernetes.io/is-default-class" if beta
+           else "storageclass.kubernetes.io/is-default-class")
+    annotations = {key: default} if default is not None else {}
+    return {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+            "metadata": {"name": name, "creationTimestamp": created,
+                         "annotations": annotations}}
+
+
+def test_default_storage_class() -> None:
+    assert SnapshotLookups().default_storage_class() == ""
+    plain = SnapshotLookups([_storage_class("slow", "2024-01-01T00:00:00Z"),
+                             _storage_class("off", "2024-01-02T00:00:00Z", default="false")])
+    assert plain.default_storage_class() == ""
+    one = SnapshotLookups([_storage_class("slow", "2024-01-01T00:00:00Z"),
+                           _storage_class("gp3-csi", "2024-01-01T00:00:00Z", default="true")])
+    assert one.default_storage_class() == "gp3-csi"
+    # Several defaults: the newest wins, as the API server's admission picks it.
+    several = SnapshotLookups([
+        _storage_class("old", "2023-05-01T00:00:00Z", default="true"),
+        _storage_class("new", "2024-05-01T00:00:00Z", default="true", beta=True),
+    ])
+    assert several.default_storage_class() == "new"

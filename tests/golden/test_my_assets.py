@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import base64
 import gzip
-import subprocess
 from typing import Any
 
+import pytest
 from ruamel.yaml import YAML
 
 from autopilot.golden.catalog import GoldenState
 from autopilot.golden.context import RenderContext
 from autopilot.golden.lookups import OfflineLookups
-from autopilot.golden.render import render_asset
+from autopilot.golden.render import RenderError, render_asset
 
-SCRIPTS = ("swap_watermark_tuning.py", "io_latency_protection.py")
+SCRIPTS = ("swap_online.py", "swap_watermark_tuning.py", "io_latency_protection.py")
 
 
 def _ctx(annotations: dict[str, str] | None = None) -> RenderContext:
@@ -41,7 +41,19 @@ def test_hco_golden_config_owns_only_a_small_spec(golden: GoldenState) -> None:
     annotations = hco["metadata"]["annotations"]
     assert annotations["platform.kubevirt.io/managed-by"] == "virt-platform-autopilot"
     assert annotations["platform.kubevirt.io/golden-state-version"] == "v9"
-    assert set(hco["spec"]) == {"virtualization"}  # never security/certConfig
+    # No cluster policy unless asked for: no spec at all (so never security/certConfig).
+    assert "spec" not in hco
+
+
+def test_hco_memory_overcommit_only_when_the_annotation_asks(golden: GoldenState) -> None:
+    key = "platform.kubevirt.io/memory-overcommit-percentage"
+    hco = _one(golden, "hco-golden-config", _ctx({key: " 150 "}))
+    assert hco["spec"] == {"virtualization": {"higherWorkloadDensity": {
+        "memoryOvercommitPercentage": 150}}}
+    assert "spec" not in _one(golden, "hco-golden-config", _ctx({key: ""}))
+    for bad in ("lots", "9", "-150", "1.5", "150%", "\u00b2"):
+        with pytest.raises(RenderError, match="memory-overcommit-percentage must be an integer"):
+            _one(golden, "hco-golden-config", _ctx({key: bad}))
 
 
 def test_swap_machineconfig(golden: GoldenState) -> None:
@@ -60,18 +72,19 @@ def test_swap_machineconfig(golden: GoldenState) -> None:
         shipped = (golden.root / "files" / "scripts" / script).read_text()
         assert _decode(files[f"/usr/local/bin/{script}"]["contents"]["source"]) == shipped
         assert files[f"/usr/local/bin/{script}"]["mode"] == 0o755
-    online = _decode(files["/usr/local/bin/swap-online.sh"]["contents"]["source"])
-    assert "blkid -L OCPSWAP" in online
-    assert "--priority 100" in online and "--priority 10 " in online
-    subprocess.run(["bash", "-n"], input=online, text=True, check=True, timeout=10)
     units = {u["name"]: u for u in config["systemd"]["units"]}
+    online = units["swap-online.service"]["contents"]
+    assert "ExecStart=/usr/bin/python3 /usr/local/bin/swap_online.py" in online
+    assert "ConditionFirstBoot=no" in online
     assert {"swap-online.service", "swap-watermark-tuning.service",
             "io-latency-protection.service"} <= set(units)
     for name in ("swap-watermark-tuning.service", "io-latency-protection.service"):
         assert units[name]["enabled"] is True and "After=swap-online.service" in \
             units[name]["contents"]
     dropin = units["system.slice"]["dropins"][0]["contents"]
-    assert "MemorySwapMax=0" in dropin and "IOWeight=" in dropin and "CPUWeight=" in dropin
+    assert dropin.split() == ["[Slice]", "MemorySwapMax=0", "IOWeight=800", "CPUWeight=800"]
+    pods = units["kubepods.slice"]["dropins"][0]["contents"]
+    assert pods.split() == ["[Slice]", "IOWeight=100"]
 
 
 def test_observability_objects(golden: GoldenState) -> None:
@@ -80,9 +93,11 @@ def test_observability_objects(golden: GoldenState) -> None:
     assert svc["spec"]["ports"][0]["name"] == "metrics" and svc["spec"]["ports"][0]["port"] == 8080
     sm = _one(golden, "autopilot-servicemonitor")
     assert sm["spec"]["endpoints"] == [
-        {"port": "metrics", "path": "/metrics", "interval": "30s", "scheme": "http"}]
+        {"port": "metrics", "path": "/metrics", "interval": "30s", "scheme": "http",
+         "honorLabels": True}]
     plugin = _one(golden, "monitoring-uiplugin")
-    assert plugin["spec"]["monitoring"]["incidents"] == {"enabled": False}
+    # Not opted in: the field is not ours at all (never incidents.enabled=false).
+    assert plugin["spec"]["monitoring"] == {"perses": {"enabled": True}}
     on = _one(golden, "monitoring-uiplugin",
               _ctx({"platform.kubevirt.io/enable-incident-detection": "true"}))
     assert on["spec"]["monitoring"]["incidents"] == {"enabled": True}

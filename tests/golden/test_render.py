@@ -155,22 +155,34 @@ _DUMP_ALL = """
 import hashlib, json, sys
 from pathlib import Path
 from autopilot.golden.catalog import load_golden_state
-from autopilot.golden.rbacgen import all_on_contexts
+from autopilot.golden.kinds import all_on_contexts
 from autopilot.golden.lookups import OfflineLookups
 from autopilot.golden.render import render_asset, render_text
 from autopilot.golden.templating import to_yaml
 gs = load_golden_state(Path(sys.argv[1]))
-out = {}
+
+
+class Lookups(OfflineLookups):
+    # A cluster with a default StorageClass: without one the LokiStack refuses to
+    # render on purpose (tests/golden_content covers that refusal).
+    def default_storage_class(self):
+        return "standard"
+
+
+hashes, errors, objects = {}, {}, 0
 for i, ctx in enumerate(all_on_contexts(gs)):
     for asset in gs.assets:
+        key = f"{i}/{asset.name}"
         try:
-            text = render_text(gs, asset, ctx, lookups=OfflineLookups())
-            objs = render_asset(gs, asset, ctx, lookups=OfflineLookups())
-            text += "".join(to_yaml(o) for o in objs)
+            text = render_text(gs, asset, ctx, lookups=Lookups())
+            objs = render_asset(gs, asset, ctx, lookups=Lookups())
         except Exception as exc:
-            text = "ERROR " + str(exc)
-        out[f"{i}/{asset.name}"] = hashlib.sha256(text.encode()).hexdigest()
-print(json.dumps(out, sort_keys=True))
+            errors[key] = f"{type(exc).__name__}: {exc}"
+            continue
+        objects += len(objs)
+        text += "".join(to_yaml(o) for o in objs)
+        hashes[key] = hashlib.sha256(text.encode()).hexdigest()
+print(json.dumps({"hashes": hashes, "errors": errors, "objects": objects}, sort_keys=True))
 """
 
 
@@ -183,6 +195,9 @@ def test_rendering_is_byte_identical_across_processes(golden: GoldenState) -> No
         ).stdout
         for seed in (1, 2)
     ]
+    first = json.loads(runs[0])
+    # A render that fails in every process is not "deterministic": it is broken.
+    assert first["errors"] == {}, first["errors"]
+    assert first["objects"] > len(golden.assets), "the all-on contexts render almost nothing"
+    assert len(first["hashes"]) == 4 * len(golden.assets)
     assert runs[0] == runs[1]
-    hashes = json.loads(runs[0])
-    assert len(hashes) == 4 * len(golden.assets)

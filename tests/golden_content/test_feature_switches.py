@@ -25,7 +25,8 @@ SWITCHES: dict[str, tuple[dict[str, str], dict[str, Any], dict[str, Any]]] = {
     "mtv": ({P + "enable-mtv": "true"}, {}, {}),
     "metallb": ({P + "enable-metallb": "true"}, {}, {}),
     "troubleshooting-panel": ({P + "enable-korrel8r": "true"}, {}, {}),
-    "logging": ({P + "enable-logging": "true", P + "enable-audit-logging": "true"}, {}, {}),
+    "logging": ({P + "enable-logging": "true", P + "enable-audit-logging": "true",
+                 P + "logging-storage-class": "standard"}, {}, {}),
     "node-remediation": (
         {P + "enable-node-remediation": "true", P + "sbr-storage-class": "cephfs"}, {}, {}
     ),

@@ -128,6 +128,20 @@ def test_completed_states_are_not_operations(rules: dict[tuple[str, str], str]) 
         ("machineset-rules", "ScalingDown", {"spec": {"replicas": 1},
                                              "status": {"replicas": 3}}, True),
         ("subscription-rules", "Pending", {"status": {"state": "UpgradePending"}}, True),
+        # A failed restore is no longer restoring.
+        ("vm-restore-rules", "Restoring", {"status": {"complete": False, "conditions": [
+            {"type": "Failure", "status": "True"}]}}, False),
+        ("vm-restore-rules", "Restoring", {"status": {"complete": False, "conditions": [
+            {"type": "Progressing", "status": "True"}]}}, True),
+        ("clusterversion-rules", "PartialUpdate", {"status": {"history": [
+            {"state": "Partial", "version": "4.18.3"}, {"state": "Completed"}]}}, True),
+        ("clusterversion-rules", "PartialUpdate", {"status": {"history": [
+            {"state": "Completed"}, {"state": "Partial"}]}}, False),
+        ("clusterversion-rules", "PartialUpdate", {"status": {"history": []}}, False),
+        ("ssp-rules", "Paused", {"status": {"paused": True}}, True),
+        ("ssp-rules", "Paused", {"status": {"paused": False}}, False),
+        ("machineconfigpool-rules", "Paused", {"spec": {"paused": True}}, True),
+        ("machineconfigpool-rules", "Paused", {"spec": {"paused": False}}, False),
     ],
 )
 def test_expression_rules(

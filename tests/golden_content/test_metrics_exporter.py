@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -40,6 +41,9 @@ def test_image_and_default_env(golden: GoldenState) -> None:
     env = env_map(c)
     assert env["NODE_NAME"] == {"fieldRef": {"fieldPath": "spec.nodeName"}}
     assert env["LOG_LEVEL"] == "info" and env["ENABLE_EBPF"] == "true"
+    # The dashboard's KVM panels and the overhead alerts need these collectors.
+    assert (env["ENABLE_KVM"], env["KVM_POLL_INTERVAL"]) == ("true", "30s")
+    assert (env["ENABLE_CGROUP"], env["CGROUP_POLL_INTERVAL"]) == ("true", "30s")
     assert all(isinstance(v, str) for k, v in env.items() if k != "NODE_NAME")
 
 
@@ -84,9 +88,19 @@ def test_scc_rbac_and_scraping(golden: GoldenState) -> None:
     scc = one(golden, "kubevirt-metrics-exporter-scc", ctx)
     assert scc["apiVersion"] == "security.openshift.io/v1"
     assert scc["allowHostPID"] is True and scc["allowPrivilegedContainer"] is False
-    assert scc["users"] == [
-        "system:serviceaccount:kubevirt-metrics-exporter:kubevirt-metrics-exporter"
-    ]
+    assert scc["seLinuxContext"] == {"type": "MustRunAs"}
+    assert "users" not in scc and "groups" not in scc  # granted through RBAC "use"
+    role = one(golden, "kubevirt-metrics-exporter-scc-clusterrole", ctx)
+    assert role["kind"] == "ClusterRole" and role["rules"] == [{
+        "apiGroups": ["security.openshift.io"], "resources": ["securitycontextconstraints"],
+        "resourceNames": [scc["metadata"]["name"]], "verbs": ["use"]}]
+    use = one(golden, "kubevirt-metrics-exporter-scc-rolebinding", ctx)
+    assert use["kind"] == "RoleBinding"
+    assert use["metadata"]["namespace"] == "kubevirt-metrics-exporter"
+    assert use["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                              "name": role["metadata"]["name"]}
+    assert use["subjects"] == [{"kind": "ServiceAccount", "name": "kubevirt-metrics-exporter",
+                                "namespace": "kubevirt-metrics-exporter"}]
     caps = set(container(golden)["securityContext"]["capabilities"]["add"])
     assert caps <= set(scc["allowedCapabilities"])
     rbac = plan(golden, "kubevirt-metrics-exporter-prometheus-rbac", ctx).objects
@@ -96,13 +110,39 @@ def test_scc_rbac_and_scraping(golden: GoldenState) -> None:
                                       "namespace": "openshift-monitoring"}
     assert role["metadata"]["namespace"] == "kubevirt-metrics-exporter"
     pm = one(golden, "kubevirt-metrics-exporter-podmonitor", ctx)
-    assert pm["spec"]["podMetricsEndpoints"][0]["port"] == "metrics"
+    endpoint = pm["spec"]["podMetricsEndpoints"][0]
+    assert endpoint["port"] == "metrics" and endpoint["honorLabels"] is True
+    assert pm["spec"]["jobLabel"] == "app"
     rules = one(golden, "kubevirt-metrics-exporter-prometheusrule", ctx)
+    groups = {g["name"]: [r["alert"] for r in g["rules"] if "alert" in r]
+              for g in rules["spec"]["groups"]}
+    assert [len(a) for a in groups.values()] == [8, 2, 12]
     alerts = [r for g in rules["spec"]["groups"] for r in g["rules"] if "alert" in r]
-    assert alerts and all(a["labels"]["severity"] for a in alerts)
-    assert "{{ $value }}" in alerts[0]["annotations"]["description"]
+    assert len({a["alert"] for a in alerts}) == 22
+    assert all(a["labels"]["severity"] in ("warning", "critical") for a in alerts)
+    assert all(set(a["annotations"]) == {"summary", "description"} for a in alerts)
+
+
+def test_dashboard_and_datasource(golden: GoldenState) -> None:
+    ctx = context(hco())
     dash = one(golden, "kubevirt-metrics-exporter-perses-dashboard", ctx)
     ds = one(golden, "kubevirt-metrics-exporter-perses-datasource", ctx)
-    for panel in dash["spec"]["config"]["panels"].values():
+    proxy = ds["spec"]["config"]["plugin"]["spec"]["proxy"]["spec"]
+    assert proxy["secret"] == "thanos-querier-secret"
+    config = dash["spec"]["config"]
+    assert len(config["panels"]) == 13
+    names = [v["spec"]["name"] for v in config["variables"]]
+    assert names == ["node", "namespace", "vm", "disk", "pvc", "operation", "interval"]
+    queries = []
+    for panel in config["panels"].values():
         query = panel["spec"]["queries"][0]["spec"]["plugin"]["spec"]
         assert query["datasource"]["name"] == ds["metadata"]["name"]
+        queries.append(query["query"])
+    text = " ".join(queries)
+    for metric in ("kubevirt_vmi_kvm_exits_total", "kubevirt_vmi_kvm_hypercalls_total",
+                   "kme_cgroup_ksmd_cpu_seconds_total", "kubevirt_vmi_storage_queue_inuse"):
+        assert metric in text
+    used = set(re.findall(r"\$(\w+)", text))
+    assert used == set(names), used ^ set(names)
+    items = config["layouts"][0]["spec"]["items"]
+    assert {i["content"]["$ref"].rsplit("/", 1)[1] for i in items} == set(config["panels"])

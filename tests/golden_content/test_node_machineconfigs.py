@@ -48,9 +48,9 @@ def decoded(entry: dict[str, Any]) -> str:
     ("asset", "name", "script", "units"),
     [
         ("ksm-zero-pages-worker-machineconfig", "99-worker-ksm-zero-only", "ksm_zero_pages.py",
-         {"ksm-zero-pages.service", "ksm-zero-pages.timer"}),
+         {"ksm-zero-pages.service"}),
         ("ksm-zero-pages-master-machineconfig", "99-master-ksm-zero-only", "ksm_zero_pages.py",
-         {"ksm-zero-pages.service", "ksm-zero-pages.timer"}),
+         {"ksm-zero-pages.service"}),
         ("thp-tuning-worker-machineconfig", "99-worker-thp-tuning", "thp_tuning.py",
          {"thp-tuning.service"}),
         ("thp-tuning-master-machineconfig", "99-master-thp-tuning", "thp_tuning.py",
@@ -84,11 +84,12 @@ def test_rendering_is_byte_for_byte_stable(golden: GoldenState) -> None:
         )
 
 
-def test_ksm_runs_every_minute(golden: GoldenState) -> None:
+def test_ksm_runs_once_per_boot(golden: GoldenState) -> None:
     units = units_of(one(golden, "ksm-zero-pages-worker-machineconfig", ctx()))
-    timer = units["ksm-zero-pages.timer"]
-    assert timer["enabled"] is True
-    assert "OnUnitActiveSec=60s" in timer["contents"]
+    service = units["ksm-zero-pages.service"]
+    assert service["enabled"] is True
+    assert "Type=oneshot" in service["contents"] and "WantedBy=multi-user.target" in \
+        service["contents"]
 
 
 def test_drain_inhibitor_logind_and_timeouts(golden: GoldenState) -> None:
@@ -97,8 +98,10 @@ def test_drain_inhibitor_logind_and_timeouts(golden: GoldenState) -> None:
     assert decoded(logind).split() == ["[Login]", "InhibitDelayMaxSec=150"]
     assert logind["mode"] == 0o644
     service = units_of(mc)["vm-drain-shutdown-inhibitor.service"]["contents"]
-    assert "--timeout 120 --interval 2" in service
-    assert "After=kubelet.service" in service and "TimeoutStopSec=150" in service
+    assert "--timeout 120 --interval 2 --parallel 4" in service
+    # A daemon holding the logind lock, restarted if it ever loses the signal stream.
+    assert "Type=simple" in service and "Restart=on-failure" in service
+    assert "After=systemd-logind.service" in service
 
 
 def test_thp_runs_before_the_kubelet(golden: GoldenState) -> None:

@@ -1,11 +1,10 @@
-"""Node remediation: the NodeHealthCheck, and SBR only when an RWX storage class is known."""
+"""Node remediation: the NodeHealthCheck, and SBR with an RWX storage class when one is known."""
 
 from __future__ import annotations
 
 from autopilot.golden.catalog import GoldenState
-from autopilot.golden.plan import REASON_EMPTY
 
-from .rendering import context, make_hco, one, plan, snapshot, storage_profile
+from .rendering import context, make_hco, one, snapshot, storage_profile
 
 P = "platform.kubevirt.io/"
 SBR = "node-remediation-sbr-config"
@@ -47,8 +46,7 @@ def test_sbr_falls_back_to_the_detected_rwx_class(golden: GoldenState) -> None:
         assert sbr["spec"]["sharedStorageClass"] == "b-rwx"
 
 
-def test_sbr_without_any_rwx_class_is_not_applicable(golden: GoldenState) -> None:
-    result = plan(golden, SBR, context(hco()), lookups=snapshot(storage_profile("rwo", rwx=False)))
-    assert result.error is None
-    assert not result.included and result.reason == REASON_EMPTY
-    assert result.objects == []
+def test_sbr_without_any_rwx_class_leaves_out_only_that_field(golden: GoldenState) -> None:
+    lookups = snapshot(storage_profile("rwo", rwx=False))
+    sbr = one(golden, SBR, context(hco()), lookups=lookups)
+    assert sbr["spec"] == {"detectOnlyMode": "Enabled"}

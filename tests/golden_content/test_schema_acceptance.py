@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from autopilot.golden.catalog import GoldenState
+from autopilot.golden.kinds import plural_of
 from autopilot.golden.lookups import Lookups, OfflineLookups
-from autopilot.golden.rbacgen import plural_of
 
 from .rendering import (
     SHARED,
@@ -118,10 +118,7 @@ def prepared_cluster(request: pytest.FixtureRequest, objects: list[dict[str, Any
     """The test cluster with every CRD installed and the objects' namespaces created."""
     if not (SHARED / "crds").is_dir():
         pytest.skip("../shared/crds is absent: the published CRD schemas are not available")
-    try:
-        cluster = request.getfixturevalue("cluster")
-    except pytest.FixtureLookupError:
-        pytest.skip("no `cluster` fixture (kubesim) in this checkout")
+    cluster = request.getfixturevalue("cluster")
     cluster.install_crds(
         *(SHARED / "crds" / rel for rel in SHARED_CRDS), *sorted(LOCAL_CRDS.glob("*.yaml"))
     )

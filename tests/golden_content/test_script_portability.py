@@ -16,6 +16,7 @@ def test_expected_scripts_exist() -> None:
     assert {
         "io_latency_protection.py",
         "ksm_zero_pages.py",
+        "swap_online.py",
         "swap_watermark_tuning.py",
         "thp_tuning.py",
         "vm_drain_inhibitor.py",

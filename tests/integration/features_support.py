@@ -215,7 +215,9 @@ def _troubleshooting(obj: dict[str, Any]) -> None:
 def _lokistack(obj: dict[str, Any]) -> None:
     spec = spec_of(obj)
     assert spec["size"] == "1x.extra-small", spec  # 4 nodes, not a hosted control plane
-    assert spec["storage"]["secret"] == {"name": "logging-loki-s3", "type": "s3"}, spec
+    assert spec["storage"]["secret"] == {"name": "logging-loki-storage", "type": "s3"}, spec
+    # No LVMS, not vSphere: the cluster's default StorageClass (found through the API).
+    assert spec["storageClassName"] == "standard-csi", spec
     assert spec["limits"]["global"]["retention"]["days"] == 7, spec
     assert spec["tenants"]["mode"] == "openshift-logging", spec
 
@@ -270,18 +272,25 @@ def _exporter_ds(obj: dict[str, Any]) -> None:
 
 def _exporter_scc(obj: dict[str, Any]) -> None:
     assert obj["allowHostPID"] is True and obj["allowPrivilegedContainer"] is False, obj
-    assert obj["users"] == [
-        "system:serviceaccount:kubevirt-metrics-exporter:kubevirt-metrics-exporter"], obj
+    assert obj["seLinuxContext"] == {"type": "MustRunAs"}, obj
+    assert not obj.get("users"), obj  # granted through RBAC "use"
+
+
+def _exporter_scc_use(obj: dict[str, Any]) -> None:
+    assert obj["roleRef"]["name"] == "kubevirt-metrics-exporter-scc", obj
+    assert obj["subjects"][0]["name"] == "kubevirt-metrics-exporter", obj
 
 
 def _exporter_podmonitor(obj: dict[str, Any]) -> None:
     endpoint = spec_of(obj)["podMetricsEndpoints"][0]
     assert (endpoint["port"], endpoint["interval"]) == ("metrics", "30s"), endpoint
+    assert endpoint["honorLabels"] is True, endpoint
 
 
 def _exporter_rule(obj: dict[str, Any]) -> None:
     rules = [r for g in spec_of(obj)["groups"] for r in g["rules"]]
-    assert {"KubeVirtMetricsExporterDegraded", "KubeVirtVMStorageLatencyHigh"} <= {
+    assert len({r["alert"] for r in rules if "alert" in r}) == 22, rules
+    assert {"KubeVirtMetricsExporterDegraded", "KubeVirtVMVirtqueueSaturated"} <= {
         r.get("alert") for r in rules}, rules
 
 
@@ -451,9 +460,16 @@ CASES: tuple[FeatureCase, ...] = (
                     "clusterlogforwarders.observability.openshift.io.yaml"),
         namespaces=("openshift-logging",),
         nodes=tuple(node(f"worker-{i}", "worker") for i in range(4)),
+        existing=(("/apis/storage.k8s.io/v1/storageclasses", {
+            "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+            "metadata": {"name": "standard-csi", "annotations": {
+                "storageclass.kubernetes.io/is-default-class": "true"}},
+            "provisioner": "csi.example.com"}),),
         switch={"platform.kubevirt.io/enable-logging": "true",
                 "platform.kubevirt.io/enable-audit-logging": "true"},
-        off_annotations={"platform.kubevirt.io/enable-logging": None},
+        # Audit logging is its own switch: both go off.
+        off_annotations={"platform.kubevirt.io/enable-logging": None,
+                         "platform.kubevirt.io/enable-audit-logging": None},
         objects=(
             Obj("loki.grafana.com/v1", "LokiStack", "lokistacks", "logging-loki",
                 "openshift-logging", _lokistack),
@@ -506,6 +522,10 @@ CASES: tuple[FeatureCase, ...] = (
                       "clusterrolebindings", ns=False),
             _exporter("SecurityContextConstraints", "security.openshift.io/v1",
                       "securitycontextconstraints", ns=False, check=_exporter_scc),
+            _exporter("ClusterRole", "rbac.authorization.k8s.io/v1", "clusterroles", ns=False,
+                      name="kubevirt-metrics-exporter-scc"),
+            _exporter("RoleBinding", "rbac.authorization.k8s.io/v1", "rolebindings",
+                      name="kubevirt-metrics-exporter-scc", check=_exporter_scc_use),
             _exporter("Role", "rbac.authorization.k8s.io/v1", "roles", name="prometheus-k8s"),
             _exporter("RoleBinding", "rbac.authorization.k8s.io/v1", "rolebindings",
                       name="prometheus-k8s"),

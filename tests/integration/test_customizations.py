@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tests.integration.passes import full_pass
 from tests.support.platform import HCO_NS, Platform, annotations_of, labels_of
 from tests.support.wait import eventually_sync
 
@@ -52,7 +53,7 @@ def test_patch_is_kept_against_tampering_and_removal_restores(platform: Platform
 
 
 def test_invalid_patches_are_refused_with_a_reason(platform: Platform, controller: Any) -> None:
-    start(platform, controller)
+    c = start(platform, controller)
     cases = {
         "not json": "invalid JSON",
         json.dumps([{"op": "replace", "path": "/metadata/name", "value": "x"}]): "forbidden path",
@@ -66,6 +67,7 @@ def test_invalid_patches_are_refused_with_a_reason(platform: Platform, controlle
                               if r in (e.get("note") or "")],
             what=f"InvalidPatch event mentioning {reason!r}",
         )
+        full_pass(c, platform)  # a refused patch stays refused on the passes after
         live = platform.get(SVC)
         assert live is not None and live["metadata"]["name"] == SVC_NAME
         assert selector(live).get("app") == "virt-platform-autopilot"
@@ -86,6 +88,7 @@ def test_patch_on_sensitive_kind_is_refused(platform: Platform, controller: Any)
                  if "sensitive" in (e.get("note") or "")],
         what="InvalidPatch (sensitive) on the MachineConfig",
     )
+    full_pass(c, platform)  # refused on every pass, not only the one that reported it
     live = platform.get(path)
     assert live is not None and "x" not in labels_of(live)
 
@@ -143,6 +146,9 @@ def test_disabled_resources(platform: Platform, controller: Any) -> None:
     c = start(platform, controller, {"platform.kubevirt.io/disabled-resources": rules})
     eventually_sync(lambda: c.metric(COMPLIANCE, kind="Service", name=SVC_NAME,
                                      namespace=HCO_NS) == 1, what="Service applied")
+    # The ServiceMonitor's asset comes after the Service's: only once it had a pass
+    # does "not applied" mean "excluded".
+    full_pass(c, platform)
     assert platform.get(SM) is None
     assert c.metric(COMPLIANCE, kind="ServiceMonitor", name=SVC_NAME, namespace=HCO_NS) is None
     # Invalid YAML fails open: the ServiceMonitor is applied and the admin is told.

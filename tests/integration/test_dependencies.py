@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from typing import Any
 
+from tests.integration.passes import full_pass
 from tests.support import rbac
-from tests.support.platform import HCO_NS, Platform, labels_of, minimal_crd
+from tests.support.controller import PROJECT
+from tests.support.platform import HCO_NS, Platform, crd_name, labels_of, minimal_crd
 from tests.support.wait import eventually_sync
 
 SVC_NAME = "virt-platform-autopilot-metrics"
@@ -44,7 +48,9 @@ def test_missing_crd_then_installed(cluster: Any, controller: Any) -> None:
     eventually_sync(lambda: [e for e in platform.events(name="kubevirt-hyperconverged",
                                                         namespace=HCO_NS, reason="CRDMissing")
                              if "PrometheusRule" in e.get("note", "")], what="CRDMissing event")
-    # An opt-in feature that is off reports nothing, even though its CRD is missing.
+    # An opt-in feature that is off reports nothing, even though its CRD is missing; and
+    # no asset fails for a missing CRD (asserted once every asset had its pass).
+    full_pass(c, platform)
     assert c.metric(MISSING, group="forklift.konveyor.io", kind="ForkliftController") is None
     assert not c.log_lines("failed to apply")
     platform.install("PrometheusRule")
@@ -62,6 +68,7 @@ def test_missing_namespace_is_a_quiet_skip(platform: Platform, controller: Any) 
     c = controller()
     eventually_sync(lambda: c.metric("virt_platform_compliance_status", kind="Service",
                                      name=SVC_NAME, namespace=HCO_NS) == 1, what="converged")
+    full_pass(c, platform)  # the MetalLB asset comes long after the Service's
     assert c.metric("virt_platform_compliance_status", kind="MetalLB", name="metallb",
                     namespace="metallb-system") is None
     assert not c.log_lines("failed to apply")
@@ -119,9 +126,49 @@ def test_node_hardware_makes_pci_passthrough_eligible(platform: Platform, contro
     mc = "/apis/machineconfiguration.openshift.io/v1/machineconfigs/50-virt-pci-passthrough"
     eventually_sync(lambda: c.metric("virt_platform_compliance_status", kind="Service",
                                      name=SVC_NAME, namespace=HCO_NS) == 1, what="converged")
+    full_pass(c, platform)  # the PCI asset comes long after the Service's
     assert platform.get(mc) is None
     platform.patch("/api/v1/nodes/worker-0", {"metadata": {"labels": {
         "feature.node.kubernetes.io/pci-present": "true"}}})
     obj = platform.wait_for(mc, what="PCI passthrough MachineConfig applied")
     assert labels_of(obj)["platform.kubevirt.io/managed-by"] == "virt-platform-autopilot"
     assert "intel_iommu=on" in obj["spec"]["kernelArguments"]
+
+
+def test_crd_removed_while_running_says_no_matches_for_kind(cluster: Any,
+                                                            controller: Any) -> None:
+    """The runbook's "kind is not served" section greps for kubectl's wording and the CRD
+    name; the API server itself only answers "404 page not found" (contract §5)."""
+    grepped = ('no matches for kind "KubeletConfig" in version '
+               '"machineconfiguration.openshift.io/v1"')
+    crd = crd_name("KubeletConfig")
+    platform = Platform(cluster)
+    platform.install("HyperConverged", "KubeletConfig")
+    platform.create_hco({"platform.kubevirt.io/autopilot": "true",
+                         "platform.kubevirt.io/enable-kubelet-performance-settings": "true"})
+    c = controller()
+    eventually_sync(lambda: c.metric("virt_platform_compliance_status", kind="KubeletConfig",
+                                     name="virt-perf-settings") == 1, what="KubeletConfig applied")
+    cluster.delete_crds(crd)
+    # The object's informer queues a pass before discovery has caught up: it fails.
+    failed = eventually_sync(lambda: [line for line in c.log_lines("failed to apply",
+                                                                   kind="KubeletConfig")
+                                      if grepped in line["error"]],
+                             what="a failed to apply line naming the kind")
+    assert crd in failed[0]["error"] and failed[0]["level"] == "error", failed[0]
+    eventually_sync(lambda: c.metric(MISSING, kind="KubeletConfig") == 1,
+                    what="then reported as a missing dependency")
+    raw = ("404 page not found", "the server could not find the requested resource")
+    assert not [line for line in c.log_lines("failed to apply") if line["error"] in raw]
+    event = eventually_sync(lambda: [e for e in platform.events(
+        name="virt-perf-settings", namespace="default", reason="ApplyFailed")
+        if grepped in (e.get("note") or "")], what="an ApplyFailed event naming the kind")[0]
+    assert crd in event["note"], event
+    # And `autopilot explain`, asked about the object, says the same.
+    proc = subprocess.run(
+        [sys.executable, "-m", "autopilot", "explain", "KubeletConfig", "virt-perf-settings",
+         "--kubeconfig", str(cluster.kubeconfig),
+         "--debug-address", f"127.0.0.1:{c.debug_port}"],
+        cwd=PROJECT, capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 1, (proc.returncode, proc.stdout, proc.stderr)
+    assert grepped in proc.stdout and crd in proc.stdout, proc.stdout

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from autopilot.golden import locate
+
 ROOT = Path(__file__).resolve().parents[2]
 CONTAINERFILE = ROOT / "Containerfile"
 IMAGE_PREFIX = "/opt/app-root"  # sys.prefix of the ubi9/python-311 image's virtualenv
@@ -66,10 +68,6 @@ def test_runtime_checks_curl_and_installs_from_wheels_only() -> None:
 def test_golden_state_lands_where_the_installed_package_looks(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    try:
-        from autopilot.golden import locate
-    except ImportError:
-        pytest.skip("autopilot.golden.locate not available")
     copies = [args.split() for op, args in final_stage() if op == "COPY"]
     dests = [parts[-1] for parts in copies if parts[-2] == "golden_state"]
     assert len(dests) == 1, "the runtime stage copies golden_state once"

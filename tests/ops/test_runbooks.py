@@ -1,7 +1,7 @@
 """The runbooks tell the truth about this implementation.
 
 Their metric greps run, as real shell pipelines, over our own exposition; their
-debug URLs hit our debug app; names, annotations, log messages and event
+debug commands run against a running controller; names, annotations, log messages and event
 reasons are the ones the code and manifests use.
 """
 
@@ -11,17 +11,19 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
+from ruamel.yaml import YAML
 
+from autopilot.cli import build_parser
+from autopilot.golden.catalog import load_golden_state
 from autopilot.observability.metrics import TOMBSTONE_SKIPPED, Metrics
-from autopilot.web import Served, debug_app, serve
 from tests.support import rbac
-from tests.support.platform import Platform
+from tests.support.controller import Controller
+from tests.support.platform import BASE_KINDS, Platform
 from tests.support.wait import eventually_sync
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,6 +45,7 @@ ANNOTATIONS = {
 LOG_MESSAGES = [
     "successfully applied",
     "failed to apply",
+    "owner flip",
     "apply throttled",
     "edit war detected, reconciliation paused",
     "dependency missing",
@@ -131,11 +134,7 @@ def test_names_match_the_deployment() -> None:
 
 
 def test_explain_command_line_parses() -> None:
-    try:
-        from autopilot.cli import build_parser
-        parser = build_parser()
-    except ImportError as exc:
-        pytest.skip(f"CLI not importable yet: {exc}")
+    parser = build_parser()
     args = parser.parse_args(["explain", KIND, NAME, "-n", OBJ_NS])
     assert (args.kind, args.name) == (KIND, NAME)
     parser.parse_args(["explain", "MachineConfig", "90-worker-swap"])
@@ -218,49 +217,113 @@ def test_verify_greps_flip_when_the_object_recovers(tmp_path: Path) -> None:
     assert run_pipeline(failing, expo).stdout == ""
 
 
-# -- the debug URLs, against our debug app -------------------------------------------
+# -- the debug URLs, against a running controller --------------------------------------
+
+# The runbook commands exec curl in the pod; here they run on this machine, against a
+# controller whose debug endpoint listens on a free port.
+EXEC = "oc exec -n openshift-cnv deploy/virt-platform-autopilot -- "
+CURL = shutil.which("curl")
 
 
-class AnswerEverything:
-    """A debug provider that knows every asset and object."""
-
-    def render(self, *, asset: str | None, show_excluded: bool,
-               only_installed: bool) -> list[dict[str, Any]]:
-        return [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}]
-
-    def exclusions(self) -> object:
-        return []
-
-    def features(self) -> object:
-        return {"features": []}
-
-    def tombstones(self) -> object:
-        return []
-
-    def explain(self, kind: str, namespace: str, name: str) -> object:
-        return {"kind": kind, "namespace": namespace, "name": name}
+def debug_commands(text: str) -> list[str]:
+    """The runbooks' ``curl ... localhost:8081/debug/...`` commands, without the exec."""
+    return [c.removeprefix(EXEC) for c in shell_commands(text)
+            if "localhost:8081/debug/" in c and c.startswith(EXEC)]
 
 
 @pytest.fixture
-async def debug_server() -> AsyncIterator[Served]:
-    served = await serve(debug_app(AnswerEverything()), "127.0.0.1:0")
+def running(cluster: Any) -> Iterator[tuple[Controller, Platform]]:
+    """A controller converged on a small platform whose UIPlugin CRD is missing."""
+    platform = Platform(cluster)
+    platform.install(*(k for k in BASE_KINDS if k != "UIPlugin"))
+    platform.ensure_namespace(OBJ_NS)
+    platform.create_hco({"platform.kubevirt.io/autopilot": "true"})
+    rbac.grant(cluster)
+    c = Controller(kubeconfig=rbac.service_account_kubeconfig(cluster))
     try:
-        yield served
+        c.start()
+        c.wait_ready()
+        for kind in (KIND, "MachineConfig"):
+            eventually_sync(lambda k=kind: [v for ls, v in c.series(
+                "virt_platform_compliance_status").items() if dict(ls)["kind"] == k and v == 1],
+                timeout=30, what=f"a {kind} applied and compliant")
+        yield c, platform
     finally:
-        await served.close()
+        c.stop()
 
 
-async def test_debug_urls_in_runbooks_resolve(debug_server: Served) -> None:
-    urls = set(re.findall(r'localhost:8081(/debug/[^\s"\']+)', runbook_text()))
-    assert urls, "runbooks mention no debug endpoint"
-    subst = {"$KIND": KIND, "${OBJ_NS:-_}": "_", "$NAME": NAME, "<asset>": "swap"}
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
-        for url in sorted(urls):
-            path = url
-            for var, value in subst.items():
-                path = path.replace(var, value)
-            async with session.get(debug_server.url + path) as resp:
-                assert resp.status == 200, f"{url} -> {resp.status} {await resp.text()}"
+def run_debug(c: Controller, command: str, env: dict[str, str], cwd: Path) -> str:
+    """Run one runbook command with bash (its own quoting and ${...:-_} expansion)."""
+    assert BASH is not None
+    command = command.replace("localhost:8081", f"127.0.0.1:{c.debug_port}")
+    proc = subprocess.run([BASH, "-c", "set -o pipefail; " + command.replace(
+        "curl -s ", "curl -sS --fail-with-body ")], capture_output=True, text=True, timeout=30,
+        check=False, cwd=cwd, env={**os.environ, **env})
+    assert proc.returncode == 0, (command, proc.stderr, proc.stdout)
+    return proc.stdout
+
+
+def applied(c: Controller, kind: str) -> dict[str, Any]:
+    """The first ``successfully applied`` log line of a kind (names the asset)."""
+    return next(line for line in c.log_lines("successfully applied") if line["kind"] == kind)
+
+
+@pytest.mark.skipif(BASH is None or CURL is None, reason="bash or curl is not installed")
+def test_debug_commands_in_runbooks_answer_what_they_promise(
+        running: tuple[Controller, Platform], tmp_path: Path) -> None:
+    c, _ = running
+    commands = debug_commands(runbook_text())
+    paths = {re.sub(r"^.*localhost:8081(/debug/[^\s\"']+).*$", r"\1", cmd) for cmd in commands}
+    assert paths == {"/debug/explain/$KIND/${OBJ_NS:-_}/$NAME", "/debug/features",
+                     "/debug/render/<asset>", "/debug/tombstones"}, paths
+    yaml = YAML(typ="safe", pure=True)
+    swap_mc = applied(c, "MachineConfig")
+    for command in sorted(set(commands)):
+        if "/debug/explain/" in command:
+            # Namespaced and cluster-scoped (OBJ_NS empty: "_"), as the runbook says.
+            for kind, name, ns in ((KIND, NAME, OBJ_NS), ("MachineConfig", swap_mc["name"], "")):
+                state = yaml.load(run_debug(c, command, {"KIND": kind, "NAME": name,
+                                                         "OBJ_NS": ns}, tmp_path))
+                assert (state["kind"], state["name"], state["namespace"]) == (kind, name, ns)
+                assert state["asset"] == applied(c, kind)["asset"], state
+                assert state["compliance"] == 1 and state["lastError"] == "", state
+        elif "/debug/render/" in command:
+            line = applied(c, KIND)
+            out = run_debug(c, command.replace("<asset>", line["asset"]), {}, tmp_path)
+            if "> desired.yaml" in command:
+                out = (tmp_path / "desired.yaml").read_text()
+            [desired] = [d for d in yaml.load_all(out) if d]
+            assert (desired["kind"], desired["metadata"]["name"],
+                    desired["metadata"]["namespace"]) == (KIND, NAME, OBJ_NS), desired
+        elif command.endswith("/debug/features"):
+            assets = {a["name"]: a for a in yaml.load(run_debug(c, command, {}, tmp_path))[
+                "assets"]}
+            assert assets[applied(c, KIND)["asset"]]["included"] is True
+            # The missing CRD the runbook sends people here for.
+            [missing] = [a for a in assets.values() if a["missingDependencies"]]
+            assert missing["missingDependencies"] == [
+                {"group": "observability.openshift.io", "version": "v1alpha1",
+                 "kind": "UIPlugin"}], missing
+        elif command.endswith("/debug/tombstones"):
+            golden = load_golden_state(ROOT / "golden_state")
+            listed = yaml.load(run_debug(c, command, {}, tmp_path))
+            assert {(t["kind"], t["name"]) for t in listed} == {
+                (t.kind, t.name) for t in golden.tombstones}
+            eventually_sync(lambda cmd=command: all(t["status"] is not None for t in yaml.load(
+                run_debug(c, cmd, {}, tmp_path))), what="every tombstone swept")
+        else:
+            raise AssertionError(f"a debug command this test does not know: {command}")
+
+
+def test_debug_endpoints_say_no_to_what_does_not_exist(
+        running: tuple[Controller, Platform]) -> None:
+    """Not an endpoint that answers 200 to everything: unknown things are 404."""
+    c, _ = running
+    for path in (f"/debug/explain/{KIND}/_/{NAME}",  # namespaced object asked cluster-wide
+                 f"/debug/explain/{KIND}/{OBJ_NS}/not-managed",
+                 "/debug/render/swap"):  # a group, not an asset: the runbook names assets
+        status, text = c.http(c.debug_port, path)
+        assert status == 404, (path, status, text)
 
 
 # -- the RBAC checks, with kubectl against the cluster -------------------------------------

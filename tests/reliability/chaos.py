@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from autopilot.sim.controls import Controls
+from kubesim.controls import Controls
 from tests.support.controller import Controller
 from tests.support.platform import Platform
 

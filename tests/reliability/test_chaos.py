@@ -6,8 +6,8 @@ compaction so the reconnect gets 410) and adds latency spikes, another client
 edits and deletes managed objects at random. When the faults stop, within a
 few resync periods every object is compliant again with its golden values,
 the one object the user paused is still paused and untouched, nothing else got
-paused, the asyncio task count is back to its baseline, RSS is flat and the
-process never exited.
+paused (the faults never inflate the owner-flip count), the asyncio task count
+is back to its baseline, RSS is flat and the process never exited.
 
 Against a real kube-apiserver the faults come from the fault proxy in front of
 it, and compaction is the server's own (a fresh server compacting every second).
@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from autopilot.sim.controls import Controls
+from kubesim.controls import Controls
 from tests.integration.conftest import Paths, render_offline
 from tests.reliability.chaos import (
     PAUSED,
@@ -47,6 +47,11 @@ from tests.support.wait import eventually_sync
 
 ON = {"platform.kubevirt.io/autopilot": "true"}
 RESYNC = 5.0
+# The meddler edits each object about every 10 s, which is an edit war under the pause
+# policy (5 owner flips in 10 minutes) and would rightly be paused. This test is about
+# faults, so it shortens the window below four meddler intervals (5 edits of one object
+# take at least 3.2 s): a pause can then only come from flips counted that never happened.
+EDIT_WAR_WINDOW = "2s"
 LONG = os.environ.get("AUTOPILOT_CHAOS_LONG") == "1"
 # The object the user paused before the chaos: it must stay exactly as they left it.
 PAUSED_KIND, PAUSED_NAME = "PersesDashboard", "autopilot-asset-health"
@@ -74,7 +79,7 @@ def wait_resyncs(c: Controller, n: int) -> list[int]:
 def run_chaos(platform: Platform, controller: StartController, cluster: Any,
               faults: Controls, *, duration: float, hangs: bool) -> dict[str, Any]:
     platform.create_hco(ON)
-    c = controller()
+    c = controller("--edit-war-window", EDIT_WAR_WINDOW)
     assert c.proc is not None
 
     # Baseline: everything applied and compliant, steady across resyncs.
@@ -141,6 +146,9 @@ def run_chaos(platform: Platform, controller: StartController, cluster: Any,
         assert obj is not None and PAUSED not in annotations_of(obj), f"{t.path} paused"
     thrash = {k: v for k, v in c.series("virt_platform_thrashing_total").items() if v}
     assert thrash == {}, f"spurious edit wars: {thrash}"
+    # Retries, relists and lagging caches count no flip twice: at most one per edit.
+    flips = len(c.log_lines("owner flip"))
+    assert flips <= meddler.edits["edit"], (flips, dict(meddler.edits))
     paused_series = {k for k, v in c.series("virt_platform_paused_resources").items() if v}
     assert [dict(k)["name"] for k in paused_series] == [PAUSED_NAME]
     status, text = c.http(c.health_port, "/healthz")
@@ -160,6 +168,7 @@ def run_chaos(platform: Platform, controller: StartController, cluster: Any,
         "faults": dict(injector.tried),
         "meddler": dict(meddler.edits),
         "failed_apply_lines": len(c.log_lines("failed to apply")),
+        "owner_flips": flips,
         "watch_failures_logged": len(c.log_lines("watch failed; retrying")),
         "tasks_before_after": [baseline_tasks, after_tasks],
         "rss_kib_before_after": [baseline_rss, after_rss],

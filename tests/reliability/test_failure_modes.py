@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from autopilot.controller.leader import LEASE_NAME
+from autopilot.runtime.leader import LEASE_NAME
 from tests.reliability.chaos import PAUSED
 from tests.reliability.conftest import StartController
 from tests.reliability.proxy import Proxy

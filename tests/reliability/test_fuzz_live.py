@@ -1,11 +1,16 @@
-"""Fuzzed user input on a running controller, and malformed golden-state directories.
+"""User input on a running controller: a table of cases, then fuzzing for crashes.
 
-One controller process takes many examples: hypothesis writes `patch`,
-`ignore-fields` and arbitrary label/annotation values onto the live metrics
-Service, and `autopilot` / `disabled-resources` values onto the HCO. After
-each example the worker is alive (/healthz 200, process running), every value
-the engine refuses has its log line naming the object, and a valid neighbour
-(the ServiceMonitor) still gets its drift corrected.
+The table: hand-written values of the `patch`, `ignore-fields`, `autopilot` and
+`disabled-resources` annotations, each with what the contract says must follow,
+written out here (not computed by the parsers under test): refused or applied,
+the log line and event naming the object, the pointers or names reported, and
+whether the metrics Service is still managed.
+
+The fuzz: hypothesis writes arbitrary values of the same annotations (and label
+and annotation values) onto the live Service and the HCO, and checks only what
+holds for every input: the worker stays alive and healthy, every refusal it
+logs names the object, and once the HCO is back to a plain `true` a valid
+neighbour still gets its drift corrected.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,25 +29,221 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from autopilot.controller.customize import customize
-from autopilot.engine import overrides
-from autopilot.golden.catalog import load_golden_state
-from autopilot.golden.gate import parse_activation
-from autopilot.golden.locate import resolve_golden_state_dir
 from tests.integration.conftest import Paths, render_offline
+from tests.integration.passes import full_pass
 from tests.reliability.chaos import Target, get_pointer, merge_patch_for, targets_from
 from tests.reliability.conftest import StartController
 from tests.support.controller import PROJECT, Controller, free_port
-from tests.support.platform import HCO_NS, HCO_PATH, Platform
+from tests.support.platform import HCO_NS, HCO_PATH, Platform, labels_of
 from tests.support.wait import eventually_sync
 
 ON = {"platform.kubevirt.io/autopilot": "true"}
+AUTOPILOT = "platform.kubevirt.io/autopilot"
+DISABLED = "platform.kubevirt.io/disabled-resources"
+PATCH = "platform.kubevirt.io/patch"
+IGNORE = "platform.kubevirt.io/ignore-fields"
 SVC_NAME = "virt-platform-autopilot-metrics"
 SVC = f"/api/v1/namespaces/{HCO_NS}/services/{SVC_NAME}"
 SM = f"/apis/monitoring.coreos.com/v1/namespaces/{HCO_NS}/servicemonitors/{SVC_NAME}"
+COMPLIANCE = "virt_platform_compliance_status"
 FUZZ_KEY = "fuzz.example.com/value"
 NEIGHBOUR_KINDS = ("ServiceMonitor", "PrometheusRule", "KubeDescheduler", "PersesDashboard",
                    "MachineConfig")
+
+# Log events about refused or unusual values, and whether they name the Service.
+BAD_PATCH = "invalid patch annotation"
+BAD_IGNORE = "invalid ignore-fields annotation"
+BAD_DISABLED = "invalid disabled-resources annotation; ignoring it"
+UNKNOWN = "autopilot allowlist names unknown assets"
+IDLE = "autopilot idle"
+REPORTS = (BAD_PATCH, BAD_IGNORE, BAD_DISABLED, UNKNOWN, IDLE)
+PER_OBJECT = (BAD_PATCH, BAD_IGNORE)
+
+
+def add_tier(value: str) -> str:
+    return json.dumps([{"op": "add", "path": "/metadata/labels/tier", "value": value}])
+
+
+@dataclass(frozen=True)
+class Case:
+    """Values to write and what must follow, from the contract (§3 annotations)."""
+
+    id: str
+    service: dict[str, str] = field(default_factory=dict)  # annotations on the Service
+    hco: dict[str, str] = field(default_factory=dict)  # on the HCO (autopilot defaults to true)
+    logged: tuple[str, ...] = ()  # REPORTS that must be logged; the others must not
+    note: tuple[str, str] = ("", "")  # (event reason, text its note contains) on the Service
+    tier: str | None = None  # the Service's "tier" label afterwards (None: absent)
+    managed: bool = True  # the Service still has its compliance series
+    unknown: tuple[str, ...] = ()  # names the allowlist log line reports
+    pointers: tuple[str, ...] = ()  # pointers the ignore-fields log line reports
+
+
+CASES = (
+    # patch: a JSON array applied before apply; refused (object reconciled unpatched) when
+    # not JSON, not an array, touching a protected path (as path or from), or failing.
+    Case("patch-applied", service={PATCH: add_tier("gold")}, tier="gold"),
+    Case("patch-empty-array", service={PATCH: "[]"}),
+    Case("patch-not-json", service={PATCH: "{not json"}, logged=(BAD_PATCH,),
+         note=("InvalidPatch", "invalid JSON")),
+    Case("patch-object-not-array", service={PATCH: json.dumps(
+        {"op": "add", "path": "/metadata/labels/tier", "value": "x"})}, logged=(BAD_PATCH,),
+        note=("InvalidPatch", "invalid JSON")),
+    Case("patch-rename", service={PATCH: json.dumps(
+        [{"op": "replace", "path": "/metadata/name", "value": "x"}])}, logged=(BAD_PATCH,),
+        note=("InvalidPatch", "forbidden path")),
+    Case("patch-copy-from-namespace", service={PATCH: json.dumps(
+        [{"op": "copy", "from": "/metadata/namespace", "path": "/metadata/labels/tier"}])},
+        logged=(BAD_PATCH,), note=("InvalidPatch", "forbidden path")),
+    Case("patch-status", service={PATCH: json.dumps(
+        [{"op": "add", "path": "/status/x", "value": 1}])}, logged=(BAD_PATCH,),
+        note=("InvalidPatch", "forbidden path")),
+    Case("patch-whole-refused-when-one-op-fails", service={PATCH: json.dumps(
+        [{"op": "add", "path": "/metadata/labels/tier", "value": "gold"},
+         {"op": "remove", "path": "/spec/selector/nope"}])}, logged=(BAD_PATCH,)),
+    Case("patch-test-op-fails", service={PATCH: json.dumps(
+        [{"op": "test", "path": "/metadata/name", "value": "other"},
+         {"op": "add", "path": "/metadata/labels/tier", "value": "gold"}])},
+        logged=(BAD_PATCH,)),
+    # ignore-fields: pointers without a leading "/" are reported and skipped, the rest apply
+    # (the live value is kept; absent in live = removed from desired).
+    Case("ignore-valid", service={IGNORE: "/metadata/labels/tier, /spec/ports/0/port"}),
+    Case("ignore-one-bad", service={IGNORE: "/spec/ports/0/port, spec/selector/app"},
+         logged=(BAD_IGNORE,), pointers=("spec/selector/app",),
+         note=("InvalidIgnoreFields", "spec/selector/app")),
+    Case("ignore-masks-the-patch", service={PATCH: add_tier("gold"),
+                                            IGNORE: "/metadata/labels/tier"}),
+    # autopilot: true in any case = everything; absent/empty/false = idle; a list = the
+    # named assets or groups, unknown names reported while the known ones apply.
+    Case("autopilot-upper-case", hco={AUTOPILOT: "TRUE"}),
+    Case("autopilot-false", hco={AUTOPILOT: "false"}, logged=(IDLE,), managed=False),
+    Case("autopilot-empty", hco={AUTOPILOT: ""}, logged=(IDLE,), managed=False),
+    Case("autopilot-group-and-unknown", hco={AUTOPILOT: "observability, no-such-thing"},
+         logged=(UNKNOWN,), unknown=("no-such-thing",)),
+    Case("autopilot-other-asset-only", hco={AUTOPILOT: "hco-golden-config"}, managed=False),
+    # disabled-resources: a YAML list of {kind, name, namespace?} with globs; invalid text
+    # fails open (nothing excluded) and is reported.
+    Case("disabled-glob", hco={DISABLED: "- kind: Service\n  name: '*'\n"}, managed=False),
+    Case("disabled-prefix-and-namespace", hco={
+        DISABLED: f"- {{kind: Service, name: 'virt-platform-*', namespace: {HCO_NS}}}"},
+        managed=False),
+    Case("disabled-other-name", hco={DISABLED: "- {kind: Service, name: other}"}),
+    Case("disabled-other-namespace", hco={
+        DISABLED: "- {kind: Service, name: '*', namespace: elsewhere}"}),
+    Case("disabled-bad-yaml", hco={DISABLED: "{a: ["}, logged=(BAD_DISABLED,)),
+    Case("disabled-not-mappings", hco={DISABLED: "- [1, 2]"}, logged=(BAD_DISABLED,)),
+)
+
+
+class Session:
+    """What the examples share: the cluster, the controller and its log so far."""
+
+    def __init__(self, platform: Platform, c: Controller) -> None:
+        self.platform = platform
+        self.c = c
+        self.rendered = {(o["kind"], o["metadata"]["name"]): o for o in render_offline(ON)}
+        self.neighbours = self._neighbours(platform)
+        self.round = 0
+        self.rejected_labels = 0
+
+    def _neighbours(self, platform: Platform) -> list[tuple[tuple[str, str], Target]]:
+        """Objects other than the Service, each with a field the golden state owns."""
+        paths = Paths(platform.cluster)
+        out = []
+        for key, obj in sorted(self.rendered.items()):
+            if key[0] not in NEIGHBOUR_KINDS:
+                continue
+            live = platform.get(paths.of(obj))
+            if live is not None:
+                out.extend((key, t) for t in targets_from({paths.of(obj): live}))
+        assert len(out) >= 3, out
+        return out
+
+    def counts(self) -> dict[str, int]:
+        return {event: len(self.c.log_lines(event)) for event in REPORTS}
+
+    def alive(self) -> None:
+        assert self.c.proc is not None and self.c.proc.poll() is None, self.c.log_text()[-2000:]
+        status, text = self.c.http(self.c.health_port, "/healthz")
+        assert status == 200, text
+
+    def service_compliance(self) -> float | None:
+        return self.c.metric(COMPLIANCE, kind="Service", name=SVC_NAME, namespace=HCO_NS)
+
+    def write_service(self, annotations: dict[str, str | None], label: str | None = None
+                      ) -> None:
+        body: dict[str, Any] = {"metadata": {"annotations": annotations}}
+        if label is not None:
+            body["metadata"]["labels"] = {"fuzz.example.com/label": label}
+        status, _ = self.platform.cluster.api(
+            "PATCH", SVC, body=body, content_type="application/merge-patch+json")
+        if status == 422 and label is not None:  # the server refuses the label value
+            self.rejected_labels += 1
+            body["metadata"].pop("labels")
+            status, _ = self.platform.cluster.api(
+                "PATCH", SVC, body=body, content_type="application/merge-patch+json")
+        assert status == 200, status
+
+    def reset(self) -> None:
+        """Back to a plain `true` HCO and an unannotated Service, converged."""
+        self.platform.annotate_hco({**ON, DISABLED: None})
+        self.write_service({PATCH: None, IGNORE: None})
+        eventually_sync(lambda: self.service_compliance() == 1, timeout=20,
+                        what="the Service managed and compliant again")
+        self.platform.wait_for(SVC, lambda o: "tier" not in labels_of(o),
+                               what="the Service without the patched label")
+
+
+def check_case(s: Session, case: Case) -> None:
+    """Write the case's values and check what the contract says follows."""
+    before = s.counts()
+    if case.service:
+        s.write_service(dict(case.service))
+    s.platform.annotate_hco({**ON, **case.hco})
+    if IDLE in case.logged:
+        # Idle: no asset passes to wait for; the idle line is the evidence of the pass.
+        eventually_sync(lambda: s.counts()[IDLE] > before[IDLE], timeout=20, what="idle")
+    else:
+        for event in case.logged:
+            eventually_sync(lambda e=event: s.counts()[e] > before[e], timeout=20,
+                            what=f"{event!r} for {case.id}")
+        full_pass(s.c, s.platform)
+    after = s.counts()
+    assert {e for e in REPORTS if after[e] > before[e]} == set(case.logged), (case, after)
+    for event in set(case.logged) & set(PER_OBJECT):
+        line = s.c.log_lines(event)[-1]
+        assert (line.get("kind"), line.get("name")) == ("Service", SVC_NAME), line
+    if case.pointers:
+        assert s.c.log_lines(BAD_IGNORE)[-1]["pointers"] == list(case.pointers)
+    if case.unknown:
+        assert s.c.log_lines(UNKNOWN)[-1]["unknown"] == list(case.unknown)
+    reason, text = case.note
+    if reason:
+        eventually_sync(lambda: [e for e in s.platform.events(
+            name=SVC_NAME, namespace=HCO_NS, reason=reason) if text in (e.get("note") or "")],
+            what=f"a {reason} event saying {text!r}")
+    live = s.platform.get(SVC)
+    assert live is not None, "the Service was deleted"
+    assert labels_of(live).get("tier") == case.tier, (case.id, labels_of(live))
+    assert (s.service_compliance() is not None) == case.managed, case.id
+
+
+@pytest.mark.timeout(420)
+def test_annotation_values_on_a_live_controller(platform: Platform,
+                                                controller: StartController) -> None:
+    platform.create_hco(ON)
+    c = controller(resync="30s")
+    platform.wait_for(SM, what="ServiceMonitor applied")
+    s = Session(platform, c)
+    for case in CASES:
+        check_case(s, case)
+        s.alive()
+        s.reset()
+    assert "Traceback" not in c.log_text()
+    assert c.stop() == 0
+
+
+# -- fuzzing for crashes ----------------------------------------------------------------------
 
 TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=40)
 BIG = st.builds(lambda ch, n: ch * n, st.characters(exclude_categories=("Cs",)),
@@ -72,156 +274,54 @@ IGNORES = st.lists(POINTERS, max_size=5).map(",".join)
 EXCLUSION = st.dictionaries(st.sampled_from(["kind", "name", "namespace", "extra"]),
                             st.one_of(TEXT, st.sampled_from(["*", "Service", "[", "?*"]),
                                       st.integers()), max_size=3)
-DISABLED = st.one_of(TEXT, st.lists(EXCLUSION, max_size=3).map(json.dumps),
-                     st.sampled_from(["- kind: Service\n  name: '*'", "{a: [", "- [1, 2]"]))
-AUTOPILOT = st.one_of(
+DISABLED_VALUES = st.one_of(TEXT, st.lists(EXCLUSION, max_size=3).map(json.dumps),
+                            st.sampled_from(["- kind: Service\n  name: '*'", "{a: [", "- [1, 2]"]))
+AUTOPILOT_VALUES = st.one_of(
     st.sampled_from(["true", " TRUE ", "false", "", "observability", "no-such-asset",
                      "autopilot-servicemonitor,bogus", ",,,", "observability, nope"]),
     TEXT,
 )
 
 
-class Session:
-    """What the examples share: the cluster, the controller and what was reported."""
-
-    def __init__(self, platform: Platform, c: Controller) -> None:
-        self.platform = platform
-        self.c = c
-        self.rendered = {(o["kind"], o["metadata"]["name"]): o for o in render_offline(ON)}
-        self.neighbours = self._neighbours(platform)
-        golden = load_golden_state(resolve_golden_state_dir(None))
-        self.known = {a.name for a in golden.assets} | set(golden.groups())
-        self.sm_asset = next(a for a in golden.assets if a.name == "autopilot-servicemonitor")
-        self.last: dict[str, str | None] = {}
-        self.round = 0
-        self.rejected_labels = 0
-        self.seen: dict[str, int] = {}
-
-    def _neighbours(self, platform: Platform) -> list[tuple[tuple[str, str], Target]]:
-        """Objects other than the Service, each with a field the golden state owns."""
-        paths = Paths(platform.cluster)
-        out = []
-        for key, obj in sorted(self.rendered.items()):
-            if key[0] not in NEIGHBOUR_KINDS:
-                continue
-            live = platform.get(paths.of(obj))
-            if live is not None:
-                out.extend((key, t) for t in targets_from({paths.of(obj): live}))
-        assert len(out) >= 3, out
-        return out
-
-    def count(self, event: str, **fields: str) -> int:
-        return len(self.c.log_lines(event, **fields))
-
-    def alive(self) -> None:
-        assert self.c.proc is not None and self.c.proc.poll() is None, self.c.log_text()[-2000:]
-        status, text = self.c.http(self.c.health_port, "/healthz")
-        assert status == 200, text
-
-    def write_service(self, annotations: dict[str, str], label: str) -> None:
-        body = {"metadata": {"annotations": annotations,
-                             "labels": {"fuzz.example.com/label": label}}}
-        status, _ = self.platform.cluster.api(
-            "PATCH", SVC, body=body, content_type="application/merge-patch+json")
-        if status == 422:  # the server refuses the label value; the annotations still go
-            self.rejected_labels += 1
-            body["metadata"].pop("labels")
-            status, _ = self.platform.cluster.api(
-                "PATCH", SVC, body=body, content_type="application/merge-patch+json")
-        assert status == 200, status
-
-    def expect_once(self, what: str, text: str, event: str, **fields: str) -> None:
-        """A log line for a refused value (logged again only when the value changes)."""
-        before = self.last.get(what)
-        self.last[what] = text
-        if before == text:
-            return
-        try:
-            eventually_sync(lambda: self.count(event, **fields) > self.seen[what], timeout=20,
-                            what=f"{event!r} for {what} value {text[:60]!r}")
-        except AssertionError:
-            for line in self.c.logs():
-                if line.get("name") == SVC_NAME and line.get("kind") == "Service":
-                    print(json.dumps(line)[:400])
-            raise
-
-
 @pytest.mark.timeout(300)
-def test_fuzzed_annotations_on_a_live_controller(platform: Platform,
-                                                 controller: StartController) -> None:
+def test_fuzzed_annotations_never_break_a_live_controller(platform: Platform,
+                                                          controller: StartController) -> None:
     platform.create_hco(ON)
     c = controller(resync="30s")
     platform.wait_for(SM, what="ServiceMonitor applied")
     s = Session(platform, c)
 
     @settings(max_examples=int(os.environ.get("AUTOPILOT_FUZZ_EXAMPLES", "40")), deadline=None,
-              database=None,
-              suppress_health_check=list(HealthCheck))
+              database=None, suppress_health_check=list(HealthCheck))
     @given(patch=PATCHES, ignore=IGNORES, value=st.one_of(TEXT, BIG), label=TEXT,
-           autopilot=AUTOPILOT, disabled=DISABLED)
+           autopilot=AUTOPILOT_VALUES, disabled=DISABLED_VALUES)
     def example(patch: str, ignore: str, value: str, label: str, autopilot: str,
                 disabled: str) -> None:
         s.round += 1
-        s.seen = {
-            "patch": s.count("invalid patch annotation", name=SVC_NAME),
-            "ignore": s.count("invalid ignore-fields annotation", name=SVC_NAME),
-            "disabled": s.count("invalid disabled-resources annotation; ignoring it"),
-            "unknown": s.count("autopilot allowlist names unknown assets"),
-            "idle": s.count("autopilot idle"),
-        }
-        s.write_service({overrides.PATCH: patch, overrides.IGNORE_FIELDS: ignore,
-                         FUZZ_KEY: value}, label)
-        platform.annotate_hco({overrides.AUTOPILOT: autopilot,
-                               overrides.DISABLED_RESOURCES: disabled})
-        gate = parse_activation(autopilot, known=s.known)
-        if gate.idle:
-            s.expect_once("idle", "idle", "autopilot idle")
-        elif gate.unknown:
-            s.expect_once("unknown", ",".join(gate.unknown),
-                          "autopilot allowlist names unknown assets")
+        s.write_service({PATCH: patch, IGNORE: ignore, FUZZ_KEY: value}, label)
+        platform.annotate_hco({AUTOPILOT: autopilot, DISABLED: disabled})
         s.alive()
-
-        platform.annotate_hco({overrides.AUTOPILOT: "true"})
-        s.last.pop("idle", None)  # active again: the next idle value is logged anew
-        try:
-            exclusions = overrides.parse_disabled_resources(disabled)
-        except overrides.ExclusionError:
-            exclusions = []
-            s.expect_once("disabled", disabled,
-                          "invalid disabled-resources annotation; ignoring it")
-        service = s.rendered[("Service", SVC_NAME)]
-        if not overrides.is_excluded(service, exclusions):
-            out = customize(service, {"metadata": {"annotations": {
-                overrides.PATCH: patch, overrides.IGNORE_FIELDS: ignore}}}, kind="Service")
-            if out.patch_error:
-                s.expect_once("patch", patch, "invalid patch annotation", name=SVC_NAME)
-            if out.invalid_pointers:
-                s.expect_once("ignore", ignore, "invalid ignore-fields annotation",
-                              name=SVC_NAME)
-        # A valid neighbour still applies (rotating, so no object runs out of apply tokens).
-        key, t = s.neighbours[s.round % len(s.neighbours)]
-        excluded = overrides.is_excluded(s.rendered[key], exclusions)
-        if not excluded:
-            platform.patch(t.path, merge_patch_for(t.pointer, t.meddled[0]))
-            platform.wait_for(t.path, lambda o: get_pointer(o, t.pointer) == t.golden,
-                              what=f"neighbour {t.path} corrected")
+        # Whatever was written, a plain `true` HCO gets a valid neighbour corrected.
+        platform.annotate_hco({**ON, DISABLED: None})
+        _, t = s.neighbours[s.round % len(s.neighbours)]  # rotating: no bucket runs dry
+        platform.patch(t.path, merge_patch_for(t.pointer, t.meddled[0]))
+        platform.wait_for(t.path, lambda o: get_pointer(o, t.pointer) == t.golden,
+                          what=f"neighbour {t.path} corrected")
         s.alive()
 
     example()
     print("fuzz summary:", json.dumps({
         "examples": s.round, "labels refused by the server": s.rejected_labels,
-        "invalid patch lines": s.count("invalid patch annotation", name=SVC_NAME),
-        "invalid ignore-fields lines": s.count("invalid ignore-fields annotation",
-                                               name=SVC_NAME),
-        "invalid disabled-resources lines": s.count(
-            "invalid disabled-resources annotation; ignoring it"),
-        "unknown allowlist lines": s.count("autopilot allowlist names unknown assets"),
-        "failed to apply lines": s.count("failed to apply", name=SVC_NAME),
-        "applies of the Service": s.count("successfully applied", name=SVC_NAME),
+        **{f"{event} lines": n for event, n in s.counts().items()},
+        "failed to apply lines": len(c.log_lines("failed to apply", name=SVC_NAME)),
     }))
     assert s.round >= 1
+    # Every refusal is reported against the object it concerns.
+    for event in PER_OBJECT:
+        for line in c.log_lines(event):
+            assert (line.get("kind"), line.get("name")) == ("Service", SVC_NAME), line
     assert "Traceback" not in c.log_text()
-    platform.annotate_hco({overrides.DISABLED_RESOURCES: None})
+    platform.annotate_hco({DISABLED: None})
     status, _ = platform.cluster.api("GET", HCO_PATH)
     assert status == 200
     assert c.stop() == 0

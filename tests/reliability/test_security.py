@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from autopilot.sim.controls import Controls
+from kubesim.controls import Controls
 from tests.reliability.conftest import StartController
 from tests.support import rbac
 from tests.support.controller import PROJECT, Controller

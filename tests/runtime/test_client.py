@@ -17,7 +17,7 @@ from autopilot.kube.client import (
     load_configuration,
 )
 from autopilot.observability.metrics import Metrics
-from autopilot.sim.controls import Controls
+from kubesim.controls import Controls
 from tests.runtime.conftest import CONFIGMAPS
 
 

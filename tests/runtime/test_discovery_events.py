@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -11,6 +11,7 @@ from autopilot.kube.client import ApiError, KubeClient
 from autopilot.kube.discovery import RestMapper
 from autopilot.kube.events import EVENTS, EventRecorder
 from autopilot.kube.resources import ResourceInfo
+from autopilot.observability.metrics import Metrics
 from tests.runtime.conftest import CONFIGMAPS
 from tests.support.wait import eventually
 
@@ -50,6 +51,68 @@ async def test_builtin_kinds_resolve(kube: KubeClient) -> None:
     assert mapper.crd_name_for(lease) == "leases.coordination.k8s.io"
     assert mapper.crd_name_for(CONFIGMAPS) is None
     assert all("/" not in r.plural for r in mapper.all())  # no subresources
+
+
+@pytest.mark.real_ok
+async def test_the_whole_map_comes_from_two_aggregated_documents(cluster: Any) -> None:
+    """Aggregated discovery: ``/api`` and ``/apis``, not one request per group version."""
+    metrics = Metrics()
+    kube = await KubeClient.create(str(cluster.kubeconfig), metrics=metrics)
+    try:
+        mapper = RestMapper(kube)
+        await mapper.refresh()
+        assert mapper.lookup("v1", "ConfigMap") == CONFIGMAPS
+        assert mapper.lookup("apps/v1", "DaemonSet") == ResourceInfo(
+            "apps", "v1", "DaemonSet", "daemonsets", True)
+        assert mapper.lookup("v1", "Node") == ResourceInfo("", "v1", "Node", "nodes", False)
+        assert all("/" not in r.plural for r in mapper.all())
+        assert metrics.value("virt_platform_api_requests_total", verb="GET", code="200") == 2
+    finally:
+        await kube.close()
+
+
+class LegacyServer:
+    """A server without aggregated discovery: plain lists, one document per group version."""
+
+    def __init__(self, *, broken: str = "") -> None:
+        self.paths: list[str] = []
+        self.broken = broken
+        self.docs: dict[str, dict[str, Any]] = {
+            "/api": {"kind": "APIVersions", "versions": ["v1"]},
+            "/apis": {"kind": "APIGroupList", "groups": [
+                {"name": "apps", "versions": [{"groupVersion": "apps/v1", "version": "v1"}]},
+                {"name": "metrics.k8s.io",
+                 "versions": [{"groupVersion": "metrics.k8s.io/v1beta1", "version": "v1beta1"}]},
+            ]},
+            "/api/v1": {"resources": [
+                {"name": "configmaps", "kind": "ConfigMap", "namespaced": True},
+                {"name": "pods/status", "kind": "Pod", "namespaced": True}]},
+            "/apis/apps/v1": {"resources": [
+                {"name": "daemonsets", "kind": "DaemonSet", "namespaced": True}]},
+            "/apis/metrics.k8s.io/v1beta1": {"resources": [
+                {"name": "nodes", "kind": "NodeMetrics", "namespaced": False}]},
+        }
+
+    async def request(self, method: str, path: str, **_: Any) -> dict[str, Any]:
+        self.paths.append(path)
+        if path == self.broken:
+            raise ApiError(503, "ServiceUnavailable", "the server is currently unable")
+        return self.docs[path]
+
+
+async def test_a_server_without_aggregated_discovery_is_read_per_group_version() -> None:
+    server = LegacyServer()
+    mapper = RestMapper(cast(KubeClient, server))
+    await mapper.refresh()
+    assert mapper.lookup("v1", "ConfigMap") == CONFIGMAPS
+    assert mapper.lookup("apps/v1", "DaemonSet") is not None
+    assert mapper.lookup("v1", "Pod") is None  # only a subresource was listed
+    assert sorted(server.paths) == ["/api", "/api/v1", "/apis", "/apis/apps/v1",
+                                    "/apis/metrics.k8s.io/v1beta1"]
+    # A group version that fails later keeps what was known of it.
+    server.broken = "/apis/metrics.k8s.io/v1beta1"
+    await mapper.refresh()
+    assert mapper.lookup("metrics.k8s.io/v1beta1", "NodeMetrics") is not None
 
 
 @pytest.mark.real_ok

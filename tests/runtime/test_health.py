@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from autopilot.controller.health import TaskSupervisor
+from autopilot.runtime.supervisor import TaskSupervisor
 from tests.support.wait import eventually
 
 
@@ -96,7 +96,7 @@ async def test_stop_cancels_everything_without_reporting_failures() -> None:
 
 
 async def test_runtime_reports_a_stuck_worker_by_name() -> None:
-    from autopilot.controller.runtime import Runtime
+    from autopilot.runtime.workers import Runtime
 
     release = asyncio.Event()
 

@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from typing import Any
+import uuid
+from typing import Any, cast
 
 import pytest
 
-from autopilot.kube.client import KubeClient
-from autopilot.kube.informer import Informer
+from autopilot.kube.client import ApiError, KubeClient
+from autopilot.kube.discovery import RestMapper
+from autopilot.kube.informer import STORAGE_INITIALIZING, Informer
 from autopilot.observability.metrics import Metrics
-from autopilot.sim.controls import Controls
+from kubesim.controls import Controls
 from tests.runtime.conftest import CONFIGMAPS
+from tests.runtime.test_discovery_events import CRDS, widget_crd
 from tests.support.wait import eventually
 
 LABEL = "app=chaos"
@@ -218,3 +221,52 @@ async def test_label_selected_cache_holds_only_owned_objects(
         assert sorted(informer.store.keys()) == sorted(
             (namespace, f"n{i}") for i in range(0, total, total // owned)
         )
+
+
+def test_a_filling_watch_cache_is_polled_sooner_than_its_retry_after() -> None:
+    """429 "storage is (re)initializing" (Retry-After 1): short polls, then the full hint."""
+    informer = Informer(cast(KubeClient, None), CONFIGMAPS)
+    filling = ApiError(429, "TooManyRequests", STORAGE_INITIALIZING, retry_after=1.0)
+    polls = [informer._retry_delay(filling) for _ in range(4)]
+    assert polls == [0.05, 0.1, 0.2, 0.4]
+    assert informer._retry_delay(filling) >= 1.0  # the server's hint once the polls are spent
+
+
+def test_any_other_429_waits_its_full_retry_after() -> None:
+    informer = Informer(cast(KubeClient, None), CONFIGMAPS)
+    shed = ApiError(429, "TooManyRequests", "Too many requests, please try again later.",
+                    retry_after=7.0)
+    assert informer._retry_delay(shed) >= 7.0
+    assert informer._retry_delay(shed) >= 7.0
+
+
+@pytest.mark.real_ok
+async def test_a_label_selected_informer_syncs_on_a_freshly_created_crd(
+    cluster: Any, kube: KubeClient
+) -> None:
+    """The first selected list of a new custom resource meets a filling watch cache.
+
+    A real server answers it with 429 "storage is (re)initializing" (kubesim is told
+    to); the informer retries sooner than the one second the header asks for, syncs,
+    and then follows the stream.
+    """
+    group = f"t{uuid.uuid4().hex[:8]}.informer.test"
+    await kube.create(CRDS, widget_crd(group))
+    mapper = RestMapper(kube, min_refresh_interval=0.2)
+    widgets = await eventually(lambda: mapper.resolve(f"{group}/v1", "Widget"), timeout=15,
+                               what="the new kind served")
+    if cluster.sim is not None:
+        cluster.sim.controls.inject_errors(status=429, verb="list", resource="widgets",
+                                           retry_after=1, count=2,
+                                           message=STORAGE_INITIALIZING)
+    informer = Informer(kube, widgets, label_selector="app=widgets")
+    async with running(informer):
+        assert await informer.wait_synced(30)
+        if cluster.sim is not None:
+            assert informer.last_retry_delay is not None
+        if informer.last_retry_delay is not None:
+            assert informer.last_retry_delay < 1.0
+        await kube.create(widgets, {"apiVersion": f"{group}/v1", "kind": "Widget",
+                                    "metadata": {"name": "w", "labels": {"app": "widgets"}}})
+        await eventually(lambda: informer.store.get(None, "w") is not None,
+                         what="the widget seen through the watch")

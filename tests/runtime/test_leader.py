@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from autopilot.controller.leader import LEASE_NAME, LEASES, LeaderElector
 from autopilot.kube.client import KubeClient
 from autopilot.observability.metrics import Metrics
-from autopilot.sim.controls import Controls
+from autopilot.runtime.leader import LEASE_NAME, LEASES, LeaderElector
+from kubesim.controls import Controls
 from tests.support.wait import eventually
 
 MICRO_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
@@ -149,7 +149,7 @@ async def test_killed_leader_is_replaced_within_lease_duration(
 
 
 def test_identity_is_unique_per_process() -> None:
-    from autopilot.controller.leader import default_identity
+    from autopilot.runtime.leader import default_identity
 
     a, b = default_identity(), default_identity()
     assert a != b

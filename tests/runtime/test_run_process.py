@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from autopilot.controller.leader import LEASE_NAME
+from autopilot.runtime.leader import LEASE_NAME
 from tests.support.controller import Controller
 from tests.support.wait import eventually_sync
 
@@ -94,3 +94,27 @@ def test_sigterm_during_startup_against_a_hanging_server(tmp_path: Any) -> None:
     assert took < 10, f"exit took {took:.1f}s"
     assert ctl.log_lines("received SIGTERM, shutting down")
     assert "hanging-token" not in ctl.log_text()
+
+
+@pytest.mark.real_ok
+def test_invalid_golden_state_is_one_line_exit_2(cluster: Any, tmp_path: Any) -> None:
+    """The controller's own error (a golden state it cannot load) reaches the user as usage."""
+    import subprocess
+    import sys
+
+    from tests.support.controller import free_port
+
+    (tmp_path / "catalog").mkdir()  # no VERSION: not a golden state
+    proc = subprocess.run(
+        [sys.executable, "-m", "autopilot", "run", "--kubeconfig", str(cluster.kubeconfig),
+         "--golden-state", str(tmp_path), "--log-format", "json",
+         "--metrics-bind-address", f"127.0.0.1:{free_port()}",
+         "--health-probe-bind-address", f"127.0.0.1:{free_port()}",
+         "--debug-bind-address", ""],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("autopilot: error: invalid golden state: "), proc.stderr[-2000:]
+    assert "VERSION" in last
+    assert "Traceback" not in proc.stderr

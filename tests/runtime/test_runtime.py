@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from autopilot.controller.leader import LeaderElector
-from autopilot.controller.runtime import Runtime
 from autopilot.kube.client import KubeClient
 from autopilot.kube.informer import Informer
-from autopilot.kube.informer_set import InformerSet
 from autopilot.observability.metrics import Metrics
+from autopilot.runtime.informer_set import InformerSet
+from autopilot.runtime.leader import LeaderElector
+from autopilot.runtime.workers import Runtime
 from tests.runtime.conftest import CONFIGMAPS
 from tests.support.wait import eventually
 

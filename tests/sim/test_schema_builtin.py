@@ -7,18 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from autopilot.sim import gen_builtin_schema
-from autopilot.sim.schema import (
+from kubesim.schema import (
     OBJECT_META,
     builtin_defaults,
     builtin_schema,
     builtin_type,
     zero_object,
 )
+from kubesim.tools import gen_builtin_schema
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 OPENAPI = SHARED / "kube-openapi"
-TABLE = Path(gen_builtin_schema.__file__).parent / "data" / "builtin_types.json"
+TABLE = Path(gen_builtin_schema.__file__).parents[1] / "data" / "builtin_types.json"
 
 REQUIRED = [
     ("", "v1", "ConfigMap"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from autopilot.sim.schema import (
+from kubesim.schema import (
     apply_defaults,
     invalid_message,
     prune_unknown,

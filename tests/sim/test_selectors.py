@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from autopilot.sim.errors import SimError
-from autopilot.sim.selectors import make_matcher, parse_label_selector
+from kubesim.errors import SimError
+from kubesim.selectors import make_matcher, parse_label_selector
 
 OBJ = {"metadata": {"name": "n1", "namespace": "ns", "labels": {"app": "x", "tier": "a"}},
        "involvedObject": {"name": "hco", "kind": "HyperConverged"}}

@@ -59,7 +59,7 @@ def test_standalone_server_prints_url_and_exits_cleanly(tmp_path: Path) -> None:
         "  versions: [{name: v1, served: true, storage: true, schema: {openAPIV3Schema: "
         "{type: object, x-kubernetes-preserve-unknown-fields: true}}}]\n")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "autopilot.sim", "--port", "0", "--kubeconfig-out",
+        [sys.executable, "-m", "kubesim", "--port", "0", "--kubeconfig-out",
          str(kubeconfig), "--crds", str(crds), "--token", "t0k"],
         cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -87,7 +87,7 @@ def test_standalone_server_prints_url_and_exits_cleanly(tmp_path: Path) -> None:
 def test_standalone_server_reports_a_bad_crd_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("kind: [unclosed\n")
-    proc = subprocess.run([sys.executable, "-m", "autopilot.sim", "--crds", str(bad)],
+    proc = subprocess.run([sys.executable, "-m", "kubesim", "--crds", str(bad)],
                           cwd=PROJECT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: ") and str(bad) in proc.stderr

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 
-from autopilot.sim.controls import Controls
+from kubesim.controls import Controls
 from tests.support.cluster import Cluster
 from tests.support.wait import eventually_sync
 from tests.support.webhook import DenyingWebhook, rule

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from autopilot.sim.controls import Controls
+from kubesim.controls import Controls
 from tests.support.cluster import Cluster
 from tests.support.wait import eventually_sync
 

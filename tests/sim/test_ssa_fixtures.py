@@ -16,7 +16,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from autopilot.kube.resources import split_api_version
-from autopilot.sim.schema import (
+from kubesim.schema import (
     TypeSchema,
     apply_defaults,
     builtin_defaults,
@@ -26,7 +26,7 @@ from autopilot.sim.schema import (
     schema_from_openapi,
     validate,
 )
-from autopilot.sim.ssa import ApplyConflict, record_update, server_side_apply
+from kubesim.ssa import ApplyConflict, record_update, server_side_apply
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 FIXTURES = SHARED / "kube-fixtures"

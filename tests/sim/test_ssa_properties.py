@@ -9,9 +9,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from autopilot.sim.fieldpath import MISSING, Path, decode_fields_v1, to_field_set
-from autopilot.sim.schema import TypeSchema
-from autopilot.sim.ssa import ApplyConflict, record_update, server_side_apply
+from kubesim.fieldpath import MISSING, Path, decode_fields_v1, to_field_set
+from kubesim.schema import TypeSchema
+from kubesim.ssa import ApplyConflict, record_update, server_side_apply
 
 STRING = TypeSchema(type="string")
 SCHEMA = TypeSchema(
@@ -235,8 +235,8 @@ KINDS = [("", "v1", "Service"), ("apps", "v1", "Deployment"), ("", "v1", "Config
 )
 def test_arbitrary_input_fails_cleanly(kind: tuple[str, str, str], steps: list[Any]) -> None:
     """Malformed objects raise InvalidObject (or a conflict), never anything else."""
-    from autopilot.sim.schema import builtin_schema
-    from autopilot.sim.ssa import InvalidObject
+    from kubesim.schema import builtin_schema
+    from kubesim.ssa import InvalidObject
 
     group, version, name = kind
     schema = builtin_schema(group, version, name)

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from autopilot.sim.fieldpath import decode_fields_v1, encode_fields_v1, path_string
-from autopilot.sim.schema import TypeSchema, builtin_schema
-from autopilot.sim.ssa import (
+from kubesim.fieldpath import decode_fields_v1, encode_fields_v1, path_string
+from kubesim.schema import TypeSchema, builtin_schema
+from kubesim.ssa import (
     ApplyConflict,
     InvalidObject,
     manager_from_user_agent,

@@ -9,7 +9,7 @@ from typing import Any
 
 import aiohttp
 
-from autopilot.sim.controls import Controls
+from kubesim.controls import Controls
 from tests.support.cluster import Cluster
 from tests.support.wait import eventually
 

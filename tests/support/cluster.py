@@ -29,10 +29,11 @@ from typing import Any
 
 import pytest
 
-from autopilot.sim import KubeSim
-from autopilot.sim.controls import Controls
-from autopilot.sim.kubeconfig import kubeconfig_text
-from autopilot.sim.loader import load_crds
+from kubesim import KubeSim
+from kubesim.controls import Controls
+from kubesim.kubeconfig import kubeconfig_text
+from kubesim.loader import load_crds
+from tests.support.audit import AuditLog
 from tests.support.faultproxy import FaultProxy
 from tests.support.realserver import RealServer, Token, free_port, real_assets, real_server
 from tests.support.tools import IN_CI
@@ -180,7 +181,7 @@ class Cluster:
         if self.sim is not None:
             return self.sim.controls.count_table(user_agent)
         assert self.server is not None
-        return audit_counts(self.server.audit_log, user_agent=user_agent)
+        return AuditLog(self.server.audit_log, user_agent=user_agent).table()
 
     # -- CRDs -----------------------------------------------------------------------------
 
@@ -224,30 +225,6 @@ class Cluster:
             eventually_sync(lambda n=name: self.api(  # type: ignore[misc]
                 "GET", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{n}")[0] == 404,
                 timeout=timeout, what=f"CRD {name} deleted")
-
-
-def audit_counts(log: Path, *, user_agent: str) -> Counter[tuple[str, str, bool]]:
-    """Requests in a kube-apiserver audit log, counted as kubesim counts them.
-
-    A watch is counted when it starts (``ResponseStarted``), any other request when it
-    completes.
-    """
-    table: Counter[tuple[str, str, bool]] = Counter()
-    with log.open(encoding="utf-8", errors="replace") as lines:
-        for line in lines:
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue  # a line being written right now
-            verb = event.get("verb", "")
-            stage = "ResponseStarted" if verb == "watch" else "ResponseComplete"
-            if event.get("stage") != stage or \
-                    not str(event.get("userAgent", "")).startswith(user_agent):
-                continue
-            query = urllib.parse.parse_qs(urllib.parse.urlsplit(event["requestURI"]).query)
-            resource = (event.get("objectRef") or {}).get("resource", "")
-            table[(verb, resource, "All" in query.get("dryRun", []))] += 1
-    return table
 
 
 def _decode(raw: bytes) -> Any:

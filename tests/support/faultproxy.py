@@ -6,7 +6,7 @@ server through this proxy. It terminates TLS with its own loopback certificate,
 forwards each request unchanged to the server (verifying the server's certificate)
 and streams the answer back, byte for byte.
 
-Its controls are kubesim's :class:`~autopilot.sim.controls.Controls` (the same
+Its controls are kubesim's :class:`~kubesim.controls.Controls` (the same
 methods and rule bookkeeping), so one test body drives both worlds: latency,
 error answers (5xx, 429 with Retry-After), hung requests, connection resets,
 dropped and silent watch streams, and request counters by verb, resource, user
@@ -31,8 +31,8 @@ from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
-from autopilot.sim.controls import Controls, ErrorRule
-from autopilot.sim.tls import serving_cert
+from kubesim.controls import Controls, ErrorRule
+from kubesim.tls import serving_cert
 
 # Not forwarded in either direction: they describe one hop, not the message.
 _HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",

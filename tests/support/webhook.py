@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from autopilot.sim.tls import serving_cert
+from kubesim.tls import serving_cert
 from tests.support.cluster import Cluster
 from tests.support.wait import eventually_sync
 

@@ -64,6 +64,7 @@ def test_defaults() -> None:
         health_probe_bind_address=":8082",
         debug_bind_address="127.0.0.1:8081",
         workers=2,
+        edit_war_window=600.0,
     )
 
 
@@ -89,6 +90,7 @@ def test_every_flag(tmp_path: Path) -> None:
         "--health-probe-bind-address", ":9091",
         "--debug-bind-address", "",
         "--workers", "4",
+        "--edit-war-window", "4s",
     )
     assert cfg.kubeconfig == str(kubeconfig)
     assert cfg.namespace == "kubevirt-hyperconverged"
@@ -101,6 +103,7 @@ def test_every_flag(tmp_path: Path) -> None:
     assert cfg.health_probe_bind_address == ":9091"
     assert cfg.debug_bind_address == ""
     assert cfg.workers == 4
+    assert cfg.edit_war_window == 4.0
     with pytest.raises(AttributeError):
         cfg.workers = 3  # type: ignore[misc]
 
@@ -116,6 +119,8 @@ def test_leader_elect_explicit_values() -> None:
     [
         (["--resync-period", "5 minutes"], "--resync-period"),
         (["--resync-period", "100ms"], "--resync-period"),
+        (["--edit-war-window", "ten minutes"], "--edit-war-window"),
+        (["--edit-war-window", "500ms"], "--edit-war-window"),
         (["--log-format", "xml"], "--log-format"),
         (["--log-level", "loud"], "--log-level"),
         (["--namespace", "Bad_Name"], "--namespace"),

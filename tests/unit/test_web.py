@@ -15,6 +15,7 @@ import pytest
 from aiohttp import web
 from ruamel.yaml import YAML
 
+from autopilot.config import add_run_arguments
 from autopilot.observability.metrics import Metrics
 from autopilot.web import (
     DEFAULT_DEBUG_BIND,
@@ -417,10 +418,6 @@ def test_run_flags_default_to_these_addresses() -> None:
     """`autopilot run` must serve the debug endpoints on loopback unless told otherwise."""
     import argparse
 
-    try:
-        from autopilot.config import add_run_arguments
-    except ImportError as exc:
-        pytest.skip(f"autopilot.config not available: {exc}")
     parser = argparse.ArgumentParser()
     add_run_arguments(parser)
     args = parser.parse_args([])

@@ -6,14 +6,10 @@ import asyncio
 
 import pytest
 
-from autopilot.controller.workqueue import (
-    FakeClock,
-    ItemExponentialLimiter,
-    ShutDown,
-    TokenBucketLimiter,
-    WorkQueue,
-)
 from autopilot.observability.metrics import Metrics
+from autopilot.runtime.tokenbucket import TokenBucket
+from autopilot.runtime.workqueue import ItemExponentialLimiter, ShutDown, WorkQueue
+from tests.support.clock import FakeClock
 
 
 def make(**kw: object) -> tuple[WorkQueue[str], FakeClock]:
@@ -114,12 +110,12 @@ def test_item_limiter_caps() -> None:
 
 def test_token_bucket_burst_then_qps() -> None:
     clock = FakeClock()
-    bucket = TokenBucketLimiter(clock, qps=10, burst=100)
-    assert all(bucket.when() == 0 for _ in range(100))
-    assert bucket.when() == pytest.approx(0.1)
-    assert bucket.when() == pytest.approx(0.2)
+    bucket = TokenBucket(capacity=100, refill_per_second=10, clock=clock.now)
+    assert all(bucket.reserve() == 0 for _ in range(100))
+    assert bucket.reserve() == pytest.approx(0.1)
+    assert bucket.reserve() == pytest.approx(0.2)
     clock.advance(10)  # refills (capped at burst)
-    assert bucket.when() == 0
+    assert bucket.reserve() == 0
 
 
 async def test_rate_limit_is_max_of_item_and_bucket() -> None:

@@ -1,44 +1,53 @@
 #!/usr/bin/env python3
-"""Protect the IO latency of system slices on a node that swaps (cgroup v2).
+"""Protect the IO latency of the node's own services on the disks behind root and swap.
 
-When guests and pods push memory to swap, the swap IO competes with the node's
-own services (kubelet, CRI-O, journald, sshd) on the same disks. blk-iolatency
-lets a cgroup claim a latency target per device: when its IO is slower than the
-target, the kernel throttles its siblings (kubepods) until it recovers.
+When guests and pods push memory to swap, the swap IO competes with the node's own
+services (kubelet, CRI-O, journald, sshd) on the same disks. systemd's
+``IODeviceLatencyTargetSec=`` (cgroup v2 blk-iolatency) lets a slice claim a latency
+target per device: when its IO is slower than the target, the kernel throttles the
+siblings with looser targets until it recovers.
 
-For every protected slice (``system.slice`` by default) and every physical disk
-(``/sys/block/*`` except loop, ram, zram, optical, network block, device-mapper
-and md devices, and empty devices) the script sets ``io.latency``:
+The script finds the physical disks behind the root filesystem (``/`` and
+``/sysroot``), ``/var`` and every swap partition: from ``/proc/self/mountinfo`` and
+``/proc/swaps`` to the block device, then through device-mapper and md ``slaves``
+(LUKS, LVM, multipath, RAID) and from partitions to their disk. It writes runtime
+drop-ins (under ``/run``, so they vanish with the boot that measured the disks) and
+runs ``systemctl daemon-reload``:
 
-* non-rotational disks (SSD, NVMe): target 5 ms
-* rotational disks: target 50 ms
+* ``/run/systemd/system/system.slice.d/90-io-latency.conf``:
+  ``IODeviceLatencyTargetSec=/dev/<disk> 5ms`` per disk;
+* ``/run/systemd/system/kubepods.slice.d/90-io-latency.conf``: the same disks at 50ms.
 
-Kernels without blk-iolatency (no ``io.latency`` file) fall back to raising the
-slice's ``io.weight`` default to at least 500 (never lowering a higher weight set
-by systemd ``IOWeight=``). On cgroup v1, or when the io controller is not
-enabled for the slice, there is nothing to do and the script exits 0.
+Swap files live on one of those filesystems and are covered by them. Nothing is
+written to a device or to a cgroup file directly; only the two drop-ins change. On
+cgroup v1, or when no disk is found, there is nothing to do and the script exits 0.
 
-Standard library only; runs on the RHCOS python (3.9). Every path is resolved
-under ``--root``. ``--dry-run`` prints what would change and writes nothing.
-Running it twice changes nothing the second time.
+Standard library only; runs on the RHCOS python (3.9). Node paths are resolved under
+``--root``; ``systemctl`` is looked up on PATH. ``--dry-run`` prints the drop-ins and
+writes nothing. Running it twice changes nothing the second time (no daemon-reload
+either). Exit 1 only when a drop-in cannot be written or daemon-reload fails.
 """
 
 from __future__ import annotations
 
 import argparse
-import errno
 import os
+import subprocess
 import sys
+from collections.abc import Callable, Sequence
 
-SSD_TARGET_US = 5000
-HDD_TARGET_US = 50000
-MIN_WEIGHT = 500
-SKIPPED_PREFIXES = ("loop", "ram", "zram", "sr", "fd", "nbd", "dm-", "md")
-FATAL_ERRNOS = (errno.EACCES, errno.EPERM, errno.EROFS)
+MOUNT_POINTS = ("/", "/sysroot", "/var")
+TARGETS = (("system.slice", "5ms"), ("kubepods.slice", "50ms"))
+DROPIN_DIR = "/run/systemd/system"
+DROPIN_NAME = "90-io-latency.conf"
+SKIPPED_PREFIXES = ("loop", "ram", "zram", "nbd", "sr", "fd")
+COMMAND_TIMEOUT = 60
+
+Runner = Callable[[Sequence[str]], "subprocess.CompletedProcess[str]"]
 
 
 class ProtectionError(Exception):
-    """A real error: the node cannot be read or written as expected."""
+    """A real error: the drop-ins could not be put in place."""
 
 
 def log(message: str) -> None:
@@ -51,141 +60,140 @@ def under_root(root: str, path: str) -> str:
     return os.path.join(root, path.lstrip("/"))
 
 
-def read_text(path: str) -> str:
-    """Read a small kernel file."""
-    with open(path, encoding="ascii") as handle:
-        return handle.read()
+def run_command(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    """Run a command with a timeout; its output is returned, never raised."""
+    return subprocess.run(
+        list(argv), capture_output=True, text=True, timeout=COMMAND_TIMEOUT, check=False
+    )
 
 
-def write_control(path: str, value: str) -> None:
-    """Write one value to a kernel control file (one device per write for io.latency)."""
-    with open(path, "w", encoding="ascii") as handle:
-        handle.write(value + "\n")
+def read_text(path: str) -> str | None:
+    """A small kernel file, or None."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except OSError:
+        return None
 
 
-def physical_disks(root: str) -> list[tuple[str, str, bool]]:
-    """Return (name, "MAJ:MIN", rotational) for every disk worth protecting, sorted by name."""
-    block = under_root(root, "/sys/block")
-    if not os.path.isdir(block):
-        return []
-    disks = []
-    for name in sorted(os.listdir(block)):
-        if name.startswith(SKIPPED_PREFIXES):
-            continue
-        base = os.path.join(block, name)
-        try:
-            devno = read_text(os.path.join(base, "dev")).strip()
-            size = int(read_text(os.path.join(base, "size")).strip() or "0")
-        except (OSError, ValueError):
-            continue
-        if size == 0 or ":" not in devno:
-            continue
-        try:
-            rotational = read_text(os.path.join(base, "queue", "rotational")).strip() == "1"
-        except OSError:
-            rotational = True
-        disks.append((name, devno, rotational))
-    return disks
+def block_names_by_devno(root: str) -> dict[str, str]:
+    """MAJ:MIN -> kernel name for every block device in /sys/class/block."""
+    base = under_root(root, "/sys/class/block")
+    found: dict[str, str] = {}
+    for name in sorted(os.listdir(base)) if os.path.isdir(base) else []:
+        devno = (read_text(os.path.join(base, name, "dev")) or "").strip()
+        if devno:
+            found[devno] = name
+    return found
 
 
-def current_latency_targets(text: str) -> dict[str, int]:
-    """Parse io.latency ("8:0 target=5000" per line) into devno -> target in µs."""
-    targets: dict[str, int] = {}
+def mounted_devices(root: str, devnos: dict[str, str]) -> list[str]:
+    """Kernel names of the block devices mounted at root, /sysroot and /var."""
+    text = read_text(under_root(root, "/proc/self/mountinfo")) or ""
+    names = []
     for line in text.splitlines():
         fields = line.split()
-        if not fields:
-            continue
-        for field in fields[1:]:
-            key, _, value = field.partition("=")
-            if key == "target" and value.isdigit():
-                targets[fields[0]] = int(value)
-    return targets
+        if len(fields) > 4 and fields[4] in MOUNT_POINTS and fields[2] in devnos:
+            names.append(devnos[fields[2]])
+    return names
 
 
-def current_default_weight(text: str) -> int | None:
-    """Parse the "default N" line of io.weight."""
-    for line in text.splitlines():
+def swap_partitions(root: str) -> list[str]:
+    """Kernel names of the active swap partitions (swap files ride on their filesystem)."""
+    text = read_text(under_root(root, "/proc/swaps")) or ""
+    names = []
+    for line in text.splitlines()[1:]:
         fields = line.split()
-        if len(fields) == 2 and fields[0] == "default" and fields[1].isdigit():
-            return int(fields[1])
-    return None
+        if len(fields) >= 2 and fields[1] == "partition":
+            real = os.path.realpath(under_root(root, fields[0]))
+            names.append(os.path.basename(real))
+    return names
 
 
-def write_or_fail(path: str, value: str, *, what: str) -> bool:
-    """Write, turning permission problems into errors and kernel refusals into warnings."""
-    try:
-        write_control(path, value)
-    except OSError as exc:
-        if exc.errno in FATAL_ERRNOS:
-            raise ProtectionError(f"cannot write {path}: {exc}") from exc
-        log(f"warning: kernel refused {what} ({value!r} -> {path}): {exc}")
-        return False
-    return True
+def physical_disks(root: str, name: str, seen: set[str] | None = None) -> set[str]:
+    """The whole disks under one block device: through slaves, from partitions to disks."""
+    seen = set() if seen is None else seen
+    if name in seen:
+        return set()
+    seen.add(name)
+    node = under_root(root, f"/sys/class/block/{name}")
+    slaves_dir = os.path.join(node, "slaves")
+    slaves = sorted(os.listdir(slaves_dir)) if os.path.isdir(slaves_dir) else []
+    if slaves:
+        disks: set[str] = set()
+        for slave in slaves:
+            disks |= physical_disks(root, slave, seen)
+        return disks
+    if os.path.exists(os.path.join(node, "partition")):
+        block = under_root(root, "/sys/block")
+        for disk in sorted(os.listdir(block)) if os.path.isdir(block) else []:
+            if os.path.isdir(os.path.join(block, disk, name)):
+                return physical_disks(root, disk, seen)
+        return set()
+    if name.startswith(SKIPPED_PREFIXES) or not os.path.isdir(
+        under_root(root, f"/sys/block/{name}")
+    ):
+        return set()
+    return {name}
 
 
-def protect_latency(*, slice_dir: str, slice_name: str, root: str, dry_run: bool) -> int:
-    """Set io.latency targets for one slice; return the number of changes."""
-    path = os.path.join(slice_dir, "io.latency")
-    try:
-        current = current_latency_targets(read_text(path))
-    except OSError as exc:
-        raise ProtectionError(f"cannot read {path}: {exc}") from exc
-    changes = 0
-    for name, devno, rotational in physical_disks(root):
-        target = HDD_TARGET_US if rotational else SSD_TARGET_US
-        if current.get(devno) == target:
-            log(f"{slice_name} {name} ({devno}) io.latency target={target} already set")
+def protected_disks(root: str) -> list[str]:
+    """Sorted whole disks behind root, /sysroot, /var and the swap partitions."""
+    devnos = block_names_by_devno(root)
+    disks: set[str] = set()
+    for name in mounted_devices(root, devnos) + swap_partitions(root):
+        disks |= physical_disks(root, name)
+    return sorted(disks)
+
+
+def dropin_text(disks: Sequence[str], target: str) -> str:
+    """The drop-in for one slice."""
+    lines = ["# Written at boot by io_latency_protection.py: the disks behind root and swap.",
+             "[Slice]"]
+    lines += [f"IODeviceLatencyTargetSec=/dev/{disk} {target}" for disk in disks]
+    return "\n".join(lines) + "\n"
+
+
+def write_atomically(path: str, text: str) -> None:
+    """Replace ``path`` with ``text`` (temp file + rename)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    temporary = path + ".tmp"
+    with open(temporary, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(temporary, path)
+
+
+def run(*, root: str, dry_run: bool, runner: Runner | None = None) -> int:
+    """Write the drop-ins when they change; return the number of drop-ins changed."""
+    if not os.path.isfile(under_root(root, "/sys/fs/cgroup/cgroup.controllers")):
+        log("cgroup v2 is not mounted; IO latency targets need it; nothing to do")
+        return 0
+    disks = protected_disks(root)
+    if not disks:
+        log("no disk found behind root or swap; nothing to do")
+        return 0
+    log(f"disks behind root and swap: {', '.join(disks)}")
+    changed = 0
+    for slice_name, target in TARGETS:
+        path = under_root(root, f"{DROPIN_DIR}/{slice_name}.d/{DROPIN_NAME}")
+        text = dropin_text(disks, target)
+        if read_text(path) == text:
+            log(f"{slice_name}: latency target {target} already in place")
             continue
         if dry_run:
-            log(f"would set {slice_name} {name} ({devno}) io.latency target={target}")
-            changes += 1
-            continue
-        value = f"{devno} target={target}"
-        if write_or_fail(path, value, what=f"io.latency for {name}"):
-            log(f"set {slice_name} {name} ({devno}) io.latency target={target}")
-            changes += 1
-    return changes
-
-
-def protect_weight(*, slice_dir: str, slice_name: str, dry_run: bool) -> int:
-    """Fallback without blk-iolatency: raise the default io.weight; return changes."""
-    path = os.path.join(slice_dir, "io.weight")
-    try:
-        current = current_default_weight(read_text(path))
-    except OSError as exc:
-        raise ProtectionError(f"cannot read {path}: {exc}") from exc
-    if current is not None and current >= MIN_WEIGHT:
-        log(f"{slice_name} io.weight default {current} (keeping; minimum {MIN_WEIGHT})")
-        return 0
-    if dry_run:
-        log(f"would set {slice_name} io.weight default {current} -> {MIN_WEIGHT}")
-        return 1
-    if write_or_fail(path, f"default {MIN_WEIGHT}", what="io.weight"):
-        log(f"set {slice_name} io.weight default {current} -> {MIN_WEIGHT}")
-        return 1
-    return 0
-
-
-def run(*, root: str, slices: list[str], dry_run: bool) -> int:
-    """Protect every slice; return the number of changes made (or planned)."""
-    cgroup = under_root(root, "/sys/fs/cgroup")
-    if not os.path.isfile(os.path.join(cgroup, "cgroup.controllers")):
-        log("cgroup v2 is not mounted; nothing to do")
-        return 0
-    changes = 0
-    for slice_name in slices:
-        slice_dir = os.path.join(cgroup, slice_name)
-        if not os.path.isdir(slice_dir):
-            log(f"{slice_name} does not exist; skipping")
-        elif os.path.isfile(os.path.join(slice_dir, "io.latency")):
-            changes += protect_latency(
-                slice_dir=slice_dir, slice_name=slice_name, root=root, dry_run=dry_run
-            )
-        elif os.path.isfile(os.path.join(slice_dir, "io.weight")):
-            changes += protect_weight(slice_dir=slice_dir, slice_name=slice_name, dry_run=dry_run)
+            log(f"would write {slice_name} latency target {target} for {', '.join(disks)}")
         else:
-            log(f"io controller not enabled for {slice_name}; skipping")
-    return changes
+            try:
+                write_atomically(path, text)
+            except OSError as exc:
+                raise ProtectionError(f"cannot write {path}: {exc}") from exc
+            log(f"{slice_name}: latency target {target} for {', '.join(disks)}")
+        changed += 1
+    if changed and not dry_run:
+        proc = (runner or run_command)(["systemctl", "daemon-reload"])
+        if proc.returncode != 0:
+            raise ProtectionError(f"systemctl daemon-reload failed: {proc.stderr.strip()}")
+    return changed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -193,16 +201,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", default="/", help="resolve node paths under this directory")
     parser.add_argument("--dry-run", action="store_true", help="print changes, write nothing")
-    parser.add_argument(
-        "--slice",
-        action="append",
-        dest="slices",
-        help="cgroup to protect, relative to the cgroup root (repeatable; default system.slice)",
-    )
     args = parser.parse_args(argv)
     try:
-        changes = run(root=args.root, slices=args.slices or ["system.slice"], dry_run=args.dry_run)
-    except ProtectionError as exc:
+        changes = run(root=args.root, dry_run=args.dry_run)
+    except (ProtectionError, OSError, subprocess.SubprocessError) as exc:
         log(f"error: {exc}")
         return 1
     log(f"done ({changes} change(s){' planned' if args.dry_run else ''})")

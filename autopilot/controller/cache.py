@@ -1,0 +1,93 @@
+"""The watch caches as the reconciler reads them: :class:`ClusterCache`.
+
+Read-only over the informer stores that :mod:`autopilot.controller.watches`
+keeps running, and the one implementation of
+:class:`~autopilot.controller.ports.ClusterView`. The informers are found by the
+names defined here, so the watches and the reads cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from autopilot.controller.triggers import detection_view
+from autopilot.kube.discovery import RestMapper
+from autopilot.kube.resources import ResourceInfo
+from autopilot.kube.wellknown import CONFIG_NAME, HCO_NAME
+from autopilot.runtime.informer_set import InformerSet
+
+# Names of the informers in the informer set.
+HCO_INFORMER = "hco"
+NODES_INFORMER = "nodes"
+NAMESPACES_INFORMER = "namespaces"
+CRDS_INFORMER = "crds"
+
+
+def config_informer(kind: str) -> str:
+    """Informer of an OpenShift config kind (Infrastructure, Scheduler)."""
+    return f"config/{kind}"
+
+
+def managed_informer(api_version: str, kind: str) -> str:
+    """Informer of a managed kind (label-selected on the ownership label)."""
+    return f"managed/{api_version}/{kind}"
+
+
+class ClusterCache:
+    """What the watch caches hold, read-only; implements ``ClusterView``."""
+
+    def __init__(self, *, informers: InformerSet, mapper: RestMapper, namespace: str) -> None:
+        self._informers = informers
+        self._mapper = mapper
+        self._namespace = namespace
+        # Bumped whenever a node change can alter hardware/topology detection, so renders
+        # summarise the nodes again only then (not on every pass over thousands of nodes).
+        self.nodes_generation = 0
+
+    def on_node(self, event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        """Node informer handler: count the changes detection can see."""
+        if event == "MODIFIED" and old is not None and detection_view(old) == detection_view(obj):
+            return
+        self.nodes_generation += 1
+
+    def _store_get(self, name: str, namespace: str | None, obj_name: str) -> dict[str, Any] | None:
+        inf = self._informers.get(name)
+        return inf.store.get(namespace, obj_name) if inf is not None else None
+
+    def hco(self) -> dict[str, Any] | None:
+        """The HyperConverged object from the cache."""
+        return self._store_get(HCO_INFORMER, self._namespace, HCO_NAME)
+
+    def nodes(self) -> list[dict[str, Any]]:
+        """Reduced nodes."""
+        inf = self._informers.get(NODES_INFORMER)
+        return inf.store.list() if inf is not None else []
+
+    def config_object(self, kind: str) -> dict[str, Any] | None:
+        """Infrastructure/Scheduler ``cluster`` when those kinds exist."""
+        return self._store_get(config_informer(kind), None, CONFIG_NAME)
+
+    def resource_for(self, api_version: str, kind: str) -> ResourceInfo | None:
+        """Served resource of a kind (from discovery)."""
+        return self._mapper.lookup(api_version, kind)
+
+    def crd_exists(self, name: str) -> bool:
+        """Whether a CRD exists and is established."""
+        crd = self._store_get(CRDS_INFORMER, None, name)
+        return bool(crd and crd.get("established"))
+
+    def cached_object(
+        self, res: ResourceInfo, *, namespace: str, name: str
+    ) -> tuple[bool, dict[str, Any] | None]:
+        """Managed object from the label-selected cache of its kind."""
+        inf = self._informers.get(managed_informer(res.api_version, res.kind))
+        if inf is None or not inf.has_synced:
+            return False, None
+        return True, inf.store.get(namespace or None, name)
+
+    def namespace_exists(self, name: str) -> bool | None:
+        """Whether a namespace exists (None before the cache synced)."""
+        inf = self._informers.get(NAMESPACES_INFORMER)
+        if inf is None or not inf.has_synced:
+            return None
+        return inf.store.get(None, name) is not None

@@ -1,0 +1,189 @@
+"""The controller's watches: informers -> triggers -> queue.
+
+This module decides what to watch (the HCO, nodes, namespaces, CRDs,
+the OpenShift config objects, and every managed kind through the ownership
+label), which handlers hear each watch (the cache's node counter, the
+triggers), and keeps those watches in step with the CRDs installed at run
+time. The caches are read through :class:`~autopilot.controller.cache.ClusterCache`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+
+from autopilot import MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from autopilot.controller.cache import (
+    CRDS_INFORMER,
+    HCO_INFORMER,
+    NAMESPACES_INFORMER,
+    NODES_INFORMER,
+    ClusterCache,
+    config_informer,
+    managed_informer,
+)
+from autopilot.controller.triggers import EventHandler, Triggers
+from autopilot.golden.context import reduce_node as reduce_node_for_detection
+from autopilot.kube.informer import Informer
+from autopilot.kube.resources import ResourceInfo
+from autopilot.kube.wellknown import (
+    CONFIG_KINDS,
+    CONFIG_NAME,
+    CRDS,
+    HCO,
+    HCO_NAME,
+    NAMESPACES,
+    NODES,
+)
+from autopilot.runtime.process import Parts
+
+log = structlog.get_logger("autopilot.manager")
+
+SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"
+# What one wanted informer is: its resource (None = kind not served), its options, its handler.
+_Wanted = tuple[ResourceInfo | None, dict[str, Any], EventHandler]
+
+
+def _reduce_crd(crd: dict[str, Any]) -> dict[str, Any]:
+    """Keep what kind tracking needs of a CRD (schemas are large and read on demand)."""
+    spec = crd.get("spec") or {}
+    conditions = (crd.get("status") or {}).get("conditions") or []
+    return {
+        "metadata": {k: v for k, v in (crd.get("metadata") or {}).items()
+                     if k in ("name", "resourceVersion", "uid")},
+        "spec": {"group": spec.get("group"), "names": spec.get("names"),
+                 "versions": [{"name": v.get("name"), "served": v.get("served")}
+                              for v in spec.get("versions") or []]},
+        "established": any(c.get("type") == "Established" and c.get("status") == "True"
+                           for c in conditions),
+    }
+
+
+def _reduce_namespace(ns: dict[str, Any]) -> dict[str, Any]:
+    meta = ns.get("metadata") or {}
+    return {"metadata": {"name": meta.get("name"), "resourceVersion": meta.get("resourceVersion")}}
+
+
+class Watches:
+    """Owns the informers of the controller and keeps the kind watches in step with CRDs."""
+
+    def __init__(
+        self,
+        parts: Parts,
+        *,
+        cache: ClusterCache,
+        triggers: Triggers,
+        managed_kinds: set[tuple[str, str]],
+        on_kinds_changed: Callable[[], None],
+    ) -> None:
+        self.parts = parts
+        self.namespace = parts.config.namespace
+        self.cache = cache
+        self.triggers = triggers
+        # (apiVersion, kind) of everything the golden state can render.
+        self.wanted = set(managed_kinds)
+        # Kinds came or went: cached template lookups may now answer differently.
+        self.on_kinds_changed = on_kinds_changed
+        self._kinds_dirty = asyncio.Event()
+
+    def _informer(self, res: ResourceInfo, **kwargs: Any) -> Informer:
+        return Informer(self.parts.client, res, metrics=self.parts.metrics, **kwargs)
+
+    def add_static_informers(self) -> None:
+        """Watches that exist whatever is installed: CRDs, nodes, namespaces."""
+        informers, triggers = self.parts.informers, self.triggers
+        crds = informers.add(CRDS_INFORMER, self._informer(CRDS, transform=_reduce_crd))
+        crds.add_handler(self._on_crd)
+        # Cache only what detection reads: heartbeats and unrelated label/annotation
+        # churn then compare equal and fan out to nothing.
+        nodes = informers.add(
+            NODES_INFORMER, self._informer(NODES, transform=reduce_node_for_detection)
+        )
+        nodes.add_handler(self.cache.on_node)
+        nodes.add_handler(triggers.on_node)
+        nss = informers.add(
+            NAMESPACES_INFORMER, self._informer(NAMESPACES, transform=_reduce_namespace)
+        )
+        nss.add_handler(triggers.on_namespace)
+
+    def _on_crd(self, event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        if event == "MODIFIED" and old is not None and old.get("established") == obj.get(
+            "established"
+        ) and old.get("spec") == obj.get("spec"):
+            return
+        self.parts.mapper.invalidate()
+        self._kinds_dirty.set()
+        self.on_kinds_changed()
+        spec = obj.get("spec") or {}
+        kind = str((spec.get("names") or {}).get("kind", ""))
+        relevant = any(k == kind and av.split("/")[0] == spec.get("group")
+                       for av, k in self.wanted | {(HCO.api_version, HCO.kind)})
+        if relevant and event == "ADDED" and obj.get("established"):
+            self._platform_event("CRDDiscovered", f"{kind}.{spec.get('group')} is now installed")
+
+    def _platform_event(self, reason: str, note: str) -> None:
+        hco = self.cache.hco()
+        if hco is not None:
+            self.parts.events.emit(hco, type="Normal", reason=reason, note=note, action="Watch")
+
+    def _wanted(self) -> dict[str, _Wanted]:
+        """Every kind-dependent informer: managed kinds, the HCO, the OpenShift config kinds."""
+        mapper, triggers = self.parts.mapper, self.triggers
+        wanted: dict[str, _Wanted] = {}
+        for api_version, kind in sorted(self.wanted):
+            wanted[managed_informer(api_version, kind)] = (
+                mapper.lookup(api_version, kind),
+                # managedFields stay: they tell an owner flip, and who made it, from drift
+                # of our own making (autopilot.engine.flips).
+                {"label_selector": SELECTOR},
+                triggers.on_managed,
+            )
+        wanted[HCO_INFORMER] = (
+            mapper.lookup(HCO.api_version, HCO.kind),
+            {"namespace": self.namespace, "field_selector": f"metadata.name={HCO_NAME}"},
+            triggers.on_hco,
+        )
+        for config in CONFIG_KINDS:
+            wanted[config_informer(config.kind)] = (
+                mapper.lookup(config.api_version, config.kind),
+                {"field_selector": f"metadata.name={CONFIG_NAME}"},
+                triggers.on_config,
+            )
+        return wanted
+
+    async def sync_kind_informers(self) -> None:
+        """Start watches for kinds that became served, stop those whose CRD went away."""
+        informers = self.parts.informers
+        await self.parts.mapper.resolve(HCO.api_version, HCO.kind)
+        changed = False
+        for name, (res, opts, handler) in self._wanted().items():
+            current = informers.get(name)
+            if res is None and current is not None:
+                await informers.remove(name)
+                log.info("kind no longer served; stopped watching", informer=name)
+                changed = True
+            elif res is not None and (current is None or current.resource != res):
+                if current is not None:
+                    await informers.remove(name)
+                inf = informers.add(name, self._informer(res, name=name, **opts))
+                inf.add_handler(handler)
+                log.info("watching", informer=name)
+                changed = True
+        if changed:
+            self.triggers.everything(tombstones=False)
+
+    async def kind_sync_loop(self) -> None:
+        """Keep kind watches in step with CRD changes (debounced)."""
+        while True:
+            await self._kinds_dirty.wait()
+            await asyncio.sleep(0.2)  # fold a burst of CRD events into one pass
+            self._kinds_dirty.clear()
+            try:
+                await self.sync_kind_informers()
+            except Exception as exc:
+                log.warning("could not update watches; will retry", error=str(exc))
+                await asyncio.sleep(2.0)
+                self._kinds_dirty.set()

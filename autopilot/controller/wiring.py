@@ -1,0 +1,117 @@
+"""The controller's logic plugged into the process: watches -> triggers -> queue -> reconciler.
+
+``autopilot run`` hands :func:`build_controller` the shared parts of the process
+(:mod:`autopilot.runtime.process`); it loads the golden state, builds the cache
+view, the reconciler, the triggers and the watches (each given only the narrow
+ports it needs, see :mod:`autopilot.controller.ports`), starts the watches and
+answers with the reconcile function and the hooks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import structlog
+
+from autopilot.controller.cache import ClusterCache
+from autopilot.controller.debug import ControllerDebug
+from autopilot.controller.inputs import CacheInputs
+from autopilot.controller.reconciler import Reconciler
+from autopilot.controller.triggers import Triggers
+from autopilot.controller.watches import Watches
+from autopilot.golden.catalog import GoldenState, GoldenStateError, load_golden_state
+from autopilot.golden.kinds import UnrenderableAsset, plural_of, rendered_objects
+from autopilot.golden.live import LiveLookups
+from autopilot.golden.locate import resolve_golden_state_dir
+from autopilot.runtime.process import Parts, Wiring
+
+log = structlog.get_logger("autopilot.manager")
+
+
+class ControllerError(Exception):
+    """The controller cannot start (e.g. an invalid golden state); one line."""
+
+
+async def build_controller(parts: Parts) -> Wiring:
+    """Build the controller logic for ``autopilot run``; raises :class:`ControllerError`."""
+    golden, managed_kinds = _load(parts)
+    cache = ClusterCache(
+        informers=parts.informers, mapper=parts.mapper, namespace=parts.config.namespace
+    )
+    lookups = LiveLookups(
+        client=parts.client, resource_for=cache.resource_for, loop=asyncio.get_running_loop()
+    )
+    reconciler = Reconciler(
+        golden=golden,
+        client=parts.client,
+        view=cache,
+        events=parts.events,
+        metrics=parts.metrics,
+        inputs=CacheInputs(view=cache, namespace=parts.config.namespace, lookups=lookups),
+        gate_kinds=_gate_kinds(golden, managed_kinds),
+        edit_war_window=parts.config.edit_war_window,
+    )
+    triggers = Triggers(
+        golden=golden, book=reconciler.book, force=reconciler,
+        enqueue=parts.queue.add, forget=parts.queue.forget,
+    )
+    watches = Watches(
+        parts, cache=cache, triggers=triggers, managed_kinds=managed_kinds,
+        on_kinds_changed=lookups.clear,
+    )
+    await _start(parts, watches)
+    log.info("golden state loaded", version=golden.version, assets=len(golden.assets),
+             managed_kinds=len(managed_kinds))
+
+    async def reconcile(key: Any) -> None:
+        delay = await reconciler.reconcile(str(key))
+        if delay is not None:
+            parts.queue.add_after(key, delay)
+
+    def on_resync() -> None:
+        lookups.clear()
+        # The task count lets a soak test see that nothing leaks between passes.
+        log.info("resync", tasks=len(asyncio.all_tasks()))
+        triggers.everything(tombstones=True)
+
+    return Wiring(
+        reconcile=reconcile,
+        on_leading=lambda: triggers.everything(tombstones=True),
+        on_resync=on_resync,
+        debug=ControllerDebug(reconciler),
+    )
+
+
+def _load(parts: Parts) -> tuple[GoldenState, set[tuple[str, str]]]:
+    """The golden state and the (apiVersion, kind) of everything it can render."""
+    try:
+        golden = load_golden_state(resolve_golden_state_dir(parts.config.golden_state))
+        managed_kinds = {
+            (str(o["apiVersion"]), str(o["kind"])) for _, o in rendered_objects(golden)[0]
+        }
+    except (GoldenStateError, UnrenderableAsset) as exc:
+        raise ControllerError(f"invalid golden state: {exc}") from None
+    return golden, managed_kinds
+
+
+def _gate_kinds(
+    golden: GoldenState, managed_kinds: set[tuple[str, str]]
+) -> dict[str, tuple[str, str, str]]:
+    """Gate CRD name -> (group, version, kind), to report what is really missing."""
+    return {
+        f"{plural_of(kind, dict(golden.plurals))}.{av.rpartition('/')[0]}":
+            (av.rpartition("/")[0], av.rpartition("/")[2], kind)
+        for av, kind in managed_kinds
+    }
+
+
+async def _start(parts: Parts, watches: Watches) -> None:
+    """Start the watches; the kind watches follow discovery (now, and on every CRD change)."""
+    watches.add_static_informers()
+    try:
+        await parts.mapper.refresh()
+    except Exception as exc:
+        log.warning("discovery failed at start; watches follow once it answers", error=str(exc))
+    await watches.sync_kind_informers()
+    parts.supervisor.spawn("kind-sync", watches.kind_sync_loop())

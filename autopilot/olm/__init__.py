@@ -1,0 +1,1 @@
+"""The OLM bundle of the controller: ClusterServiceVersion, bundle layout, bundle image."""

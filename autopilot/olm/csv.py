@@ -1,0 +1,163 @@
+"""The controller's ClusterServiceVersion (``operators.coreos.com/v1alpha1``).
+
+Built, never hand-edited: the install strategy is ``manifests/deployment.yaml``
+verbatim (so its environment, including variable names, is exactly the
+Deployment's), ``clusterPermissions`` the generated ClusterRole's rules and
+``permissions`` the Lease Role's. Rules of the ClusterRole about resources the Lease
+Role covers are left out of ``clusterPermissions``: under OLM the controller holds
+leases only in its own namespace. Related images are the Deployment's container
+images and every ``RELATED_IMAGE_*`` variable it sets.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any
+
+from autopilot.olm.sources import BundleError, Sources
+
+CSV_API_VERSION = "operators.coreos.com/v1alpha1"
+INSTALL_MODES = ("OwnNamespace", "SingleNamespace", "MultiNamespace", "AllNamespaces")
+BEGIN = "<!-- olm-description:begin"
+END = "<!-- olm-description:end -->"
+RELATED_IMAGE_PREFIX = "RELATED_IMAGE_"
+# Markdown links and images that point into the repository: [text](target).
+_LINK = re.compile(r"(!?\[[^\]]*\]\()([^)\s]+)(\))")
+
+
+def csv_name(src: Sources) -> str:
+    """``<package>.v<version>``, the name OLM expects."""
+    return f"{src.base['package']}.v{src.version}"
+
+
+def readme_description(readme: str, repository: str) -> str:
+    """The README text between the olm-description markers, links made absolute."""
+    start, end = readme.find(BEGIN), readme.find(END)
+    if start < 0 or end < start:
+        raise BundleError(f"README.md: markers {BEGIN} ... {END} not found")
+    body = readme[readme.index("-->", start) + 3 : end].strip()
+
+    def absolute(match: re.Match[str]) -> str:
+        target = match.group(2)
+        if re.match(r"^[a-z][a-z0-9+.-]*:", target):
+            return match.group(0)
+        if target.startswith("#"):
+            target = f"{repository}{target}"
+        else:
+            target = f"{repository}/blob/main/{target.lstrip('./')}"
+        return f"{match.group(1)}{target}{match.group(3)}"
+
+    return _LINK.sub(absolute, body) + "\n"
+
+
+def _role_resources(role: dict[str, Any]) -> set[tuple[str, str]]:
+    return {
+        (group, resource)
+        for rule in role.get("rules") or []
+        for group in rule.get("apiGroups") or []
+        for resource in rule.get("resources") or []
+    }
+
+
+def cluster_rules(src: Sources) -> list[dict[str, Any]]:
+    """The ClusterRole's rules minus those about what the Lease Role grants."""
+    covered = _role_resources(src.lease_role)
+    return [
+        copy.deepcopy(rule) for rule in src.cluster_role.get("rules") or []
+        if not {(g, r) for g in rule.get("apiGroups") or [] for r in rule.get("resources") or []}
+        <= covered
+    ]
+
+
+def _containers(deployment: dict[str, Any]) -> list[dict[str, Any]]:
+    spec = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
+    return [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
+
+
+def related_images(deployment: dict[str, Any]) -> list[dict[str, str]]:
+    """Every container image, and every image a ``RELATED_IMAGE_*`` variable names."""
+    images: dict[str, str] = {}
+    owner = str((deployment.get("metadata") or {}).get("name", ""))
+    containers = _containers(deployment)
+    for container in containers:
+        name = owner if len(containers) == 1 else f"{owner}-{container['name']}"
+        images.setdefault(str(container["image"]), name)
+        for env in container.get("env") or []:
+            name = str(env.get("name", ""))
+            if name.startswith(RELATED_IMAGE_PREFIX) and env.get("value"):
+                key = name[len(RELATED_IMAGE_PREFIX):].lower().replace("_", "-")
+                images.setdefault(str(env["value"]), key)
+    return [{"name": name, "image": image} for image, name in images.items()]
+
+
+def _service_account(deployment: dict[str, Any]) -> str:
+    template = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
+    account = template.get("serviceAccountName")
+    if not isinstance(account, str) or not account:
+        raise BundleError("manifests/deployment.yaml: spec.template.spec.serviceAccountName "
+                          "is required (the CSV's permissions are granted to it)")
+    return account
+
+
+BASE_KEYS = ("package", "channel", "displayName", "provider", "maturity", "minKubeVersion",
+             "installModes", "requiredCRDs")
+
+
+def build_csv(src: Sources) -> dict[str, Any]:
+    """The ClusterServiceVersion for ``src``."""
+    base, deployment = src.base, src.deployment
+    missing = [k for k in BASE_KEYS if k not in base]
+    if missing:
+        raise BundleError(f"manifests/olm/csv-base.yaml: missing {', '.join(missing)}")
+    account = _service_account(deployment)
+    containers = _containers(deployment)
+    if not containers:
+        raise BundleError("manifests/deployment.yaml: no containers")
+    annotations = {str(k): str(v) for k, v in (base.get("annotations") or {}).items()}
+    annotations["containerImage"] = str(containers[-1]["image"])
+    annotations["repository"] = src.repository
+    annotations["description"] = str(base["displayName"]) + ": keeps an OpenShift " \
+        "Virtualization cluster in its Golden State"
+    modes = base.get("installModes") or {}
+    if set(modes) != set(INSTALL_MODES):
+        raise BundleError(f"manifests/olm/csv-base.yaml: installModes must list "
+                          f"{', '.join(INSTALL_MODES)}")
+    meta = deployment.get("metadata") or {}
+    return {
+        "apiVersion": CSV_API_VERSION,
+        "kind": "ClusterServiceVersion",
+        "metadata": {"name": csv_name(src), "annotations": annotations},
+        "spec": {
+            "displayName": base["displayName"],
+            "description": readme_description(src.readme, src.repository),
+            "version": src.version,
+            "maturity": base["maturity"],
+            "minKubeVersion": base["minKubeVersion"],
+            "provider": {**base["provider"], "url": src.repository},
+            "links": [
+                {"name": "Source", "url": src.repository},
+                {"name": "Runbooks", "url": f"{src.repository}/tree/main/runbooks"},
+            ],
+            "keywords": list(base.get("keywords") or []),
+            "installModes": [{"type": m, "supported": bool(modes[m])} for m in INSTALL_MODES],
+            "customresourcedefinitions": {"required": copy.deepcopy(base["requiredCRDs"])},
+            "relatedImages": related_images(deployment),
+            "install": {
+                "strategy": "deployment",
+                "spec": {
+                    "deployments": [{
+                        "name": meta["name"],
+                        "label": dict(meta.get("labels") or {}),
+                        "spec": copy.deepcopy(deployment["spec"]),
+                    }],
+                    "clusterPermissions": [
+                        {"serviceAccountName": account, "rules": cluster_rules(src)}],
+                    "permissions": [{
+                        "serviceAccountName": account,
+                        "rules": copy.deepcopy(src.lease_role.get("rules") or []),
+                    }],
+                },
+            },
+        },
+    }

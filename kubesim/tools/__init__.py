@@ -1,0 +1,1 @@
+"""Maintenance tools of kubesim (not needed at run time)."""

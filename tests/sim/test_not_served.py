@@ -1,0 +1,53 @@
+"""What a request to a resource nobody serves gets back, as a real kube-apiserver answers it.
+
+A custom resource's path once its CRD is gone (even while other kinds of its group
+are still served) gets a bare text ``404 page not found``, not a ``Status``; the
+core API and the built-in groups answer a ``Status``. The controller sees exactly
+this body when it applies a kind whose CRD was just removed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.support.platform import Platform, crd_name
+
+KUBELETCONFIGS = "/apis/machineconfiguration.openshift.io/v1/kubeletconfigs"
+KUBELETCONFIG = {"apiVersion": "machineconfiguration.openshift.io/v1", "kind": "KubeletConfig",
+                 "metadata": {"name": "x"}, "spec": {}}
+NOT_FOUND = "the server could not find the requested resource"
+
+
+@pytest.mark.real_ok
+def test_a_removed_crds_resource_answers_404_page_not_found(cluster: Any) -> None:
+    Platform(cluster).install("KubeletConfig", "MachineConfig")
+    status, _ = cluster.api("PATCH", f"{KUBELETCONFIGS}/x", body=KUBELETCONFIG,
+                            content_type="application/apply-patch+yaml",
+                            query={"fieldManager": "tests"})
+    assert status == 201
+    cluster.delete_crds(crd_name("KubeletConfig"))
+
+    for method, path, body, ctype in (
+        ("GET", f"{KUBELETCONFIGS}/x", None, "application/json"),
+        ("GET", KUBELETCONFIGS, None, "application/json"),
+        ("PATCH", f"{KUBELETCONFIGS}/x", KUBELETCONFIG, "application/apply-patch+yaml"),
+        ("GET", "/apis/nosuch.example.com/v1/things/x", None, "application/json"),
+    ):
+        query = {"fieldManager": "tests"} if method == "PATCH" else None
+        assert cluster.api(method, path, body=body, content_type=ctype, query=query) == (
+            404, "404 page not found\n"), (method, path)
+    # The group's other kind is still served.
+    status, doc = cluster.api("GET", "/apis/machineconfiguration.openshift.io/v1")
+    assert status == 200 and [r["name"] for r in doc["resources"]
+                              if "/" not in r["name"]] == ["machineconfigs"], doc
+
+
+@pytest.mark.real_ok
+def test_unknown_resources_of_built_in_groups_answer_a_status(cluster: Any) -> None:
+    for path in ("/api/v1/nosuchthings/x", "/apis/apps/v1/nosuchthings/x"):
+        status, body = cluster.api("GET", path)
+        assert status == 404 and isinstance(body, dict), (path, body)
+        assert (body["kind"], body["reason"], body["message"]) == (
+            "Status", "NotFound", NOT_FOUND), body
