@@ -47,6 +47,11 @@ def node(name: str, *labels: str) -> dict[str, Any]:
             "metadata": {"name": name, "labels": dict.fromkeys(labels, "")}}
 
 
+# The HCO, its namespace and the monitoring ConfigMap have fixed names; nodes are
+# cluster-wide: on a real server, a pristine one of its own.
+FIXED_NAMES = pytest.mark.fresh_server("fixed HCO, node and ConfigMap names")
+
+
 @pytest.fixture
 def live_cluster(cluster: Any) -> Any:
     """HCO, three master+worker nodes (one with a PCI device) and the admin's config."""
@@ -68,6 +73,7 @@ def live_cluster(cluster: Any) -> Any:
     return cluster
 
 
+@FIXED_NAMES
 def test_live_render_reads_nodes_and_cluster_objects(live_cluster: Any, tmp_path: Path) -> None:
     platform = Platform(live_cluster)
     hco = platform.create_hco(ANNOTATIONS)
@@ -97,6 +103,7 @@ def test_live_render_reads_nodes_and_cluster_objects(live_cluster: Any, tmp_path
     assert rows["mtv-forkliftcontroller"] == "EXCLUDED", status.stdout
 
 
+@FIXED_NAMES
 def test_live_render_without_an_hco_is_a_one_line_error(cluster: Any) -> None:
     Platform(cluster).install("HyperConverged")
     proc = render("--kubeconfig", str(cluster.kubeconfig))

@@ -25,10 +25,7 @@ from tests.golden_content.rendering import context, load, make_hco, one
 from tests.ops.scrape import Target, pod_monitor_target, series_text, stored, up_series
 
 PROMTOOL = shutil.which("promtool")
-needs_promtool = pytest.mark.skipif(
-    PROMTOOL is None,
-    reason="promtool not installed (Debian package 'prometheus'; .ci/setup installs it)",
-)
+needs_promtool = pytest.mark.needs_tool("promtool")
 EXPORTER_POD = "kubevirt-metrics-exporter-7xk2p"
 VM = {"namespace": "prod", "name": "db", "pod": "virt-launcher-db-abcde", "node": "worker-1"}
 WEB = {"namespace": "prod", "name": "web", "pod": "virt-launcher-web-fghij", "node": "worker-1"}

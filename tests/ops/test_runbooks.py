@@ -178,7 +178,7 @@ def run_pipeline(pipeline: str, exposition: Path) -> subprocess.CompletedProcess
     )
 
 
-@pytest.mark.skipif(BASH is None, reason="bash is not installed")
+@pytest.mark.needs_tool("bash")
 @pytest.mark.parametrize("source", ["ours", "seed"])
 def test_metric_pipelines_run_over_our_exposition(tmp_path: Path, source: str) -> None:
     if source == "seed":
@@ -203,7 +203,7 @@ def test_metric_pipelines_run_over_our_exposition(tmp_path: Path, source: str) -
             assert proc.stdout.strip(), f"{pipeline!r} found nothing"
 
 
-@pytest.mark.skipif(BASH is None, reason="bash is not installed")
+@pytest.mark.needs_tool("bash")
 def test_verify_greps_flip_when_the_object_recovers(tmp_path: Path) -> None:
     expo = tmp_path / "metrics.txt"
     m = populated_metrics()
@@ -222,7 +222,6 @@ def test_verify_greps_flip_when_the_object_recovers(tmp_path: Path) -> None:
 # The runbook commands exec curl in the pod; here they run on this machine, against a
 # controller whose debug endpoint listens on a free port.
 EXEC = "oc exec -n openshift-cnv deploy/virt-platform-autopilot -- "
-CURL = shutil.which("curl")
 
 
 def debug_commands(text: str) -> list[str]:
@@ -268,7 +267,8 @@ def applied(c: Controller, kind: str) -> dict[str, Any]:
     return next(line for line in c.log_lines("successfully applied") if line["kind"] == kind)
 
 
-@pytest.mark.skipif(BASH is None or CURL is None, reason="bash or curl is not installed")
+@pytest.mark.needs_tool("bash", "curl")
+@pytest.mark.fresh_server("a controller writing the golden state's fixed names")
 def test_debug_commands_in_runbooks_answer_what_they_promise(
         running: tuple[Controller, Platform], tmp_path: Path) -> None:
     c, _ = running
@@ -315,6 +315,7 @@ def test_debug_commands_in_runbooks_answer_what_they_promise(
             raise AssertionError(f"a debug command this test does not know: {command}")
 
 
+@pytest.mark.fresh_server("a controller writing the golden state's fixed names")
 def test_debug_endpoints_say_no_to_what_does_not_exist(
         running: tuple[Controller, Platform]) -> None:
     """Not an endpoint that answers 200 to everything: unknown things are 404."""
@@ -352,7 +353,7 @@ def run_can_i(cluster: Any, commands: list[str], env: dict[str, str]) -> set[str
 CHANGES_RBAC = pytest.mark.fresh_server("changes the controller's cluster-wide RBAC")
 
 
-@pytest.mark.skipif(BASH is None, reason="bash is not installed")
+@pytest.mark.needs_tool("bash")
 @pytest.mark.parametrize("source", ["ours", "seed"])
 @CHANGES_RBAC
 def test_write_checks_say_yes_on_a_healthy_install_and_no_when_denied(
@@ -376,7 +377,7 @@ def test_write_checks_say_yes_on_a_healthy_install_and_no_when_denied(
                     what="every check says no without write verbs on servicemonitors")
 
 
-@pytest.mark.skipif(BASH is None, reason="bash is not installed")
+@pytest.mark.needs_tool("bash")
 @CHANGES_RBAC
 def test_tombstone_delete_check_names_the_object(cluster: Any) -> None:
     text = (ROOT / "runbooks" / "VirtPlatformTombstoneStuck.md").read_text()

@@ -33,10 +33,7 @@ from tests.ops.scrape import (
 ROOT = Path(__file__).resolve().parents[2]
 RUNBOOKS = ROOT / "runbooks"
 PROMTOOL = shutil.which("promtool")
-needs_promtool = pytest.mark.skipif(
-    PROMTOOL is None,
-    reason="promtool not installed (Debian package 'prometheus'; .ci/setup installs it)",
-)
+needs_promtool = pytest.mark.needs_tool("promtool")
 POD = "virt-platform-autopilot-6d8f9c7b5-x2x7q"
 DESCHEDULER = {"kind": "KubeDescheduler", "name": "cluster",
                "namespace": "openshift-kube-descheduler-operator"}
