@@ -121,7 +121,13 @@ class Watches:
         kind = str((spec.get("names") or {}).get("kind", ""))
         relevant = any(k == kind and av.split("/")[0] == spec.get("group")
                        for av, k in self.wanted | {(HCO.api_version, HCO.kind)})
-        if relevant and event == "ADDED" and obj.get("established"):
+        # A CRD is created first and established a moment later (usually a MODIFIED);
+        # the first list shows what was installed before we started: nothing appeared.
+        crds = self.parts.informers.get(CRDS_INFORMER)
+        listed = crds is not None and crds.has_synced
+        appeared = event != "DELETED" and bool(obj.get("established")) and not (
+            old or {}).get("established")
+        if relevant and listed and appeared:
             self._platform_event("CRDDiscovered", f"{kind}.{spec.get('group')} is now installed")
 
     def _platform_event(self, reason: str, note: str) -> None:
