@@ -5,7 +5,7 @@ projects publish) is installed, related or not, because a real cluster serves
 many API groups and discovery pays for each. Kinds the controller reads or the
 golden state renders that the reference set lacks get the project's own
 minimal CRDs (``tests/golden_content/crds``: types, enums and required fields of
-what the templates set) and, for the OpenShift ``Scheduler``, one written here.
+what the templates set, and the OpenShift config kinds the controller reads).
 """
 
 from __future__ import annotations
@@ -47,38 +47,6 @@ def load_crds(folders: Iterable[Path]) -> list[dict[str, Any]]:
     return out
 
 
-def scheduler_crd() -> dict[str, Any]:
-    """config.openshift.io Scheduler with the field the render context reads."""
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": "schedulers.config.openshift.io"},
-        "spec": {
-            "group": "config.openshift.io",
-            "scope": "Cluster",
-            "names": {"kind": "Scheduler", "plural": "schedulers", "singular": "scheduler",
-                      "listKind": "SchedulerList"},
-            "versions": [{
-                "name": "v1", "served": True, "storage": True,
-                "subresources": {"status": {}},
-                "schema": {"openAPIV3Schema": {
-                    "type": "object",
-                    "properties": {
-                        "apiVersion": {"type": "string"}, "kind": {"type": "string"},
-                        "metadata": {"type": "object"},
-                        "spec": {"type": "object", "properties": {
-                            "mastersSchedulable": {"type": "boolean"},
-                            "defaultNodeSelector": {"type": "string"},
-                            "profile": {"type": "string"},
-                            "policy": {"type": "object",
-                                       "properties": {"name": {"type": "string"}}}}},
-                        "status": {"type": "object"},
-                    }}},
-            }],
-        },
-    }
-
-
 def _served(crds: list[dict[str, Any]]) -> set[tuple[str, str]]:
     """(apiVersion, kind) served by these CRDs."""
     out = set()
@@ -103,7 +71,6 @@ def platform_crds(golden: GoldenState) -> list[dict[str, Any]]:
     names = {c["metadata"]["name"] for c in crds}
     needed = set(custom_kinds(golden)) | {(r.api_version, r.kind) for r in CONFIG_KINDS}
     extra = [c for c in load_crds([LOCAL_CRDS]) if c["metadata"]["name"] not in names]
-    extra.append(scheduler_crd())
     for crd in extra:
         if _served([crd]) & (needed - _served(crds)):
             crds.append(crd)

@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from kubesim import rbac
+from kubesim import protobuf, rbac
 from kubesim.errors import bad_request
 from kubesim.rbac import Identity
 from kubesim.store import Store
@@ -64,56 +64,21 @@ def impersonated(store: Store, who: Identity, headers: Mapping[str, str],
 # -- the review ----------------------------------------------------------------------------
 
 
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    value, shift = 0, 0
-    while True:
-        if pos >= len(data) or shift > 63:
-            raise ValueError("truncated varint")
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return value, pos
-        shift += 7
-
-
-def _fields(data: bytes) -> dict[int, bytes]:
-    """Length-delimited fields of one protobuf message (last one wins; others skipped)."""
-    out: dict[int, bytes] = {}
-    pos = 0
-    while pos < len(data):
-        key, pos = _varint(data, pos)
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            _, pos = _varint(data, pos)
-        elif wire == 2:
-            size, pos = _varint(data, pos)
-            if pos + size > len(data):
-                raise ValueError("truncated field")
-            out[number] = data[pos:pos + size]
-            pos += size
-        elif wire in (1, 5):
-            pos += 8 if wire == 1 else 4
-        else:
-            raise ValueError(f"unsupported wire type {wire}")
-    return out
-
-
 _RESOURCE_FIELDS = {1: "namespace", 2: "verb", 3: "group", 4: "version", 5: "resource",
                     6: "subresource", 7: "name"}
 
 
 def _spec_from_protobuf(raw: bytes) -> dict[str, Any]:
-    envelope = _fields(raw[len(_PROTO_MAGIC):])
-    review = _fields(envelope.get(2, b""))
-    spec = _fields(review.get(2, b""))
+    envelope = protobuf.messages(raw[len(_PROTO_MAGIC):])
+    review = protobuf.messages(envelope.get(2, b""))
+    spec = protobuf.messages(review.get(2, b""))
     out: dict[str, Any] = {}
     if 1 in spec:
-        attrs = _fields(spec[1])
+        attrs = protobuf.messages(spec[1])
         out["resourceAttributes"] = {name: attrs[n].decode() for n, name in
                                      _RESOURCE_FIELDS.items() if n in attrs}
     if 2 in spec:
-        attrs = _fields(spec[2])
+        attrs = protobuf.messages(spec[2])
         out["nonResourceAttributes"] = {name: attrs[n].decode() for n, name in
                                         ((1, "path"), (2, "verb")) if n in attrs}
     return out

@@ -57,6 +57,11 @@ def fields(data: bytes) -> Iterator[Field]:
             raise ValueError(f"unsupported wire type {wire}")
 
 
+def messages(data: bytes) -> dict[int, bytes]:
+    """The length-delimited fields of one message by number (the last one wins)."""
+    return {number: value for number, wire, value in fields(data) if wire == 2}
+
+
 def _text(value: Any) -> str:
     return bytes(value).decode("utf-8")
 

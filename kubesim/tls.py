@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import ssl
 import subprocess
@@ -46,6 +47,7 @@ def serving_cert() -> ServingCert:
         if openssl is None:
             raise TlsUnavailable("openssl is not installed; cannot make a serving certificate")
         folder = Path(tempfile.mkdtemp(prefix="kubesim-tls-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
         cert, key = folder / "tls.crt", folder / "tls.key"
         cmd = [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt",
                "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", str(key), "-out", str(cert),

@@ -58,6 +58,17 @@ class ClusterCache:
         """The HyperConverged object from the cache."""
         return self._store_get(HCO_INFORMER, self._namespace, HCO_NAME)
 
+    def hco_unknown(self) -> str | None:
+        """Why the cache cannot tell yet whether the HyperConverged exists (None: it can)."""
+        inf = self._informers.get(HCO_INFORMER)
+        if inf is None:
+            return ("unknown: the HyperConverged is not watched yet (its kind was not "
+                    "discovered; the log says why)")
+        if inf.has_synced:
+            return None
+        why = inf.last_error or "listing"
+        return f"unknown: the HyperConverged could not be listed yet ({why})"
+
     def nodes(self) -> list[dict[str, Any]]:
         """Reduced nodes."""
         inf = self._informers.get(NODES_INFORMER)

@@ -72,7 +72,8 @@ class ControllerDebug:
         plans = await self._plans(list(r.golden.assets))
         missing = r.missing_dependencies()
         if plans is None:
-            return {"hco": "not found", "assets": []}
+            # A cache that never listed (401, 403, API server away) is not "no HCO".
+            return {"hco": r.view.hco_unknown() or "not found", "assets": []}
         return {
             "assets": [
                 {

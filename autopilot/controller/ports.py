@@ -22,6 +22,9 @@ class ClusterView(Protocol):
     def hco(self) -> dict[str, Any] | None:
         """The HyperConverged object, if it exists."""
 
+    def hco_unknown(self) -> str | None:
+        """Why it is not known yet whether the HyperConverged exists (None: it is known)."""
+
     def nodes(self) -> list[dict[str, Any]]:
         """Nodes as reduced by the informer transform."""
 

@@ -2,7 +2,9 @@
 
 The kinds (and, for sensitive kinds, the names) the golden state writes come from
 :func:`autopilot.golden.kinds.rendered_objects`. Tombstones add ``delete`` scoped
-to their names. The controller's own needs are a fixed list.
+to their names. The controller's own needs are a fixed list. Leader election is not
+in it: the Lease is granted in the controller's own namespace only, by the Role in
+``manifests/rbac/leader-election-role.yaml``.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ from autopilot.kube.resources import split_api_version
 
 ROLE_NAME = "virt-platform-autopilot"
 RBAC_GROUP = "rbac.authorization.k8s.io"
-# Managed kinds are written with server-side apply (PATCH; it also creates). `update`
-# grants nothing patch does not, and makes the runbook's
-# `kubectl auth can-i update <resource> --as=<our service account>` answer "yes" on a
-# healthy install instead of sending the SRE after a non-problem.
+# Managed kinds are written with server-side apply only (PATCH, which also creates;
+# the controller never PUTs them). `update` is granted anyway: the runbook the contract
+# holds us to verifies the service account with
+# `kubectl auth can-i update <resource> --as=<our service account>`, which must answer
+# "yes" on a healthy install instead of sending the SRE after a non-problem. It adds no
+# power: `patch` on the same objects can already set every field `update` can.
 WRITE_VERBS = ("get", "list", "watch", "create", "update", "patch")
 VERB_ORDER = ("get", "list", "watch", "create", "update", "patch", "delete", "bind", "escalate")
 # Writes to these kinds are limited to the names the golden state renders.
@@ -31,7 +35,6 @@ NAME_SCOPED_KINDS = frozenset(
 )
 # (group, resource, verbs): what the controller itself reads and writes.
 CONTROLLER_NEEDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("coordination.k8s.io", "leases", ("get", "create", "update")),
     # list: `autopilot explain` shows an object's recent events from inside the pod.
     ("events.k8s.io", "events", ("create", "patch", "list")),
     ("", "events", ("create", "patch")),

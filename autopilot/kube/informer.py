@@ -190,6 +190,7 @@ class Informer:
         self._stream_started = time.monotonic()
         self._warming_polls = 0
         self.last_retry_delay: float | None = None
+        self.last_error: str | None = None  # why the last attempt failed; None once listed
 
     # -- consumer side ----------------------------------------------------------------
 
@@ -259,6 +260,7 @@ class Informer:
                 self._backoff.reset()
                 self._warming_polls = 0
             self._restarted(why)
+            self.last_error = reason or self.last_error
             if healthy and reason is None:
                 continue  # a normal end (server timeout) or 410 after a good stream
             delay = self._retry_delay(error)
@@ -321,7 +323,7 @@ class Informer:
                 self._notify("ADDED", obj, None)
             elif _rv(prev) != _rv(obj):
                 self._notify("MODIFIED", obj, prev)
-        self.resource_version = rv
+        self.resource_version, self.last_error = rv, None
         if not self._synced.is_set():
             log.info("cache synced", kind=self.name, objects=len(fresh))
             self._synced.set()

@@ -3,10 +3,10 @@
 Built, never hand-edited: the install strategy is ``manifests/deployment.yaml``
 verbatim (so its environment, including variable names, is exactly the
 Deployment's), ``clusterPermissions`` the generated ClusterRole's rules and
-``permissions`` the Lease Role's. Rules of the ClusterRole about resources the Lease
-Role covers are left out of ``clusterPermissions``: under OLM the controller holds
-leases only in its own namespace. Related images are the Deployment's container
-images and every ``RELATED_IMAGE_*`` variable it sets.
+``permissions`` the Lease Role's, as the kustomize install binds them. The controller
+holds leases only in its own namespace, so a ClusterRole granting what the Lease Role
+grants is refused. Related images are the Deployment's container images and every
+``RELATED_IMAGE_*`` variable it sets.
 """
 
 from __future__ import annotations
@@ -61,13 +61,13 @@ def _role_resources(role: dict[str, Any]) -> set[tuple[str, str]]:
 
 
 def cluster_rules(src: Sources) -> list[dict[str, Any]]:
-    """The ClusterRole's rules minus those about what the Lease Role grants."""
-    covered = _role_resources(src.lease_role)
-    return [
-        copy.deepcopy(rule) for rule in src.cluster_role.get("rules") or []
-        if not {(g, r) for g in rule.get("apiGroups") or [] for r in rule.get("resources") or []}
-        <= covered
-    ]
+    """The ClusterRole's rules; refused when they grant what the Lease Role grants."""
+    overlap = _role_resources(src.cluster_role) & _role_resources(src.lease_role)
+    if overlap:
+        names = ", ".join(f"{r}.{g}" if g else r for g, r in sorted(overlap))
+        raise BundleError(f"the ClusterRole grants {names} cluster-wide: leader election "
+                          "belongs to the namespaced Lease Role only")
+    return [copy.deepcopy(rule) for rule in src.cluster_role.get("rules") or []]
 
 
 def _containers(deployment: dict[str, Any]) -> list[dict[str, Any]]:

@@ -130,12 +130,15 @@ CHECKS: dict[str, Callable[[Result, int], bool]] = {
 }
 
 
-@pytest.mark.timeout(120)
+# Against kubesim by default; in CI's real stage (KUBEBUILDER_ASSETS set) the benchmarks
+# start real API servers of their own, one per benchmark (about 1.5 minutes).
+@pytest.mark.apiserver
+@pytest.mark.timeout(300)
 def test_every_benchmark_runs_with_sane_figures_and_evaluated_targets(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     proc = subprocess.run(
         [sys.executable, "-m", "bench", "--smoke", "--out", str(out)],
-        cwd=PROJECT, capture_output=True, text=True, timeout=115, check=False,
+        cwd=PROJECT, capture_output=True, text=True, timeout=290, check=False,
     )
     assert proc.returncode == 0, proc.stderr[-4000:] + proc.stdout[-2000:]
     report = json.loads(out.read_text())

@@ -117,3 +117,12 @@ def test_namespace_added_unblocks_its_assets() -> None:
     rec.book.set_asset_objects("mc", [ObjectRef("metallb.io/v1beta1", "MetalLB", "m", "lb")])
     t.on_namespace("ADDED", {"metadata": {"name": "lb"}}, None)
     assert added == [keys.asset_key("mc")]
+
+
+def test_event_during_an_objects_first_pass_finds_its_asset() -> None:
+    # The pass claims the object before it reads it; the asset's object list is only
+    # written when the pass ends. An edit landing in between must requeue the asset.
+    t, rec, added, _ = make()
+    rec.book.claim(ObjectRef("v1", "Service", "m", "ns"), "svc")
+    t.on_managed("MODIFIED", svc(), svc())
+    assert added == [keys.asset_key("svc")]

@@ -116,12 +116,14 @@ def render_offline(
 def _render(hco_json: str) -> tuple[dict[str, Any], ...]:
     import tempfile
 
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
         f.write(hco_json)
-    out = subprocess.run(
-        [sys.executable, "-m", "autopilot", "render", "--hco-file", f.name, "--output", "json"],
-        cwd=PROJECT, capture_output=True, text=True, check=True, timeout=60,
-    )
+        f.flush()
+        out = subprocess.run(
+            [sys.executable, "-m", "autopilot", "render", "--hco-file", f.name, "--output",
+             "json"],
+            cwd=PROJECT, capture_output=True, text=True, check=True, timeout=60,
+        )
     data = json.loads(out.stdout)
     items = data.get("items", data) if isinstance(data, dict) else data
     return tuple(i for i in items if isinstance(i, dict))

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.features_support import contains, node
+from tests.integration.features_support import LOCAL_CRDS, contains, node
 from tests.support.controller import PROJECT, Controller
 from tests.support.platform import Platform
 from tests.support.wait import eventually_sync
@@ -23,29 +23,12 @@ from tests.support.wait import eventually_sync
 ASSET = "thp-tuning-master-machineconfig"
 MC_NAME = "99-master-thp-tuning"
 MC_PATH = f"/apis/machineconfiguration.openshift.io/v1/machineconfigs/{MC_NAME}"
-SCHEDULER_CRD = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "schedulers.config.openshift.io"},
-    "spec": {
-        "group": "config.openshift.io",
-        "scope": "Cluster",
-        "names": {"kind": "Scheduler", "plural": "schedulers", "singular": "scheduler",
-                  "listKind": "SchedulerList"},
-        "versions": [{
-            "name": "v1", "served": True, "storage": True,
-            "schema": {"openAPIV3Schema": {
-                "type": "object", "x-kubernetes-preserve-unknown-fields": True}},
-        }],
-    },
-}
+SCHEDULER_CRD = LOCAL_CRDS / "schedulers.config.openshift.io.yaml"
 
 
 def schedulable_masters_cluster(cluster: Any, platform: Platform, tmp_path: Path) -> None:
     """A tainted master, a worker, and a Scheduler saying masters are schedulable."""
-    crd = tmp_path / "scheduler-crd.json"
-    crd.write_text(json.dumps(SCHEDULER_CRD))
-    cluster.install_crds(crd)
+    cluster.install_crds(SCHEDULER_CRD)
     status, body = cluster.api("POST", "/apis/config.openshift.io/v1/schedulers", body={
         "apiVersion": "config.openshift.io/v1", "kind": "Scheduler",
         "metadata": {"name": "cluster"}, "spec": {"mastersSchedulable": True}})

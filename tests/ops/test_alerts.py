@@ -6,10 +6,7 @@ promtool tests skip and say so (and fail in CI).
 
 from __future__ import annotations
 
-import io
 import re
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +14,11 @@ import jinja2
 import pytest
 from ruamel.yaml import YAML
 
+from tests.ops.promtool import needs_promtool, rules_yaml, run_promtool, write_rules, write_yaml
+
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "golden_state"
 TEMPLATE = "assets/observability/prometheusrule-alerts.yaml.j2"
-PROMTOOL = shutil.which("promtool")
-needs_promtool = pytest.mark.needs_tool("promtool")
 
 COMMON_LABELS = {
     "operator": "virt-platform-autopilot",
@@ -45,13 +42,6 @@ def catalog_params() -> dict[str, str]:
     return {str(k): str(v) for k, v in (asset.get("params") or {}).items()}
 
 
-def _yaml() -> YAML:
-    y = YAML(typ="safe", pure=True)
-    y.default_flow_style = False
-    y.width = 4096
-    return y
-
-
 def render_strict(namespace: str) -> str:
     """Plain Jinja2, strict undefined, only ``namespace`` and the catalogue's params known:
     proves nothing else is used."""
@@ -73,7 +63,7 @@ def render_with_engine(namespace: str) -> str:
 
 @pytest.fixture(scope="module")
 def rule() -> dict[str, Any]:
-    docs = [d for d in _yaml().load_all(render_with_engine("openshift-cnv")) if d is not None]
+    docs = [d for d in rules_yaml().load_all(render_with_engine("openshift-cnv")) if d is not None]
     assert len(docs) == 1, f"{TEMPLATE} must render exactly one document"
     doc: dict[str, Any] = docs[0]
     return doc
@@ -86,12 +76,12 @@ def alerts(rule: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def test_template_only_needs_namespace() -> None:
-    docs = list(_yaml().load_all(render_strict("some-ns")))
+    docs = list(rules_yaml().load_all(render_strict("some-ns")))
     assert docs[0]["metadata"]["namespace"] == "some-ns"
 
 
 def test_engine_and_plain_render_agree() -> None:
-    y = _yaml()
+    y = rules_yaml()
     assert list(y.load_all(render_with_engine("x"))) == list(y.load_all(render_strict("x")))
 
 
@@ -129,7 +119,7 @@ def test_runbooks_exist_for_every_alert(alerts: dict[str, dict[str, Any]]) -> No
 
 def test_catalogue_lists_the_alerts_asset() -> None:
     catalog = GOLDEN / "catalog"
-    y = _yaml()
+    y = rules_yaml()
     assets = [
         a for f in sorted(catalog.glob("*.yaml")) for a in (y.load(f) or {}).get("assets", [])
     ]
@@ -281,19 +271,9 @@ def promtool_tests(alerts: dict[str, dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def run_promtool(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    assert PROMTOOL is not None, "promtool is not installed"
-    return subprocess.run(
-        [PROMTOOL, *args], cwd=cwd, capture_output=True, text=True, timeout=60, check=False
-    )
-
-
 @pytest.fixture
 def rules_dir(tmp_path: Path, rule: dict[str, Any]) -> Path:
-    buf = io.StringIO()
-    _yaml().dump({"groups": rule["spec"]["groups"]}, buf)
-    (tmp_path / "rules.yaml").write_text(buf.getvalue())
-    return tmp_path
+    return write_rules(tmp_path, rule)
 
 
 @needs_promtool
@@ -305,9 +285,7 @@ def test_promtool_check_rules(rules_dir: Path) -> None:
 
 @needs_promtool
 def test_promtool_unit_tests(rules_dir: Path, alerts: dict[str, dict[str, Any]]) -> None:
-    buf = io.StringIO()
-    _yaml().dump(promtool_tests(alerts), buf)
-    (rules_dir / "alerts_tests.yaml").write_text(buf.getvalue())
+    write_yaml(rules_dir / "alerts_tests.yaml", promtool_tests(alerts))
     proc = run_promtool("test", "rules", "alerts_tests.yaml", cwd=rules_dir)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "SUCCESS" in proc.stdout + proc.stderr
@@ -321,8 +299,6 @@ def test_promtool_catches_a_wrong_expectation(
     tests = promtool_tests(alerts)
     first = tests["tests"][0]["alert_rule_test"]
     first[0]["exp_alerts"] = [expected_alert(alerts["VirtPlatformSyncFailed"], CM, "0")]
-    buf = io.StringIO()
-    _yaml().dump(tests, buf)
-    (rules_dir / "wrong.yaml").write_text(buf.getvalue())
+    write_yaml(rules_dir / "wrong.yaml", tests)
     proc = run_promtool("test", "rules", "wrong.yaml", cwd=rules_dir)
     assert proc.returncode != 0

@@ -9,23 +9,23 @@ carry, and a healthy node fires none of them.
 
 from __future__ import annotations
 
-import io
 import re
-import shutil
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from ruamel.yaml import YAML
 
 from tests.golden_content.rendering import context, load, make_hco, one
+from tests.ops.promtool import (
+    needs_promtool,
+    run_promtool,
+    write_rules,
+    write_yaml,
+)
 from tests.ops.scrape import Target, pod_monitor_target, series_text, stored, up_series
 
-PROMTOOL = shutil.which("promtool")
-needs_promtool = pytest.mark.needs_tool("promtool")
 EXPORTER_POD = "kubevirt-metrics-exporter-7xk2p"
 VM = {"namespace": "prod", "name": "db", "pod": "virt-launcher-db-abcde", "node": "worker-1"}
 WEB = {"namespace": "prod", "name": "web", "pod": "virt-launcher-web-fghij", "node": "worker-1"}
@@ -40,13 +40,6 @@ SLOWER = {"0.05": "0+0x40", "0.1": "0+0x40", "0.25": "0+0x40", "0.5": "0+60x40",
 SLOWEST = {"0.05": "0+0x40", "0.1": "0+0x40", "0.25": "0+0x40", "0.5": "0+0x40",
            "1": "0+60x40", "+Inf": "0+60x40"}       # 0.5-1 s
 FAST = {le: "0+60x40" for le in SLOW}               # everything under 50 ms
-
-
-def _yaml() -> YAML:
-    y = YAML(typ="safe", pure=True)
-    y.default_flow_style = False
-    y.width = 4096
-    return y
 
 
 @pytest.fixture(scope="module")
@@ -244,23 +237,9 @@ def promtool_file(target: Target, alerts: dict[str, dict[str, Any]]) -> dict[str
     return {"rule_files": ["rules.yaml"], "evaluation_interval": "30s", "tests": tests}
 
 
-def run_promtool(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    assert PROMTOOL is not None
-    return subprocess.run([PROMTOOL, *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=120, check=False)
-
-
-def write_yaml(path: Path, data: Any) -> None:
-    buf = io.StringIO()
-    _yaml().dump(data, buf)
-    path.write_text(buf.getvalue())
-
-
 @pytest.fixture
 def rules_dir(tmp_path: Path, rendered: dict[str, dict[str, Any]]) -> Path:
-    groups = rendered["kubevirt-metrics-exporter-prometheusrule"]["spec"]["groups"]
-    write_yaml(tmp_path / "rules.yaml", {"groups": groups})
-    return tmp_path
+    return write_rules(tmp_path, rendered["kubevirt-metrics-exporter-prometheusrule"])
 
 
 def test_every_alert_has_a_scenario(target: Target, alerts: dict[str, dict[str, Any]]) -> None:

@@ -76,12 +76,12 @@ def allows(rules: list[dict[str, Any]], group: str, resource: str, verb: str) ->
 
 # What the Deployment's controller needs to start at all (besides the assets' kinds).
 RUNTIME_NEEDS = [
-    ("coordination.k8s.io", "leases", ("get", "create", "update")),
     ("events.k8s.io", "events", ("create", "patch")),
     ("hco.kubevirt.io", "hyperconvergeds", ("get", "list", "watch", "patch")),
     ("", "nodes", ("list", "watch")),
     ("apiextensions.k8s.io", "customresourcedefinitions", ("list", "watch")),
 ]
+LEASE_NAME = "virt-platform-autopilot.kubevirt.io"
 
 
 def test_clusterrole_grants_what_the_controller_needs() -> None:
@@ -94,6 +94,26 @@ def test_clusterrole_grants_what_the_controller_needs() -> None:
     assert missing == [], f"ClusterRole lacks: {', '.join(missing)}"
 
 
+def test_leases_only_in_the_install_namespace(
+    objects: dict[tuple[str, str], dict[str, Any]],
+) -> None:
+    """Leader election: the namespaced Role and its binding, nothing cluster-wide."""
+    cluster_role = objects[("ClusterRole", APP)]
+    assert not [r for r in cluster_role["rules"] if "leases" in r["resources"]]
+    role = objects[("Role", f"{APP}-leader-election")]
+    assert role["metadata"]["namespace"] == NS
+    granted = {(v, tuple(r.get("resourceNames") or ())) for r in role["rules"]
+               if r["apiGroups"] == ["coordination.k8s.io"] and r["resources"] == ["leases"]
+               for v in r["verbs"]}
+    # create cannot be limited to a name; get and update are, to the controller's Lease.
+    assert granted == {("create", ()), ("get", (LEASE_NAME,)), ("update", (LEASE_NAME,))}
+    binding = objects[("RoleBinding", f"{APP}-leader-election")]
+    assert binding["metadata"]["namespace"] == NS
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                                  "name": role["metadata"]["name"]}
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": APP, "namespace": NS}]
+
+
 def test_kustomization_builds_expected_objects(
     objects: dict[tuple[str, str], dict[str, Any]],
 ) -> None:
@@ -101,6 +121,8 @@ def test_kustomization_builds_expected_objects(
         ("ServiceAccount", APP),
         ("ClusterRole", APP),
         ("ClusterRoleBinding", APP),
+        ("Role", f"{APP}-leader-election"),
+        ("RoleBinding", f"{APP}-leader-election"),
         ("Deployment", APP),
         ("Service", f"{APP}-metrics"),
     }
@@ -258,6 +280,8 @@ def test_server_side_dry_run_apply(cluster: Cluster, built: str) -> None:
     assert f"serviceaccount/{APP} serverside-applied (server dry run)" in out
     assert f"clusterrolebinding.rbac.authorization.k8s.io/{APP}" in out
     assert f"clusterrole.rbac.authorization.k8s.io/{APP}" in out
+    assert f"role.rbac.authorization.k8s.io/{APP}-leader-election" in out
+    assert f"rolebinding.rbac.authorization.k8s.io/{APP}-leader-election" in out
     # A dry run writes nothing.
     got = cluster.kubectl("get", "deployment", APP, "-n", NS, check=False)
     assert got.returncode != 0 and "NotFound" in got.stderr

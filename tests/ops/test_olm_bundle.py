@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import re
 import shutil
 from pathlib import Path
@@ -107,14 +108,10 @@ def test_permissions_are_the_shipped_roles(csv: dict[str, Any]) -> None:
     [namespaced] = strategy(csv)["permissions"]
     assert cluster["serviceAccountName"] == namespaced["serviceAccountName"] == account
     assert namespaced["rules"] == lease_role["rules"]
-    # Every ClusterRole rule is granted: cluster-wide, or (leases) in the namespace only.
-    leases = [r for r in cluster_role["rules"] if r["resources"] == ["leases"]]
-    assert len(leases) == 1
-    assert cluster["rules"] == [r for r in cluster_role["rules"] if r not in leases]
-    granted = {(g, r, v) for rule in namespaced["rules"] for g in rule["apiGroups"]
-               for r in rule["resources"] for v in rule["verbs"]}
-    assert {(g, r, v) for rule in leases for g in rule["apiGroups"] for r in rule["resources"]
-            for v in rule["verbs"]} <= granted
+    # As the kustomize install binds them: the ClusterRole cluster-wide, leases only in
+    # the install namespace.
+    assert cluster["rules"] == cluster_role["rules"]
+    assert not [r for r in cluster_role["rules"] if "leases" in r["resources"]]
     # get/update only on the controller's own Lease (create cannot be limited to a name).
     assert [r.get("resourceNames") for r in lease_role["rules"]] == [None, [LEASE_NAME]]
 
@@ -196,3 +193,20 @@ def test_bad_input_is_one_line(tmp_path: Path) -> None:
     result = run_command("csv", "--project", str(tmp_path))
     assert result.code == 2 and result.err.count("\n") == 1
     assert result.err.startswith("autopilot: error: ") and "pyproject.toml" in result.err
+
+
+def test_a_cluster_wide_lease_grant_is_refused(tmp_path: Path) -> None:
+    """Leader election stays namespaced: `autopilot csv` refuses a ClusterRole with leases."""
+    project = tmp_path / "project"
+    for rel in ("manifests", "bundle"):
+        shutil.copytree(ROOT / rel, project / rel)
+    for rel in ("README.md", "pyproject.toml", "Containerfile.bundle"):
+        shutil.copy(ROOT / rel, project / rel)
+    role_file = project / "manifests" / "rbac" / "clusterrole.yaml"
+    role = load(role_file)
+    role["rules"].append({"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+                          "verbs": ["get", "create", "update"]})
+    role_file.write_text(json.dumps(role))
+    result = run_command("csv", "--project", str(project))
+    assert result.code == 2 and result.err.count("\n") == 1, result.err
+    assert "leases.coordination.k8s.io" in result.err

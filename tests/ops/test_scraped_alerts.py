@@ -9,18 +9,15 @@ against the alerts promtool produced.
 
 from __future__ import annotations
 
-import io
 import re
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
-from ruamel.yaml import YAML
 
 from autopilot.observability.metrics import TOMBSTONE_SKIPPED, Metrics
 from tests.golden_content.rendering import context, load, make_hco, one
+from tests.ops.promtool import needs_promtool, run_promtool, write_rules, write_yaml
 from tests.ops.scrape import (
     Target,
     find,
@@ -32,8 +29,7 @@ from tests.ops.scrape import (
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNBOOKS = ROOT / "runbooks"
-PROMTOOL = shutil.which("promtool")
-needs_promtool = pytest.mark.needs_tool("promtool")
+
 POD = "virt-platform-autopilot-6d8f9c7b5-x2x7q"
 DESCHEDULER = {"kind": "KubeDescheduler", "name": "cluster",
                "namespace": "openshift-kube-descheduler-operator"}
@@ -41,13 +37,6 @@ SWAP_MC = {"kind": "MachineConfig", "name": "90-worker-swap-online", "namespace"
 UI_CM = {"kind": "ConfigMap", "name": "kubevirt-ui-features", "namespace": "openshift-cnv"}
 OLD_CM = {"kind": "ConfigMap", "name": "old-settings", "namespace": "openshift-cnv"}
 DEPENDENCY = {"group": "operator.openshift.io", "version": "v1", "kind": "KubeDescheduler"}
-
-
-def _yaml() -> YAML:
-    y = YAML(typ="safe", pure=True)
-    y.default_flow_style = False
-    y.width = 4096
-    return y
 
 
 def exposition() -> str:
@@ -168,23 +157,9 @@ def promtool_cases(samples: list[tuple[str, dict[str, str], float]],
     }
 
 
-def run_promtool(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    assert PROMTOOL is not None
-    return subprocess.run([PROMTOOL, *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=60, check=False)
-
-
-def write_yaml(path: Path, data: Any) -> None:
-    buf = io.StringIO()
-    _yaml().dump(data, buf)
-    path.write_text(buf.getvalue())
-
-
 @pytest.fixture
 def rules_dir(tmp_path: Path, rendered: dict[str, dict[str, Any]]) -> Path:
-    groups = rendered["observability-alerts"]["spec"]["groups"]
-    write_yaml(tmp_path / "rules.yaml", {"groups": groups})
-    return tmp_path
+    return write_rules(tmp_path, rendered["observability-alerts"])
 
 
 @needs_promtool

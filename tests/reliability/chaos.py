@@ -182,6 +182,43 @@ class Meddler:
             self._thread.join(timeout=10)
 
 
+@dataclass
+class HealthSampler:
+    """Asks the controller's ``/healthz`` about once a second until stopped.
+
+    Every answer is kept (status and body), so a test can assert the liveness
+    probe held *during* the chaos, not only once it is over. A probe that cannot
+    connect at all is recorded as status 0.
+    """
+
+    controller: Controller
+    interval: float = 1.0
+    samples: list[tuple[int, str]] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def _run(self) -> None:
+        while True:
+            self.samples.append(self.controller.http(self.controller.health_port, "/healthz"))
+            if self._stop.wait(self.interval):
+                return
+
+    def failures(self) -> list[tuple[int, str]]:
+        """The samples that were not 200."""
+        return [s for s in self.samples if s[0] != 200]
+
+    def __enter__(self) -> HealthSampler:
+        self._thread = threading.Thread(target=self._run, name="healthz", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            assert not self._thread.is_alive(), "the /healthz sampler did not stop"
+
+
 def targets_from(live: dict[str, dict[str, Any]]) -> list[Target]:
     """Edit targets among the objects the controller applied, by kind."""
     out: list[Target] = []
@@ -213,5 +250,5 @@ def targets_from(live: dict[str, dict[str, Any]]) -> list[Target]:
     return out
 
 
-__all__ = ["PAUSED", "FaultInjector", "Meddler", "Target", "compliance", "get_pointer",
-           "merge_patch_for", "resync_task_counts", "rss_kib", "targets_from"]
+__all__ = ["PAUSED", "FaultInjector", "HealthSampler", "Meddler", "Target", "compliance",
+           "get_pointer", "merge_patch_for", "resync_task_counts", "rss_kib", "targets_from"]

@@ -11,7 +11,7 @@ is back to its baseline, RSS is flat and the process never exited.
 
 Against a real kube-apiserver the faults come from the fault proxy in front of
 it, and compaction is the server's own (a fresh server compacting every second).
-The controller runs as its service account with the shipped ClusterRole.
+The controller runs as its service account with the shipped RBAC.
 
 The short run (50 s of chaos) is part of the normal suite; set
 ``AUTOPILOT_CHAOS_LONG=1`` for a 10-minute run that also hangs a few requests.
@@ -32,6 +32,7 @@ from tests.integration.conftest import Paths, render_offline
 from tests.reliability.chaos import (
     PAUSED,
     FaultInjector,
+    HealthSampler,
     Meddler,
     Target,
     compliance,
@@ -47,6 +48,12 @@ from tests.support.wait import eventually_sync
 
 ON = {"platform.kubevirt.io/autopilot": "true"}
 RESYNC = 5.0
+# How long recovery may take once the faults stop: three resync periods plus 10 s (25 s);
+# with hung requests 35 s more, as a hung request holds its key for the 30 s client timeout.
+RECOVERY_S = RESYNC * 3 + 10
+RECOVERY_WITH_HANGS_S = RECOVERY_S + 25
+# RSS may grow by less than this after the chaos, or a quarter of the baseline if larger.
+RSS_GROWTH_KIB = 20_000
 # The meddler edits each object about every 10 s, which is an edit war under the pause
 # policy (5 owner flips in 10 minutes) and would rightly be paused. This test is about
 # faults, so it shortens the window below four meddler intervals (5 edits of one object
@@ -111,15 +118,19 @@ def run_chaos(platform: Platform, controller: StartController, cluster: Any,
     baseline_tasks = wait_resyncs(c, 3)
     baseline_rss = rss_kib(c.proc.pid)
 
-    # Chaos.
+    # Chaos, with the liveness probe asked about once a second throughout.
     done = threading.Event()
-    with FaultInjector(faults, hangs=hangs) as injector, \
+    with HealthSampler(c) as health, FaultInjector(faults, hangs=hangs) as injector, \
             Meddler(platform, [*targets, _paused_target(paused_path)]) as meddler:
         deadline = time.monotonic() + duration
         while time.monotonic() < deadline:
             assert c.proc.poll() is None, c.log_text()[-3000:]
             done.wait(1.0)
     assert c.proc.poll() is None, c.log_text()[-3000:]
+    # /healthz held during the faults: every sample 200 (a red probe would have the
+    # kubelet restart a controller that is only riding out API errors).
+    assert len(health.samples) >= duration * 0.5, len(health.samples)
+    assert health.failures() == [], health.failures()[:5]
 
     # Recovery: golden values back, the paused object left alone.
     stopped = time.monotonic()
@@ -133,7 +144,7 @@ def run_chaos(platform: Platform, controller: StartController, cluster: Any,
                 return False
         return True
 
-    eventually_sync(recovered, timeout=RESYNC * 3 + (35 if hangs else 10),
+    eventually_sync(recovered, timeout=RECOVERY_WITH_HANGS_S if hangs else RECOVERY_S,
                     what="every object compliant with golden values after the faults")
     took = time.monotonic() - stopped
 
@@ -160,7 +171,8 @@ def run_chaos(platform: Platform, controller: StartController, cluster: Any,
     # Short-lived tasks (event posts, probe requests) come and go; a leak shows as a floor
     # that rose: the quietest pass after the chaos must not exceed the busiest before it.
     assert min(after_tasks) <= max(baseline_tasks), (baseline_tasks, after_tasks)
-    assert after_rss - baseline_rss < max(20_000, baseline_rss // 4), (baseline_rss, after_rss)
+    assert after_rss - baseline_rss < max(RSS_GROWTH_KIB, baseline_rss // 4), (
+        baseline_rss, after_rss)
     assert "Traceback" not in c.log_text()
     summary = {
         "chaos_seconds": duration,
@@ -169,6 +181,7 @@ def run_chaos(platform: Platform, controller: StartController, cluster: Any,
         "meddler": dict(meddler.edits),
         "failed_apply_lines": len(c.log_lines("failed to apply")),
         "owner_flips": flips,
+        "healthz_samples_during_chaos": len(health.samples),
         "watch_failures_logged": len(c.log_lines("watch failed; retrying")),
         "tasks_before_after": [baseline_tasks, after_tasks],
         "rss_kib_before_after": [baseline_rss, after_rss],

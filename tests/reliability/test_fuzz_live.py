@@ -17,23 +17,18 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
-import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ruamel.yaml import YAML
 
 from tests.integration.conftest import Paths, render_offline
 from tests.integration.passes import full_pass
 from tests.reliability.chaos import Target, get_pointer, merge_patch_for, targets_from
 from tests.reliability.conftest import StartController
-from tests.support.controller import PROJECT, Controller, free_port
+from tests.support.controller import Controller
 from tests.support.platform import HCO_NS, HCO_PATH, Platform, labels_of
 from tests.support.wait import eventually_sync
 
@@ -325,63 +320,3 @@ def test_fuzzed_annotations_never_break_a_live_controller(platform: Platform,
     status, _ = platform.cluster.api("GET", HCO_PATH)
     assert status == 200
     assert c.stop() == 0
-
-
-# -- malformed golden-state directories ------------------------------------------------------
-
-GOLDEN = PROJECT / "golden_state"
-
-
-def _broken(tmp: Path, name: str) -> Path:
-    gs = tmp / name
-    shutil.copytree(GOLDEN, gs)
-    yaml = YAML(typ="safe", pure=True)
-    catalog = sorted((gs / "catalog").glob("*.yaml"))[0]
-    asset_file = next((gs / "assets").rglob("*.j2"))
-    tombstone = next((gs / "tombstones").glob("*.yaml"), None)
-    if name == "yaml-syntax":
-        catalog.write_text(catalog.read_text() + "\n  - {broken: [\n")
-    elif name == "missing-template":
-        asset_file.unlink()
-    elif name == "jinja-syntax":
-        asset_file.write_text("{% if %}\n" + asset_file.read_text())
-    elif name == "duplicate-asset":
-        doc = yaml.load(catalog.read_text())
-        doc["assets"].append(dict(doc["assets"][0]))
-        catalog.write_text(json.dumps(doc))
-    elif name == "unlabelled-tombstone" and tombstone is not None:
-        tombstone.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, "
-                             "namespace: default}\n")
-    elif name == "not-a-directory":
-        shutil.rmtree(gs)
-        gs.write_text("not a directory")
-    elif name == "binary-catalog":
-        catalog.write_bytes(b"\xff\xfe\x00garbage\x00")
-    return gs
-
-
-@pytest.mark.parametrize("name", [
-    "yaml-syntax", "missing-template", "jinja-syntax", "duplicate-asset", "unlabelled-tombstone",
-    "not-a-directory",
-    "binary-catalog",
-])
-def test_run_with_malformed_golden_state_is_one_line_exit_2(
-    name: str, tmp_path: Path, cluster: Any
-) -> None:
-    gs = _broken(tmp_path, name)
-    proc = subprocess.run(
-        [sys.executable, "-m", "autopilot", "run", "--kubeconfig", str(cluster.kubeconfig),
-         "--golden-state", str(gs), "--log-format", "json",
-         "--metrics-bind-address", f"127.0.0.1:{free_port()}",
-         "--health-probe-bind-address", f"127.0.0.1:{free_port()}",
-         "--debug-bind-address", ""],
-        capture_output=True, text=True, timeout=60, cwd=PROJECT,
-    )
-    assert proc.returncode == 2, (proc.returncode, proc.stderr[-2000:])
-    assert "Traceback" not in proc.stderr + proc.stdout
-    # Start-up logs are JSON lines; the user error is the one line that is not.
-    lines = [line for line in proc.stderr.splitlines()
-             if line.strip() and not line.startswith("{")]
-    assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith("autopilot: error: "), lines[0]
-    assert "golden" in lines[0].lower() or str(gs.name) in lines[0], lines[0]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 import subprocess
 import uuid
 from pathlib import Path
@@ -70,22 +71,104 @@ def test_clusterrole_has_no_wildcards_and_no_unused_verbs() -> None:
 
 
 def test_clusterrole_grants_update_only_beside_patch() -> None:
-    # The controller PUTs only Leases; elsewhere update is granted for the runbook's
-    # `kubectl auth can-i update` check, and only where patch (as strong) is granted.
-    extra = [r for r in _rules() if "update" in r["verbs"] and "patch" not in r["verbs"]
-             and r.get("resources") != ["leases"]]
+    # The controller PUTs only its Lease (granted by the namespaced leader-election Role,
+    # not here). The ClusterRole grants update for the seed runbook's `kubectl auth can-i
+    # update` check, which the contract says must work, and only where patch, which can
+    # set every field update can, is granted too.
+    extra = [r for r in _rules() if "update" in r["verbs"] and "patch" not in r["verbs"]]
     assert extra == []
+    assert not [r for r in _rules() if "leases" in r.get("resources", [])]
 
 
 # -- nothing secret in logs, metrics or debug output ------------------------------------------
 
+# A golden state that reads a credential-shaped value: the shipped one plus an asset whose
+# template reads it through a live lookup (a labelled ConfigMap, so it is in the
+# controller's watch cache too: the shipped role grants nothing on Secrets) and writes
+# only whether it is set and its length, so no output has a reason to carry it.
+CREDENTIALS = "autopilot-credentials"
+PROBE = "autopilot-credential-probe"
+PROBE_CATALOG = """\
+features:
+  - name: credential-probe
+    title: Credential probe
+    description: Reads a credential through a lookup; writes only whether it is set.
+    maturity: TP
+    switch: always
+    assets: [credential-probe]
+    groups: []
+    requires: []
+    recommended: []
+assets:
+  - name: credential-probe
+    path: assets/credential-probe/configmap.yaml.j2
+    order: 990
+"""
+PROBE_TEMPLATE = """\
+{%- set credential = configmap_value(namespace, "autopilot-credentials", "password", "") -%}
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: autopilot-credential-probe
+  namespace: {{ namespace }}
+data:
+  credential: "{{ 'set' if credential else 'unset' }}"
+  length: "{{ credential | length }}"
+"""
+DEBUG_PATHS = ("/debug/render", "/debug/exclusions", "/debug/features", "/debug/tombstones",
+               f"/debug/explain/Service/{HCO_NS}/{SVC_NAME}",
+               f"/debug/explain/ConfigMap/{HCO_NS}/{PROBE}")
 
-def _outputs(c: Controller) -> str:
-    texts = [c.log_text(), c.metrics_text()]
-    for path in ("/debug/render", "/debug/exclusions", "/debug/features", "/debug/tombstones",
-                 f"/debug/explain/Service/{HCO_NS}/{SVC_NAME}"):
-        texts.append(c.http(c.debug_port, path)[1])
-    return "\n".join(texts)
+
+def _probe_golden_state(tmp: Path) -> Path:
+    root = tmp / "golden_state"
+    shutil.copytree(PROJECT / "golden_state", root)
+    (root / "catalog" / "credential-probe.yaml").write_text(PROBE_CATALOG)
+    (root / "assets" / "credential-probe").mkdir()
+    (root / "assets" / "credential-probe" / "configmap.yaml.j2").write_text(PROBE_TEMPLATE)
+    return root
+
+
+def _outputs(c: Controller) -> dict[str, str]:
+    texts = {"log": c.log_text(), "/metrics": c.metrics_text()}
+    for path in DEBUG_PATHS:
+        status, text = c.http(c.debug_port, path)
+        assert status == 200, (path, status, text)
+        texts[path] = text
+    return texts
+
+
+def _unauthorized_outputs(d: Controller) -> dict[str, str]:
+    """What a controller that never got past a 401 answers, asserted; the texts by endpoint.
+
+    /metrics is served and counts the refused requests; nothing was read, so there is
+    no compliance series, nothing rendered, no feature and no managed object to explain.
+    """
+    metrics = d.metrics_text()
+    refused = d.metric("virt_platform_api_requests_total", verb="GET", code="401")
+    assert refused is not None and refused >= 1, metrics
+    assert not d.series("virt_platform_compliance_status"), metrics
+    texts = {"log": d.log_text(), "/metrics": metrics}
+    expected = {"/debug/render": (200, ""), "/debug/exclusions": (200, "[]\n")}
+    for path in DEBUG_PATHS:
+        status, text = d.http(d.debug_port, path)
+        texts[path] = text
+        if path in expected:
+            assert (status, text) == expected[path], (path, status, text)
+        elif path == "/debug/features":
+            # Not "not found": nothing was ever discovered or listed, and it says so.
+            assert status == 200 and YAML(typ="safe").load(text) == {"assets": [], "hco": (
+                "unknown: the HyperConverged is not watched yet (its kind was not "
+                "discovered; the log says why)")}, text
+        elif path == "/debug/tombstones":
+            # The golden state's tombstones, none of them looked at.
+            assert status == 200 and "kind: NodeHealthCheck" in text, text
+            assert "status: null" in text and "status: deleted" not in text, text
+        else:
+            kind, namespace, name = path.split("/")[-3:]
+            assert (status, text) == (
+                404, f"no managed {kind} '{name}' in namespace {namespace}\n"), (path, text)
+    return texts
 
 
 @pytest.mark.fresh_server("compacts etcd: reconnects get 410", compaction=True)
@@ -93,17 +176,19 @@ def _outputs(c: Controller) -> str:
 def test_no_token_or_secret_value_in_any_output(platform: Platform,
                                                 controller: StartController,
                                                 cluster: Any, faults: Controls,
-                                                webhook: DenyingWebhook) -> None:
+                                                webhook: DenyingWebhook,
+                                                tmp_path: Path) -> None:
     secret = f"s3cr3t-{uuid.uuid4().hex}"
     platform.ensure_namespace(HCO_NS)
-    status, _ = cluster.api("POST", f"/api/v1/namespaces/{HCO_NS}/secrets", body={
-        "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": "autopilot-sec", "labels": {
+    status, _ = cluster.api("POST", f"/api/v1/namespaces/{HCO_NS}/configmaps", body={
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": CREDENTIALS, "labels": {
             "platform.kubevirt.io/managed-by": "virt-platform-autopilot"},
             "annotations": {"note": secret}},
-        "stringData": {"password": secret}})
+        "data": {"password": secret}})
     assert status == 201
     platform.create_hco(ON)
+    golden = _probe_golden_state(tmp_path)
 
     # Failures of every sort while it reconciles: each path that logs an error runs. The
     # denials are real: a validating webhook, and the shipped role minus one permission.
@@ -117,7 +202,12 @@ def test_no_token_or_secret_value_in_any_output(platform: Platform,
         role, group="monitoring.coreos.com", resource="prometheusrules", verb="patch"))
     faults.inject_errors(status=500, verb="patch", resource="services", count=2)
     faults.inject_errors(status=429, verb="list", count=2, retry_after=1)
-    c = controller()
+    c = controller("--golden-state", str(golden))
+    # The value really went through the controller: read by the lookup, used by the render.
+    probe = f"/api/v1/namespaces/{HCO_NS}/configmaps/{PROBE}"
+    eventually_sync(lambda: (platform.get(probe) or {}).get("data") == {
+        "credential": "set", "length": str(len(secret))}, timeout=30,
+        what="the probe rendered from the credential")
     eventually_sync(lambda: c.log_lines("failed to apply", kind="ServiceMonitor")
                     and c.log_lines("failed to apply", kind="PrometheusRule"),
                     timeout=30, what="denials logged")
@@ -133,16 +223,19 @@ def test_no_token_or_secret_value_in_any_output(platform: Platform,
     kubeconfig = rbac.service_account_kubeconfig(cluster)
     wrong = cluster.workdir / "kubeconfig-wrong"
     wrong.write_text(kubeconfig.read_text().replace(cluster.sa_token, bad))
-    d = controller(kubeconfig=wrong, wait=False)
+    d = controller("--golden-state", str(golden), kubeconfig=wrong, wait=False)
     eventually_sync(lambda: "Unauthorized" in d.log_text(),
                     timeout=30, what="401 logged")
 
-    for who in (c, d):
-        text = _outputs(who) if who is c else who.log_text()
-        for needle in (cluster.sa_token, bad, secret,
-                       base64.b64encode(secret.encode()).decode()):
-            assert needle not in text, f"{needle[:8]}... leaked"
-        assert "Traceback" not in text
+    status, events = cluster.api("GET", f"/api/v1/namespaces/{HCO_NS}/events")
+    assert status == 200
+    needles = (cluster.sa_token, bad, secret, base64.b64encode(secret.encode()).decode())
+    for who, texts in (("controller", _outputs(c)), ("401 controller", _unauthorized_outputs(d)),
+                       ("events", {"events": json.dumps(events)})):
+        for where, text in texts.items():
+            for needle in needles:
+                assert needle not in text, f"{needle[:8]}... leaked by the {who}: {where}"
+            assert "Traceback" not in text, (who, where)
 
 
 # -- TLS: the controller process refuses a server it cannot verify ---------------------------

@@ -7,9 +7,12 @@ namespace and the HyperConverged object, and offers the reads tests assert on.
 
 from __future__ import annotations
 
+import atexit
 import json
+import shutil
 import tempfile
 from collections.abc import Iterable
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -80,10 +83,18 @@ def minimal_crd(kind: str) -> dict[str, Any]:
     }
 
 
+@cache
+def _stand_ins() -> Path:
+    """One folder per process for the generated stand-in CRDs, removed at exit."""
+    folder = Path(tempfile.mkdtemp(prefix="crds-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
 def crd_paths(kinds: Iterable[str]) -> list[Path]:
     """Files to install for ``kinds``: shared schemas when present, else generated stand-ins."""
     paths: list[Path] = []
-    tmp = Path(tempfile.mkdtemp(prefix="crds-"))
+    tmp = _stand_ins()
     for kind in kinds:
         shared = SHARED / "crds" / CRDS[kind][4]
         if shared.is_file():

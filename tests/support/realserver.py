@@ -17,6 +17,7 @@ than the last compaction is answered ``410 Gone`` by the server's own storage
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import socket
@@ -88,6 +89,7 @@ def _service_account_keys() -> tuple[Path, Path]:
         if _keys is not None and _keys[0].is_file():
             return _keys
         folder = Path(tempfile.mkdtemp(prefix="kube-real-keys-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
         key, pub = folder / "sa.key", folder / "sa.pub"
         subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True,
                        capture_output=True, timeout=60)
