@@ -12,6 +12,8 @@ benchmark that reports a target it never checked is caught.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -130,16 +132,31 @@ CHECKS: dict[str, Callable[[Result, int], bool]] = {
 }
 
 
+def run_in_own_group(argv: list[str], *, timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run ``argv``; on timeout kill its whole process group, API servers included.
+
+    Killing only the benchmark process would leave the etcd and kube-apiserver it
+    started running after the test failed.
+    """
+    child = subprocess.Popen(argv, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, start_new_session=True)
+    try:
+        stdout, stderr = child.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        stdout, stderr = child.communicate()
+        pytest.fail(f"python -m bench --smoke ran over {timeout:.0f} s:\n{stderr[-4000:]}")
+    return subprocess.CompletedProcess(argv, child.returncode, stdout, stderr)
+
+
 # Against kubesim by default; in CI's real stage (KUBEBUILDER_ASSETS set) the benchmarks
 # start real API servers of their own, one per benchmark (about 1.5 minutes).
 @pytest.mark.apiserver
 @pytest.mark.timeout(300)
 def test_every_benchmark_runs_with_sane_figures_and_evaluated_targets(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench", "--smoke", "--out", str(out)],
-        cwd=PROJECT, capture_output=True, text=True, timeout=290, check=False,
-    )
+    proc = run_in_own_group(
+        [sys.executable, "-m", "bench", "--smoke", "--out", str(out)], timeout=290)
     assert proc.returncode == 0, proc.stderr[-4000:] + proc.stdout[-2000:]
     report = json.loads(out.read_text())
     cores = int(report["machine"]["cores"])
