@@ -10,32 +10,11 @@ from pathlib import Path
 import pytest
 
 from autopilot.golden.catalog import GoldenState, load_golden_state
+from tests.support.golden_files import MINIMAL_FILES, write_golden_state
 
 PROJECT = Path(__file__).resolve().parents[2]
 GOLDEN = PROJECT / "golden_state"
 SHARED = PROJECT.parent / "shared"
-
-MINIMAL_CATALOG = """
-features:
-  - name: demo
-    title: Demo
-    maturity: TP
-    switch: always
-    assets: [demo-cm]
-assets:
-  - name: demo-cm
-    path: assets/demo/cm.yaml.j2
-    order: 5
-"""
-MINIMAL_TEMPLATE = """\
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: demo
-  namespace: {{ namespace }}
-data:
-  version: "{{ version }}"
-"""
 
 
 @pytest.fixture(scope="session")
@@ -52,20 +31,9 @@ def make_golden(tmp_path: Path) -> GoldenBuilder:
     """Write a small golden state; ``files`` maps relative paths to (dedented) text."""
 
     def build(files: dict[str, str] | None = None, *, minimal: bool = True) -> Path:
-        root = tmp_path / "gs"
-        content: dict[str, str] = {}
-        if minimal:
-            content = {
-                "VERSION": "1.2.3\n",
-                "catalog/demo.yaml": MINIMAL_CATALOG,
-                "assets/demo/cm.yaml.j2": MINIMAL_TEMPLATE,
-            }
-        content.update(files or {})
-        for rel, text in content.items():
-            path = root / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(textwrap.dedent(text), encoding="utf-8")
-        return root
+        content: dict[str, str | bytes] = dict(MINIMAL_FILES) if minimal else {}
+        content.update({rel: textwrap.dedent(text) for rel, text in (files or {}).items()})
+        return write_golden_state(tmp_path / "gs", content)
 
     return build
 

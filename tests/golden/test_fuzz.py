@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from autopilot.golden.catalog import GoldenStateError, load_golden_state
 from autopilot.golden.gate import parse_activation
-from tests.golden.conftest import MINIMAL_TEMPLATE
+from tests.support.golden_files import MINIMAL_TEMPLATE
 
 KEYS = st.sampled_from([
     "features", "assets", "excluded_assets", "plurals", "name", "path", "install", "order",

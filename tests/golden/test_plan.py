@@ -9,7 +9,8 @@ from autopilot.golden.context import RenderContext
 from autopilot.golden.gate import activation_for, parse_activation
 from autopilot.golden.lookups import OfflineLookups
 from autopilot.golden.plan import plan_all, plan_asset
-from tests.golden.conftest import MINIMAL_TEMPLATE, GoldenBuilder
+from tests.golden.conftest import GoldenBuilder
+from tests.support.golden_files import MINIMAL_TEMPLATE
 
 CATALOG = """
 features:

@@ -77,8 +77,37 @@ class Target:
     deletable: bool = False
 
 
+class InThread:
+    """Runs ``self._run`` on a daemon thread between ``__enter__`` and ``__exit__``.
+
+    Subclasses (dataclasses) declare ``_stop: threading.Event`` and
+    ``_thread: threading.Thread | None`` and stop ``_run`` when ``_stop`` is set.
+    """
+
+    _stop: threading.Event
+    _thread: threading.Thread | None
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def _start(self, name: str) -> None:
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _halt(self, *, must_stop: bool = False) -> None:
+        """Stop the thread, waiting up to 10 s (a client call may still be hanging).
+
+        With ``must_stop``, a thread still running after that fails the test.
+        """
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            assert not (must_stop and self._thread.is_alive()), (
+                f"thread {self._thread.name} did not stop")
+
+
 @dataclass
-class FaultInjector:
+class FaultInjector(InThread):
     """Random faults on the API server (kubesim, or the proxy before a real one) until stopped.
 
     Every request fails with ~10 % probability (500, 503 and 429 with
@@ -129,14 +158,11 @@ class FaultInjector:
                 c.clear_latency()
 
     def __enter__(self) -> FaultInjector:
-        self._thread = threading.Thread(target=self._run, name="faults", daemon=True)
-        self._thread.start()
+        self._start("faults")
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        self._halt()
         c = self.controls
         c.clear_errors()
         c.clear_latency()
@@ -145,7 +171,7 @@ class FaultInjector:
 
 
 @dataclass
-class Meddler:
+class Meddler(InThread):
     """Another client editing (and sometimes deleting) managed objects at random."""
 
     platform: Platform
@@ -172,18 +198,15 @@ class Meddler:
                     self.edits["edit"] += 1
 
     def __enter__(self) -> Meddler:
-        self._thread = threading.Thread(target=self._run, name="meddler", daemon=True)
-        self._thread.start()
+        self._start("meddler")
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        self._halt()
 
 
 @dataclass
-class HealthSampler:
+class HealthSampler(InThread):
     """Asks the controller's ``/healthz`` about once a second until stopped.
 
     Every answer is kept (status and body), so a test can assert the liveness
@@ -208,15 +231,11 @@ class HealthSampler:
         return [s for s in self.samples if s[0] != 200]
 
     def __enter__(self) -> HealthSampler:
-        self._thread = threading.Thread(target=self._run, name="healthz", daemon=True)
-        self._thread.start()
+        self._start("healthz")
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            assert not self._thread.is_alive(), "the /healthz sampler did not stop"
+        self._halt(must_stop=True)
 
 
 def targets_from(live: dict[str, dict[str, Any]]) -> list[Target]:

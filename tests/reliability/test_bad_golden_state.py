@@ -16,28 +16,14 @@ from pathlib import Path
 import pytest
 
 from tests.support.controller import PROJECT, free_port
+from tests.support.golden_files import (
+    MINIMAL_CATALOG,
+    MINIMAL_FILES,
+    MINIMAL_TEMPLATE,
+    write_golden_state,
+)
 
-CATALOG = """\
-features:
-  - name: demo
-    title: Demo
-    maturity: TP
-    switch: always
-    assets: [demo-cm]
-assets:
-  - name: demo-cm
-    path: assets/demo/cm.yaml.j2
-    order: 5
-"""
-TEMPLATE = """\
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: demo
-  namespace: {{ namespace }}
-data:
-  version: "{{ version }}"
-"""
+CATALOG, TEMPLATE = MINIMAL_CATALOG, MINIMAL_TEMPLATE
 OTHER_CATALOG = """\
 assets:
   - name: demo-cm
@@ -69,15 +55,9 @@ CASES: dict[str, tuple[dict[str, str | bytes], str, str]] = {
 }
 
 
-def write_golden_state(root: Path, files: dict[str, str | bytes]) -> Path:
-    """A valid one-asset golden state under ``root``, with ``files`` replaced or added."""
-    content: dict[str, str | bytes] = {"VERSION": "1.2.3\n", "catalog/demo.yaml": CATALOG,
-                                       "assets/demo/cm.yaml.j2": TEMPLATE, **files}
-    for rel, text in content.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(text if isinstance(text, bytes) else text.encode())
-    return root
+def golden_state(root: Path, files: dict[str, str | bytes]) -> Path:
+    """The minimal valid golden state under ``root``, with ``files`` replaced or added."""
+    return write_golden_state(root, {**MINIMAL_FILES, **files})
 
 
 def run(tmp: Path, golden: Path) -> subprocess.CompletedProcess[str]:
@@ -108,7 +88,7 @@ def error_line(proc: subprocess.CompletedProcess[str]) -> str:
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_malformed_golden_state_names_file_and_line(tmp_path: Path, case: str) -> None:
     files, where, words = CASES[case]
-    golden = write_golden_state(tmp_path / "gs", files)
+    golden = golden_state(tmp_path / "gs", files)
     line = error_line(run(tmp_path, golden))
     prefix = f"autopilot: error: invalid golden state: {golden}/{where}: "
     assert line.startswith(prefix), line
@@ -116,7 +96,7 @@ def test_malformed_golden_state_names_file_and_line(tmp_path: Path, case: str) -
 
 
 def test_catalogue_file_that_is_not_utf8_is_named(tmp_path: Path) -> None:
-    golden = write_golden_state(tmp_path / "gs", {
+    golden = golden_state(tmp_path / "gs", {
         "catalog/demo.yaml": CATALOG.encode().replace(b"Demo", b"D\xffmo")})
     line = error_line(run(tmp_path, golden))
     assert re.fullmatch(
