@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from kubesim.selectors import matches_label_selector
 from kubesim.validation import (
     _LABEL,
     _LABEL_MSG,
@@ -165,20 +166,6 @@ def _service(obj: Obj, old: Obj | None) -> list[Cause]:
 # -- DaemonSet --------------------------------------------------------------------------------
 
 
-def _selector_matches(selector: Obj, labels: dict[str, str]) -> bool:
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if labels.get(key) != value:
-            return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
-        present = key in labels
-        if (op == "In" and not (present and labels[key] in values)) or \
-                (op == "NotIn" and present and labels[key] in values) or \
-                (op == "Exists" and not present) or (op == "DoesNotExist" and present):
-            return False
-    return True
-
-
 def _containers(path: str, containers: list[Any]) -> list[Cause]:
     if not containers:
         return [_required(path)]
@@ -214,7 +201,7 @@ def _daemonset(obj: Obj, old: Obj | None) -> list[Cause]:
     if isinstance(selector, dict) and not (selector.get("matchLabels")
                                            or selector.get("matchExpressions")):
         out.append(_invalid("spec.selector", {}, "empty selector is invalid for daemonset"))
-    elif not isinstance(selector, dict) or not _selector_matches(selector, labels or {}):
+    elif not isinstance(selector, dict) or not matches_label_selector(selector, labels or {}):
         out.append(_invalid("spec.template.metadata.labels", labels,
                             "`selector` does not match template `labels`"))
     pod = template.get("spec") or {}

@@ -129,3 +129,20 @@ def make_matcher(label_selector: str | None, field_selector: str | None) -> Matc
         return True
 
     return match
+
+
+def matches_label_selector(selector: Any, labels: dict[str, str]) -> bool:
+    """Whether ``labels`` satisfy a structured ``LabelSelector`` (absent: everything)."""
+    if not isinstance(selector, dict):
+        return True
+    for key, value in (selector.get("matchLabels") or {}).items():
+        if labels.get(key) != value:
+            return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+        present = key in labels
+        if (op == "In" and not (present and labels[key] in values)) or \
+                (op == "NotIn" and present and labels[key] in values) or \
+                (op == "Exists" and not present) or (op == "DoesNotExist" and present):
+            return False
+    return True

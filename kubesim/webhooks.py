@@ -26,6 +26,7 @@ from typing import Any
 import aiohttp
 
 from kubesim.errors import SimError
+from kubesim.selectors import matches_label_selector
 from kubesim.store import Store
 from kubesim.types import ResourceType
 
@@ -59,26 +60,6 @@ class ReviewNeeded(Exception):
         super().__init__(review.operation)
         self.review = review
         self.hooks = hooks
-
-
-def _selector_matches(selector: Any, labels: dict[str, str]) -> bool:
-    if not isinstance(selector, dict):
-        return True
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if labels.get(key) != value:
-            return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
-        present = key in labels
-        if op == "In" and not (present and labels[key] in values):
-            return False
-        if op == "NotIn" and present and labels[key] in values:
-            return False
-        if op == "Exists" and not present:
-            return False
-        if op == "DoesNotExist" and present:
-            return False
-    return True
 
 
 def _labels(obj: Obj | None) -> dict[str, str]:
@@ -122,12 +103,12 @@ def matching(store: Store, review: Review) -> list[Obj]:
         for hook in config.get("webhooks") or []:
             if not any(_rule_matches(r, review) for r in hook.get("rules") or []):
                 continue
-            if ns_labels is not None and not _selector_matches(hook.get("namespaceSelector"),
+            if ns_labels is not None and not matches_label_selector(hook.get("namespaceSelector"),
                                                                ns_labels):
                 continue
             selector = hook.get("objectSelector")
-            if not (_selector_matches(selector, _labels(review.obj))
-                    or _selector_matches(selector, _labels(review.old))):
+            if not (matches_label_selector(selector, _labels(review.obj))
+                    or matches_label_selector(selector, _labels(review.old))):
                 continue
             found.append(hook)
     return found

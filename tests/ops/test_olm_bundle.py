@@ -172,12 +172,17 @@ def test_bundle_layout_and_image() -> None:
     assert service == load(ROOT / "manifests" / "service.yaml")
 
 
-def test_check_fails_when_stale_and_csv_repairs(tmp_path: Path) -> None:
-    project = tmp_path / "project"
+def copy_project(project: Path) -> Path:
+    """The files `autopilot csv` reads and writes, copied to ``project``."""
     for rel in ("manifests", "bundle"):
         shutil.copytree(ROOT / rel, project / rel)
     for rel in ("README.md", "pyproject.toml", "Containerfile.bundle"):
         shutil.copy(ROOT / rel, project / rel)
+    return project
+
+
+def test_check_fails_when_stale_and_csv_repairs(tmp_path: Path) -> None:
+    project = copy_project(tmp_path / "project")
     assert run_command("csv", "--check", "--project", str(project)).code == 0
     deployment = project / "manifests" / "deployment.yaml"
     deployment.write_text(deployment.read_text().replace("memory: 96Mi", "memory: 128Mi"))
@@ -197,11 +202,7 @@ def test_bad_input_is_one_line(tmp_path: Path) -> None:
 
 def test_a_cluster_wide_lease_grant_is_refused(tmp_path: Path) -> None:
     """Leader election stays namespaced: `autopilot csv` refuses a ClusterRole with leases."""
-    project = tmp_path / "project"
-    for rel in ("manifests", "bundle"):
-        shutil.copytree(ROOT / rel, project / rel)
-    for rel in ("README.md", "pyproject.toml", "Containerfile.bundle"):
-        shutil.copy(ROOT / rel, project / rel)
+    project = copy_project(tmp_path / "project")
     role_file = project / "manifests" / "rbac" / "clusterrole.yaml"
     role = load(role_file)
     role["rules"].append({"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
