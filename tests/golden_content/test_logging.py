@@ -141,10 +141,13 @@ def test_forwarder_with_audit(golden: GoldenState) -> None:
     hco = make_hco({P + "enable-logging": "true", P + "enable-audit-logging": "true"})
     spec = one(golden, "logging-clusterlogforwarder", context(hco))["spec"]
     audit = next(p for p in spec["pipelines"] if p["name"] == "audit-logstore")
-    assert audit["inputRefs"] == ["audit"] and audit["filterRefs"] == ["audit-noise"]
-    noise = next(f for f in spec["filters"] if f["name"] == "audit-noise")
-    assert noise["type"] == "kubeAPIAudit"
-    assert noise["kubeAPIAudit"]["omitStages"] == ["RequestReceived"]
+    assert audit["inputRefs"] == ["audit"]
+    assert audit["filterRefs"] == ["audit-policy", "audit-drop-noise"]
+    policy = next(f for f in spec["filters"] if f["name"] == "audit-policy")
+    assert policy["type"] == "kubeAPIAudit"
+    assert policy["kubeAPIAudit"]["omitStages"] == ["RequestReceived"]
+    # Empty, not unset: unset means the default [404, 409, 422, 429].
+    assert policy["kubeAPIAudit"]["omitResponseCodes"] == []
 
 
 @pytest.mark.parametrize(

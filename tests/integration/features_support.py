@@ -194,7 +194,7 @@ def _thp(obj: dict[str, Any]) -> None:
 def _vm_drain(obj: dict[str, Any]) -> None:
     unit = units(obj)["vm-drain-shutdown-inhibitor.service"]
     assert unit["enabled"] is True and "--timeout 120 --interval 2" in unit["contents"], unit
-    assert "/etc/systemd/logind.conf.d/99-vm-drain-shutdown-inhibitor.conf" in files(obj), obj
+    assert "/etc/systemd/logind.conf.d/10-inhibit-delay.conf" in files(obj), obj
 
 
 def _mtv(obj: dict[str, Any]) -> None:
