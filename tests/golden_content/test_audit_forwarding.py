@@ -51,13 +51,12 @@ def _rule_matches(rule: dict[str, Any], ev: dict[str, Any]) -> bool:
     if "verbs" in rule and ev["verb"] not in rule["verbs"]:
         return False
     ref = ev.get("objectRef")
-    if "resources" in rule:
-        if ref is None or not any(
-            (r.get("group") or "") == (ref.get("apiGroup") or "")
-            and (not r.get("resources") or ref["resource"] in r["resources"])
-            for r in rule["resources"]
-        ):
-            return False
+    if "resources" in rule and (ref is None or not any(
+        (r.get("group") or "") == (ref.get("apiGroup") or "")
+        and (not r.get("resources") or ref["resource"] in r["resources"])
+        for r in rule["resources"]
+    )):
+        return False
     if "namespaces" in rule and (ref is None or ref.get("namespace") not in rule["namespaces"]):
         return False
     if "nonResourceURLs" in rule:

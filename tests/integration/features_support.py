@@ -19,7 +19,6 @@ from ruamel.yaml import YAML
 from tests.support.platform import CRDS, HCO_NS, PROJECT, SHARED
 
 GOLDEN = PROJECT / "golden_state"
-LOCAL_CRDS = PROJECT / "tests" / "golden_content" / "crds"
 EXPORTER_IMAGE = "registry.example.com/kubevirt/kubevirt-metrics-exporter@sha256:" + "ab" * 32
 
 Check = Callable[[dict[str, Any]], None]
@@ -66,7 +65,6 @@ class FeatureCase:
     off_spec: Mapping[str, Any] | None = None
     # Cluster preparation.
     kinds: tuple[str, ...] = ()  # CRDS table kinds (published schemas when at hand)
-    local_crds: tuple[str, ...] = ()  # minimal CRDs under tests/golden_content/crds
     namespaces: tuple[str, ...] = ()
     nodes: tuple[dict[str, Any], ...] = ()
     existing: tuple[tuple[str, dict[str, Any]], ...] = ()  # (collection path, body)
@@ -456,9 +454,7 @@ CASES: tuple[FeatureCase, ...] = (
     ),
     FeatureCase(
         feature="logging",
-        kinds=("UIPlugin",),
-        local_crds=("lokistacks.loki.grafana.com.yaml",
-                    "clusterlogforwarders.observability.openshift.io.yaml"),
+        kinds=("UIPlugin", "LokiStack", "ClusterLogForwarder"),
         namespaces=("openshift-logging",),
         nodes=tuple(node(f"worker-{i}", "worker") for i in range(4)),
         existing=(("/apis/storage.k8s.io/v1/storageclasses", {
@@ -507,9 +503,8 @@ CASES: tuple[FeatureCase, ...] = (
     ),
     FeatureCase(
         feature="kubevirt-metrics-exporter",
-        kinds=("PrometheusRule", "PersesDashboard", "PersesDatasource"),
-        local_crds=("securitycontextconstraints.security.openshift.io.yaml",
-                    "podmonitors.monitoring.coreos.com.yaml"),
+        kinds=("PrometheusRule", "PersesDashboard", "PersesDatasource",
+               "SecurityContextConstraints", "PodMonitor"),
         env={"RELATED_IMAGE_KUBEVIRT_METRICS_EXPORTER": EXPORTER_IMAGE},
         annotations={"platform.kubevirt.io/kubevirt-metrics-exporter-env": EXPORTER_ENV},
         switch={"platform.kubevirt.io/enable-kubevirt-metrics-exporter": "true"},
