@@ -224,8 +224,9 @@ def _clf(obj: dict[str, Any]) -> None:
     spec = spec_of(obj)
     assert spec["serviceAccount"]["name"] == "collector", spec
     pipelines = {p["name"]: p for p in spec["pipelines"]}
-    assert pipelines["default-logstore"]["filterRefs"] == ["drop-debug", "drop-health-probes"]
-    assert pipelines["audit-logstore"]["inputRefs"] == ["audit"], pipelines
+    assert pipelines["infra-logs"]["filterRefs"] == ["drop-debug-infra", "drop-health-probes"]
+    assert pipelines["app-logs"]["filterRefs"] == ["drop-health-probes"], pipelines
+    assert pipelines["audit-logs"]["inputRefs"] == ["audit"], pipelines
     assert spec["outputs"][0]["lokiStack"]["target"]["name"] == "logging-loki", spec
 
 
