@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 from autopilot.golden.catalog import GoldenState
-from autopilot.golden.kinds import plural_of
+from autopilot.golden.kinds import all_on_contexts, plural_of
 from autopilot.golden.lookups import Lookups, OfflineLookups
+from autopilot.golden.render import render_asset
 
 from .rendering import (
     SHARED,
@@ -32,24 +33,6 @@ from .rendering import (
 )
 from .test_feature_switches import SWITCHES
 
-SHARED_CRDS = (
-    "openshift/machineconfig-crd.yaml",
-    "openshift/kubeletconfig-crd.yaml",
-    "openshift/operator.openshift.io_kubedeschedulers.yaml",
-    "prometheus/monitoring.coreos.com_prometheusrules.yaml",
-    "observability/observability.openshift.io_uiplugins.yaml",
-    "observability/perses.dev_persesdashboards.yaml",
-    "observability/perses.dev_persesdatasources.yaml",
-    "remediation/nodehealthchecks.remediation.medik8s.io.yaml",
-    "remediation/storagebasedremediationconfigs.storage-based-remediation.medik8s.io.yaml",
-    "operators/forklift.konveyor.io_forkliftcontrollers.yaml",
-    "operators/metallb.io_metallbs.yaml",
-    "inflightoperations/ifo.kubevirt.io_operationrulesets.yaml",
-    "observability/loki.grafana.com_lokistacks.yaml",
-    "observability/observability.openshift.io_clusterlogforwarders.yaml",
-    "openshift/securitycontextconstraints-crd.yaml",
-    "prometheus/monitoring.coreos.com_podmonitors.yaml",
-)
 P = "platform.kubevirt.io/"
 
 
@@ -75,9 +58,20 @@ def variants() -> Iterator[tuple[dict[str, Any], dict[str, Any], Lookups]]:
 
 
 def rendered_objects(golden: GoldenState) -> list[tuple[str, dict[str, Any]]]:
-    """(asset, object) for every distinct object of this content's features."""
+    """(asset, object) for every distinct object of every variant of the golden state.
+
+    The content features' switch variants above, then every asset of the catalogue in
+    every topology it knows with every condition on (``all_on_contexts``).
+    """
     seen: set[str] = set()
     out = []
+
+    def add(asset: str, obj: dict[str, Any]) -> None:
+        key = json.dumps(obj, sort_keys=True)
+        if key not in seen:
+            seen.add(key)
+            out.append((asset, obj))
+
     for hco, node_opts, lookups in variants():
         ctx = context(hco, nodes=make_nodes(**node_opts))
         for feature in sorted(SWITCHES):
@@ -85,11 +79,20 @@ def rendered_objects(golden: GoldenState) -> list[tuple[str, dict[str, Any]]]:
                 result = plan(golden, asset.name, ctx, lookups=lookups)
                 assert result.error is None, result.error
                 for obj in result.objects:
-                    key = json.dumps(obj, sort_keys=True)
-                    if key not in seen:
-                        seen.add(key)
-                        out.append((asset.name, obj))
+                    add(asset.name, obj)
+    storage = snapshot(storage_class_object())
+    for ctx in all_on_contexts(golden):
+        for asset in golden.assets:
+            for obj in render_asset(golden, asset, ctx, lookups=storage):
+                add(asset.name, obj)
     return out
+
+
+def storage_class_object() -> dict[str, Any]:
+    """A default StorageClass, so every asset renders (the LokiStack needs one)."""
+    return {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+            "metadata": {"name": "standard", "annotations": {
+                "storageclass.kubernetes.io/is-default-class": "true"}}}
 
 
 def api_path(golden: GoldenState, obj: dict[str, Any]) -> str:
@@ -121,7 +124,7 @@ def prepared_cluster(request: pytest.FixtureRequest, objects: list[dict[str, Any
     if not (SHARED / "crds").is_dir():
         pytest.skip("../shared/crds is absent: the published CRD schemas are not available")
     cluster = request.getfixturevalue("cluster")
-    cluster.install_crds(*(SHARED / "crds" / rel for rel in SHARED_CRDS))
+    cluster.install_crds(*sorted((SHARED / "crds").rglob("*.yaml")), timeout=180.0)
     namespaces = {o["metadata"]["namespace"] for o in objects if o["metadata"].get("namespace")}
     for namespace in sorted(namespaces):
         status, body = cluster.api(
@@ -162,6 +165,7 @@ def test_rendered_objects_pass_the_real_schemas(
     assert not failures, "\n".join(failures)
 
 
+@pytest.mark.apiserver  # asks for the cluster fixture at run time
 def test_the_schema_check_catches_bad_objects(
     golden: GoldenState, request: pytest.FixtureRequest
 ) -> None:
@@ -174,6 +178,12 @@ def test_the_schema_check_catches_bad_objects(
     misspelt["spec"]["deschedulingIntervalSecs"] = 60
     assert dry_run_problem(cluster, golden, misspelt) is not None
     assert dry_run_problem(cluster, golden, objects["KubeDescheduler"]) is None
+    # The reference's SCC: the published CRD requires priority (nullable, but required).
+    no_priority = copy.deepcopy(objects["SecurityContextConstraints"])
+    del no_priority["priority"]
+    problem = dry_run_problem(cluster, golden, no_priority)
+    assert problem is not None and "priority" in problem, problem
+    assert dry_run_problem(cluster, golden, objects["SecurityContextConstraints"]) is None
 
 
 def test_every_object_belongs_to_exactly_one_asset(golden: GoldenState) -> None:
