@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 
 from tests.support.controller import PROJECT
-from tests.support.platform import BASE_KINDS, HCO_NS, HCO_PATH, Platform
+from tests.support.platform import HCO_NS, HCO_PATH, Platform
 from tests.support.wait import eventually_sync
+from tests.support.webhook import DenyingWebhook, rule
 
 P = "platform.kubevirt.io/"
 SWITCHES = {
@@ -154,3 +155,46 @@ def test_plan_after_convergence_then_after_tampering(pools_cluster: Any, platfor
     diff = changed[0]["diff"]
     assert "-    app: someone-else" in diff and "+    app: virt-platform-autopilot" in diff, diff
     assert "managedFields" not in diff and "resourceVersion" not in diff, diff
+
+
+def test_a_webhook_denial_shows_as_would_fail(pools_cluster: Any,
+                                              webhook: DenyingWebhook) -> None:
+    cluster = pools_cluster
+    denial = "servicemonitors are frozen by policy"
+    webhook.deny("ServiceMonitor", denial)
+    webhook.register(cluster, "freeze.autopilot.test",
+                     rules=[rule("monitoring.coreos.com", "servicemonitors")])
+    webhook.wait_in_force(cluster, "POST", f"/apis/monitoring.coreos.com/v1/namespaces/{HCO_NS}"
+                          "/servicemonitors", {
+                              "apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
+                              "metadata": {"name": "probe"},
+                              "spec": {"selector": {}, "endpoints": []}})
+    code, doc = plan_json(cluster, "--enable")
+    assert code == 2, doc  # as kubectl diff: the server would refuse an object
+    [failed] = [c for c in doc["changes"] if c["action"] == "would fail"]
+    assert (failed["kind"], failed["name"]) == ("ServiceMonitor", SVC_NAME), failed
+    assert 'admission webhook "freeze.autopilot.test" denied the request' in failed["note"]
+    assert denial in failed["note"], failed
+    # The webhook was asked about a dry run only; the rest of the plan is still there.
+    assert all(s.dry_run for s in webhook.seen if s.object_name == SVC_NAME), webhook.seen
+    assert ("Service", SVC_NAME) in by_action(doc, "create")
+
+
+def test_a_tombstone_shows_the_delete_it_would_make(pools_cluster: Any) -> None:
+    cluster = pools_cluster
+    path = "/apis/observability.openshift.io/v1alpha1/uiplugins"
+    status, out = cluster.api("POST", path, body={
+        "apiVersion": "observability.openshift.io/v1alpha1", "kind": "UIPlugin",
+        "metadata": {"name": "kubevirt-plugin",
+                     "labels": {P + "managed-by": "virt-platform-autopilot"}},
+        "spec": {"type": "Logging", "logging": {"lokiStack": {"name": "x"}}}})
+    assert status == 201, out
+    code, doc = plan_json(cluster, "--enable")
+    assert code == 1, doc
+    assert by_action(doc, "delete") == {("UIPlugin", "kubevirt-plugin")}, doc
+    assert cluster.api("GET", f"{path}/kubevirt-plugin")[0] == 200
+    # Not ours (no ownership label): the sweep would leave it, so would the plan.
+    Platform(cluster).patch(f"{path}/kubevirt-plugin",
+                            {"metadata": {"labels": {P + "managed-by": None}}})
+    code, doc = plan_json(cluster, "--enable")
+    assert not by_action(doc, "delete"), doc
