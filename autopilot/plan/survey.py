@@ -23,6 +23,7 @@ from autopilot.golden import plan as gplan
 from autopilot.golden.catalog import GoldenState
 from autopilot.golden.gate import activation_for
 from autopilot.golden.live import LiveLookups, read_inputs
+from autopilot.golden.tombstones import Tombstone
 from autopilot.kube.client import ApiError, KubeClient
 from autopilot.kube.discovery import RestMapper
 from autopilot.kube.resources import ObjectRef
@@ -89,7 +90,7 @@ async def survey(
     assets = [golden.asset(asset)] if asset else None
     plans = await asyncio.to_thread(gplan.plan_inputs, golden, inputs, assets=assets,
                                     activation=gate)
-    rendered: set[ObjectRef] = set()
+    rendered: dict[ObjectRef, str] = {}  # what the controller would manage, by asset
     for one in plans:
         plan.changes += await _asset_changes(client, mapper, one, exclusions, rendered)
     if asset is None:
@@ -113,7 +114,7 @@ def _exclusions(hco: dict[str, Any], golden: GoldenState,
 
 async def _asset_changes(
     client: KubeClient, mapper: RestMapper, one: gplan.AssetPlan,
-    exclusions: list[overrides.Exclusion], rendered: set[ObjectRef],
+    exclusions: list[overrides.Exclusion], rendered: dict[ObjectRef, str],
 ) -> list[ch.Change]:
     name = one.asset.name
     if one.error:
@@ -127,7 +128,6 @@ async def _asset_changes(
                           note=f"CRD {one.asset.gate_crd} is not installed; applied once it is")]
     out: list[ch.Change] = []
     for obj in one.objects:
-        rendered.add(ObjectRef.of(obj))
         res = mapper.lookup(str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
         if overrides.is_excluded(obj, exclusions):
             out.append(ch.Change.of(ch.EXCLUDED, asset=name, obj=obj,
@@ -137,6 +137,7 @@ async def _asset_changes(
                                     note=f"{obj.get('kind')} ({obj.get('apiVersion')}) is not "
                                          "served (CRD missing); applied once it is"))
         else:
+            rendered[ObjectRef.of(obj)] = name
             out.append(await ch.object_change(client, asset=name, desired=obj, res=res))
     return out
 
@@ -148,13 +149,23 @@ async def _crd_exists(client: KubeClient, name: str) -> bool:
         return False
 
 
+def _replaced_here(tomb: Tombstone, rendered: dict[ObjectRef, str]) -> bool:
+    """Whether the tombstone's replacement (``after``) would be managed on this cluster;
+    when it would not, the sweep keeps the old object on purpose."""
+    after = tomb.after
+    return after is None or any(
+        asset == after.asset and after.matches(kind=ref.kind, name=ref.name,
+                                               namespace=ref.namespace)
+        for ref, asset in rendered.items())
+
+
 async def _tombstones(client: KubeClient, mapper: RestMapper, golden: GoldenState,
-                      rendered: set[ObjectRef]) -> list[ch.Change]:
+                      rendered: dict[ObjectRef, str]) -> list[ch.Change]:
     out: list[ch.Change] = []
     for tomb in golden.tombstones:
         res = mapper.lookup(tomb.api_version, tomb.kind)
-        if res is None:
-            continue  # kind not installed: nothing to delete
+        if res is None or not _replaced_here(tomb, rendered):
+            continue  # kind not installed, or kept until its replacement is managed
         try:
             live = await client.get(res, tomb.name, namespace=tomb.namespace or None)
         except ApiError as exc:

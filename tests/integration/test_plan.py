@@ -180,21 +180,24 @@ def test_a_webhook_denial_shows_as_would_fail(pools_cluster: Any,
     assert ("Service", SVC_NAME) in by_action(doc, "create")
 
 
-def test_a_tombstone_shows_the_delete_it_would_make(pools_cluster: Any) -> None:
+def test_a_tombstone_shows_the_delete_it_would_make(pools_cluster: Any,
+                                                    platform: Platform) -> None:
     cluster = pools_cluster
-    path = "/apis/observability.openshift.io/v1alpha1/uiplugins"
+    platform.install("NodeHealthCheck")
+    path = "/apis/remediation.medik8s.io/v1alpha1/nodehealthchecks"
     status, out = cluster.api("POST", path, body={
-        "apiVersion": "observability.openshift.io/v1alpha1", "kind": "UIPlugin",
-        "metadata": {"name": "kubevirt-plugin",
+        "apiVersion": "remediation.medik8s.io/v1alpha1", "kind": "NodeHealthCheck",
+        "metadata": {"name": "virt-node-health-check",
                      "labels": {P + "managed-by": "virt-platform-autopilot"}},
-        "spec": {"type": "Logging", "logging": {"lokiStack": {"name": "x"}}}})
-    assert status == 201, out
+        "spec": {"selector": {"matchExpressions": [
+            {"key": "node-role.kubernetes.io/worker", "operator": "Exists"}]}}})
+    assert status == 201, out.get("message")
     code, doc = plan_json(cluster, "--enable")
     assert code == 1, doc
-    assert by_action(doc, "delete") == {("UIPlugin", "kubevirt-plugin")}, doc
-    assert cluster.api("GET", f"{path}/kubevirt-plugin")[0] == 200
+    assert by_action(doc, "delete") == {("NodeHealthCheck", "virt-node-health-check")}, doc
+    assert cluster.api("GET", f"{path}/virt-node-health-check")[0] == 200
     # Not ours (no ownership label): the sweep would leave it, so would the plan.
-    Platform(cluster).patch(f"{path}/kubevirt-plugin",
-                            {"metadata": {"labels": {P + "managed-by": None}}})
+    platform.patch(f"{path}/virt-node-health-check",
+                   {"metadata": {"labels": {P + "managed-by": None}}})
     code, doc = plan_json(cluster, "--enable")
     assert not by_action(doc, "delete"), doc
