@@ -78,6 +78,8 @@ class RunConfig:
     debug_bind_address: str = "127.0.0.1:8081"
     workers: int = 2
     edit_war_window: float = 600.0
+    # Report what would be applied, write nothing (``--observe``).
+    observe: bool = False
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -111,6 +113,10 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="an object whose fields another writer takes back 5 times within "
                              "this window is paused as an edit war "
                              f"(default {DEFAULT_EDIT_WAR_WINDOW})")
+    parser.add_argument("--observe", action="store_true",
+                        help="watch, detect drift and report it, but write nothing: every apply "
+                             "becomes a server-side dry run logged as 'would apply' (no events, "
+                             "no pause annotations, no tombstone deletes, no leader election)")
 
 
 def _bind(flag: str, value: str, *, may_be_empty: bool) -> str:
@@ -191,7 +197,10 @@ def config_from_args(args: argparse.Namespace, *, isatty: bool | None = None) ->
     return RunConfig(
         kubeconfig=kubeconfig,
         namespace=namespace,
-        leader_elect=leader_elect,
+        # An observer writes nothing, so it needs no leader; it must never hold the
+        # Lease a writing instance waits for.
+        leader_elect=leader_elect and not getattr(args, "observe", False),
+        observe=bool(getattr(args, "observe", False)),
         resync_period=resync,
         log_format=fmt,
         log_level=level,

@@ -11,13 +11,12 @@ change; its unified diff is what a user reads.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from autopilot.engine import drift, overrides
 from autopilot.engine.customize import customize
-from autopilot.golden.templating import to_yaml
+from autopilot.engine.textdiff import unified_diff
 from autopilot.kube.client import ApiError, KubeClient
 from autopilot.kube.resources import ObjectRef, ResourceInfo
 
@@ -66,15 +65,6 @@ class Change:
             return f"asset {self.asset}"
         where = f"{self.namespace}/" if self.namespace else ""
         return f"{self.kind} {where}{self.name}"
-
-
-def unified_diff(before: dict[str, Any] | None, after: dict[str, Any] | None,
-                 *, title: str) -> str:
-    """A unified diff of two normalised objects as YAML ("" when equal)."""
-    old = (to_yaml(before) + "\n").splitlines(keepends=True) if before is not None else []
-    new = (to_yaml(after) + "\n").splitlines(keepends=True) if after is not None else []
-    return "".join(difflib.unified_diff(old, new, fromfile=f"live/{title}",
-                                        tofile=f"applied/{title}"))
 
 
 async def object_change(
