@@ -65,25 +65,38 @@ def pool(name: str) -> dict[str, Any]:
                      "nodeSelector": {"matchLabels": {f"node-role.kubernetes.io/{name}": ""}}}}
 
 
-@pytest.fixture
-def pools_cluster(cluster: Any, platform: Platform) -> Any:
-    """Three masters and three workers, their pools, and the HCO (autopilot not on)."""
+def build_pools(cluster: Any, platform: Platform, *, schedulable_masters: bool) -> Any:
+    """Three masters and three workers, their pools, and the HCO (autopilot not on).
+
+    Schedulable masters carry the worker role too, as OpenShift labels them; the MCO
+    keeps them in the master pool.
+    """
     platform.install("MachineConfigPool")
     for role in ("master", "worker"):
         for i in range(3):
             labels = {f"node-role.kubernetes.io/{role}": ""}
+            taints = []
             if role == "master":
                 labels["node-role.kubernetes.io/control-plane"] = ""
+                if schedulable_masters:
+                    labels["node-role.kubernetes.io/worker"] = ""
+                else:
+                    taints = [{"key": "node-role.kubernetes.io/master", "effect": "NoSchedule"}]
             status, out = cluster.api("POST", "/api/v1/nodes", body={
                 "apiVersion": "v1", "kind": "Node",
                 "metadata": {"name": f"{role}-{i}", "labels": labels},
-                "spec": {"taints": [{"key": "node-role.kubernetes.io/master",
-                                     "effect": "NoSchedule"}] if role == "master" else []}})
+                "spec": {"taints": taints}})
             assert status == 201, out
         status, out = cluster.api("POST", f"{MCO}/machineconfigpools", body=pool(role))
         assert status == 201, out
     platform.create_hco(SWITCHES)
     return cluster
+
+
+@pytest.fixture
+def pools_cluster(cluster: Any, platform: Platform) -> Any:
+    """Dedicated masters (no master asset applies) and three workers."""
+    return build_pools(cluster, platform, schedulable_masters=False)
 
 
 def by_action(doc: dict[str, Any], action: str) -> set[tuple[str, str]]:
@@ -120,6 +133,22 @@ def test_plan_enable_lists_creates_and_the_worker_reboots(pools_cluster: Any) ->
     assert "worker: 3 node(s) reboot (worker-0, worker-1, worker-2)" in text.stdout
     assert text.stdout.rstrip().splitlines()[-1].endswith(
         "Pools that roll: 1 (worker). Nodes that reboot: 3."), text.stdout
+
+
+def test_schedulable_masters_roll_the_master_pool_too(cluster: Any,
+                                                      platform: Platform) -> None:
+    build_pools(cluster, platform, schedulable_masters=True)
+    code, doc = plan_json(cluster, "--enable")
+    assert code == 1, doc
+    created = by_action(doc, "create")
+    assert {("MachineConfig", "99-master-ksm-zero-only"),
+            ("MachineConfig", "99-master-thp-tuning")} <= created, created
+    rolls = {p["name"]: (p["action"], p["nodes"]) for p in doc["pools"]}
+    assert rolls == {"master": ("reboot", ["master-0", "master-1", "master-2"]),
+                     "worker": ("reboot", ["worker-0", "worker-1", "worker-2"])}, rolls
+    assert len(doc["summary"]["nodesRebooting"]) == 6
+    master_mcs = [c for c in doc["changes"] if c.get("name") == "99-master-thp-tuning"]
+    assert master_mcs[0]["pools"] == ["master"], master_mcs
 
 
 def test_plan_without_enable_on_an_idle_hco_changes_nothing(pools_cluster: Any) -> None:
