@@ -185,6 +185,18 @@ def test_plan_after_convergence_then_after_tampering(pools_cluster: Any, platfor
     assert "-    app: someone-else" in diff and "+    app: virt-platform-autopilot" in diff, diff
     assert "managedFields" not in diff and "resourceVersion" not in diff, diff
 
+    # Paused: left alone, so nothing would change.
+    platform.patch(SVC, {"metadata": {"annotations": {P + "reconcile-paused": "true"}}})
+    code, doc = plan_json(cluster)
+    assert code == 0, doc
+    assert by_action(doc, "paused") == {("Service", SVC_NAME)}, doc
+    # Excluded by disabled-resources: listed as such, nothing would change either.
+    platform.patch(SVC, {"metadata": {"annotations": {P + "reconcile-paused": None}}})
+    platform.annotate_hco({P + "disabled-resources": f"- kind: Service\n  name: {SVC_NAME}\n"})
+    code, doc = plan_json(cluster)
+    assert code == 0, doc
+    assert by_action(doc, "excluded") == {("Service", SVC_NAME)}, doc
+
 
 def test_a_webhook_denial_shows_as_would_fail(pools_cluster: Any,
                                               webhook: DenyingWebhook) -> None:
