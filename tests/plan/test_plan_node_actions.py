@@ -10,6 +10,7 @@ Changes between two versions are checked against the MCO's documented rules.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -80,14 +81,21 @@ def golden_node_objects() -> list[dict[str, Any]]:
     return [o for p in plans for o in p.objects if o["kind"] in ("MachineConfig", "KubeletConfig")]
 
 
-def mco_check(objects: list[dict[str, Any]], tmp_path: Path) -> dict[tuple[str, str], str]:
+@pytest.fixture(scope="module")
+def unpacked(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the checker's binary is unpacked, once for the module."""
+    return tmp_path_factory.mktemp("mco-check")
+
+
+def mco_check(objects: list[dict[str, Any]], tmp_path: Path,
+              unpacked: Path) -> dict[tuple[str, str], str]:
     """The MCO's answer per object: what each node does when it is applied."""
     shared = require_shared()
     path = tmp_path / "objects.json"
     path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}))
     proc = subprocess.run([str(shared / "mco-check" / "run"), str(path)], capture_output=True,
                           text=True, timeout=300, check=False,
-                          env={"MCO_CHECK_DIR": str(tmp_path / "mco"), "PATH": "/usr/bin:/bin"})
+                          env={**os.environ, "MCO_CHECK_DIR": str(unpacked)})
     assert proc.returncode == 0, proc.stdout + proc.stderr
     answers = {}
     for line in proc.stdout.splitlines():
@@ -98,22 +106,22 @@ def mco_check(objects: list[dict[str, Any]], tmp_path: Path) -> dict[tuple[str, 
     return answers
 
 
-def test_golden_state_node_objects_agree_with_the_mco(tmp_path: Path) -> None:
+def test_golden_state_node_objects_agree_with_the_mco(tmp_path: Path, unpacked: Path) -> None:
     objects = golden_node_objects()
     # Nine MachineConfigs and two KubeletConfigs with every opt-in on a PCI cluster.
     kinds = [o["kind"] for o in objects]
     assert (kinds.count("MachineConfig"), kinds.count("KubeletConfig")) == (9, 2), objects
-    theirs = mco_check(objects, tmp_path)
+    theirs = mco_check(objects, tmp_path, unpacked)
     ours = {(o["kind"], o["metadata"]["name"]): action_for(o["kind"], None, o) for o in objects}
     assert ours == theirs
 
 
-def test_each_path_class_agrees_with_the_mco(tmp_path: Path) -> None:
+def test_each_path_class_agrees_with_the_mco(tmp_path: Path, unpacked: Path) -> None:
     objects = [machineconfig(f"example-{i}", files=[path]) for i, path in enumerate(PATHS)]
     objects += [machineconfig("ssh-keys", passwd=True), machineconfig("empty"),
                 machineconfig("unit", units=("example.service",)),
                 machineconfig("kargs", kargs=("example=1",))]
-    theirs = mco_check(objects, tmp_path)
+    theirs = mco_check(objects, tmp_path, unpacked)
     ours = {("MachineConfig", o["metadata"]["name"]): machineconfig_action(None, o)
             for o in objects}
     assert ours == theirs
