@@ -242,3 +242,37 @@ def test_a_tombstone_shows_the_delete_it_would_make(pools_cluster: Any,
                    {"metadata": {"labels": {P + "managed-by": None}}})
     code, doc = plan_json(cluster, "--enable")
     assert not by_action(doc, "delete"), doc
+
+
+def test_a_reader_who_may_not_write_sees_would_fail(pools_cluster: Any) -> None:
+    """RBAC: the dry run needs the same rights as the apply; the server's refusal is shown."""
+    cluster = pools_cluster
+    name = "plan-reader"
+    role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+            "metadata": {"name": name},
+            "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list"]}]}
+    binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+               "metadata": {"name": name},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                           "name": name},
+               "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User",
+                             "name": cluster.limited_user}]}
+    for path, body in (("clusterroles", role), ("clusterrolebindings", binding)):
+        status, out = cluster.api("POST", f"/apis/rbac.authorization.k8s.io/v1/{path}", body=body)
+        assert status == 201, out
+    kubeconfig = cluster.kubeconfig_for(cluster.limited_token, cluster.limited_user)
+    def reader_plan() -> subprocess.CompletedProcess[str] | None:
+        proc = subprocess.run(
+            [sys.executable, "-m", "autopilot", "plan", "--kubeconfig", str(kubeconfig),
+             "--enable", "-o", "json"], cwd=PROJECT, capture_output=True, text=True,
+            timeout=180, check=False)
+        return proc if proc.returncode == 2 and proc.stdout else None
+
+    proc = eventually_sync(reader_plan, timeout=60,
+                           what="the reader's plan runs (its binding in force)")
+    doc = json.loads(proc.stdout)
+    failed = [c for c in doc["changes"] if c["action"] == "would fail"]
+    assert ("Service", SVC_NAME) in {(c["kind"], c["name"]) for c in failed}, doc
+    note = next(c["note"] for c in failed if c["kind"] == "Service")
+    assert "forbidden" in note and cluster.limited_user in note, note
+    assert not by_action(doc, "create"), doc
