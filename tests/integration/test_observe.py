@@ -36,7 +36,8 @@ def test_observe_reports_drift_and_writes_nothing(platform: Platform, controller
     for kind, name in (("Service", SVC_NAME), ("ServiceMonitor", SVC_NAME),
                        ("PrometheusRule", RULE_NAME)):
         eventually_sync(lambda k=kind, n=name: writer.metric(  # type: ignore[misc]
-            COMPLIANCE, kind=k, name=n, namespace=HCO_NS) == 1, what=f"{kind} compliant")
+            COMPLIANCE, kind=k, name=n, namespace=HCO_NS) == 1, timeout=60,
+            what=f"{kind} compliant")
     writer.stop()
     platform.patch(SVC, {"spec": {"selector": {"app": "someone-else"}}})
     assert cluster.api("DELETE", SM)[0] == 200
@@ -45,11 +46,13 @@ def test_observe_reports_drift_and_writes_nothing(platform: Platform, controller
     observer = controller("--observe", "--leader-elect")
     for name, kind in ((SVC_NAME, "Service"), (SVC_NAME, "ServiceMonitor")):
         eventually_sync(lambda k=kind, n=name: observer.metric(  # type: ignore[misc]
-            COMPLIANCE, kind=k, name=n, namespace=HCO_NS) == 0, what=f"{kind} reported drifted")
+            COMPLIANCE, kind=k, name=n, namespace=HCO_NS) == 0, timeout=60,
+            what=f"{kind} reported drifted")
     eventually_sync(lambda: observer.metric(COMPLIANCE, kind="PrometheusRule", name=RULE_NAME,
-                                            namespace=HCO_NS) == 1, what="untouched rule in sync")
+                                            namespace=HCO_NS) == 1, timeout=60,
+                    what="untouched rule in sync")
     [edited] = eventually_sync(lambda: observer.log_lines("would apply", kind="Service"),
-                               what="'would apply' for the Service")
+                               timeout=60, what="'would apply' for the Service")
     assert edited["created"] is False
     assert "-    app: someone-else" in edited["diff"], edited["diff"]
     assert "+    app: virt-platform-autopilot" in edited["diff"], edited["diff"]

@@ -172,7 +172,7 @@ def test_plan_after_convergence_then_after_tampering(pools_cluster: Any, platfor
     c = controller()
     eventually_sync(lambda: c.metric(COMPLIANCE, kind="Service", name=SVC_NAME,
                                      namespace=HCO_NS) == 1, what="Service compliant")
-    eventually_sync(lambda: plan(cluster).returncode == 0, timeout=60,
+    eventually_sync(lambda: plan(cluster).returncode == 0, timeout=120,
                     what="plan exits 0 once the controller converged")
     c.stop()
     platform.patch(SVC, {"spec": {"selector": {"app": "someone-else"}}})
