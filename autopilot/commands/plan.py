@@ -22,7 +22,8 @@ from autopilot.plan import changes as ch
 from autopilot.plan.report import format_json, format_text
 from autopilot.plan.survey import Plan, preview_enabled, survey
 
-PLAN_TIMEOUT = 120.0
+# Every request has its own timeout; this bounds the whole plan of a large cluster.
+PLAN_TIMEOUT = 300.0
 EXIT_SAME, EXIT_CHANGES, EXIT_ERROR = 0, 1, 2
 
 
