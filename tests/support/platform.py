@@ -32,6 +32,8 @@ CRDS: dict[str, tuple[str, str, str, str, str]] = {
                       "openshift/machineconfig-crd.yaml"),
     "KubeletConfig": ("machineconfiguration.openshift.io", "v1", "kubeletconfigs", "Cluster",
                       "openshift/kubeletconfig-crd.yaml"),
+    "MachineConfigPool": ("machineconfiguration.openshift.io", "v1", "machineconfigpools",
+                          "Cluster", "openshift/machineconfigpool-crd.yaml"),
     "ServiceMonitor": ("monitoring.coreos.com", "v1", "servicemonitors", "Namespaced",
                        "prometheus/monitoring.coreos.com_servicemonitors.yaml"),
     "PrometheusRule": ("monitoring.coreos.com", "v1", "prometheusrules", "Namespaced",
