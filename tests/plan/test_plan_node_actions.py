@@ -9,11 +9,6 @@ Changes between two versions are checked against the MCO's documented rules.
 
 from __future__ import annotations
 
-import json
-import os
-import re
-import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,7 +25,7 @@ from autopilot.plan.nodeaction import (
     machineconfig_action,
 )
 from tests.golden_content.rendering import context, load, make_hco, make_nodes
-from tests.support.cluster import require_shared
+from tests.support.mco_check import mco_check, require
 
 P = "platform.kubevirt.io/"
 EVERY_OPT_IN = {P + k: "true" for k in (
@@ -48,12 +43,6 @@ PATHS = {
     "/etc/pki/ca-trust/source/anchors/openshift-config-user-ca-bundle.crt": RESTART_CRIO,
     "/etc/sysctl.d/99-example.conf": REBOOT,
 }
-# "ok   MachineConfig/x: pool worker: on apply each node does reboot" or, for a
-# KubeletConfig, "... each node reboots".
-LINE = re.compile(r"^ok\s+(\w+)/(\S+): .*each node (?:does )?(reboot|reboots|reload crio|"
-                  r"restart crio|none)$")
-
-
 def machineconfig(name: str, *, files: tuple[str, ...] | list[str] = (),
                   units: tuple[str, ...] = (), kargs: tuple[str, ...] = (),
                   passwd: bool = False) -> dict[str, Any]:
@@ -81,47 +70,30 @@ def golden_node_objects() -> list[dict[str, Any]]:
     return [o for p in plans for o in p.objects if o["kind"] in ("MachineConfig", "KubeletConfig")]
 
 
-@pytest.fixture(scope="module")
-def unpacked(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Where the checker's binary is unpacked, once for the module."""
-    return tmp_path_factory.mktemp("mco-check")
-
-
-def mco_check(objects: list[dict[str, Any]], tmp_path: Path,
-              unpacked: Path) -> dict[tuple[str, str], str]:
+def mco_actions(objects: list[dict[str, Any]]) -> dict[tuple[str, str], str | None]:
     """The MCO's answer per object: what each node does when it is applied."""
-    shared = require_shared()
-    path = tmp_path / "objects.json"
-    path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}))
-    proc = subprocess.run([str(shared / "mco-check" / "run"), str(path)], capture_output=True,
-                          text=True, timeout=300, check=False,
-                          env={**os.environ, "MCO_CHECK_DIR": str(unpacked)})
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    answers = {}
-    for line in proc.stdout.splitlines():
-        match = LINE.match(line)
-        if match:
-            kind, name, action = match.groups()
-            answers[(kind, name)] = REBOOT if action == "reboots" else action
-    return answers
+    require()
+    verdicts = mco_check(objects)
+    assert all(v.ok for v in verdicts), [v for v in verdicts if not v.ok]
+    return {(v.kind, v.name): v.action for v in verdicts}
 
 
-def test_golden_state_node_objects_agree_with_the_mco(tmp_path: Path, unpacked: Path) -> None:
+def test_golden_state_node_objects_agree_with_the_mco() -> None:
     objects = golden_node_objects()
     # Nine MachineConfigs and two KubeletConfigs with every opt-in on a PCI cluster.
     kinds = [o["kind"] for o in objects]
     assert (kinds.count("MachineConfig"), kinds.count("KubeletConfig")) == (9, 2), objects
-    theirs = mco_check(objects, tmp_path, unpacked)
+    theirs = mco_actions(objects)
     ours = {(o["kind"], o["metadata"]["name"]): action_for(o["kind"], None, o) for o in objects}
     assert ours == theirs
 
 
-def test_each_path_class_agrees_with_the_mco(tmp_path: Path, unpacked: Path) -> None:
+def test_each_path_class_agrees_with_the_mco() -> None:
     objects = [machineconfig(f"example-{i}", files=[path]) for i, path in enumerate(PATHS)]
     objects += [machineconfig("ssh-keys", passwd=True), machineconfig("empty"),
                 machineconfig("unit", units=("example.service",)),
                 machineconfig("kargs", kargs=("example=1",))]
-    theirs = mco_check(objects, tmp_path, unpacked)
+    theirs = mco_actions(objects)
     ours = {("MachineConfig", o["metadata"]["name"]): machineconfig_action(None, o)
             for o in objects}
     assert ours == theirs
