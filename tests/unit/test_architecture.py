@@ -23,6 +23,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("http and flags", ("autopilot.web", "autopilot.config")),
     ("runtime", ("autopilot.runtime",)),
     ("engine and golden", ("autopilot.engine", "autopilot.golden")),
+    ("anti-thrashing", ("autopilot.antithrash",)),
     ("controller", ("autopilot.controller",)),
     # The OLM bundle generator reads manifests only; the csv command is its one user.
     ("commands", ("autopilot.commands", "autopilot.explain", "autopilot.demo", "autopilot.olm")),
