@@ -81,7 +81,10 @@ class Reconciler:
         name = keys.asset_of(key)
         if name is None or not self.golden.has_asset(name):
             return None
-        return await self._asset_pass(self.golden.asset(name), context)
+        try:
+            return await self._asset_pass(self.golden.asset(name), context)
+        finally:
+            log.debug("asset pass done", asset=name)
 
     def plan(self, asset: Asset, context: HcoContext, inputs: RenderInputs) -> gplan.AssetPlan:
         """Plan one asset (runs in a worker thread: templates may look the cluster up)."""
