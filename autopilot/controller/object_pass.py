@@ -101,18 +101,15 @@ class ObjectPass:
         raise AssertionError("the apply step always ends the pass")  # pragma: no cover
 
     async def _read_live(self, one: _Pass) -> Result | None:
-        """Read the live object: from the cache when it can tell, else from the server."""
+        """Read the live object: from the cache when it holds it, else from the server."""
         st, res = one.st, one.res
-        synced, cached = self.view.cached_object(res, namespace=st.ref.namespace,
-                                                 name=st.ref.name)
-        if cached is not None:
-            st.cached = True
-            one.live = cached
+        one.live = self.view.cached_object(res, namespace=st.ref.namespace, name=st.ref.name)
+        if one.live is not None:
             return None
-        if synced and st.cached:
-            return None  # it was in the cache of labelled objects and is gone: recreate it
-        # The cache holds only labelled objects, so until it has shown this one, only a
-        # read tells a missing object (created) from an unlabelled one (adopted).
+        # The cache holds labelled objects only. This read is the adoption read: it tells
+        # a missing object (to create) from one without our label, which is adopted on
+        # the first pass, and left alone if it is paused or unmanaged (a user may hand an
+        # object over and strip our label). Skipping it would overwrite such objects.
         try:
             one.live = await self.client.get(res, st.ref.name, namespace=st.ref.namespace or None)
         except ApiError as exc:

@@ -53,13 +53,12 @@ class ClusterView(Protocol):
 
     def cached_object(
         self, res: ResourceInfo, *, namespace: str, name: str
-    ) -> tuple[bool, dict[str, Any] | None]:
-        """(synced, object) from the cache of labelled objects of the kind.
+    ) -> dict[str, Any] | None:
+        """The object from the cache of *labelled* objects of its kind.
 
-        ``synced`` is False when no synced cache covers the kind: the cache
-        cannot answer, and the caller reads from the API server. A synced cache
-        without the object says only that no *labelled* object has that name:
-        an object not labelled yet (to adopt) is not in it.
+        None when that cache does not hold it, or no synced cache covers the kind.
+        Either way the caller reads the API server: an object without our label
+        is not in the cache (adopted on the first pass, or handed over by a user).
         """
 
     def namespace_exists(self, name: str) -> bool | None:

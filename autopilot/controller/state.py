@@ -30,9 +30,6 @@ class ObjectState:
     last_diff: tuple[str, ...] = ()
     last_applied_at: float = 0.0
     last_checked_at: float = 0.0
-    # The watch cache (labelled objects only) has shown this object: from then on its
-    # absence there means it is gone, and no read is needed to tell.
-    cached: bool = False
     # Annotation values already reported, so a bad value is reported once, not every pass.
     reported: dict[str, str] = field(default_factory=dict)
 

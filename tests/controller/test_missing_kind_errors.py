@@ -39,8 +39,8 @@ class StaleView:
     """A cache view that has not noticed yet: the object is simply not cached."""
 
     def cached_object(self, res: ResourceInfo, *, namespace: str, name: str
-                      ) -> tuple[bool, dict[str, Any] | None]:
-        return True, None
+                      ) -> dict[str, Any] | None:
+        return None
 
     def namespace_exists(self, name: str) -> bool | None:
         return True
