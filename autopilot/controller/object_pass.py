@@ -10,6 +10,7 @@ and log lines that report each outcome.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -24,6 +25,7 @@ from autopilot.controller.rechecks import Rechecks
 from autopilot.controller.state import ObjectState, StateBook
 from autopilot.engine import drift, overrides
 from autopilot.engine.customize import customize
+from autopilot.engine.textdiff import unified_diff
 from autopilot.kube.client import ApiError, KubeClient
 from autopilot.kube.resources import ObjectRef, ResourceInfo, not_served
 from autopilot.observability.metrics import Metrics
@@ -68,6 +70,10 @@ class _Pass:
         return self.live or self.desired
 
 
+# One step of a pass: None to go on, a Result to end the pass.
+Step = Callable[[_Pass], Awaitable[Result | None]]
+
+
 @dataclass
 class ObjectPass:
     """Shared collaborators of every object pass (built once by the wiring)."""
@@ -79,6 +85,8 @@ class ObjectPass:
     book: StateBook
     rechecks: Rechecks
     edit_war: EditWarGate
+    # ``run --observe``: report what the apply would change, never make it.
+    observe: bool = False
     reports: ObjectReports = field(init=False)
 
     def __post_init__(self) -> None:
@@ -93,8 +101,10 @@ class ObjectPass:
                     log=log.bind(kind=ref.kind, name=ref.name, namespace=ref.namespace,
                                  asset=asset))
         with self.metrics.time_reconcile(ref.kind, ref.name, ref.namespace):
+            finish: tuple[Step, ...] = ((self._would_apply,) if self.observe
+                                        else (self._anti_thrashing, self._apply))
             for step in (self._read_live, self._hands_off, self._customize,
-                         self._check_drift, self._anti_thrashing, self._apply):
+                         self._check_drift, *finish):
                 result = await step(one)
                 if result is not None:
                     return result
@@ -184,6 +194,23 @@ class ObjectPass:
             return applied
         self._report_applied(one, applied)
         return Result(Outcome.APPLIED)
+
+    async def _would_apply(self, one: _Pass) -> Result:
+        """Observe mode: the object is drifted (or missing); say what the apply would do."""
+        if one.dry_run is None:  # to be created: the dry run shows the object as it would be
+            answer = await self._server_apply(one, dry_run=True)
+            if isinstance(answer, Result):
+                return answer
+            one.dry_run = answer
+        st = one.st
+        self.reports.compliance(st, 0)
+        before = drift.normalise_for_compare(one.live) if one.live is not None else None
+        after = drift.normalise_for_compare(one.dry_run)
+        live_rv = str(((one.live or {}).get("metadata") or {}).get("resourceVersion", ""))
+        if st.report_once("would-apply", f"{drift.desired_fingerprint(after)}/{live_rv}"):
+            one.log.info("would apply", created=one.live is None, fields=list(st.last_diff[:10]),
+                         diff=unified_diff(before, after, title=str(st.ref)))
+        return Result(Outcome.SKIPPED)
 
     def _report_applied(self, one: _Pass, applied: dict[str, Any]) -> None:
         """A successful apply: remember what we own and the verdict, tell the user."""

@@ -103,12 +103,19 @@ def _reconciler(
         compliant_count=lambda: sum(1 for st in book.all_objects() if st.compliance == 1),
         gate_kinds=_gate_kinds(golden, managed_kinds),
     )
+    observe = parts.config.observe
+    if observe:
+        log.info("observe mode: nothing is written; drift is reported as 'would apply'",
+                 tombstones="not swept (autopilot plan lists their deletes)",
+                 events="none", leader_election="off")
     sweeper = TombstoneSweeper(
-        tombstones=golden.tombstones, client=client, view=cache, events=events,
-        metrics=metrics, check=ReplacementCheck(book=book, reconciled=progress.reconciled),
+        # An observer deletes nothing: `autopilot plan` lists what the tombstones would.
+        tombstones=() if observe else golden.tombstones, client=client, view=cache,
+        events=events, metrics=metrics,
+        check=ReplacementCheck(book=book, reconciled=progress.reconciled),
     )
     objects = ObjectPass(client=client, view=cache, events=events, metrics=metrics, book=book,
-                         rechecks=rechecks, edit_war=gate)
+                         rechecks=rechecks, edit_war=gate, observe=observe)
     reconciler = Reconciler(
         golden=golden, view=cache, inputs=inputs, book=book, objects=objects, sweeper=sweeper,
         progress=progress, reports=ContextReports(events=events),
