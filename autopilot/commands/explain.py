@@ -62,7 +62,7 @@ async def _explain(args: argparse.Namespace) -> Explanation:
     from autopilot.golden.catalog import GoldenStateError, load_golden_state
     from autopilot.golden.live import LiveReadError
     from autopilot.golden.locate import default_golden_state_dir
-    from autopilot.kube.client import ConfigError, KubeClient
+    from autopilot.kube.client import ClientConfigError, KubeClient
 
     try:
         golden = load_golden_state(
@@ -72,7 +72,7 @@ async def _explain(args: argparse.Namespace) -> Explanation:
         raise UsageError(str(exc)) from None
     try:
         client = await KubeClient.create(kubeconfig=args.kubeconfig, timeout=15.0)
-    except ConfigError as exc:
+    except ClientConfigError as exc:
         raise UsageError(str(exc)) from None
     try:
         live_view = await _controller_view(args)

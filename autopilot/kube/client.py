@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol, overload
 import aiohttp
 
 from autopilot import FIELD_MANAGER, __version__
-from autopilot.kube.errors import ApiError, ApiUnreachable, ConfigError
+from autopilot.kube.errors import ApiError, ApiUnreachable, ClientConfigError
 from autopilot.kube.kubeconfig import load_configuration
 from autopilot.kube.resources import ResourceInfo
 from autopilot.kube.verbs import Query, ResourceVerbs
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ApiError",
     "ApiUnreachable",
-    "ConfigError",
+    "ClientConfigError",
     "KubeClient",
     "load_configuration",
     "micro_time",
@@ -137,7 +137,7 @@ class KubeClient(ResourceVerbs):
         try:
             ssl_ctx = _ssl_context(configuration)
         except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(f"cannot set up TLS for {configuration.host}: {exc}") from None
+            raise ClientConfigError(f"cannot set up TLS for {configuration.host}: {exc}") from None
         connector = aiohttp.TCPConnector(ssl=ssl_ctx, limit=64)
         session = aiohttp.ClientSession(
             connector=connector,

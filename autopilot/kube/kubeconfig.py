@@ -26,7 +26,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from autopilot.kube.errors import ConfigError
+from autopilot.kube.errors import ClientConfigError
 
 SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 TOKEN_REFRESH_S = 60.0
@@ -212,7 +212,7 @@ async def load_configuration(kubeconfig: str | os.PathLike[str] | None = None) -
         if kubeconfig is not None:
             path = Path(kubeconfig)
             if not await asyncio.to_thread(path.is_file):
-                raise ConfigError(f"kubeconfig {path} does not exist")
+                raise ClientConfigError(f"kubeconfig {path} does not exist")
             return await _from_kubeconfig([path])
         if os.environ.get("KUBERNETES_SERVICE_HOST"):
             return await asyncio.to_thread(load_incluster)
@@ -220,16 +220,16 @@ async def load_configuration(kubeconfig: str | os.PathLike[str] | None = None) -
         paths = env or str(Path.home() / ".kube" / "config")
         existing = await asyncio.to_thread(_existing_files, paths)
         if not existing:
-            raise ConfigError(
+            raise ClientConfigError(
                 "no Kubernetes configuration: not in a pod, no --kubeconfig, "
                 f"and {paths} does not exist"
             )
         return await _from_kubeconfig(existing)
-    except ConfigError:
+    except ClientConfigError:
         raise
     except Exception as exc:  # the loaders raise many types; the user needs one line
         detail = " ".join(str(exc).split()) or type(exc).__name__
-        raise ConfigError(f"cannot load Kubernetes configuration: {detail}") from None
+        raise ClientConfigError(f"cannot load Kubernetes configuration: {detail}") from None
 
 
 async def _from_kubeconfig(paths: list[Path]) -> Any:
