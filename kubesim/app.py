@@ -164,6 +164,11 @@ class Router:
                 raise method_not_allowed()
             return _json(access.self_review(self.state.store, who or Identity(""),
                                             await request.read()), 201)
+        if path == access.RULES_REVIEW_PATH:
+            if request.method != "POST":
+                raise method_not_allowed()
+            return _json(access.rules_review(self.state.store, who or Identity(""),
+                                             await request.read()), 201)
         segs = path.strip("/").split("/")
         if segs[0] == "apis" and len(segs) == 2:
             doc = discovery.group(registry, segs[1])

@@ -199,7 +199,8 @@ def test_no_token_or_secret_value_in_any_output(platform: Platform,
         "apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
         "metadata": {"name": "probe"}, "spec": {"selector": {}, "endpoints": []}})
     rbac.grant(cluster, edit=lambda role: rbac.without(
-        role, group="monitoring.coreos.com", resource="prometheusrules", verb="patch"))
+        role, group="monitoring.coreos.com", resource="prometheusrules", verb="patch"),
+        golden=golden)
     faults.inject_errors(status=500, verb="patch", resource="services", count=2)
     faults.inject_errors(status=429, verb="list", count=2, retry_after=1)
     c = controller("--golden-state", str(golden))
@@ -214,7 +215,7 @@ def test_no_token_or_secret_value_in_any_output(platform: Platform,
     faults.compact()
     faults.drop_watches()
     webhook.allow_all()
-    rbac.grant(cluster)
+    rbac.grant(cluster, golden=golden)
     eventually_sync(lambda: c.metric(COMPLIANCE, kind="PrometheusRule") == 1, timeout=40,
                     what="recovered")
 
