@@ -37,10 +37,10 @@ PATCH = "platform.kubevirt.io/patch"
 COMPLIANCE = "virt_platform_compliance_status"
 
 # What the controller's client ever sends: SSA (patch, create on first apply), reads and
-# watches, Lease updates, tombstone deletes; bind/escalate let it grant the roles its
-# assets carry (Kubernetes demands them to create such bindings and roles).
-USED_VERBS = {"get", "list", "watch", "create", "patch", "update", "delete", "bind", "escalate"}
-NAMED_ONLY = {"delete", "bind", "escalate"}
+# watches, Lease updates, tombstone deletes; `use` and `bind` are held for the roles its
+# assets write or bind (never `escalate`: it holds those roles' rules instead).
+USED_VERBS = {"get", "list", "watch", "create", "patch", "update", "delete", "bind", "use"}
+NAMED_ONLY = {"delete", "bind", "use"}
 
 
 def _rules() -> list[dict[str, Any]]:
