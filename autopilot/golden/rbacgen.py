@@ -5,8 +5,8 @@ The objects the golden state writes come from
 rendered: the controller creates only through server-side apply, and the API server
 authorises an apply that creates with ``create`` on that very name. Namespaced objects
 are written through a Role in their own namespace, cluster-scoped ones through the
-ClusterRole. Tombstones add ``delete`` on their names. Reads (list and watch, which
-the informers need cluster-wide) stay unrestricted by name.
+ClusterRole. Tombstones add ``delete`` on their names. Reads (get, list and watch; the
+informers list cluster-wide) stay unrestricted by name.
 
 No ``escalate`` and no ``bind`` on roles the golden state writes: the controller holds
 the rules of every Role and ClusterRole it writes, which is what the API server's
@@ -30,7 +30,7 @@ READ_VERBS = ("get", "list", "watch")
 # `update` beside `patch`: the runbooks verify the account with `kubectl auth can-i
 # update <kind>/<name>`, which must answer "yes" on a healthy install. It adds no
 # power: `patch` on the same names can set every field `update` can.
-WRITE_VERBS = ("get", "create", "update", "patch")
+WRITE_VERBS = ("create", "update", "patch")
 VERB_ORDER = ("get", "list", "watch", "create", "update", "patch", "delete", "use", "bind")
 ROLE_KINDS = ("ClusterRole", "Role")
 # (group, resource, verbs, names): what the controller itself reads and writes beyond the
@@ -105,7 +105,10 @@ def _object(plan: RbacPlan, obj: dict[str, Any], plurals: dict[str, str],
     meta = obj["metadata"]
     name, namespace = str(meta["name"]), str(meta.get("namespace") or "")
     resource = plural_of(kind, plurals)
-    _add(plan.cluster, GrantKey(group, resource), ("list", "watch"))  # informers, by label
+    # Reads stay cluster-wide: the informers list and watch by label across namespaces, and
+    # a read of an object in a namespace not yet there must be a 404 (a quiet skip), not
+    # a 403. `get` shows nothing `list` does not.
+    _add(plan.cluster, GrantKey(group, resource), READ_VERBS)
     grants = plan.scope(namespace)
     _add(grants, GrantKey(group, resource, (name,)), WRITE_VERBS)
     if group == "" and kind == "Namespace":
@@ -134,7 +137,7 @@ def plan_rbac(golden: GoldenState, objects: list[dict[str, Any]]) -> RbacPlan:
     for tomb in golden.tombstones:
         group, _ = split_api_version(tomb.api_version)
         key = GrantKey(group, plural_of(tomb.kind, plurals), (tomb.name,))
-        _add(plan.scope(tomb.namespace), key, ("get", "delete"))
+        _add(plan.scope(tomb.namespace), key, ("delete",))
     for group, resource, verbs, names in CONTROLLER_NEEDS:
         _add(plan.cluster, GrantKey(group, resource, names), verbs)
     return plan

@@ -134,15 +134,16 @@ def test_rbac_generate_and_check(project_copy: Path) -> None:
             for v in r["verbs"]
         }
     # Cluster-scoped: read anything (the informers), write only the rendered names.
-    assert verbs("machineconfiguration.openshift.io", "machineconfigs") == {"list", "watch"}
+    assert verbs("machineconfiguration.openshift.io", "machineconfigs") == {
+        "get", "list", "watch"}
     assert verbs("machineconfiguration.openshift.io", "machineconfigs", names=True) == {
-        "get", "create", "update", "patch"}
+        "create", "update", "patch"}
     # Leases come from the namespaced leader-election Role, never the ClusterRole.
     assert verbs("coordination.k8s.io", "leases") == set()
     # Namespaced kinds: never written cluster-wide (their Roles do, per namespace).
     assert verbs("hco.kubevirt.io", "hyperconvergeds") == {"get", "list", "watch"}
     assert verbs("apps", "daemonsets") | verbs("apps", "daemonsets", names=True) == {
-        "list", "watch"}
+        "get", "list", "watch"}
     tomb = [r for r in rules if "nodehealthchecks" in r["resources"] and "delete" in r["verbs"]]
     assert [t["resourceNames"] for t in tomb] == [["virt-node-health-check"]]
     out.write_text(out.read_text().replace("  - watch\n", "  - watch\n  - deletecollection\n", 1))

@@ -98,13 +98,15 @@ def generated_role(golden: Path) -> dict[str, Any]:
 
 def grant(cluster: Cluster, role: dict[str, Any] | None = None,
           edit: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
-          *, golden: Path | None = None) -> None:
+          *, golden: Path | None = None, only_existing_namespaces: bool = False) -> None:
     """Apply the shipped RBAC (or the one generated for ``golden``), as admin.
 
     ``role`` replaces the ClusterRole; ``edit`` changes the ClusterRole and every
     namespaced Role (e.g. :func:`without` one verb). Then the ClusterRoleBinding, the
     namespaced Roles and RoleBindings (their namespaces created first when missing: the
-    operators owning them are installed) and the leader-election Role and RoleBinding.
+    operators owning them are installed; with ``only_existing_namespaces``, a namespace
+    that does not exist gets none, as a ``kubectl apply -k`` before the operator's
+    install would leave it) and the leader-election Role and RoleBinding.
     """
     role = role or (generated_role(golden) if golden else shipped_role())
     if edit is not None:
@@ -121,6 +123,9 @@ def grant(cluster: Cluster, role: dict[str, Any] | None = None,
         if plural == "roles" and edit is not None:
             obj = edit(obj)
         namespace = obj["metadata"]["namespace"]
+        if only_existing_namespaces and namespace != NAMESPACE and cluster.api(
+                "GET", f"/api/v1/namespaces/{namespace}")[0] == 404:
+            continue
         _ensure_namespace(cluster, namespace)
         _apply(cluster, f"{RBAC_API}/namespaces/{namespace}/{plural}/{obj['metadata']['name']}",
                obj)
