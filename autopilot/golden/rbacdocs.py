@@ -33,7 +33,7 @@ CLUSTER_HEADER = _COMMON + (
     "# Cluster-wide: list/watch (the informers select by label, across namespaces),\n"
     "# cluster-scoped objects by name, the rules of the ClusterRoles the golden state\n"
     "# writes (held so that the API server's escalation check lets it write them), `bind`\n"
-    "# on the exact other-operator roles it binds, and events. Event `create` is the one\n"
+    "# on the exact roles the golden state binds, and events. Event `create` is the one\n"
     "# write no name can limit (POST); it is what every controller reporting events holds.\n"
 )
 NAMESPACED_HEADER = _COMMON + (

@@ -8,10 +8,11 @@ are written through a Role in their own namespace, cluster-scoped ones through t
 ClusterRole. Tombstones add ``delete`` on their names. Reads (get, list and watch; the
 informers list cluster-wide) stay unrestricted by name.
 
-No ``escalate`` and no ``bind`` on roles the golden state writes: the controller holds
-the rules of every Role and ClusterRole it writes, which is what the API server's
-escalation check asks of a writer. A binding to a role the golden state does not write
-(another operator's) gets ``bind`` on that role's exact name only.
+No ``escalate``: the controller holds the rules of every Role and ClusterRole it writes,
+which is what the API server's escalation check asks of a writer. ``bind`` only on the
+exact roles the golden state binds: those it writes (whose rules it holds, so ``bind``
+adds nothing; it spares an order between a binding and its role) and another
+operator's roles the logging collector is bound to.
 """
 
 from __future__ import annotations
@@ -98,8 +99,7 @@ def _hold(grants: Grants, rules: Any) -> None:
                      (str(v) for v in rule.get("verbs") or []))
 
 
-def _object(plan: RbacPlan, obj: dict[str, Any], plurals: dict[str, str],
-            written_roles: set[tuple[str, str, str]]) -> None:
+def _object(plan: RbacPlan, obj: dict[str, Any], plurals: dict[str, str]) -> None:
     group, _ = split_api_version(str(obj["apiVersion"]))
     kind = str(obj["kind"])
     meta = obj["metadata"]
@@ -117,23 +117,19 @@ def _object(plan: RbacPlan, obj: dict[str, Any], plurals: dict[str, str],
         _hold(grants, obj.get("rules"))
     ref = obj.get("roleRef")
     if group == RBAC_GROUP and isinstance(ref, dict) and ref.get("kind") in ROLE_KINDS:
+        # `bind` on the exact role: a binding applied before its role exists (another
+        # asset, or another operator's role) is not refused for want of rules to compare.
         ref_ns = namespace if ref.get("kind") == "Role" else ""
-        if (str(ref.get("kind")), ref_ns, str(ref.get("name"))) not in written_roles:
-            _add(plan.scope(ref_ns), GrantKey(RBAC_GROUP, plural_of(str(ref.get("kind"))),
-                                              (str(ref.get("name")),)), ("bind",))
+        _add(plan.scope(ref_ns), GrantKey(RBAC_GROUP, plural_of(str(ref.get("kind"))),
+                                          (str(ref.get("name")),)), ("bind",))
 
 
 def plan_rbac(golden: GoldenState, objects: list[dict[str, Any]]) -> RbacPlan:
     """The grants for the golden state whose rendered ``objects`` are given."""
     plurals = dict(golden.plurals)
     plan = RbacPlan()
-    written_roles = {
-        (str(o["kind"]), str(o["metadata"].get("namespace") or ""), str(o["metadata"]["name"]))
-        for o in objects
-        if split_api_version(str(o["apiVersion"]))[0] == RBAC_GROUP and o["kind"] in ROLE_KINDS
-    }
     for obj in objects:
-        _object(plan, obj, plurals, written_roles)
+        _object(plan, obj, plurals)
     for tomb in golden.tombstones:
         group, _ = split_api_version(tomb.api_version)
         key = GrantKey(group, plural_of(tomb.kind, plurals), (tomb.name,))
