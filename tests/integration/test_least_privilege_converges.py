@@ -19,13 +19,12 @@ from autopilot.golden.context import build_context
 from autopilot.golden.gate import parse_activation
 from autopilot.golden.lookups import SnapshotLookups
 from autopilot.golden.plan import plan_asset
-from tests.integration.features_support import CASES, LOCAL_CRDS, PROJECT
+from tests.integration.features_support import CASES, PROJECT
 from tests.support.controller import Controller
 from tests.support.platform import CRDS, HCO_NS, HCO_PATH, Platform
 from tests.support.wait import eventually_sync
 
 COMPLIANCE = "virt_platform_compliance_status"
-SCC_CRD = LOCAL_CRDS / "securitycontextconstraints.security.openshift.io.yaml"
 
 
 def _nodes() -> list[dict[str, Any]]:
@@ -59,10 +58,9 @@ def _hco_on() -> tuple[dict[str, str], dict[str, Any]]:
 
 
 def _prepare(cluster: Any, platform: Platform) -> list[dict[str, Any]]:
-    # Every kind of the platform table: the always-on assets' too (ServiceMonitor, ...).
+    # Every kind of the platform table: the always-on assets' too (ServiceMonitor, ...),
+    # the SCC, LokiStack and ClusterLogForwarder included.
     platform.install(*CRDS)
-    local = sorted({name for case in CASES for name in case.local_crds} | {SCC_CRD.name})
-    cluster.install_crds(*(LOCAL_CRDS / name for name in local))
     for ns in sorted({ns for case in CASES for ns in case.namespaces}):
         platform.ensure_namespace(ns)
     for body in _nodes():
