@@ -112,3 +112,36 @@ def self_review(store: Store, who: Identity, raw: bytes) -> dict[str, Any]:
         status["reason"] = f'allowed by the group "{rbac.SUPERUSER_GROUP}"'
     return {"kind": "SelfSubjectAccessReview", "apiVersion": "authorization.k8s.io/v1",
             "metadata": {"creationTimestamp": None}, "spec": spec, "status": status}
+
+
+RULES_REVIEW_PATH = "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews"
+# What the real server's bootstrap roles (system:basic-user) grant every authenticated
+# user; kubesim stores no such roles, so the review adds them as the real one lists them.
+_BASIC_USER_RULES: tuple[dict[str, Any], ...] = (
+    {"verbs": ["create"], "apiGroups": ["authorization.k8s.io"],
+     "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"]},
+    {"verbs": ["create"], "apiGroups": ["authentication.k8s.io"],
+     "resources": ["selfsubjectreviews"]},
+)
+
+
+def rules_review(store: Store, who: Identity, raw: bytes) -> dict[str, Any]:
+    """The answered SelfSubjectRulesReview (JSON): every rule ``who`` holds in a namespace."""
+    try:
+        body = json.loads(raw or b"{}")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise bad_request(f"the body of the request was in an unknown format: {exc}") from exc
+    spec = body.get("spec") if isinstance(body, dict) else None
+    namespace = str((spec or {}).get("namespace") or "")
+    if not namespace:
+        raise bad_request("no namespace on request")
+    if who.superuser:
+        rules: list[dict[str, Any]] = [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}]
+    else:
+        rules = [dict(r) for r in _BASIC_USER_RULES]
+        rules += [{k: r[k] for k in ("verbs", "apiGroups", "resources", "resourceNames")
+                   if r.get(k)} for r in rbac.rules_of(store, who, namespace)
+                  if not r.get("nonResourceURLs")]
+    return {"kind": "SelfSubjectRulesReview", "apiVersion": "authorization.k8s.io/v1",
+            "metadata": {}, "spec": {},
+            "status": {"resourceRules": rules, "nonResourceRules": [], "incomplete": False}}

@@ -164,6 +164,11 @@ class Router:
                 raise method_not_allowed()
             return _json(access.self_review(self.state.store, who or Identity(""),
                                             await request.read()), 201)
+        if path == access.RULES_REVIEW_PATH:
+            if request.method != "POST":
+                raise method_not_allowed()
+            return _json(access.rules_review(self.state.store, who or Identity(""),
+                                             await request.read()), 201)
         segs = path.strip("/").split("/")
         if segs[0] == "apis" and len(segs) == 2:
             doc = discovery.group(registry, segs[1])
@@ -233,6 +238,14 @@ class Router:
         sub = rest[2] if len(rest) > 2 else ""
         rtype = self.state.registry.lookup(group, version, plural)
         if rtype is None or (sub and (sub not in _SUBRESOURCES or not rtype.status_subresource)):
+            # The real server authorises before it routes: an unserved resource or
+            # subresource (pods/exec, serviceaccounts/token, ...) is a 403 when RBAC
+            # refuses, a 404 only for who may ask.
+            verb = _verb(request.method, name, dict(request.query))
+            if not rbac.allowed(self.state.store, who, verb=verb, group=group, resource=plural,
+                                subresource=sub, namespace=namespace, name=name):
+                raise forbidden(user=who.user, verb=verb, plural=plural, group=group,
+                                namespace=namespace, name=name or None, subresource=sub)
             raise page_not_found(group)
         if namespace and not rtype.namespaced:
             raise page_not_found(group)

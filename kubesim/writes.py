@@ -20,6 +20,7 @@ from kubesim.errors import (
     already_exists,
     bad_request,
     conflict,
+    forbidden,
     invalid,
     not_found,
 )
@@ -328,6 +329,13 @@ class Writer:
         force = truthy(req.query.get("force"))
         old = self.state.store.get(req.rtype.key, req.namespace, req.name)
         if old is None:
+            # An apply that creates is authorised as `create` on that name too, as on a
+            # real server (so `create` limited by resourceNames covers it).
+            if not rbac.allowed(self.state.store, req.identity, verb="create",
+                                group=req.rtype.group, resource=req.rtype.plural,
+                                namespace=req.namespace, name=req.name):
+                raise forbidden(user=req.user, verb="create", plural=req.rtype.plural,
+                                group=req.rtype.group, namespace=req.namespace, name=req.name)
             self._require_namespace(req)
             causes = name_causes(req.rtype.key, req.name)
             if causes:

@@ -3,9 +3,12 @@
 Built, never hand-edited: the install strategy is ``manifests/deployment.yaml``
 verbatim (so its environment, including variable names, is exactly the
 Deployment's), ``clusterPermissions`` the generated ClusterRole's rules and
-``permissions`` the Lease Role's, as the kustomize install binds them. The controller
-holds leases only in its own namespace, so a ClusterRole granting what the Lease Role
-grants is refused. Related images are the Deployment's container images and every
+``permissions`` the Lease Role's plus those of the generated per-namespace Roles
+(``manifests/rbac/namespaced.yaml``). OLM grants ``permissions`` in every namespace of
+the OperatorGroup, so the install targets exactly the namespaces the golden state writes
+to (MultiNamespace; never AllNamespaces, which would turn them cluster-wide). The
+controller holds leases only in its own namespace, so a ClusterRole granting what the
+Lease Role grants is refused. Related images are the Deployment's container images and every
 ``RELATED_IMAGE_*`` variable it sets.
 """
 
@@ -70,6 +73,16 @@ def cluster_rules(src: Sources) -> list[dict[str, Any]]:
     return [copy.deepcopy(rule) for rule in src.cluster_role.get("rules") or []]
 
 
+def namespaced_rules(src: Sources) -> list[dict[str, Any]]:
+    """The Lease Role's rules, then every namespaced Role's, each rule once."""
+    out: list[dict[str, Any]] = []
+    for role in (src.lease_role, *src.namespaced_roles):
+        for rule in role.get("rules") or []:
+            if rule not in out:
+                out.append(copy.deepcopy(rule))
+    return out
+
+
 def _containers(deployment: dict[str, Any]) -> list[dict[str, Any]]:
     spec = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
     return [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
@@ -123,6 +136,9 @@ def build_csv(src: Sources) -> dict[str, Any]:
     if set(modes) != set(INSTALL_MODES):
         raise BundleError(f"manifests/olm/csv-base.yaml: installModes must list "
                           f"{', '.join(INSTALL_MODES)}")
+    if modes.get("AllNamespaces"):
+        raise BundleError("manifests/olm/csv-base.yaml: AllNamespaces would have OLM grant the "
+                          "namespaced permissions cluster-wide; support MultiNamespace instead")
     meta = deployment.get("metadata") or {}
     return {
         "apiVersion": CSV_API_VERSION,
@@ -155,7 +171,7 @@ def build_csv(src: Sources) -> dict[str, Any]:
                         {"serviceAccountName": account, "rules": cluster_rules(src)}],
                     "permissions": [{
                         "serviceAccountName": account,
-                        "rules": copy.deepcopy(src.lease_role.get("rules") or []),
+                        "rules": namespaced_rules(src),
                     }],
                 },
             },

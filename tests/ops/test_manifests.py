@@ -77,7 +77,7 @@ def allows(rules: list[dict[str, Any]], group: str, resource: str, verb: str) ->
 # What the Deployment's controller needs to start at all (besides the assets' kinds).
 RUNTIME_NEEDS = [
     ("events.k8s.io", "events", ("create", "patch")),
-    ("hco.kubevirt.io", "hyperconvergeds", ("get", "list", "watch", "patch")),
+    ("hco.kubevirt.io", "hyperconvergeds", ("get", "list", "watch")),
     ("", "nodes", ("list", "watch")),
     ("apiextensions.k8s.io", "customresourcedefinitions", ("list", "watch")),
 ]
@@ -125,12 +125,31 @@ def test_kustomization_builds_expected_objects(
         ("RoleBinding", f"{APP}-leader-election"),
         ("Deployment", APP),
         ("Service", f"{APP}-metrics"),
+        # The generated namespaced RBAC (one Role and RoleBinding per namespace, below)
+        # and the namespace the golden state creates itself.
+        ("Role", APP),
+        ("RoleBinding", APP),
+        ("Namespace", "kubevirt-metrics-exporter"),
     }
-    for (kind, _), obj in objects.items():
-        if kind in ("ClusterRole", "ClusterRoleBinding"):
+    for (kind, name), obj in objects.items():
+        if kind in ("ClusterRole", "ClusterRoleBinding", "Namespace"):
             assert "namespace" not in obj["metadata"]
-        else:
+        elif name != APP or kind not in ("Role", "RoleBinding"):
             assert obj["metadata"]["namespace"] == NS, kind
+
+
+def test_namespaced_rbac_one_role_and_binding_per_namespace(built: str) -> None:
+    docs = [d for d in YAML(typ="safe", pure=True).load_all(built) if d]
+    roles = {d["metadata"]["namespace"] for d in docs
+             if d["kind"] == "Role" and d["metadata"]["name"] == APP}
+    bindings = [d for d in docs if d["kind"] == "RoleBinding" and d["metadata"]["name"] == APP]
+    assert NS in roles and "kubevirt-metrics-exporter" in roles and len(roles) > 2
+    assert {b["metadata"]["namespace"] for b in bindings} == roles
+    for binding in bindings:
+        assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                                      "name": APP}
+        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": APP,
+                                        "namespace": NS}]
 
 
 def test_objects_validate_against_kubernetes_openapi(
@@ -266,10 +285,13 @@ def test_seed_runbook_names_resolve_to_our_objects(
 @pytest.mark.real_ok
 def test_server_side_dry_run_apply(cluster: Cluster, built: str) -> None:
     yaml_text = built
-    cluster.kubectl(
-        "apply", "--server-side", "-f", "-",
-        input=f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {NS}\n",
-    )
+    # The install namespace, and those of the operators the golden state configures
+    # (installed before this controller, as the install says); a dry run creates none.
+    namespaces = {NS} | {str(d["metadata"]["namespace"]) for d in YAML(
+        typ="safe", pure=True).load_all(built) if d and d["metadata"].get("namespace")}
+    for name in sorted(namespaces):
+        cluster.kubectl("apply", "--server-side", "-f", "-",
+                        input=f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n")
     proc = cluster.kubectl(
         "apply", "--server-side", "--dry-run=server", "--field-manager=manifest-test",
         "-f", "-", input=yaml_text,
@@ -282,6 +304,8 @@ def test_server_side_dry_run_apply(cluster: Cluster, built: str) -> None:
     assert f"clusterrole.rbac.authorization.k8s.io/{APP}" in out
     assert f"role.rbac.authorization.k8s.io/{APP}-leader-election" in out
     assert f"rolebinding.rbac.authorization.k8s.io/{APP}-leader-election" in out
+    assert len([line for line in out.splitlines()
+                if line.startswith(f"role.rbac.authorization.k8s.io/{APP} ")]) == len(namespaces)
     # A dry run writes nothing.
     got = cluster.kubectl("get", "deployment", APP, "-n", NS, check=False)
     assert got.returncode != 0 and "NotFound" in got.stderr

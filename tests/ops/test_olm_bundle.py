@@ -107,7 +107,17 @@ def test_permissions_are_the_shipped_roles(csv: dict[str, Any]) -> None:
     [cluster] = strategy(csv)["clusterPermissions"]
     [namespaced] = strategy(csv)["permissions"]
     assert cluster["serviceAccountName"] == namespaced["serviceAccountName"] == account
-    assert namespaced["rules"] == lease_role["rules"]
+    namespaced_roles = [d for d in YAML(typ="safe", pure=True).load_all(
+        (ROOT / "manifests" / "rbac" / "namespaced.yaml").read_text()) if d and d["kind"] == "Role"]
+    # The Lease Role's rules, then every namespaced Role's, each once: OLM grants them in
+    # every namespace of the (MultiNamespace) OperatorGroup.
+    wanted: list[dict[str, Any]] = []
+    for r in [*lease_role["rules"], *(r for role in namespaced_roles for r in role["rules"])]:
+        if r not in wanted:
+            wanted.append(r)
+    assert namespaced["rules"] == wanted
+    modes = {m["type"]: m["supported"] for m in csv["spec"]["installModes"]}
+    assert modes["MultiNamespace"] and not modes["AllNamespaces"]
     # As the kustomize install binds them: the ClusterRole cluster-wide, leases only in
     # the install namespace.
     assert cluster["rules"] == cluster_role["rules"]
@@ -169,7 +179,10 @@ def test_bundle_layout_and_image() -> None:
     assert "COPY bundle/manifests /manifests/" in containerfile
     assert "COPY bundle/metadata /metadata/" in containerfile
     service = load(bundle / "manifests" / "virt-platform-autopilot-metrics_v1_service.yaml")
-    assert service == load(ROOT / "manifests" / "service.yaml")
+    shipped = load(ROOT / "manifests" / "service.yaml")
+    # OLM puts bundle objects in the operator's namespace: the file names none.
+    del shipped["metadata"]["namespace"]
+    assert service == shipped
 
 
 def copy_project(project: Path) -> Path:
