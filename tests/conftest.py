@@ -24,6 +24,7 @@ from tests.support.cluster import (
     real_assets,
     require_shared,
 )
+from tests.support.realserver import assets_problem
 from tests.support.servers import ServerPool
 from tests.support.tools import require_tool
 from tests.support.webhook import VWC, DenyingWebhook, denying_webhook
@@ -34,6 +35,16 @@ MWC = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--api-server-tests", action="store_true",
                      help="run only the tests that talk to an API server (CI's real stage)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The real stage must never quietly test kubesim twice: without both binaries
+    # every `cluster` would be a kubesim one and the stage would pass proving nothing.
+    if config.getoption("--api-server-tests"):
+        problem = assets_problem()
+        if problem:
+            raise pytest.UsageError(
+                f"--api-server-tests needs a real kube-apiserver: {problem}")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
