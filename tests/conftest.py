@@ -94,6 +94,7 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
     ``fresh_server`` (``compaction=True``: one that compacts etcd every second). A test
     asking for the ``faults`` fixture reaches the server through the fault proxy.
     """
+    _check_selected_by_real_stage(request)
     faults = "faults" in request.fixturenames
     assets = real_assets()
     if assets is None:
@@ -117,6 +118,20 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
         reporting.served(request.node.nodeid, "shared")
         yield c
         _check_left_clean(c)
+
+
+def _check_selected_by_real_stage(request: pytest.FixtureRequest) -> None:
+    """A test asking for ``cluster`` at run time needs the ``apiserver`` marker.
+
+    The real stage selects tests by their declared fixtures and markers before they
+    run; one that fetches ``cluster`` through ``getfixturevalue`` unmarked would be
+    dropped there and prove things about kubesim only.
+    """
+    item = request.node
+    if "cluster" not in item._fixtureinfo.names_closure and not item.get_closest_marker(
+            "apiserver"):
+        pytest.fail(f"{item.nodeid} asks for `cluster` at run time without the `apiserver`"
+                    " marker: the real API-server stage would leave it out")
 
 
 def _check_left_clean(c: Cluster) -> None:

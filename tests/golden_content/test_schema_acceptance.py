@@ -114,11 +114,10 @@ def test_objects_render_for_the_schema_check(golden: GoldenState) -> None:
             "SecurityContextConstraints", "PodMonitor", "DaemonSet", "ConfigMap"} <= kinds
 
 
-def prepared_cluster(request: pytest.FixtureRequest, objects: list[dict[str, Any]]) -> Any:
+def prepared_cluster(cluster: Any, objects: list[dict[str, Any]]) -> Any:
     """The test cluster with every CRD installed and the objects' namespaces created."""
     if not (SHARED / "crds").is_dir():
         pytest.skip("../shared/crds is absent: the published CRD schemas are not available")
-    cluster = request.getfixturevalue("cluster")
     cluster.install_crds(
         *(SHARED / "crds" / rel for rel in SHARED_CRDS), *sorted(LOCAL_CRDS.glob("*.yaml"))
     )
@@ -148,12 +147,9 @@ def dry_run_problem(cluster: Any, golden: GoldenState, obj: dict[str, Any]) -> s
     return f"fields dropped by the schema: {sorted(lost)[:5]}" if lost else None
 
 
-@pytest.mark.apiserver  # asks for the cluster fixture at run time
-def test_rendered_objects_pass_the_real_schemas(
-    golden: GoldenState, request: pytest.FixtureRequest
-) -> None:
+def test_rendered_objects_pass_the_real_schemas(golden: GoldenState, cluster: Any) -> None:
     objects = rendered_objects(golden)
-    cluster = prepared_cluster(request, [o for _, o in objects])
+    cluster = prepared_cluster(cluster, [o for _, o in objects])
     failures = []
     for asset, obj in objects:
         problem = dry_run_problem(cluster, golden, obj)
@@ -162,11 +158,9 @@ def test_rendered_objects_pass_the_real_schemas(
     assert not failures, "\n".join(failures)
 
 
-def test_the_schema_check_catches_bad_objects(
-    golden: GoldenState, request: pytest.FixtureRequest
-) -> None:
+def test_the_schema_check_catches_bad_objects(golden: GoldenState, cluster: Any) -> None:
     objects = {o["kind"]: o for _, o in rendered_objects(golden)}
-    cluster = prepared_cluster(request, list(objects.values()))
+    cluster = prepared_cluster(cluster, list(objects.values()))
     bad_enum = copy.deepcopy(objects["LokiStack"])
     bad_enum["spec"]["size"] = "1x.huge"
     assert dry_run_problem(cluster, golden, bad_enum) is not None
