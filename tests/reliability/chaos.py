@@ -20,6 +20,14 @@ from tests.support.controller import Controller
 from tests.support.platform import Platform
 
 PAUSED = "platform.kubevirt.io/reconcile-paused"
+# How watch streams are ended, in turn, and how often (seconds).
+DROPS = ("compact", "silence", "drop")
+DROP_EVERY_S = (4.0, 10.0)
+LATENCY = "latency spike"
+PAUSED_EDIT = "edit of the paused object"
+# What FaultInjector.tried counts, one key per kind of fault.
+FAULT_KINDS = ("error rate 10% (500/503/429)", "watch compact, then drop",
+               "watch silence, then drop", "watch drop", LATENCY)
 
 
 def rss_kib(pid: int) -> int:
@@ -111,13 +119,15 @@ class FaultInjector(InThread):
     """Random faults on the API server (kubesim, or the proxy before a real one) until stopped.
 
     Every request fails with ~10 % probability (500, 503 and 429 with
-    Retry-After); watch streams drop every 5-20 s, sometimes after going
-    silent, sometimes after a compaction (so the reconnect gets 410); latency
-    spikes come and go; with ``hangs`` a few requests never answer at all.
+    Retry-After); watch streams drop every 4-10 s, in turn after a compaction (so
+    the reconnect gets 410), after going silent, and plainly; latency spikes come
+    and go, the first one at once; with ``hangs`` a few requests never answer at all.
+    The drops take turns (rather than being drawn) so that any run of 50 s or more
+    has tried each at least once, however slow the machine.
     """
 
     controls: Controls
-    seed: int = 14  # within 50 s this seed drops, silences and compacts at least once each
+    seed: int = 14
     hangs: bool = False
     tried: Counter[str] = field(default_factory=Counter)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -136,10 +146,12 @@ class FaultInjector(InThread):
         c = self.controls
         self._base_errors()
         self.tried["error rate 10% (500/503/429)"] += 1
-        next_drop = time.monotonic() + rnd.uniform(5, 20)
+        next_drop = time.monotonic() + rnd.uniform(*DROP_EVERY_S)
+        turns = 0
         while not self._stop.wait(rnd.uniform(0.5, 1.5)):
             if time.monotonic() >= next_drop:
-                how = rnd.choice(["drop", "silence", "compact"])
+                how = DROPS[turns % len(DROPS)]
+                turns += 1
                 if how == "silence":
                     c.silence_watches(True)
                     if self._stop.wait(rnd.uniform(1, 4)):
@@ -149,10 +161,10 @@ class FaultInjector(InThread):
                     c.compact()
                 c.drop_watches()
                 self.tried["watch drop" if how == "drop" else f"watch {how}, then drop"] += 1
-                next_drop = time.monotonic() + rnd.uniform(5, 20)
-            if rnd.random() < 0.15:
+                next_drop = time.monotonic() + rnd.uniform(*DROP_EVERY_S)
+            if rnd.random() < 0.15 or not self.tried[LATENCY]:
                 c.set_latency(rnd.uniform(0.2, 1.0))
-                self.tried["latency spike"] += 1
+                self.tried[LATENCY] += 1
                 if self._stop.wait(rnd.uniform(0.5, 2.0)):
                     break
                 c.clear_latency()
@@ -185,8 +197,11 @@ class Meddler(InThread):
 
     def _run(self) -> None:
         rnd = random.Random(self.seed)
+        paused = [t for t in self.targets if t.path == self.paused_path]
         while not self._stop.wait(rnd.uniform(*self.interval)):
-            t = rnd.choice(self.targets)
+            # The paused object is edited first (until an edit lands), then at random.
+            t = paused[0] if paused and not self.edits[PAUSED_EDIT] else rnd.choice(
+                self.targets)
             # The platform's own client sees the injected faults too: failures are fine.
             with contextlib.suppress(AssertionError, OSError):
                 if t.deletable and rnd.random() < 0.3:
@@ -195,7 +210,8 @@ class Meddler(InThread):
                 else:
                     value = rnd.choice(t.meddled)
                     self.platform.patch(t.path, merge_patch_for(t.pointer, value))
-                    self.edits["edit"] += 1
+                    # Edits of the paused object are no owner flip: counted apart.
+                    self.edits[PAUSED_EDIT if t.path == self.paused_path else "edit"] += 1
 
     def __enter__(self) -> Meddler:
         self._start("meddler")
@@ -269,5 +285,5 @@ def targets_from(live: dict[str, dict[str, Any]]) -> list[Target]:
     return out
 
 
-__all__ = ["PAUSED", "FaultInjector", "HealthSampler", "Meddler", "Target", "compliance",
+__all__ = ["FAULT_KINDS", "PAUSED", "PAUSED_EDIT", "FaultInjector", "HealthSampler", "Meddler", "Target", "compliance",
            "get_pointer", "merge_patch_for", "resync_task_counts", "rss_kib", "targets_from"]
