@@ -285,5 +285,6 @@ def targets_from(live: dict[str, dict[str, Any]]) -> list[Target]:
     return out
 
 
-__all__ = ["FAULT_KINDS", "PAUSED", "PAUSED_EDIT", "FaultInjector", "HealthSampler", "Meddler", "Target", "compliance",
-           "get_pointer", "merge_patch_for", "resync_task_counts", "rss_kib", "targets_from"]
+__all__ = ["FAULT_KINDS", "PAUSED", "PAUSED_EDIT", "FaultInjector", "HealthSampler", "Meddler",
+           "Target", "compliance", "get_pointer", "merge_patch_for", "resync_task_counts",
+           "rss_kib", "targets_from"]
