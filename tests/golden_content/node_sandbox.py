@@ -7,6 +7,14 @@ and runs a unit's ``ExecStart`` lines: Python scripts get ``--root <fake root>``
 scripts run as they are. Each stub records its argv and answers from a script of canned
 replies, so a test can say what the node looks like and assert what was (never) done.
 Nothing a unit does can reach the real machine's disks or services.
+
+Only stubbed commands may run. Python scripts run under an audit hook that sees every
+process they start: a command called by absolute path (``/usr/sbin/mkswap``), through a
+shell, or not stubbed is refused before it starts and recorded (under its own name too,
+so ``mkswap`` shows in :meth:`Sandbox.commands` however it was called); shell scripts
+see only the stubs on ``PATH`` (any other command is recorded as refused) and may not
+name a command by absolute path. A run
+during which anything was refused fails the test.
 """
 
 from __future__ import annotations
@@ -15,7 +23,9 @@ import base64
 import gzip
 import json
 import os
+import re
 import shlex
+import shutil
 import stat
 import subprocess
 import sys
@@ -24,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+BASH = shutil.which("bash") or "/bin/bash"
 # Commands that create, format, partition or overwrite storage.
 FORMATTING = frozenset({
     "mkswap", "wipefs", "sgdisk", "parted", "sfdisk", "fdisk", "mkfs", "mkfs.xfs",
@@ -55,6 +66,41 @@ if os.path.exists(replies):
             sys.exit(reply.get("rc", 0))
 sys.exit(0)
 """
+
+# Runs a node's Python script with an audit hook refusing every process it would start
+# other than a stub called by name. argv: script, then the script's own arguments.
+GUARD = """\
+import json, os, runpy, sys
+STUBBED = set({stubbed!r})
+def record(entry):
+    with open({log!r}, "a") as log:
+        log.write(json.dumps(entry) + "\\n")
+def hook(event, args):
+    if event == "subprocess.Popen":
+        executable, argv = args[0], args[1]
+        argv = [argv] if isinstance(argv, (str, bytes)) else list(argv)
+        command = os.fsdecode(executable if executable is not None else argv[0])
+    elif event in ("os.exec", "os.posix_spawn", "os.spawn"):
+        command = os.fsdecode(args[0] if event != "os.spawn" else args[1])
+    elif event == "os.system":
+        command = "/bin/sh"
+    else:
+        return
+    name = os.path.basename(command)
+    if name in STUBBED and command == name:
+        return
+    why = "not stubbed" if name not in STUBBED else "called by path " + command
+    record([name, {refused!r}, why])
+    raise PermissionError("node sandbox: refused " + command + ": " + why)
+sys.addaudithook(hook)
+script = sys.argv[1]
+sys.argv = sys.argv[1:]
+sys.path[0] = os.path.dirname(script)
+runpy.run_path(script, run_name="__main__")
+"""
+REFUSED = "<refused by the sandbox>"
+# A command word naming a program by absolute path in a shell script.
+ABSOLUTE_COMMAND = re.compile(r"(?:^|[\s;|&(`])(/(?:usr/)?(?:local/)?s?bin/[\w.+-]+)", re.M)
 
 
 def decode_source(source: str) -> bytes:
@@ -115,6 +161,15 @@ class Sandbox:
             path = self.bin / name
             path.write_text(stub)
             path.chmod(0o755)
+        # bash reads BASH_ENV first: a command it cannot find is recorded as refused.
+        self.bash_env = self.base / "bash_env"
+        self.bash_env.write_text(
+            "command_not_found_handle() {\n"
+            f"  printf '[\"%s\", \"{REFUSED}\", \"not stubbed\"]\\n' \"$1\" >> {self.log}\n"
+            "  return 127\n}\n")
+        self.guard = self.base / "guard.py"
+        self.guard.write_text(GUARD.format(stubbed=sorted(STUBBED), log=str(self.log),
+                                           refused=REFUSED))
 
     def reply(self, command: str, *replies: dict[str, Any]) -> None:
         """Canned replies of ``command``: ``{"match": [argv prefix], "stdout", "rc", "once"}``.
@@ -129,8 +184,12 @@ class Sandbox:
         return [json.loads(line) for line in self.log.read_text().splitlines() if line]
 
     def commands(self) -> set[str]:
-        """Names of the stubbed commands run so far."""
+        """Names of the commands run or refused so far."""
         return {call[0] for call in self.calls()}
+
+    def refused(self) -> list[list[str]]:
+        """Commands the sandbox refused to start: ``[name, REFUSED, why]``."""
+        return [call for call in self.calls() if call[1:2] == [REFUSED]]
 
     def path(self, node_path: str) -> Path:
         """A node path inside the fake root."""
@@ -174,24 +233,40 @@ class Sandbox:
     def argv(self, command: str, extra: Iterable[str] = ()) -> list[str]:
         """A unit's command line made runnable in the sandbox."""
         words = shlex.split(command)
+        python = [sys.executable, str(self.guard)]
         if words[0] in ("/usr/bin/python3", "python3"):
-            return [sys.executable, str(self.path(words[1])), *words[2:], *extra,
+            return [*python, str(self.path(words[1])), *words[2:], *extra,
                     "--root", str(self.root)]
         if words[0].startswith("/usr/local/bin/"):
             script = self.path(words[0])
             if script.read_bytes().startswith(b"#!/usr/bin/env python3"):
-                return [sys.executable, str(script), *words[1:], *extra, "--root", str(self.root)]
-            return ["bash", str(script), *words[1:]]
+                return [*python, str(script), *words[1:], *extra, "--root", str(self.root)]
+            self._check_shell(script.read_text())
+            return [BASH, str(script), *words[1:]]
         if words[0] in ("/bin/sh", "/bin/bash", "sh", "bash"):
-            return ["bash", *words[1:]]
-        return words
+            self._check_shell(" ".join(words[1:]))
+            return [BASH, *words[1:]]
+        raise AssertionError(f"node sandbox: cannot run {command!r}: not a script it knows")
+
+    @staticmethod
+    def _check_shell(text: str) -> None:
+        """A shell script naming a program by absolute path would bypass the stubs."""
+        body = "\n".join(line for line in text.splitlines() if not line.startswith("#!"))
+        found = sorted(set(ABSOLUTE_COMMAND.findall(body)))
+        assert not found, f"node sandbox: the script calls {found} by absolute path; " \
+            "call commands by name so the sandbox can stub them"
 
     def run(self, command: str, *, extra: Iterable[str] = (), timeout: float = 60
             ) -> subprocess.CompletedProcess[str]:
         """Run one command line of a unit with the stubs first on PATH."""
-        env = {"PATH": f"{self.bin}:/usr/bin:/bin", "LC_ALL": "C", "HOME": str(self.base)}
-        return subprocess.run(self.argv(command, extra), env=env, cwd=self.base,
+        # Only the stubs are on PATH: a command that is not stubbed is not found.
+        env = {"PATH": str(self.bin), "LC_ALL": "C", "HOME": str(self.base),
+               "BASH_ENV": str(self.bash_env)}
+        proc = subprocess.run(self.argv(command, extra), env=env, cwd=self.base,
                               capture_output=True, text=True, timeout=timeout, check=False)
+        assert not self.refused(), (f"node sandbox refused {self.refused()} while running "
+                                    f"{command!r}:\n{proc.stdout}{proc.stderr}")
+        return proc
 
     def run_unit(self, mc: dict[str, Any], unit: str, *, extra: Iterable[str] = ()
                  ) -> list[subprocess.CompletedProcess[str]]:
