@@ -76,6 +76,7 @@ class Controls:
         self._on_silence: Callable[[bool], None] | None = None
         self._on_compact: Callable[[], None] | None = None
         self._on_window: Callable[[int], None] | None = None
+        self._on_interval: Callable[[float], None] | None = None
         self.silence_new_watches = False
 
     def reset(self) -> None:
@@ -232,6 +233,16 @@ class Controls:
         if self._call_in_loop and self._on_window:
             on_window = self._on_window
             self._call_in_loop(lambda: on_window(events))
+
+    def set_compaction_interval(self, seconds: float) -> None:
+        """Compact the history every ``seconds`` (to the version noted one interval before).
+
+        A real server does this to etcd every ``--etcd-compaction-interval`` (5 minutes
+        by default, and kubesim's default too).
+        """
+        if self._call_in_loop and self._on_interval:
+            on_interval = self._on_interval
+            self._call_in_loop(lambda: on_interval(seconds))
 
     # -- counters -------------------------------------------------------------------------
 

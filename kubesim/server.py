@@ -29,6 +29,9 @@ OTHER_TOKEN = "kubesim-other-token"
 OTHER_USER = "other-user"
 
 
+# kube-apiserver's default --etcd-compaction-interval.
+COMPACTION_INTERVAL_S = 300.0
+
 class KubeSim:
     """An in-process API server; see ``kubesim`` for what it implements."""
 
@@ -50,6 +53,8 @@ class KubeSim:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._writer = Writer(self.state)
+        self.compaction_interval = COMPACTION_INTERVAL_S
+        self._compactor: asyncio.Task[None] | None = None
         for ns in SYSTEM_NAMESPACES:
             self._seed(NS_KEY, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
         for crd in load_crds(crd_dirs):
@@ -110,6 +115,8 @@ class KubeSim:
         c._on_silence = self._silence
         c._on_compact = self.state.store.compact
         c._on_window = self._set_window
+        c._on_interval = self._set_compaction_interval
+        self._compactor = loop.create_task(self._compact_periodically())
         app = build_app(self.state, server_address=f"{host}:{port}")
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None,
                                      shutdown_timeout=1.0)
@@ -125,9 +132,32 @@ class KubeSim:
         self.url = f"{scheme}://{host}:{bound}"
         return self.url
 
+    async def _compact_periodically(self) -> None:
+        """Compact the history as kube-apiserver compacts etcd.
+
+        Every interval it compacts to the version it noted at the previous tick, so
+        changes stay watchable for one to two intervals (``--etcd-compaction-interval``,
+        five minutes by default) and then answer 410 Gone.
+        """
+        store = self.state.store
+        mark = store.rv
+        while True:
+            await asyncio.sleep(self.compaction_interval)
+            store.compact_to(mark)
+            mark = store.rv
+
+    def _set_compaction_interval(self, seconds: float) -> None:
+        self.compaction_interval = seconds
+        if self._compactor is not None and self._loop is not None:
+            self._compactor.cancel()
+            self._compactor = self._loop.create_task(self._compact_periodically())
+
     async def close(self) -> None:
         """Stop serving (open watch streams end)."""
         self.state.closing = True
+        if self._compactor is not None:
+            self._compactor.cancel()
+            self._compactor = None
         for w in self.state.store.watchers():
             w.queue.put_nowait(None)
         if self._runner is not None:

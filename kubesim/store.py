@@ -141,6 +141,12 @@ class Store:
 
     # -- watch ----------------------------------------------------------------------------
 
+    def compact_to(self, mark: int) -> None:
+        """Forget the changes up to ``mark``: watches from before it now answer 410."""
+        while self._history and self._history[0].rv <= mark:
+            self._history.popleft()
+        self.compacted_rv = max(self.compacted_rv, mark)
+
     def compact(self) -> None:
         """Forget the whole history: every older resourceVersion now answers 410."""
         self._history.clear()

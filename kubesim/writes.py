@@ -95,43 +95,25 @@ class Writer:
     def _finish(self, req: ApiRequest, old: Obj | None, new: Obj, *, operation: str,
                 status_write: bool = False) -> Obj:
         """Default, validate, admit and store ``new`` (a private copy); returns the result."""
+        name = _set_identity(req, old, new)
+        _carry_status(req, old, new, status_write=status_write)
+        new = self._normalised(req, old, new)
+        self._validate(req, old, new, name)
+        self._authorise_and_admit(req, old, new, operation, name)
+        _bump_generation(req, old, new, status_write=status_write)
+        return self._store(req, old, new, name)
+
+    def _normalised(self, req: ApiRequest, old: Obj | None, new: Obj) -> Obj:
+        """``new`` defaulted, pruned and converted as storage keeps it (a new object)."""
         rt = req.rtype
-        meta = new.setdefault("metadata", {})
-        new["apiVersion"] = req.api_version
-        new["kind"] = rt.kind
-        name = meta.get("name") or req.name
-        meta["name"] = name
-        if rt.namespaced:
-            meta["namespace"] = req.namespace
-        else:
-            meta.pop("namespace", None)
-        if old is not None:
-            ometa = old["metadata"]
-            meta["uid"] = ometa["uid"]
-            meta["creationTimestamp"] = ometa["creationTimestamp"]
-            meta["resourceVersion"] = ometa["resourceVersion"]
-            for k in ("generation", "deletionTimestamp"):
-                if k in ometa:
-                    meta[k] = ometa[k]
-                else:
-                    meta.pop(k, None)
-        else:
-            meta["uid"] = str(uuid.uuid4())
-            meta["creationTimestamp"] = now()
-            meta.pop("resourceVersion", None)
-            meta.pop("deletionTimestamp", None)
-            meta.pop("generation", None)
-            if rt.generation:
-                meta["generation"] = 1
-        if rt.status_subresource and not status_write:
-            if old is not None and "status" in old:
-                new["status"] = old["status"]
-            elif old is not None or rt.crd_name or rt.key == CRD_KEY:
-                new.pop("status", None)
-        schema = self._schema(req)
         new = omit_empty(rt.key, apply_conversion_fields(rt.key, self._defaulted(req, new)))
         if rt.key == CRD_KEY and old is None:
             new["status"] = crds.initial_status(new)
+        return new
+
+    def _validate(self, req: ApiRequest, old: Obj | None, new: Obj, name: str) -> None:
+        """422 Invalid with every cause found: names, metadata, built-in and schema rules."""
+        rt = req.rtype
         causes: list[dict[str, Any]] = []
         if old is None:
             causes += name_causes(rt.key, name)
@@ -140,10 +122,16 @@ class Writer:
         causes += builtin_causes(rt.key, new, old)
         if rt.key == CRD_KEY:
             causes += crds.crd_causes(new)
+        schema = self._schema(req)
         if rt.crd_name and schema is not None and not causes:
             causes += sschema.validate(new, schema)
         if causes:
             raise self._invalid(req, name, causes)
+
+    def _authorise_and_admit(self, req: ApiRequest, old: Obj | None, new: Obj,
+                             operation: str, name: str) -> None:
+        """RBAC escalation checks, admission webhooks, then the name's availability."""
+        rt = req.rtype
         if rt.group == rbac.GROUP:
             rbac.check_write(self.state.store, req.identity, resource=rt.plural,
                              namespace=req.namespace, obj=new, named=req.verb != "create")
@@ -152,12 +140,10 @@ class Writer:
         # real server (an invalid or refused create of an existing name is 422/403).
         if old is None and self.state.store.get(rt.key, req.namespace, name) is not None:
             raise already_exists(rt.plural, rt.group, name)
-        if rt.generation and old is not None and not status_write and \
-                content(old, rt.status_subresource) != content(new, rt.status_subresource):
-            meta["generation"] = int(old["metadata"].get("generation") or 0) + 1
-        if rt.key == ("apps", "daemonsets"):
-            meta.setdefault("annotations", {})["deprecated.daemonset.template.generation"] = \
-                str(meta.get("generation", 1))
+
+    def _store(self, req: ApiRequest, old: Obj | None, new: Obj, name: str) -> Obj:
+        """Commit ``new`` (unless unchanged or a dry run); a finished deletion removes it."""
+        rt = req.rtype
         if old is not None and same_object(as_version(old, req), new):
             return as_version(old, req)
         new = tidy(new)
@@ -413,3 +399,76 @@ class Writer:
         details["uid"] = obj["metadata"]["uid"]
         return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
                 "details": details}
+
+
+TEMPLATE_GENERATION = "deprecated.daemonset.template.generation"
+
+
+def _set_identity(req: ApiRequest, old: Obj | None, new: Obj) -> str:
+    """Type, name, namespace and server-kept metadata of ``new``; returns its name.
+
+    An update keeps the stored uid, creation time, resourceVersion, generation and
+    deletion mark whatever the body says; a create starts them afresh.
+    """
+    rt = req.rtype
+    meta = new.setdefault("metadata", {})
+    new["apiVersion"] = req.api_version
+    new["kind"] = rt.kind
+    name = str(meta.get("name") or req.name)
+    meta["name"] = name
+    if rt.namespaced:
+        meta["namespace"] = req.namespace
+    else:
+        meta.pop("namespace", None)
+    if old is not None:
+        ometa = old["metadata"]
+        for k in ("uid", "creationTimestamp", "resourceVersion"):
+            meta[k] = ometa[k]
+        for k in ("generation", "deletionTimestamp"):
+            if k in ometa:
+                meta[k] = ometa[k]
+            else:
+                meta.pop(k, None)
+        return name
+    meta["uid"] = str(uuid.uuid4())
+    meta["creationTimestamp"] = now()
+    for k in ("resourceVersion", "deletionTimestamp", "generation"):
+        meta.pop(k, None)
+    if rt.generation:
+        meta["generation"] = 1
+    return name
+
+
+def _carry_status(req: ApiRequest, old: Obj | None, new: Obj, *, status_write: bool) -> None:
+    """With a status subresource, a main-resource write keeps the stored status."""
+    rt = req.rtype
+    if not rt.status_subresource or status_write:
+        return
+    if old is not None and "status" in old:
+        new["status"] = old["status"]
+    elif old is not None or rt.crd_name or rt.key == CRD_KEY:
+        new.pop("status", None)
+
+
+def _bump_generation(req: ApiRequest, old: Obj | None, new: Obj, *, status_write: bool) -> None:
+    """``metadata.generation`` + 1 when what it tracks changed (every kind that keeps one).
+
+    It reads and writes the final object's metadata: the steps before may have
+    replaced ``new`` with a copy.
+    """
+    rt = req.rtype
+    meta = new["metadata"]
+    if rt.generation and old is not None and not status_write and \
+            content(old, rt.status_subresource) != content(new, rt.status_subresource):
+        meta["generation"] = int(old["metadata"].get("generation") or 0) + 1
+    if rt.key == ("apps", "daemonsets"):
+        # The template's own generation: it moves only when the pod template changes.
+        template = int(((old or {}).get("metadata", {}).get("annotations") or {}).get(
+            TEMPLATE_GENERATION, "0"))
+        if old is None or _template(old) != _template(new):
+            template += 1
+        meta.setdefault("annotations", {})[TEMPLATE_GENERATION] = str(template)
+
+
+def _template(obj: Obj) -> Any:
+    return (obj.get("spec") or {}).get("template")
