@@ -8,11 +8,14 @@ gets a pristine server of its own instead (see ``pyproject.toml`` for the marker
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from autopilot.kube.client import KubeClient
 from kubesim.controls import Controls
 from tests.support import report as reporting
 from tests.support.cluster import (
@@ -24,6 +27,7 @@ from tests.support.cluster import (
     real_assets,
     require_shared,
 )
+from tests.support.kube_resources import NAMESPACES
 from tests.support.realserver import assets_problem
 from tests.support.servers import ServerPool
 from tests.support.tools import require_tool
@@ -171,3 +175,22 @@ def webhook(cluster: Cluster) -> Iterator[DenyingWebhook]:
 def shared_dir() -> Path:
     """``../shared`` (recordings, CRDs, OpenAPI), or skip when it is absent."""
     return require_shared()
+
+
+@pytest.fixture
+async def kube(cluster: Any) -> AsyncIterator[KubeClient]:
+    """The controller's API client connected through the cluster's kubeconfig."""
+    client = await KubeClient.create(str(cluster.kubeconfig))
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+@pytest.fixture
+async def namespace(kube: KubeClient) -> str:
+    """A namespace of its own (fresh name: a real API server never finishes deleting)."""
+    name = f"rt-{uuid.uuid4().hex[:8]}"
+    await kube.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace",
+                                   "metadata": {"name": name}})
+    return name

@@ -10,7 +10,6 @@ and the CRD instead. Runs against kubesim and a real API server alike.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -53,15 +52,6 @@ class Events:
     def emit(self, regarding: dict[str, Any], *, type: str, reason: str, note: str,
              action: str) -> None:
         self.notes.append((reason, note))
-
-
-@pytest.fixture
-async def kube(cluster: Any) -> AsyncIterator[KubeClient]:
-    client = await KubeClient.create(str(cluster.kubeconfig))
-    try:
-        yield client
-    finally:
-        await client.close()
 
 
 @pytest.mark.real_ok

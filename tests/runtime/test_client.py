@@ -18,7 +18,7 @@ from autopilot.kube.client import (
 )
 from autopilot.observability.metrics import Metrics
 from kubesim.controls import Controls
-from tests.runtime.conftest import CONFIGMAPS
+from tests.support.kube_resources import CONFIGMAPS
 
 
 def closed_port() -> int:

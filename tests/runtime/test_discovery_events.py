@@ -12,7 +12,7 @@ from autopilot.kube.discovery import RestMapper
 from autopilot.kube.events import EVENTS, EventRecorder
 from autopilot.kube.resources import ResourceInfo
 from autopilot.observability.metrics import Metrics
-from tests.runtime.conftest import CONFIGMAPS
+from tests.support.kube_resources import CONFIGMAPS
 from tests.support.wait import eventually
 
 CRDS = ResourceInfo("apiextensions.k8s.io", "v1", "CustomResourceDefinition",

@@ -16,7 +16,7 @@ import pytest
 
 from autopilot.kube.client import KubeClient
 from autopilot.kube.events import EVENTS, EventRecorder
-from tests.runtime.conftest import CONFIGMAPS
+from tests.support.kube_resources import CONFIGMAPS
 from tests.support.wait import eventually
 
 

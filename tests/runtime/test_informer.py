@@ -15,8 +15,8 @@ from autopilot.kube.discovery import RestMapper
 from autopilot.kube.informer import STORAGE_INITIALIZING, Informer
 from autopilot.observability.metrics import Metrics
 from kubesim.controls import Controls
-from tests.runtime.conftest import CONFIGMAPS
 from tests.runtime.test_discovery_events import CRDS, widget_crd
+from tests.support.kube_resources import CONFIGMAPS
 from tests.support.wait import eventually
 
 LABEL = "app=chaos"

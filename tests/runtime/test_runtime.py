@@ -13,7 +13,7 @@ from autopilot.observability.metrics import Metrics
 from autopilot.runtime.informer_set import InformerSet
 from autopilot.runtime.leader import LeaderElector
 from autopilot.runtime.workers import Runtime
-from tests.runtime.conftest import CONFIGMAPS
+from tests.support.kube_resources import CONFIGMAPS
 from tests.support.wait import eventually
 
 FAST = {"lease_duration": 3.0, "renew_deadline": 2.0, "retry_period": 0.3}
