@@ -11,8 +11,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from kubesim import crds, patches, rbac, ssa, webhooks
-from kubesim import schema as sschema
+from kubesim import crd_defaults, crd_validation, crds, patches, rbac, ssa, webhooks
 from kubesim.builtin_checks import builtin_causes
 from kubesim.defaults import apply_builtin_defaults, apply_conversion_fields
 from kubesim.errors import (
@@ -124,7 +123,7 @@ class Writer:
             causes += crds.crd_causes(new)
         schema = self._schema(req)
         if rt.crd_name and schema is not None and not causes:
-            causes += sschema.validate(new, schema)
+            causes += crd_validation.validate(new, schema)
         if causes:
             raise self._invalid(req, name, causes)
 
@@ -164,8 +163,8 @@ class Writer:
         obj = apply_builtin_defaults(req.rtype.key, obj)
         schema = self._schema(req)
         if req.rtype.crd_name and schema is not None:
-            obj = sschema.prune_unknown(obj, schema)
-            obj = sschema.apply_defaults(obj, schema)
+            obj = crd_defaults.prune_unknown(obj, schema)
+            obj = crd_defaults.apply_defaults(obj, schema)
         return obj
 
     def _admit(self, req: ApiRequest, obj: Obj | None, operation: str, *,

@@ -19,7 +19,7 @@ from autopilot.golden.kinds import all_on_contexts
 from autopilot.golden.lookups import OfflineLookups
 from autopilot.golden.render import render_asset
 from autopilot.kube.resources import split_api_version
-from kubesim import schema
+from kubesim import crd_defaults, crd_validation, schema
 from tests.golden.conftest import SHARED
 
 MY_FEATURES = ("framework", "observability", "swap")
@@ -95,9 +95,9 @@ def test_my_assets_match_their_schemas(
         name for name, _ in rendered}, "an asset of mine rendered nothing"
     for name, obj in rendered:
         type_schema = _schema_of(crds, obj)
-        causes = schema.validate(obj, type_schema)
+        causes = crd_validation.validate(obj, type_schema)
         assert causes == [], f"{name}: {causes}"
-        assert schema.prune_unknown(obj, type_schema) == obj, (
+        assert crd_defaults.prune_unknown(obj, type_schema) == obj, (
             f"{name}: fields unknown to the {obj['kind']} schema"
         )
 
@@ -110,7 +110,7 @@ def test_the_schema_check_catches_a_wrong_object(
     type_schema = _schema_of(crds, sm)
     wrong_type = copy.deepcopy(sm)
     wrong_type["spec"]["endpoints"] = "every 30s"
-    assert schema.validate(wrong_type, type_schema), "a string where a list belongs passed"
+    assert crd_validation.validate(wrong_type, type_schema), "a string where a list belongs passed"
     unknown = copy.deepcopy(sm)
     unknown["spec"]["notAField"] = True
-    assert schema.prune_unknown(unknown, type_schema) != unknown, "an unknown field survived"
+    assert crd_defaults.prune_unknown(unknown, type_schema) != unknown, "an unknown field survived"

@@ -9,12 +9,12 @@ import pytest
 
 from kubesim.schema import (
     OBJECT_META,
-    builtin_defaults,
     builtin_schema,
     builtin_type,
     zero_object,
 )
 from kubesim.tools import gen_builtin_schema
+from tests.support.sim_defaults import server_defaults
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 OPENAPI = SHARED / "kube-openapi"
@@ -106,7 +106,7 @@ def test_generator_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_service_defaults() -> None:
     svc = {"spec": {"ports": [{"port": 80}, {"port": 53, "protocol": "UDP", "targetPort": "dns"}]}}
-    out = builtin_defaults("", "v1", "Service", svc)
+    out = server_defaults("", "v1", "Service", svc)
     assert out["spec"]["type"] == "ClusterIP"
     assert out["spec"]["sessionAffinity"] == "None"
     assert out["spec"]["ports"] == [
@@ -120,7 +120,7 @@ def test_service_defaults() -> None:
 
 def test_workload_defaults() -> None:
     template = {"spec": {"containers": [{"name": "c", "image": "repo/x"}]}}
-    deploy = builtin_defaults("apps", "v1", "Deployment", {"spec": {"template": template}})
+    deploy = server_defaults("apps", "v1", "Deployment", {"spec": {"template": template}})
     assert deploy["spec"]["replicas"] == 1
     assert deploy["spec"]["strategy"]["rollingUpdate"] == {
         "maxUnavailable": "25%",
@@ -128,7 +128,7 @@ def test_workload_defaults() -> None:
     }
     [container] = deploy["spec"]["template"]["spec"]["containers"]
     assert container["imagePullPolicy"] == "Always"  # no tag means latest
-    ds = builtin_defaults(
+    ds = server_defaults(
         "apps", "v1", "DaemonSet", {"spec": {"updateStrategy": {"type": "OnDelete"}}}
     )
     assert ds["spec"]["updateStrategy"] == {"type": "OnDelete"}
@@ -136,17 +136,18 @@ def test_workload_defaults() -> None:
 
 
 def test_other_defaults() -> None:
-    ns = builtin_defaults("", "v1", "Namespace", {"metadata": {"name": "n"}})
+    ns = server_defaults("", "v1", "Namespace", {"metadata": {"name": "n"}})
     assert ns["spec"] == {"finalizers": ["kubernetes"]}
-    assert builtin_defaults("", "v1", "Secret", {})["type"] == "Opaque"
-    binding = builtin_defaults(
+    assert server_defaults("", "v1", "Secret", {})["type"] == "Opaque"
+    binding = server_defaults(
         "rbac.authorization.k8s.io",
         "v1",
         "ClusterRoleBinding",
         {"subjects": [{"kind": "User", "name": "u"}, {"kind": "ServiceAccount", "name": "s"}]},
     )
-    assert [s["apiGroup"] for s in binding["subjects"]] == ["rbac.authorization.k8s.io", ""]
-    crd = builtin_defaults(
+    # A ServiceAccount subject's apiGroup defaults to "", which the API omits (omitempty).
+    assert [s.get("apiGroup") for s in binding["subjects"]] == ["rbac.authorization.k8s.io", None]
+    crd = server_defaults(
         "apiextensions.k8s.io",
         "v1",
         "CustomResourceDefinition",
@@ -154,7 +155,7 @@ def test_other_defaults() -> None:
     )
     assert crd["spec"]["names"] == {"kind": "Foo", "singular": "foo", "listKind": "FooList"}
     assert crd["spec"]["conversion"] == {"strategy": "None"}
-    hook = builtin_defaults(
+    hook = server_defaults(
         "admissionregistration.k8s.io",
         "v1",
         "ValidatingWebhookConfiguration",

@@ -4,14 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubesim.schema import (
-    apply_defaults,
-    invalid_message,
-    prune_unknown,
-    schema_from_openapi,
-    unknown_fields,
-    validate,
-)
+from kubesim.crd_defaults import apply_defaults, prune_unknown, unknown_fields
+from kubesim.crd_validation import invalid_message, validate
+from kubesim.schema import schema_from_openapi
 
 OPENAPI: dict[str, Any] = {
     "type": "object",

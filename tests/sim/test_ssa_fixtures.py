@@ -16,17 +16,11 @@ import pytest
 from ruamel.yaml import YAML
 
 from autopilot.kube.resources import split_api_version
-from kubesim.schema import (
-    TypeSchema,
-    apply_defaults,
-    builtin_defaults,
-    builtin_schema,
-    invalid_message,
-    prune_unknown,
-    schema_from_openapi,
-    validate,
-)
+from kubesim.crd_defaults import apply_defaults, prune_unknown
+from kubesim.crd_validation import invalid_message, validate
+from kubesim.schema import TypeSchema, builtin_schema, schema_from_openapi
 from kubesim.ssa import ApplyConflict, record_update, server_side_apply
+from tests.support.sim_defaults import server_defaults
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 FIXTURES = SHARED / "kube-fixtures"
@@ -124,7 +118,7 @@ def replay(name: str, *, start: dict[str, Any] | None = None) -> int:
         assert response["status"] in (200, 201), f"{name}: expected {response['status']}"
         assert result["metadata"].get("managedFields") == expected["metadata"]["managedFields"]
         if schema is None:
-            result = builtin_defaults(group, version, kind, result)
+            result = server_defaults(group, version, kind, result)
         got = {
             k: v for k, v in without_allocated(result).items() if k not in ("metadata", "status")
         }
@@ -201,7 +195,7 @@ def test_crd_create_and_status_update_match() -> None:
     steps = load("crd-lifecycle.json")["steps"]
     schema = builtin_schema("apiextensions.k8s.io", "v1", "CustomResourceDefinition")
     created = steps[0]["response"]["body"]
-    request = builtin_defaults(
+    request = server_defaults(
         "apiextensions.k8s.io", "v1", "CustomResourceDefinition", steps[0]["request"]["body"]
     )
     out = record_update(
