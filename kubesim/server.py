@@ -223,10 +223,7 @@ class KubeSim:
             w.silent = silent
 
     def _set_window(self, events: int) -> None:
-        store = self.state.store
-        store.window = max(1, events)
-        while len(store._history) > store.window:
-            store.compacted_rv = store._history.popleft().rv
+        self.state.store.set_window(events)
 
     # -- clients --------------------------------------------------------------------------
 

@@ -125,8 +125,7 @@ class Store:
             spaces.setdefault(ns, {})[name] = stored
         record = Change(self.rv, key, change, stored, old)
         self._history.append(record)
-        while len(self._history) > self.window:
-            self.compacted_rv = self._history.popleft().rv
+        self._trim()
         for w in list(self._watchers.get(key, ())):
             w.offer(record)
         return stored
@@ -140,6 +139,15 @@ class Store:
         return gone
 
     # -- watch ----------------------------------------------------------------------------
+
+    def set_window(self, events: int) -> None:
+        """Keep at most the last ``events`` changes (at least one) for watch replays."""
+        self.window = max(1, events)
+        self._trim()
+
+    def _trim(self) -> None:
+        while len(self._history) > self.window:
+            self.compacted_rv = self._history.popleft().rv
 
     def compact_to(self, mark: int) -> None:
         """Forget the changes up to ``mark``: watches from before it now answer 410."""
