@@ -4,7 +4,7 @@ Every CRD of the shared reference set (``../shared/crds``, the schemas the
 projects publish) is installed, related or not, because a real cluster serves
 many API groups and discovery pays for each. Kinds the controller reads or the
 golden state renders that the reference set lacks get the project's own
-minimal CRDs (``tests/golden_content/crds``: types, enums and required fields of
+minimal CRDs (``tests/content/crds``: types, enums and required fields of
 what the templates set, and the OpenShift config kinds the controller reads).
 """
 
@@ -23,7 +23,7 @@ from autopilot.kube.wellknown import CONFIG_KINDS
 
 PROJECT = Path(__file__).resolve().parents[1]
 SHARED_CRDS = PROJECT.parent / "shared" / "crds"
-LOCAL_CRDS = PROJECT / "tests" / "golden_content" / "crds"
+LOCAL_CRDS = PROJECT / "tests" / "content" / "crds"
 
 
 CRD_API = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"

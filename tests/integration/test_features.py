@@ -23,7 +23,8 @@ from autopilot.golden.context import build_context
 from autopilot.golden.gate import parse_activation
 from autopilot.golden.lookups import SnapshotLookups
 from autopilot.golden.plan import plan_asset
-from tests.integration.features_support import (
+from tests.support.controller import Controller
+from tests.support.features_support import (
     CASES,
     EXPORTER_ENV,
     GOLDEN,
@@ -32,7 +33,6 @@ from tests.integration.features_support import (
     Obj,
     contains,
 )
-from tests.support.controller import Controller
 from tests.support.platform import HCO_NS, HCO_PATH, Platform, labels_of
 from tests.support.wait import eventually_sync
 

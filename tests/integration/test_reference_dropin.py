@@ -18,12 +18,12 @@ import pytest
 from autopilot.golden.catalog import load_golden_state
 from autopilot.golden.tombstones import Tombstone
 from tests.integration.conftest import Paths, render_offline
-from tests.integration.passes import full_pass
+from tests.support.passes import full_pass
 from tests.support.platform import HCO_NS, Platform
 from tests.support.wait import eventually_sync
 
 PROJECT = Path(__file__).resolve().parents[2]
-SCC_CRD = PROJECT / "tests" / "golden_content" / "crds" / \
+SCC_CRD = PROJECT / "tests" / "content" / "crds" / \
     "securitycontextconstraints.security.openshift.io.yaml"
 MANAGED = {"platform.kubevirt.io/managed-by": "virt-platform-autopilot"}
 EXPORTER_NS = "kubevirt-metrics-exporter"

@@ -31,7 +31,8 @@ import pytest
 
 from kubesim.controls import Controls
 from tests.integration.conftest import Paths, render_offline
-from tests.reliability.chaos import (
+from tests.reliability.conftest import StartController
+from tests.support.chaos import (
     FAULT_KINDS,
     PAUSED,
     PAUSED_EDIT,
@@ -45,7 +46,6 @@ from tests.reliability.chaos import (
     rss_kib,
     targets_from,
 )
-from tests.reliability.conftest import StartController
 from tests.support.controller import Controller
 from tests.support.platform import HCO_NS, Platform, annotations_of
 from tests.support.wait import eventually_sync

@@ -13,13 +13,13 @@ from urllib.parse import urlparse
 import pytest
 
 from autopilot.runtime.leader import LEASE_NAME
-from tests.reliability.chaos import PAUSED
 from tests.reliability.conftest import StartController
-from tests.reliability.proxy import Proxy
 from tests.support import rbac
+from tests.support.chaos import PAUSED
 from tests.support.controller import Controller
 from tests.support.editwar import EditWar
 from tests.support.platform import HCO_NS, Platform, annotations_of, crd_name
+from tests.support.proxy import Proxy
 from tests.support.wait import eventually_sync
 
 ON = {"platform.kubevirt.io/autopilot": "true"}

@@ -25,10 +25,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.integration.conftest import Paths, render_offline
-from tests.integration.passes import full_pass
-from tests.reliability.chaos import Target, get_pointer, merge_patch_for, targets_from
 from tests.reliability.conftest import StartController
+from tests.support.chaos import Target, get_pointer, merge_patch_for, targets_from
 from tests.support.controller import Controller
+from tests.support.passes import full_pass
 from tests.support.platform import HCO_NS, HCO_PATH, Platform, labels_of
 from tests.support.wait import eventually_sync
 
