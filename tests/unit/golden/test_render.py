@@ -164,7 +164,7 @@ gs = load_golden_state(Path(sys.argv[1]))
 
 class Lookups(OfflineLookups):
     # A cluster with a default StorageClass: without one the LokiStack refuses to
-    # render on purpose (tests/golden_content covers that refusal).
+    # render on purpose (tests/content covers that refusal).
     def default_storage_class(self):
         return "standard"
 
