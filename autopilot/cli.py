@@ -18,7 +18,7 @@ from autopilot.commands import UsageError
 
 __all__ = ["COMMANDS", "UsageError", "build_parser", "main"]
 
-COMMANDS = ("run", "render", "rbac", "features", "csv", "explain", "demo")
+COMMANDS = ("run", "render", "plan", "rbac", "features", "csv", "explain", "demo")
 
 
 class _Command(Protocol):

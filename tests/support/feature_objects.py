@@ -14,7 +14,6 @@ from ruamel.yaml import YAML
 from tests.support.platform import CRDS, PROJECT, SHARED
 
 GOLDEN = PROJECT / "golden_state"
-LOCAL_CRDS = PROJECT / "tests" / "content" / "crds"
 EXPORTER_IMAGE = "registry.example.com/kubevirt/kubevirt-metrics-exporter@sha256:" + "ab" * 32
 
 Check = Callable[[dict[str, Any]], None]
@@ -61,7 +60,6 @@ class FeatureCase:
     off_spec: Mapping[str, Any] | None = None
     # Cluster preparation.
     kinds: tuple[str, ...] = ()  # CRDS table kinds (published schemas when at hand)
-    local_crds: tuple[str, ...] = ()  # minimal CRDs under tests/content/crds
     namespaces: tuple[str, ...] = ()
     nodes: tuple[dict[str, Any], ...] = ()
     existing: tuple[tuple[str, dict[str, Any]], ...] = ()  # (collection path, body)

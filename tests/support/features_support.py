@@ -15,7 +15,6 @@ from tests.support import feature_checks as checks
 from tests.support.feature_objects import (
     EXPORTER_IMAGE,
     GOLDEN,
-    LOCAL_CRDS,
     MC_DRIFT,
     Check,
     FeatureCase,
@@ -27,7 +26,7 @@ from tests.support.feature_objects import (
 )
 from tests.support.platform import HCO_NS
 
-__all__ = ["CASES", "EXPORTER_ENV", "GOLDEN", "LOCAL_CRDS", "FeatureCase", "Obj", "contains",
+__all__ = ["CASES", "EXPORTER_ENV", "GOLDEN", "FeatureCase", "Obj", "contains",
            "node"]
 
 
@@ -150,9 +149,7 @@ CASES: tuple[FeatureCase, ...] = (
     ),
     FeatureCase(
         feature="logging",
-        kinds=("UIPlugin",),
-        local_crds=("lokistacks.loki.grafana.com.yaml",
-                    "clusterlogforwarders.observability.openshift.io.yaml"),
+        kinds=("UIPlugin", "LokiStack", "ClusterLogForwarder"),
         namespaces=("openshift-logging",),
         nodes=tuple(node(f"worker-{i}", "worker") for i in range(4)),
         existing=(("/apis/storage.k8s.io/v1/storageclasses", {
@@ -201,9 +198,8 @@ CASES: tuple[FeatureCase, ...] = (
     ),
     FeatureCase(
         feature="kubevirt-metrics-exporter",
-        kinds=("PrometheusRule", "PersesDashboard", "PersesDatasource"),
-        local_crds=("securitycontextconstraints.security.openshift.io.yaml",
-                    "podmonitors.monitoring.coreos.com.yaml"),
+        kinds=("PrometheusRule", "PersesDashboard", "PersesDatasource",
+               "SecurityContextConstraints", "PodMonitor"),
         env={"RELATED_IMAGE_KUBEVIRT_METRICS_EXPORTER": EXPORTER_IMAGE},
         annotations={"platform.kubevirt.io/kubevirt-metrics-exporter-env": EXPORTER_ENV},
         switch={"platform.kubevirt.io/enable-kubevirt-metrics-exporter": "true"},
