@@ -71,12 +71,10 @@ async def test_exactly_one_leads_and_cancel_hands_over_fast(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        released_at = time.monotonic()
         assert not leader.is_leader
-        # Fast because handed over, not left to expire: the Lease is released the moment
-        # the leader stops (a wall-clock bound here failed on a busy machine only).
-        released = (await lease(kube, namespace))["spec"]
-        assert released.get("holderIdentity") in (None, "", other.identity), released
-        await eventually(lambda: other.is_leader, timeout=15, what="the standby leading")
+        await eventually(lambda: other.is_leader, timeout=3, what="the standby leading")
+        assert time.monotonic() - released_at < 3
         spec = (await lease(kube, namespace))["spec"]
         assert spec["holderIdentity"] == other.identity
         assert spec["leaseTransitions"] >= 1
