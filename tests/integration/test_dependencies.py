@@ -7,9 +7,9 @@ import subprocess
 import sys
 from typing import Any
 
-from tests.integration.passes import full_pass
 from tests.support import rbac
 from tests.support.controller import PROJECT
+from tests.support.passes import full_pass
 from tests.support.platform import HCO_NS, Platform, crd_name, labels_of, minimal_crd
 from tests.support.wait import eventually_sync
 

@@ -2,8 +2,8 @@
 
 Already covered elsewhere (not repeated here): the debug server binds to
 loopback by default (tests/unit/test_web.py), the Deployment runs non-root with
-a read-only root filesystem (tests/ops/test_manifests.py), an untrusted server
-certificate is refused by the client (tests/runtime/test_client_tls.py).
+a read-only root filesystem (tests/content/test_manifests.py), an untrusted server
+certificate is refused by the client (tests/unit/kube/test_client_tls.py).
 """
 
 from __future__ import annotations
