@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from autopilot.commands import UsageError
+from autopilot.commands import UsageError, plain_help
 from autopilot.golden.locate import candidate_dirs
 from autopilot.olm.bundle import generated_files
 from autopilot.olm.sources import BundleError
@@ -22,7 +22,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     """Register the sub-command."""
     p = subparsers.add_parser(
         "csv", help="write the OLM ClusterServiceVersion and bundle from manifests/",
-        description=__doc__,
+        description=plain_help(__doc__),
     )
     p.add_argument("--check", action="store_true", help="exit 1 when a generated file is stale")
     p.add_argument("--project", type=Path,

@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from autopilot.commands import UsageError
+from autopilot.commands import UsageError, plain_help
 from autopilot.commands.render import load_golden
 from autopilot.golden.kinds import UnrenderableAsset
 from autopilot.golden.rbacgen import cluster_role_yaml
@@ -23,7 +23,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     """Register the sub-command."""
     p = subparsers.add_parser(
         "rbac", help="generate the least-privilege ClusterRole from the golden state",
-        description=__doc__,
+        description=plain_help(__doc__),
     )
     p.add_argument("--check", action="store_true", help="exit 1 when the file is stale")
     p.add_argument("--golden-state", help="golden-state directory (default: the shipped one)")

@@ -21,7 +21,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from autopilot.commands import UsageError
+from autopilot.commands import UsageError, plain_help
 from autopilot.engine import overrides
 from autopilot.engine.renames import follow_renames
 from autopilot.golden.catalog import GoldenState, GoldenStateError, load_golden_state
@@ -44,7 +44,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p = subparsers.add_parser(
         "render",
         help="render the golden state for an HCO (offline file or live cluster)",
-        description=__doc__,
+        description=plain_help(__doc__),
     )
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--hco-file", type=Path, help="HyperConverged YAML file (offline)")
