@@ -6,8 +6,10 @@ Every bad value becomes one line naming the flag, never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,9 +86,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the flags of ``autopilot run``. Values are validated by :func:`config_from_args`."""
     parser.add_argument("--kubeconfig", default=None,
                         help="kubeconfig file (default: in-cluster, then $KUBECONFIG)")
-    parser.add_argument("--namespace", default=DEFAULT_NAMESPACE,
-                        help=f"namespace of the HyperConverged and the Lease "
-                             f"(default {DEFAULT_NAMESPACE})")
+    parser.add_argument("--namespace", default=None,
+                        help="namespace of the HyperConverged and the Lease (default: "
+                             f"$POD_NAMESPACE, the pod's own, else {DEFAULT_NAMESPACE})")
     parser.add_argument("--leader-elect", nargs="?", const="true", default="false",
                         metavar="BOOL", help="elect a leader through a Lease (default false)")
     parser.add_argument("--resync-period", default=DEFAULT_RESYNC, metavar="DURATION",
@@ -145,8 +147,36 @@ def _logging(args: argparse.Namespace, *, isatty: bool | None) -> tuple[str, str
     return fmt, level
 
 
-def config_from_args(args: argparse.Namespace, *, isatty: bool | None = None) -> RunConfig:
-    """Validate parsed flags into a :class:`RunConfig`; raises :class:`ConfigError`."""
+def _paths(args: argparse.Namespace) -> tuple[Path | None, str | None]:
+    golden: Path | None = None
+    if args.golden_state:
+        golden = Path(args.golden_state)
+        if not golden.is_dir():
+            raise ConfigError(f"--golden-state: {golden} is not a directory")
+    kubeconfig = args.kubeconfig or None
+    if kubeconfig is not None and not Path(kubeconfig).is_file():
+        raise ConfigError(f"--kubeconfig: {kubeconfig} does not exist")
+    return golden, kubeconfig
+
+
+def _namespace(args: argparse.Namespace, env: Mapping[str, str]) -> str:
+    source = "--namespace" if args.namespace else "POD_NAMESPACE"
+    namespace = str(args.namespace or env.get("POD_NAMESPACE") or DEFAULT_NAMESPACE).strip()
+    if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", namespace):
+        raise ConfigError(f"{source}: {namespace!r} is not a valid namespace name")
+    return namespace
+
+
+def config_from_args(
+    args: argparse.Namespace, *, isatty: bool | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> RunConfig:
+    """Validate parsed flags into a :class:`RunConfig`; raises :class:`ConfigError`.
+
+    The namespace is ``--namespace``, else ``$POD_NAMESPACE`` (the Deployment sets it
+    from the pod's own namespace, so an OLM install into any OperatorGroup namespace
+    works unchanged), else the default.
+    """
     try:
         leader_elect = parse_bool(str(args.leader_elect))
     except ValueError as exc:
@@ -159,9 +189,7 @@ def config_from_args(args: argparse.Namespace, *, isatty: bool | None = None) ->
         raise ConfigError(f"--resync-period: {args.resync_period!r} is too short (minimum 1s)")
 
     fmt, level = _logging(args, isatty=isatty)
-    namespace = str(args.namespace or "").strip()
-    if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", namespace):
-        raise ConfigError(f"--namespace: {args.namespace!r} is not a valid namespace name")
+    namespace = _namespace(args, os.environ if environ is None else environ)
 
     try:
         workers = int(str(args.workers))
@@ -178,15 +206,7 @@ def config_from_args(args: argparse.Namespace, *, isatty: bool | None = None) ->
         raise ConfigError(f"--edit-war-window: {args.edit_war_window!r} is too short "
                           "(minimum 1s)")
 
-    golden: Path | None = None
-    if args.golden_state:
-        golden = Path(args.golden_state)
-        if not golden.is_dir():
-            raise ConfigError(f"--golden-state: {golden} is not a directory")
-
-    kubeconfig = args.kubeconfig or None
-    if kubeconfig is not None and not Path(kubeconfig).is_file():
-        raise ConfigError(f"--kubeconfig: {kubeconfig} does not exist")
+    golden, kubeconfig = _paths(args)
 
     return RunConfig(
         kubeconfig=kubeconfig,
