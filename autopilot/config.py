@@ -69,6 +69,7 @@ class RunConfig:
     """Everything ``autopilot run`` needs, validated."""
 
     kubeconfig: str | None = None
+    context: str | None = None
     namespace: str = DEFAULT_NAMESPACE
     leader_elect: bool = False
     resync_period: float = 300.0
@@ -82,10 +83,22 @@ class RunConfig:
     edit_war_window: float = 600.0
 
 
+KUBECONFIG_HELP = ("kubeconfig file (default: $KUBECONFIG, a list; then in-cluster; "
+                   "then ~/.kube/config)")
+
+
+def add_kubeconfig_arguments(parser: argparse.ArgumentParser, *, kubeconfig: bool = True
+                             ) -> None:
+    """``--kubeconfig`` and ``--context``, as every command talking to a cluster has them."""
+    if kubeconfig:
+        parser.add_argument("--kubeconfig", default=None, help=KUBECONFIG_HELP)
+    parser.add_argument("--context", default=None,
+                        help="kubeconfig context to use (default: its current-context)")
+
+
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the flags of ``autopilot run``. Values are validated by :func:`config_from_args`."""
-    parser.add_argument("--kubeconfig", default=None,
-                        help="kubeconfig file (default: in-cluster, then $KUBECONFIG)")
+    add_kubeconfig_arguments(parser)
     parser.add_argument("--namespace", default=None,
                         help="namespace of the HyperConverged and the Lease (default: "
                              f"$POD_NAMESPACE, the pod's own, else {DEFAULT_NAMESPACE})")
@@ -210,6 +223,7 @@ def config_from_args(
 
     return RunConfig(
         kubeconfig=kubeconfig,
+        context=args.context or None,
         namespace=namespace,
         leader_elect=leader_elect,
         resync_period=resync,

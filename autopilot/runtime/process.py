@@ -75,7 +75,8 @@ async def run_controller(config: RunConfig, *, build: Build) -> int:
     """Run the controller until SIGTERM/SIGINT; returns the exit code."""
     stop = _stop_on_signals()
     metrics = Metrics()
-    client = await KubeClient.create(config.kubeconfig, metrics=metrics)
+    client = await KubeClient.create(config.kubeconfig, metrics=metrics,
+                                     context=config.context)
     process = _Process(parts=_parts(config, client, metrics))
     try:
         await _until(stop, process.start(build))
