@@ -184,7 +184,8 @@ def test_deployment_contract(deployment: dict[str, Any]) -> None:
         assert ports[c[probe]["httpGet"]["port"]] == 8082
     env = {e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"] for e in c["env"]
            if "valueFrom" in e}
-    assert env == {"POD_NAME": "metadata.name", "POD_NAMESPACE": "metadata.namespace"}
+    assert env == {"POD_NAME": "metadata.name", "POD_NAMESPACE": "metadata.namespace",
+                   "POD_IP": "status.podIP"}
     images = {e["name"]: e["value"] for e in c["env"] if "value" in e}
     assert set(images) == {"RELATED_IMAGE_KUBEVIRT_METRICS_EXPORTER"}
     assert set(c["resources"]["requests"]) >= {"cpu", "memory"}
