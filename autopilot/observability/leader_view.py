@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import aiohttp
 import structlog
@@ -84,6 +85,11 @@ class LeaderView:
         url = self.leader_url()
         if url is None:  # leading, or no leader known
             return own
+        parts = urlsplit(url)
+        if parts.scheme != "http" or parts.path != REPLICA_PATH or parts.query:
+            # Only another replica's own series: the Lease must not make us fetch anything.
+            note = f"# the leader published no usable address for its series ({url!r})\n"
+            return own + note.encode()
         try:
             leader = await self._fetch(url)
         except (aiohttp.ClientError, TimeoutError, OSError, UnicodeDecodeError) as exc:

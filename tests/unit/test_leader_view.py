@@ -51,6 +51,9 @@ async def test_a_standby_serves_the_leaders_series_or_says_why_not() -> None:
         assert "compliance_status{" not in text
         assert text.splitlines()[-1].startswith(
             "# the leader's per-object series are unavailable (http://127.0.0.1:")
+        url[0] = "http://127.0.0.1:1/elsewhere"
+        assert (await view.exposition()).decode().splitlines()[-1].startswith(
+            "# the leader published no usable address")
         url[0] = None  # leading, or no leader: its own series only
         assert await view.exposition() == view.metrics.exposition()
     finally:
