@@ -50,6 +50,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--hco-file", type=Path, help="HyperConverged YAML file (offline)")
     source.add_argument("--kubeconfig", help="kubeconfig of a live cluster")
+    source.add_argument("--live", action="store_true",
+                        help="render against the cluster found as kubectl finds it "
+                             "($KUBECONFIG, in-cluster, ~/.kube/config)")
     add_kubeconfig_arguments(p, kubeconfig=False)
     p.add_argument(
         "--namespace", default=DEFAULT_NAMESPACE, help="HCO namespace (live; default %(default)s)"

@@ -9,6 +9,7 @@ API server through a local proxy that counts what passes.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -159,7 +160,18 @@ def test_render_reaches_the_server_through_the_kubeconfig_proxy(cluster: Any,
         with stats.lock:
             assert stats.targets and set(stats.targets) == {server}, stats.targets
             passed = stats.connects + stats.forwarded
-    assert passed >= 1
+        assert passed >= 1
+        # --live: the same kubeconfig found through $KUBECONFIG, the same proxy.
+        env = {k: v for k, v in os.environ.items() if k != "KUBERNETES_SERVICE_HOST"}
+        live = subprocess.run(
+            [sys.executable, "-m", "autopilot", "render", "--live", "--output", "status"],
+            cwd=PROJECT, capture_output=True, text=True, timeout=120,
+            env={**env, "KUBECONFIG": f"{tmp_path / 'absent'}{os.pathsep}{proxied}"},
+        )
+        assert live.returncode == 0, live.stderr[-2000:]
+        assert live.stdout == proc.stdout
+        with stats.lock:
+            assert stats.connects + stats.forwarded > passed
     # The same answer as a direct connection.
     direct = subprocess.run(
         [sys.executable, "-m", "autopilot", "render", "--kubeconfig", str(cluster.kubeconfig),
