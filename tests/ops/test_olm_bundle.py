@@ -165,8 +165,8 @@ def test_bundle_layout_and_image() -> None:
     default = annotations["operators.operatorframework.io.bundle.channel.default.v1"]
     assert default in annotations["operators.operatorframework.io.bundle.channels.v1"].split(",")
     containerfile = (ROOT / "Containerfile.bundle").read_text()
-    labels = dict(re.findall(r"(operators\.operatorframework\.io\.bundle\.[\w.]+)=(\S+)",
-                             containerfile))
+    label_key = r"(?:operators\.operatorframework\.io\.bundle|com\.redhat\.openshift)\.[\w.]+"
+    labels = dict(re.findall(rf"({label_key})=(\S+)", containerfile))
     assert labels == annotations, "bundle image labels must equal metadata/annotations.yaml"
     assert "COPY bundle/manifests /manifests/" in containerfile
     assert "COPY bundle/metadata /metadata/" in containerfile

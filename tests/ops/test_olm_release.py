@@ -116,6 +116,8 @@ def test_related_images_are_in_the_deployment_and_related_images(csv: dict[str, 
 
 
 def test_console_metadata(csv: dict[str, Any]) -> None:
+    bundle = load(ROOT / "bundle" / "metadata" / "annotations.yaml")["annotations"]
+    assert re.fullmatch(r"v4\.\d+", bundle["com.redhat.openshift.versions"])
     annotations = csv["metadata"]["annotations"]
     assert isinstance(json.loads(annotations["alm-examples"]), list)
     datetime.strptime(annotations["createdAt"], "%Y-%m-%dT%H:%M:%SZ")
