@@ -7,6 +7,8 @@ import json
 import re
 from pathlib import Path
 
+from autopilot import __version__
+
 ROOT = Path(__file__).resolve().parents[2]
 CONTAINERFILE = ROOT / "Containerfile"
 
@@ -59,7 +61,7 @@ def test_runtime_image_carries_the_certification_labels_and_licenses() -> None:
     for key in ("name", "vendor", "version", "release", "summary", "description"):
         assert re.search(rf'(^|\s){key}="[^"]+"', labels), f"label {key} missing"
     assert re.search(r'version="\$\{VERSION\}"', labels), "the version label follows VERSION"
-    assert any(op == "ARG" and args.startswith("VERSION=") for op, args in stage)
+    assert ("ARG", f"VERSION={__version__}") in stage, "the default version is the package's"
     copies = [args.split() for op, args in stage if op == "COPY"]
     assert any(c[-2] == "LICENSE" and c[-1].startswith("/licenses/") for c in copies)
     assert (ROOT / "LICENSE").read_text().lstrip().startswith("Apache License")
