@@ -24,7 +24,7 @@ from autopilot.commands import (
 
 __all__ = ["COMMANDS", "UsageError", "build_parser", "main"]
 
-COMMANDS = ("run", "render", "rbac", "features", "csv", "explain", "demo")
+COMMANDS = ("run", "render", "plan", "rbac", "features", "csv", "explain", "demo")
 
 
 class _Command(Protocol):

@@ -81,6 +81,8 @@ class RunConfig:
     debug_bind_address: str = "127.0.0.1:8081"
     workers: int = 2
     edit_war_window: float = 600.0
+    # Report what would be applied, write nothing (``--observe``).
+    observe: bool = False
 
 
 KUBECONFIG_HELP = ("kubeconfig file (default: $KUBECONFIG, a list; then in-cluster; "
@@ -126,6 +128,10 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="an object whose fields another writer takes back 5 times within "
                              "this window is paused as an edit war "
                              f"(default {DEFAULT_EDIT_WAR_WINDOW})")
+    parser.add_argument("--observe", action="store_true",
+                        help="watch, detect drift and report it, but write nothing: every apply "
+                             "becomes a server-side dry run logged as 'would apply' (no events, "
+                             "no pause annotations, no tombstone deletes, no leader election)")
 
 
 def _bind(flag: str, value: str, *, may_be_empty: bool) -> str:
@@ -161,6 +167,7 @@ def _logging(args: argparse.Namespace, *, isatty: bool | None) -> tuple[str, str
 
 
 def _paths(args: argparse.Namespace) -> tuple[Path | None, str | None]:
+    """``--golden-state`` and ``--kubeconfig``, checked to exist."""
     golden: Path | None = None
     if args.golden_state:
         golden = Path(args.golden_state)
@@ -194,6 +201,7 @@ def config_from_args(
         leader_elect = parse_bool(str(args.leader_elect))
     except ValueError as exc:
         raise ConfigError(f"--leader-elect: {exc}") from None
+    observe = bool(getattr(args, "observe", False))
     try:
         resync = parse_duration(str(args.resync_period))
     except ValueError as exc:
@@ -225,7 +233,10 @@ def config_from_args(
         kubeconfig=kubeconfig,
         context=args.context or None,
         namespace=namespace,
-        leader_elect=leader_elect,
+        # An observer writes nothing, so it needs no leader; it must never hold the
+        # Lease a writing instance waits for.
+        leader_elect=leader_elect and not observe,
+        observe=observe,
         resync_period=resync,
         log_format=fmt,
         log_level=level,

@@ -2,10 +2,9 @@
 
 Every CRD of the shared reference set (``../shared/crds``, the schemas the
 projects publish) is installed, related or not, because a real cluster serves
-many API groups and discovery pays for each. Kinds the controller reads or the
-golden state renders that the reference set lacks get the project's own
-minimal CRDs (``tests/golden_content/crds``: types, enums and required fields of
-what the templates set, and the OpenShift config kinds the controller reads).
+many API groups and discovery pays for each. Every kind the controller reads or
+the golden state renders must be among them: the benchmarks refuse to run on
+hand-written stand-ins.
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ from autopilot.kube.wellknown import CONFIG_KINDS
 
 PROJECT = Path(__file__).resolve().parents[1]
 SHARED_CRDS = PROJECT.parent / "shared" / "crds"
-LOCAL_CRDS = PROJECT / "tests" / "golden_content" / "crds"
 
 
 CRD_API = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
@@ -59,7 +57,7 @@ def _served(crds: list[dict[str, Any]]) -> set[tuple[str, str]]:
 
 
 def platform_crds(golden: GoldenState) -> list[dict[str, Any]]:
-    """Every published CRD plus minimal ones for the needed kinds nobody publishes here.
+    """Every published CRD; each kind the controller needs must be among them.
 
     Raises :class:`MissingSchemas` when the reference set is absent or a needed
     kind has no schema at all.
@@ -68,16 +66,11 @@ def platform_crds(golden: GoldenState) -> list[dict[str, Any]]:
         raise MissingSchemas(f"{SHARED_CRDS} is absent: the benchmarks install the published "
                              "CRD schemas from there and refuse schema-less stand-ins")
     crds = load_crds([SHARED_CRDS])
-    names = {c["metadata"]["name"] for c in crds}
     needed = set(custom_kinds(golden)) | {(r.api_version, r.kind) for r in CONFIG_KINDS}
-    extra = [c for c in load_crds([LOCAL_CRDS]) if c["metadata"]["name"] not in names]
-    for crd in extra:
-        if _served([crd]) & (needed - _served(crds)):
-            crds.append(crd)
     missing = needed - _served(crds)
     if missing:
         shown = ", ".join(f"{k} ({v})" for v, k in sorted(missing))
-        raise MissingSchemas(f"no CRD schema for {shown}: add one to {LOCAL_CRDS}")
+        raise MissingSchemas(f"no published CRD schema in {SHARED_CRDS} for {shown}")
     return crds
 
 

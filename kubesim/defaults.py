@@ -27,6 +27,22 @@ def _container(c: Obj) -> None:
     for p in c.get("ports") or []:
         if isinstance(p, dict):
             p.setdefault("protocol", "TCP")
+    for key in ("livenessProbe", "readinessProbe", "startupProbe"):
+        if isinstance(c.get(key), dict):
+            _probe(c[key])
+    for env in c.get("env") or []:
+        field_ref = ((env or {}).get("valueFrom") or {}).get("fieldRef")
+        if isinstance(field_ref, dict):
+            field_ref.setdefault("apiVersion", "v1")
+
+
+def _probe(probe: Obj) -> None:
+    probe.setdefault("timeoutSeconds", 1)
+    probe.setdefault("periodSeconds", 10)
+    probe.setdefault("successThreshold", 1)
+    probe.setdefault("failureThreshold", 3)
+    if isinstance(probe.get("httpGet"), dict):
+        probe["httpGet"].setdefault("scheme", "HTTP")
 
 
 def _pod_spec(spec: Obj) -> None:
@@ -39,6 +55,12 @@ def _pod_spec(spec: Obj) -> None:
     spec.setdefault("dnsPolicy", "ClusterFirst")
     spec.setdefault("securityContext", {})
     spec.setdefault("schedulerName", "default-scheduler")
+    # v1 still serves the deprecated alias, copied from serviceAccountName.
+    if spec.get("serviceAccountName"):
+        spec.setdefault("serviceAccount", spec["serviceAccountName"])
+    for volume in spec.get("volumes") or []:
+        if isinstance((volume or {}).get("hostPath"), dict):
+            volume["hostPath"].setdefault("type", "")
 
 
 def _template(obj: Obj) -> None:
@@ -52,7 +74,10 @@ def _daemonset(obj: Obj) -> None:
     spec = obj.setdefault("spec", {})
     strategy = spec.setdefault("updateStrategy", {"type": "RollingUpdate"})
     if strategy.get("type") == "RollingUpdate":
-        strategy.setdefault("rollingUpdate", {"maxUnavailable": 1, "maxSurge": 0})
+        rolling = strategy.setdefault("rollingUpdate", {})
+        if isinstance(rolling, dict):
+            rolling.setdefault("maxUnavailable", 1)
+            rolling.setdefault("maxSurge", 0)
     spec.setdefault("revisionHistoryLimit", 10)
     obj.setdefault("status", {"currentNumberScheduled": 0, "numberMisscheduled": 0,
                               "desiredNumberScheduled": 0, "numberReady": 0})

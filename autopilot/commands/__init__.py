@@ -3,8 +3,9 @@
 Exit codes, the same for every command:
 
 - ``0`` done, and nothing to report;
-- ``1`` done, and the answer is "no": a ``--check`` found a stale file, ``render``
-  found assets it cannot render, ``explain`` found no asset for the object;
+- ``1`` done, and there is something to report: a ``--check`` found a stale file,
+  ``plan`` found changes, ``render`` found assets it cannot render, ``explain`` found
+  no asset for the object;
 - ``2`` not done: bad flags or input the user can fix (files, kubeconfig, an
   unreachable API server), reported as one line;
 - ``3`` not done: an unexpected internal error, reported as one line;

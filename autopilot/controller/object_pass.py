@@ -21,6 +21,7 @@ from autopilot.controller.ports import ClusterView, EventSink
 from autopilot.controller.state import ObjectState, StateBook
 from autopilot.engine import drift, overrides
 from autopilot.engine.customize import customize
+from autopilot.engine.textdiff import unified_diff
 from autopilot.kube.client import ApiError, KubeClient
 from autopilot.kube.resources import ObjectRef, ResourceInfo, not_served
 from autopilot.observability.metrics import CUSTOMIZATION_PATCH, CUSTOMIZATION_UNMANAGED, Metrics
@@ -60,6 +61,8 @@ class ObjectPass:
     book: StateBook
     verdicts: drift.VerdictCache
     edit_war: EditWarGate
+    # ``run --observe``: report what the apply would change, never make it.
+    observe: bool = False
 
     async def run(
         self, *, asset: str, desired: dict[str, Any], res: ResourceInfo, forced: bool = False
@@ -100,6 +103,8 @@ class ObjectPass:
         )
         if isinstance(checked, Result):
             return checked
+        if self.observe:
+            return await self._would_apply(st, desired, live, res, blog, dry=checked)
 
         stop = await self.edit_war.check(
             ref=ref, live=live, dry_run=checked, res=res, regarding=regarding, blog=blog
@@ -112,6 +117,25 @@ class ObjectPass:
             return applied
         self._report_applied(st, applied, fingerprint, blog, created=live is None)
         return Result(Outcome.APPLIED)
+
+    async def _would_apply(
+        self, st: ObjectState, desired: dict[str, Any], live: dict[str, Any] | None,
+        res: ResourceInfo, blog: Any, *, dry: dict[str, Any] | None,
+    ) -> Result:
+        """Observe mode: the object is drifted (or missing); say what the apply would do."""
+        if dry is None:  # to be created: the dry run shows the object as it would be
+            answer = await self._server_apply(st, desired, blog, res, desired, dry_run=True)
+            if isinstance(answer, Result):
+                return answer
+            dry = answer
+        self._set_compliance(st, 0)
+        before = drift.normalise_for_compare(live) if live is not None else None
+        after = drift.normalise_for_compare(dry)
+        live_rv = str(((live or {}).get("metadata") or {}).get("resourceVersion", ""))
+        if st.report_once("would-apply", f"{drift.desired_fingerprint(after)}/{live_rv}"):
+            blog.info("would apply", created=live is None, fields=list(st.last_diff[:10]),
+                      diff=unified_diff(before, after, title=str(st.ref)))
+        return Result(Outcome.SKIPPED)
 
     def _hands_off(self, st: ObjectState, live: dict[str, Any] | None, blog: Any) -> Result | None:
         """SKIPPED for a paused or unmanaged object; None (and state cleared) otherwise."""

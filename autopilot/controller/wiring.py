@@ -17,6 +17,7 @@ import structlog
 from autopilot.controller.cache import ClusterCache
 from autopilot.controller.debug import ControllerDebug
 from autopilot.controller.inputs import CacheInputs
+from autopilot.controller.observe import observe_only
 from autopilot.controller.reconciler import Reconciler
 from autopilot.controller.triggers import Triggers
 from autopilot.controller.watches import Watches
@@ -52,6 +53,8 @@ async def build_controller(parts: Parts) -> Wiring:
         gate_kinds=_gate_kinds(golden, managed_kinds),
         edit_war_window=parts.config.edit_war_window,
     )
+    if parts.config.observe:
+        observe_only(reconciler)
     triggers = Triggers(
         golden=golden, book=reconciler.book, force=reconciler,
         enqueue=parts.queue.add, forget=parts.queue.forget,

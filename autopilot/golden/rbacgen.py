@@ -49,6 +49,8 @@ CONTROLLER_NEEDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     # Template lookups: the LokiStack's storage class (LVMS's, vSphere's, the default).
     ("storage.k8s.io", "storageclasses", ("get", "list")),
     ("monitoring.coreos.com", "prometheusrules", ("get", "list")),
+    # Template lookup: the FenceAgentsRemediationTemplate the NodeHealthCheck names, by name.
+    ("fence-agents-remediation.medik8s.io", "fenceagentsremediationtemplates", ("get",)),
 )
 
 

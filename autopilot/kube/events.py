@@ -61,8 +61,10 @@ class EventRecorder:
         refill_every: float = 10.0,
         max_pending: int = 1000,
         timeout: float = 10.0,
+        silent: bool = False,
     ) -> None:
         self.client = client
+        self.silent = silent  # drop every event (a controller that must write nothing)
         self.instance = instance
         self.controller = controller
         self.series_window = series_window
@@ -83,6 +85,8 @@ class EventRecorder:
         self, regarding: dict[str, Any], *, type: str, reason: str, note: str, action: str
     ) -> None:
         """Queue one event about ``regarding`` (an object or a minimal reference)."""
+        if self.silent:
+            return
         try:
             self._pending.put_nowait(
                 (regarding, type, reason, note[:NOTE_LIMIT], action, time.time())

@@ -123,7 +123,8 @@ def _parts(config: RunConfig, client: KubeClient, metrics: Metrics) -> Parts:
         informers=InformerSet(supervisor),
         supervisor=supervisor,
         queue=WorkQueue(metrics=metrics),
-        events=EventRecorder(client, instance=identity),
+        # An observer (``run --observe``) writes no events either.
+        events=EventRecorder(client, instance=identity, silent=config.observe),
         identity=identity,
     )
 

@@ -132,19 +132,27 @@ def test_forwarder_without_audit(golden: GoldenState) -> None:
     assert spec["serviceAccount"]["name"] == "collector"
     assert spec["outputs"][0]["lokiStack"]["target"] == {"name": "logging-loki",
                                                           "namespace": "openshift-logging"}
-    assert [p["name"] for p in spec["pipelines"]] == ["default-logstore"]
-    assert spec["pipelines"][0]["filterRefs"] == ["drop-debug", "drop-health-probes"]
-    assert {f["name"] for f in spec["filters"]} == {"drop-debug", "drop-health-probes"}
+    pipelines = {p["name"]: p for p in spec["pipelines"]}
+    assert list(pipelines) == ["infra-logs", "app-logs"]
+    assert pipelines["infra-logs"]["inputRefs"] == ["infrastructure"]
+    assert pipelines["infra-logs"]["filterRefs"] == ["drop-debug-infra", "drop-health-probes"]
+    # An application's debug output is its owner's: only health probes are dropped.
+    assert pipelines["app-logs"]["inputRefs"] == ["application"]
+    assert pipelines["app-logs"]["filterRefs"] == ["drop-health-probes"]
+    assert {f["name"] for f in spec["filters"]} == {"drop-debug-infra", "drop-health-probes"}
 
 
 def test_forwarder_with_audit(golden: GoldenState) -> None:
     hco = make_hco({P + "enable-logging": "true", P + "enable-audit-logging": "true"})
     spec = one(golden, "logging-clusterlogforwarder", context(hco))["spec"]
-    audit = next(p for p in spec["pipelines"] if p["name"] == "audit-logstore")
-    assert audit["inputRefs"] == ["audit"] and audit["filterRefs"] == ["audit-noise"]
-    noise = next(f for f in spec["filters"] if f["name"] == "audit-noise")
-    assert noise["type"] == "kubeAPIAudit"
-    assert noise["kubeAPIAudit"]["omitStages"] == ["RequestReceived"]
+    audit = next(p for p in spec["pipelines"] if p["name"] == "audit-logs")
+    assert audit["inputRefs"] == ["audit"]
+    assert audit["filterRefs"] == ["audit-policy", "audit-drop-noise"]
+    policy = next(f for f in spec["filters"] if f["name"] == "audit-policy")
+    assert policy["type"] == "kubeAPIAudit"
+    assert policy["kubeAPIAudit"]["omitStages"] == ["RequestReceived"]
+    # Empty, not unset: unset means the default [404, 409, 422, 429].
+    assert policy["kubeAPIAudit"]["omitResponseCodes"] == []
 
 
 @pytest.mark.parametrize(

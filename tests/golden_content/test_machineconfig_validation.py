@@ -1,8 +1,14 @@
-"""Every rendered MachineConfig, checked the way the Machine Config Operator would.
+"""Every rendered MachineConfig, checked for what the MCO's own checks do not cover.
 
-The MCO renders MachineConfigs into one Ignition config per pool and refuses the pool
-(Degraded) when a config does not parse or uses what it does not support. Checked
-here for every MachineConfig any variant of the golden state renders:
+The MCO's own code checks every MachineConfig and KubeletConfig in
+test_mco_check.py (strict decoding, Ignition validation and conversion, whether the
+daemon can apply it, the pool and the node action). What this module adds is the
+project's own rules for content that runs as root on production nodes, which the MCO
+accepts either way: the oldest Ignition version every supported MCO reads, only the
+two sections the content needs, /usr kept read-only, file modes by purpose, units
+that systemd itself verifies, scripts shipped with the unit that runs them, and
+kernel arguments without duplicates. Checked for every MachineConfig any variant of
+the golden state renders:
 
 * Ignition spec version: 3.2.0, the newest version every MCO since OpenShift 4.6
   accepts (newer MCOs accept up to 3.4/3.5, older ones stop at 3.2);

@@ -94,9 +94,14 @@ def test_ksm_runs_once_per_boot(golden: GoldenState) -> None:
 
 def test_drain_inhibitor_logind_and_timeouts(golden: GoldenState) -> None:
     mc = one(golden, "vm-drain-shutdown-inhibitor-machineconfig", ctx())
-    logind = files_of(mc)["/etc/systemd/logind.conf.d/99-vm-drain-shutdown-inhibitor.conf"]
+    logind = files_of(mc)["/etc/systemd/logind.conf.d/10-inhibit-delay.conf"]
     assert decoded(logind).split() == ["[Login]", "InhibitDelayMaxSec=150"]
     assert logind["mode"] == 0o644
+    # logind reads its drop-ins in name order and the last one wins: ours must come
+    # before the kubelet's own 99-kubelet.conf, so the kubelet can still raise the delay
+    # to its shutdownGracePeriod (and graceful node shutdown stays on).
+    dropins = [p for p in files_of(mc) if p.startswith("/etc/systemd/logind.conf.d/")]
+    assert dropins and all(p.rsplit("/", 1)[1] < "99-kubelet.conf" for p in dropins)
     service = units_of(mc)["vm-drain-shutdown-inhibitor.service"]["contents"]
     assert "--timeout 120 --interval 2 --parallel 4" in service
     # A daemon holding the logind lock, restarted if it ever loses the signal stream.

@@ -42,11 +42,14 @@ def test_applies_kvm_settings_then_is_idempotent(
     fake_node(tmp_path)
     assert script.main(["--root", str(tmp_path)]) == 0
     assert read(tmp_path, f"{THP}/enabled") == "madvise\n"
-    assert read(tmp_path, f"{THP}/defrag") == "defer+madvise\n"
-    assert read(tmp_path, f"{THP}/shmem_enabled") == "advise\n"
+    # The reference's settings only: defrag, shmem and allocation retries stay the kernel's.
+    assert read(tmp_path, f"{THP}/defrag") == "always defer defer+madvise [madvise] never\n"
+    assert read(tmp_path, f"{THP}/shmem_enabled") == \
+        "always within_size advise [never] deny force\n"
+    assert read(tmp_path, f"{THP}/khugepaged/defrag") == "1\n"
     assert read(tmp_path, f"{THP}/khugepaged/scan_sleep_millisecs") == "2000\n"  # 64 GiB
     assert read(tmp_path, f"{THP}/khugepaged/pages_to_scan") == "130000\n"
-    assert read(tmp_path, f"{THP}/khugepaged/alloc_sleep_millisecs") == "10000\n"
+    assert read(tmp_path, f"{THP}/khugepaged/alloc_sleep_millisecs") == "60000\n"
     assert "set enabled: always -> madvise" in capsys.readouterr().out
 
     mark_selected(tmp_path)
@@ -63,17 +66,17 @@ def test_dry_run_prints_and_writes_nothing(
     assert script.main(["--root", str(tmp_path), "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "would set enabled: always -> madvise" in out
-    assert "would set defrag: madvise -> defer+madvise" in out
+    assert "defrag" not in out and "shmem" not in out
     assert "would set khugepaged/scan_sleep_millisecs: 10000 -> 2000" in out
     assert snapshot(tmp_path) == before
 
 
 def test_choice_not_offered_is_skipped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     fake_node(tmp_path)
-    write(tmp_path, f"{THP}/defrag", "always defer [madvise] never\n")
+    write(tmp_path, f"{THP}/enabled", "[always] never\n")
     assert script.main(["--root", str(tmp_path)]) == 0
-    assert "kernel does not offer 'defer+madvise'" in capsys.readouterr().out
-    assert read(tmp_path, f"{THP}/defrag") == "always defer [madvise] never\n"
+    assert "kernel does not offer 'madvise'" in capsys.readouterr().out
+    assert read(tmp_path, f"{THP}/enabled") == "[always] never\n"
 
 
 @pytest.mark.parametrize(("mem_gib", "sleep_ms"), [(16, 5000), (64, 2000), (1024, 1062)])

@@ -19,7 +19,6 @@ from ruamel.yaml import YAML
 from tests.support.platform import CRDS, HCO_NS, PROJECT, SHARED
 
 GOLDEN = PROJECT / "golden_state"
-LOCAL_CRDS = PROJECT / "tests" / "golden_content" / "crds"
 EXPORTER_IMAGE = "registry.example.com/kubevirt/kubevirt-metrics-exporter@sha256:" + "ab" * 32
 
 Check = Callable[[dict[str, Any]], None]
@@ -66,7 +65,6 @@ class FeatureCase:
     off_spec: Mapping[str, Any] | None = None
     # Cluster preparation.
     kinds: tuple[str, ...] = ()  # CRDS table kinds (published schemas when at hand)
-    local_crds: tuple[str, ...] = ()  # minimal CRDs under tests/golden_content/crds
     namespaces: tuple[str, ...] = ()
     nodes: tuple[dict[str, Any], ...] = ()
     existing: tuple[tuple[str, dict[str, Any]], ...] = ()  # (collection path, body)
@@ -194,7 +192,7 @@ def _thp(obj: dict[str, Any]) -> None:
 def _vm_drain(obj: dict[str, Any]) -> None:
     unit = units(obj)["vm-drain-shutdown-inhibitor.service"]
     assert unit["enabled"] is True and "--timeout 120 --interval 2" in unit["contents"], unit
-    assert "/etc/systemd/logind.conf.d/99-vm-drain-shutdown-inhibitor.conf" in files(obj), obj
+    assert "/etc/systemd/logind.conf.d/10-inhibit-delay.conf" in files(obj), obj
 
 
 def _mtv(obj: dict[str, Any]) -> None:
@@ -226,8 +224,9 @@ def _clf(obj: dict[str, Any]) -> None:
     spec = spec_of(obj)
     assert spec["serviceAccount"]["name"] == "collector", spec
     pipelines = {p["name"]: p for p in spec["pipelines"]}
-    assert pipelines["default-logstore"]["filterRefs"] == ["drop-debug", "drop-health-probes"]
-    assert pipelines["audit-logstore"]["inputRefs"] == ["audit"], pipelines
+    assert pipelines["infra-logs"]["filterRefs"] == ["drop-debug-infra", "drop-health-probes"]
+    assert pipelines["app-logs"]["filterRefs"] == ["drop-health-probes"], pipelines
+    assert pipelines["audit-logs"]["inputRefs"] == ["audit"], pipelines
     assert spec["outputs"][0]["lokiStack"]["target"]["name"] == "logging-loki", spec
 
 
@@ -290,7 +289,7 @@ def _exporter_podmonitor(obj: dict[str, Any]) -> None:
 def _exporter_rule(obj: dict[str, Any]) -> None:
     rules = [r for g in spec_of(obj)["groups"] for r in g["rules"]]
     assert len({r["alert"] for r in rules if "alert" in r}) == 22, rules
-    assert {"KubeVirtMetricsExporterDegraded", "KubeVirtVMVirtqueueSaturated"} <= {
+    assert {"KMEDegraded", "VMIDiskSaturated"} <= {
         r.get("alert") for r in rules}, rules
 
 
@@ -303,9 +302,10 @@ def _descheduler(obj: dict[str, Any]) -> None:
     assert spec["deschedulingIntervalSeconds"] == 60, spec
     assert spec["evictionLimits"] == {"total": 6, "node": 3}, spec  # from the HCO
     custom = spec["profileCustomizations"]
-    assert custom["devEnableEvictionsInBackground"] is True, custom
     if real:  # the recording rule in the cluster picks the utilisation profile
-        assert custom["devActualUtilizationProfile"] == "PrometheusCPUCombined", custom
+        assert custom == {"devActualUtilizationProfile": "PrometheusCPUCombined"}, custom
+    else:  # LongLifecycle needs background evictions asked for
+        assert custom == {"devEnableEvictionsInBackground": True}, custom
 
 
 def _psi(obj: dict[str, Any]) -> None:
@@ -455,9 +455,7 @@ CASES: tuple[FeatureCase, ...] = (
     ),
     FeatureCase(
         feature="logging",
-        kinds=("UIPlugin",),
-        local_crds=("lokistacks.loki.grafana.com.yaml",
-                    "clusterlogforwarders.observability.openshift.io.yaml"),
+        kinds=("UIPlugin", "LokiStack", "ClusterLogForwarder"),
         namespaces=("openshift-logging",),
         nodes=tuple(node(f"worker-{i}", "worker") for i in range(4)),
         existing=(("/apis/storage.k8s.io/v1/storageclasses", {
@@ -506,9 +504,8 @@ CASES: tuple[FeatureCase, ...] = (
     ),
     FeatureCase(
         feature="kubevirt-metrics-exporter",
-        kinds=("PrometheusRule", "PersesDashboard", "PersesDatasource"),
-        local_crds=("securitycontextconstraints.security.openshift.io.yaml",
-                    "podmonitors.monitoring.coreos.com.yaml"),
+        kinds=("PrometheusRule", "PersesDashboard", "PersesDatasource",
+               "SecurityContextConstraints", "PodMonitor"),
         env={"RELATED_IMAGE_KUBEVIRT_METRICS_EXPORTER": EXPORTER_IMAGE},
         annotations={"platform.kubevirt.io/kubevirt-metrics-exporter-env": EXPORTER_ENV},
         switch={"platform.kubevirt.io/enable-kubevirt-metrics-exporter": "true"},

@@ -27,7 +27,6 @@ from tests.integration.features_support import (
     CASES,
     EXPORTER_ENV,
     GOLDEN,
-    LOCAL_CRDS,
     FeatureCase,
     Obj,
     contains,
@@ -64,8 +63,6 @@ def test_every_feature_has_a_case() -> None:
 def prepare(cluster: Any, platform: Platform, case: FeatureCase) -> None:
     """CRDs, namespaces, nodes, pre-existing objects and the HCO (feature still off)."""
     platform.install("HyperConverged", *case.kinds)
-    if case.local_crds:
-        cluster.install_crds(*(LOCAL_CRDS / name for name in case.local_crds))
     for ns in case.namespaces:
         platform.ensure_namespace(ns)
     for body in case.nodes:

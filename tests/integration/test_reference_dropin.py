@@ -23,8 +23,6 @@ from tests.support.platform import HCO_NS, Platform
 from tests.support.wait import eventually_sync
 
 PROJECT = Path(__file__).resolve().parents[2]
-SCC_CRD = PROJECT / "tests" / "golden_content" / "crds" / \
-    "securitycontextconstraints.security.openshift.io.yaml"
 MANAGED = {"platform.kubevirt.io/managed-by": "virt-platform-autopilot"}
 EXPORTER_NS = "kubevirt-metrics-exporter"
 IMAGE = {"RELATED_IMAGE_KUBEVIRT_METRICS_EXPORTER": "quay.io/example/exporter:1"}
@@ -119,8 +117,8 @@ def test_cluster_that_ran_the_reference_operator(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv(*next(iter(IMAGE.items())))
-    platform.install("PersesDatasource", "StorageBasedRemediationConfig")
-    cluster.install_crds(SCC_CRD)
+    platform.install("PersesDatasource", "StorageBasedRemediationConfig",
+                     "SecurityContextConstraints")
     for ns in (HCO_NS, EXPORTER_NS, "openshift-workload-availability"):
         platform.ensure_namespace(ns)
     rendered = render_offline(ANNOTATIONS)

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.features_support import LOCAL_CRDS, contains, node
+from tests.integration.features_support import contains, node
 from tests.support.controller import PROJECT, Controller
 from tests.support.platform import Platform
 from tests.support.wait import eventually_sync
@@ -23,12 +23,11 @@ from tests.support.wait import eventually_sync
 ASSET = "thp-tuning-master-machineconfig"
 MC_NAME = "99-master-thp-tuning"
 MC_PATH = f"/apis/machineconfiguration.openshift.io/v1/machineconfigs/{MC_NAME}"
-SCHEDULER_CRD = LOCAL_CRDS / "schedulers.config.openshift.io.yaml"
 
 
 def schedulable_masters_cluster(cluster: Any, platform: Platform, tmp_path: Path) -> None:
     """A tainted master, a worker, and a Scheduler saying masters are schedulable."""
-    cluster.install_crds(SCHEDULER_CRD)
+    platform.install("Scheduler")
     status, body = cluster.api("POST", "/apis/config.openshift.io/v1/schedulers", body={
         "apiVersion": "config.openshift.io/v1", "kind": "Scheduler",
         "metadata": {"name": "cluster"}, "spec": {"mastersSchedulable": True}})

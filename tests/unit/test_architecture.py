@@ -25,7 +25,9 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("engine and golden", ("autopilot.engine", "autopilot.golden")),
     ("controller", ("autopilot.controller",)),
     # The OLM bundle generator reads manifests only; the csv command is its one user.
-    ("commands", ("autopilot.commands", "autopilot.explain", "autopilot.demo", "autopilot.olm")),
+    # ``autopilot.plan`` is what ``autopilot plan`` computes (a command's own logic).
+    ("commands", ("autopilot.commands", "autopilot.explain", "autopilot.demo", "autopilot.olm",
+                  "autopilot.plan")),
     ("entry point", ("autopilot.cli", "autopilot.__main__")),
 )
 # Packages outside the product a module may use only where named (the `demo` extra).

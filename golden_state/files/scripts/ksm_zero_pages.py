@@ -8,13 +8,15 @@ between guests (and so no cross-VM timing side channel), and far less scanning w
 
 The knob that restricts KSM to zero pages is RHEL/RHCOS's
 ``/sys/kernel/mm/ksm/redhat_only_zero_pages``. ``use_zero_pages`` is a different
-knob: it maps empty pages onto the kernel's zero page instead of a KSM page, but on
-its own KSM still deduplicates every identical page it finds. So:
+knob: it maps empty pages onto the kernel's zero page instead of a KSM page, and on
+its own KSM still deduplicates every identical page it finds. It is left alone: pages
+merged onto the zero page are no longer counted in ``pages_sharing`` (the kernel's
+admin guide, ``ksm_zero_pages``), and ``pages_sharing`` is what node_exporter's ksmd
+collector, which this feature turns on, reports. So:
 
 * ``redhat_only_zero_pages=1`` is written first; a kernel that does not offer it gets
   no KSM from this script at all (``run`` is left as it is: an administrator's own
   KSM setup is not ours to stop), and the script exits 0;
-* ``use_zero_pages=1`` so merged pages map onto the kernel zero page;
 * ``smart_scan=1`` where the kernel has it (6.7+ and backports): skip pages that did
   not merge last time;
 * scan rate: 1000 pages per wake-up, with ``sleep_millisecs`` chosen so one sweep of
@@ -85,7 +87,6 @@ def sleep_millisecs(mem_kb: int) -> int:
 def desired_settings(mem_kb: int) -> list[tuple[str, str]]:
     """Ordered (knob, value) pairs after the zero-page restriction; run=1 last."""
     return [
-        ("use_zero_pages", "1"),
         ("smart_scan", "1"),
         ("pages_to_scan", str(PAGES_PER_WAKE)),
         ("sleep_millisecs", str(sleep_millisecs(mem_kb))),

@@ -3,23 +3,18 @@
 
 QEMU asks for huge pages on guest RAM with ``madvise(MADV_HUGEPAGE)``, so THP is
 set to ``madvise``: guests get huge pages, other processes on the node do not
-pay for them (memory bloat, latency spikes). ``defrag=defer+madvise`` lets QEMU
-compact synchronously for its own regions while everyone else defers to
-kswapd/kcompactd. ``shmem_enabled=advise`` covers memfd-backed guest memory.
-khugepaged is made to collapse guest memory into huge pages sooner, more often
-on larger nodes:
+pay for them (memory bloat, latency spikes). khugepaged is made to collapse guest
+memory into huge pages sooner, more often on larger nodes. These are the reference
+operator's three settings and no others (the defrag, shmem and allocation-retry knobs
+keep the kernel's values):
 
 ======================================  ==========================  ===============
 knob (under transparent_hugepage/)      value                       kernel default
 ======================================  ==========================  ===============
 enabled                                 madvise                     always
-defrag                                  defer+madvise               madvise
-shmem_enabled                           advise                      never
-khugepaged/defrag                       1                           1
 khugepaged/pages_to_scan                130000 (never lowered)      4096
 khugepaged/scan_sleep_millisecs         1000 + 64000 / RAM in GiB   10000
                                         (never raised)
-khugepaged/alloc_sleep_millisecs        10000                       60000
 ======================================  ==========================  ===============
 
 130000 pages is about 254 huge-page regions per wake-up; the sleep goes from 5 s on
@@ -50,12 +45,8 @@ def settings(mem_kb: int) -> list[tuple[str, str]]:
     gib = max(1, mem_kb // (1024 * 1024))
     return [
         ("enabled", "madvise"),
-        ("defrag", "defer+madvise"),
-        ("shmem_enabled", "advise"),
-        ("khugepaged/defrag", "1"),
         ("khugepaged/pages_to_scan", str(PAGES_TO_SCAN)),
         ("khugepaged/scan_sleep_millisecs", str(1000 + 64000 // gib)),
-        ("khugepaged/alloc_sleep_millisecs", "10000"),
     ]
 
 

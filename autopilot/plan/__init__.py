@@ -1,0 +1,1 @@
+"""What ``autopilot plan`` computes: changes by server-side dry run, and their blast radius."""
