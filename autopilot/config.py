@@ -179,6 +179,17 @@ def _paths(args: argparse.Namespace) -> tuple[Path | None, str | None]:
     return golden, kubeconfig
 
 
+def _edit_war_window(args: argparse.Namespace) -> float:
+    try:
+        window = parse_duration(str(args.edit_war_window))
+    except ValueError as exc:
+        raise ConfigError(f"--edit-war-window: {exc}") from None
+    if window < 1:
+        raise ConfigError(f"--edit-war-window: {args.edit_war_window!r} is too short "
+                          "(minimum 1s)")
+    return window
+
+
 def _namespace(args: argparse.Namespace, env: Mapping[str, str]) -> str:
     source = "--namespace" if args.namespace else "POD_NAMESPACE"
     namespace = str(args.namespace or env.get("POD_NAMESPACE") or DEFAULT_NAMESPACE).strip()
@@ -219,14 +230,7 @@ def config_from_args(
     if not 1 <= workers <= 64:
         raise ConfigError(f"--workers: must be between 1 and 64, got {workers}")
 
-    try:
-        window = parse_duration(str(args.edit_war_window))
-    except ValueError as exc:
-        raise ConfigError(f"--edit-war-window: {exc}") from None
-    if window < 1:
-        raise ConfigError(f"--edit-war-window: {args.edit_war_window!r} is too short "
-                          "(minimum 1s)")
-
+    window = _edit_war_window(args)
     golden, kubeconfig = _paths(args)
 
     return RunConfig(
