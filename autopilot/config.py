@@ -26,7 +26,7 @@ _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0
 _PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 
 
-class ConfigError(ValueError):
+class FlagError(ValueError):
     """A flag has a bad value (one-line message)."""
 
 
@@ -139,11 +139,11 @@ def _bind(flag: str, value: str, *, may_be_empty: bool) -> str:
     if not text:
         if may_be_empty:
             return ""
-        raise ConfigError(f"{flag}: an address is required, e.g. ':8080'")
+        raise FlagError(f"{flag}: an address is required, e.g. ':8080'")
     try:
         parse_bind_address(text)
     except ValueError as exc:
-        raise ConfigError(f"{flag}: {exc}") from None
+        raise FlagError(f"{flag}: {exc}") from None
     return text
 
 
@@ -155,12 +155,12 @@ def _logging(args: argparse.Namespace, *, isatty: bool | None) -> tuple[str, str
         fmt = "console" if tty else "json"
     fmt = str(fmt).lower()
     if fmt not in LOG_FORMATS:
-        raise ConfigError(f"--log-format: expected json or console, got {args.log_format!r}")
+        raise FlagError(f"--log-format: expected json or console, got {args.log_format!r}")
     level = str(args.log_level).lower()
     if level == "warn":
         level = "warning"
     if level not in LOG_LEVELS:
-        raise ConfigError(
+        raise FlagError(
             f"--log-level: expected one of {', '.join(LOG_LEVELS)}, got {args.log_level!r}"
         )
     return fmt, level
@@ -172,10 +172,10 @@ def _paths(args: argparse.Namespace) -> tuple[Path | None, str | None]:
     if args.golden_state:
         golden = Path(args.golden_state)
         if not golden.is_dir():
-            raise ConfigError(f"--golden-state: {golden} is not a directory")
+            raise FlagError(f"--golden-state: {golden} is not a directory")
     kubeconfig = args.kubeconfig or None
     if kubeconfig is not None and not Path(kubeconfig).is_file():
-        raise ConfigError(f"--kubeconfig: {kubeconfig} does not exist")
+        raise FlagError(f"--kubeconfig: {kubeconfig} does not exist")
     return golden, kubeconfig
 
 
@@ -183,9 +183,9 @@ def _edit_war_window(args: argparse.Namespace) -> float:
     try:
         window = parse_duration(str(args.edit_war_window))
     except ValueError as exc:
-        raise ConfigError(f"--edit-war-window: {exc}") from None
+        raise FlagError(f"--edit-war-window: {exc}") from None
     if window < 1:
-        raise ConfigError(f"--edit-war-window: {args.edit_war_window!r} is too short "
+        raise FlagError(f"--edit-war-window: {args.edit_war_window!r} is too short "
                           "(minimum 1s)")
     return window
 
@@ -194,7 +194,7 @@ def _namespace(args: argparse.Namespace, env: Mapping[str, str]) -> str:
     source = "--namespace" if args.namespace else "POD_NAMESPACE"
     namespace = str(args.namespace or env.get("POD_NAMESPACE") or DEFAULT_NAMESPACE).strip()
     if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", namespace):
-        raise ConfigError(f"{source}: {namespace!r} is not a valid namespace name")
+        raise FlagError(f"{source}: {namespace!r} is not a valid namespace name")
     return namespace
 
 
@@ -202,7 +202,7 @@ def config_from_args(
     args: argparse.Namespace, *, isatty: bool | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> RunConfig:
-    """Validate parsed flags into a :class:`RunConfig`; raises :class:`ConfigError`.
+    """Validate parsed flags into a :class:`RunConfig`; raises :class:`FlagError`.
 
     The namespace is ``--namespace``, else ``$POD_NAMESPACE`` (the Deployment sets it
     from the pod's own namespace, so an OLM install into any OperatorGroup namespace
@@ -211,14 +211,14 @@ def config_from_args(
     try:
         leader_elect = parse_bool(str(args.leader_elect))
     except ValueError as exc:
-        raise ConfigError(f"--leader-elect: {exc}") from None
+        raise FlagError(f"--leader-elect: {exc}") from None
     observe = bool(getattr(args, "observe", False))
     try:
         resync = parse_duration(str(args.resync_period))
     except ValueError as exc:
-        raise ConfigError(f"--resync-period: {exc}") from None
+        raise FlagError(f"--resync-period: {exc}") from None
     if 0 < resync < 1:
-        raise ConfigError(f"--resync-period: {args.resync_period!r} is too short (minimum 1s)")
+        raise FlagError(f"--resync-period: {args.resync_period!r} is too short (minimum 1s)")
 
     fmt, level = _logging(args, isatty=isatty)
     namespace = _namespace(args, os.environ if environ is None else environ)
@@ -226,9 +226,9 @@ def config_from_args(
     try:
         workers = int(str(args.workers))
     except ValueError:
-        raise ConfigError(f"--workers: expected a whole number, got {args.workers!r}") from None
+        raise FlagError(f"--workers: expected a whole number, got {args.workers!r}") from None
     if not 1 <= workers <= 64:
-        raise ConfigError(f"--workers: must be between 1 and 64, got {workers}")
+        raise FlagError(f"--workers: must be between 1 and 64, got {workers}")
 
     window = _edit_war_window(args)
     golden, kubeconfig = _paths(args)

@@ -13,7 +13,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from autopilot import FIELD_MANAGER
-from autopilot.engine import drift, flips, overrides
+from autopilot.antithrash import flips
+from autopilot.engine import drift, overrides
 from autopilot.engine.customize import customize
 from autopilot.golden import plan as gplan
 from autopilot.golden.catalog import GoldenState

@@ -62,7 +62,7 @@ async def _explain(args: argparse.Namespace) -> Explanation:
     from autopilot.golden.catalog import GoldenStateError, load_golden_state
     from autopilot.golden.live import LiveReadError
     from autopilot.golden.locate import default_golden_state_dir
-    from autopilot.kube.client import ConfigError, KubeClient
+    from autopilot.kube.client import ClientConfigError, KubeClient
 
     try:
         golden = load_golden_state(
@@ -73,7 +73,7 @@ async def _explain(args: argparse.Namespace) -> Explanation:
     try:
         client = await KubeClient.create(kubeconfig=args.kubeconfig, timeout=15.0,
                                          context=args.context)
-    except ConfigError as exc:
+    except ClientConfigError as exc:
         raise UsageError(str(exc)) from None
     try:
         live_view = await _controller_view(args)

@@ -50,7 +50,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 async def _survey(args: argparse.Namespace) -> tuple[str, Plan]:
     from autopilot.golden.live import LiveReadError, read_hco
-    from autopilot.kube.client import ApiError, ApiUnreachable, ConfigError, KubeClient
+    from autopilot.kube.client import ApiError, ApiUnreachable, ClientConfigError, KubeClient
     from autopilot.kube.wellknown import HCO_NAME
     from autopilot.observability.logging import configure_logging
 
@@ -60,7 +60,7 @@ async def _survey(args: argparse.Namespace) -> tuple[str, Plan]:
     configure_logging(fmt="console", level="warning")
     try:
         client = await KubeClient.connect(args.kubeconfig, timeout=10.0, context=args.context)
-    except ConfigError as exc:
+    except ClientConfigError as exc:
         raise UsageError(str(exc)) from None
     try:
         hco = await read_hco(client, namespace=args.namespace)

@@ -123,7 +123,7 @@ async def _live_plans(
     args: argparse.Namespace, golden: GoldenState
 ) -> tuple[dict[str, Any], list[AssetPlan]]:
     from autopilot.golden.live import LiveLookups, LiveReadError, read_hco, read_inputs
-    from autopilot.kube.client import ApiError, ApiUnreachable, ConfigError, KubeClient
+    from autopilot.kube.client import ApiError, ApiUnreachable, ClientConfigError, KubeClient
     from autopilot.kube.discovery import RestMapper
     from autopilot.kube.wellknown import HCO_NAME
     from autopilot.observability.logging import configure_logging
@@ -132,7 +132,7 @@ async def _live_plans(
     configure_logging(fmt="console", level="warning")
     try:
         client = await KubeClient.connect(args.kubeconfig, timeout=10.0, context=args.context)
-    except ConfigError as exc:
+    except ClientConfigError as exc:
         raise UsageError(str(exc)) from None
     try:
         hco = await read_hco(client, namespace=args.namespace)

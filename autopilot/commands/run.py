@@ -12,7 +12,7 @@ import argparse
 import asyncio
 
 from autopilot.commands import UsageError
-from autopilot.config import ConfigError, RunConfig, add_run_arguments, config_from_args
+from autopilot.config import FlagError, RunConfig, add_run_arguments, config_from_args
 from autopilot.controller.wiring import ControllerError, build_controller
 from autopilot.kube import client as kube_client
 from autopilot.observability.logging import configure_logging
@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     """Parse flags, set up logging and run the controller until a signal."""
     try:
         config = config_from_args(args)
-    except ConfigError as exc:
+    except FlagError as exc:
         raise UsageError(str(exc)) from None
     configure_logging(fmt=config.log_format, level=config.log_level)
     return asyncio.run(controller(config))
@@ -44,5 +44,5 @@ async def controller(config: RunConfig) -> int:
     """The controller process for ``config`` (also what ``autopilot demo`` runs)."""
     try:
         return await run_controller(config, build=build_controller)
-    except (kube_client.ConfigError, ControllerError) as exc:
+    except (kube_client.ClientConfigError, ControllerError) as exc:
         raise UsageError(str(exc)) from None

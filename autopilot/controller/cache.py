@@ -89,12 +89,12 @@ class ClusterCache:
 
     def cached_object(
         self, res: ResourceInfo, *, namespace: str, name: str
-    ) -> tuple[bool, dict[str, Any] | None]:
-        """Managed object from the label-selected cache of its kind."""
+    ) -> dict[str, Any] | None:
+        """Managed object from the label-selected cache of its kind (None: not there)."""
         inf = self._informers.get(managed_informer(res.api_version, res.kind))
         if inf is None or not inf.has_synced:
-            return False, None
-        return True, inf.store.get(namespace or None, name)
+            return None
+        return inf.store.get(namespace or None, name)
 
     def namespace_exists(self, name: str) -> bool | None:
         """Whether a namespace exists (None before the cache synced)."""

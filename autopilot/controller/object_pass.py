@@ -10,26 +10,27 @@ and log lines that report each outcome.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
 import structlog
+from structlog.typing import FilteringBoundLogger
 
-from autopilot.controller.edit_war import FAILED, PAUSED, EditWarGate, Stop
+from autopilot.antithrash.pause import FAILED, PAUSED, EditWarGate, Stop
+from autopilot.controller.object_report import ObjectReports, clip
 from autopilot.controller.ports import ClusterView, EventSink
+from autopilot.controller.rechecks import Rechecks
 from autopilot.controller.state import ObjectState, StateBook
 from autopilot.engine import drift, overrides
 from autopilot.engine.customize import customize
 from autopilot.engine.textdiff import unified_diff
 from autopilot.kube.client import ApiError, KubeClient
 from autopilot.kube.resources import ObjectRef, ResourceInfo, not_served
-from autopilot.observability.metrics import CUSTOMIZATION_PATCH, CUSTOMIZATION_UNMANAGED, Metrics
+from autopilot.observability.metrics import Metrics
 
 log = structlog.get_logger("autopilot.reconcile")
-
-NOTE_LIMIT = 1000
-
 
 class Outcome(Enum):
     """How one object pass ended."""
@@ -51,301 +52,213 @@ class Result:
 
 
 @dataclass
+class _Pass:
+    """One pass over one object: what each step learns, and the log bound to the object."""
+
+    st: ObjectState
+    res: ResourceInfo
+    desired: dict[str, Any]
+    log: FilteringBoundLogger
+    forced: bool
+    live: dict[str, Any] | None = None
+    dry_run: dict[str, Any] | None = None
+    fingerprint: str = ""
+
+    @property
+    def regarding(self) -> dict[str, Any]:
+        """What events about this pass are about: the live object, else the desired one."""
+        return self.live or self.desired
+
+
+# One step of a pass: None to go on, a Result to end the pass.
+Step = Callable[[_Pass], Awaitable[Result | None]]
+
+
+@dataclass
 class ObjectPass:
-    """Shared collaborators of every object pass (built once by the reconciler)."""
+    """Shared collaborators of every object pass (built once by the wiring)."""
 
     client: KubeClient
     view: ClusterView
     events: EventSink
     metrics: Metrics
     book: StateBook
-    verdicts: drift.VerdictCache
+    rechecks: Rechecks
     edit_war: EditWarGate
     # ``run --observe``: report what the apply would change, never make it.
     observe: bool = False
+    reports: ObjectReports = field(init=False)
 
-    async def run(
-        self, *, asset: str, desired: dict[str, Any], res: ResourceInfo, forced: bool = False
-    ) -> Result:
+    def __post_init__(self) -> None:
+        self.reports = ObjectReports(events=self.events, metrics=self.metrics)
+
+    async def run(self, *, asset: str, desired: dict[str, Any], res: ResourceInfo) -> Result:
         """Reconcile one desired object; never raises for API errors (returns FAILED)."""
         ref = ObjectRef.of(desired)
         st = self.book.object(ref, asset=asset)
         self.book.claim(ref, asset)
-        blog = log.bind(kind=ref.kind, name=ref.name, namespace=ref.namespace, asset=asset)
+        one = _Pass(st=st, res=res, desired=desired, forced=self.rechecks.take_forced(ref),
+                    log=log.bind(kind=ref.kind, name=ref.name, namespace=ref.namespace,
+                                 asset=asset))
         with self.metrics.time_reconcile(ref.kind, ref.name, ref.namespace):
-            return await self._run(st=st, desired=desired, res=res, blog=blog, forced=forced)
+            finish: tuple[Step, ...] = ((self._would_apply,) if self.observe
+                                        else (self._anti_thrashing, self._apply))
+            for step in (self._read_live, self._hands_off, self._customize,
+                         self._check_drift, *finish):
+                result = await step(one)
+                if result is not None:
+                    return result
+        raise AssertionError("the apply step always ends the pass")  # pragma: no cover
 
-    async def _run(
-        self,
-        *,
-        st: ObjectState,
-        desired: dict[str, Any],
-        res: ResourceInfo,
-        blog: Any,
-        forced: bool,
-    ) -> Result:
-        ref = st.ref
+    async def _read_live(self, one: _Pass) -> Result | None:
+        """Read the live object: from the cache when it holds it, else from the server."""
+        st, res = one.st, one.res
+        one.live = self.view.cached_object(res, namespace=st.ref.namespace, name=st.ref.name)
+        if one.live is not None:
+            return None
+        # The cache holds labelled objects only. This read is the adoption read: it tells
+        # a missing object (to create) from one without our label, which is adopted on
+        # the first pass, and left alone if it is paused or unmanaged (a user may hand an
+        # object over and strip our label). Skipping it would overwrite such objects.
         try:
-            live = await self._read_live(res, ref)
+            one.live = await self.client.get(res, st.ref.name, namespace=st.ref.namespace or None)
         except ApiError as exc:
-            return self._failed(st, desired, blog, exc.message, verb="read")
+            return self._failed(one, exc.message, verb="read")
         except (OSError, TimeoutError) as exc:
-            return self._failed(st, desired, blog, _describe(exc), verb="read")
-        skipped = self._hands_off(st, live, blog)
-        if skipped is not None:
-            return skipped
+            return self._failed(one, _describe(exc), verb="read")
+        return None
 
-        desired = self._customize(st, desired, live, blog)
-        regarding = live or desired
-        fingerprint = drift.desired_fingerprint(desired)
-        checked = await self._check_drift(
-            st, desired, live, res, blog, fingerprint=fingerprint, forced=forced
-        )
-        if isinstance(checked, Result):
-            return checked
-        if self.observe:
-            return await self._would_apply(st, desired, live, res, blog, dry=checked)
-
-        stop = await self.edit_war.check(
-            ref=ref, live=live, dry_run=checked, res=res, regarding=regarding, blog=blog
-        )
-        if stop is not None:
-            return self._stopped(st, regarding, blog, stop)
-
-        applied = await self._server_apply(st, regarding, blog, res, desired, dry_run=False)
-        if isinstance(applied, Result):
-            return applied
-        self._report_applied(st, applied, fingerprint, blog, created=live is None)
-        return Result(Outcome.APPLIED)
-
-    async def _would_apply(
-        self, st: ObjectState, desired: dict[str, Any], live: dict[str, Any] | None,
-        res: ResourceInfo, blog: Any, *, dry: dict[str, Any] | None,
-    ) -> Result:
-        """Observe mode: the object is drifted (or missing); say what the apply would do."""
-        if dry is None:  # to be created: the dry run shows the object as it would be
-            answer = await self._server_apply(st, desired, blog, res, desired, dry_run=True)
-            if isinstance(answer, Result):
-                return answer
-            dry = answer
-        self._set_compliance(st, 0)
-        before = drift.normalise_for_compare(live) if live is not None else None
-        after = drift.normalise_for_compare(dry)
-        live_rv = str(((live or {}).get("metadata") or {}).get("resourceVersion", ""))
-        if st.report_once("would-apply", f"{drift.desired_fingerprint(after)}/{live_rv}"):
-            blog.info("would apply", created=live is None, fields=list(st.last_diff[:10]),
-                      diff=unified_diff(before, after, title=str(st.ref)))
-        return Result(Outcome.SKIPPED)
-
-    def _hands_off(self, st: ObjectState, live: dict[str, Any] | None, blog: Any) -> Result | None:
+    async def _hands_off(self, one: _Pass) -> Result | None:
         """SKIPPED for a paused or unmanaged object; None (and state cleared) otherwise."""
+        st, live = one.st, one.live
         if live is not None and overrides.is_paused(live):
-            self._set_paused(st, True)
-            self._drop_compliance(st)
+            self.reports.paused(st, True)
+            self.reports.compliance(st, None)
             return Result(Outcome.SKIPPED)
         if st.paused and not self.edit_war.paused_here(st.ref):
-            self._set_paused(st, False)
+            self.reports.paused(st, False)
         if live is not None and overrides.is_unmanaged(live):
-            self._enter_unmanaged(st, live, blog)
+            self.reports.unmanaged(st, live, log=one.log)
             return Result(Outcome.SKIPPED)
         if st.unmanaged:  # the customization series follow in _customize
             st.unmanaged = False
             st.clear_report("unmanaged")
         return None
 
-    async def _check_drift(
-        self,
-        st: ObjectState,
-        desired: dict[str, Any],
-        live: dict[str, Any] | None,
-        res: ResourceInfo,
-        blog: Any,
-        *,
-        fingerprint: str,
-        forced: bool,
-    ) -> Result | dict[str, Any] | None:
-        """The pass's end when nothing is to apply (in sync, failed, guarded); else the
-        dry run showing the drift, or None when the object is to be created."""
+    async def _check_drift(self, one: _Pass) -> Result | None:
+        """The pass's end when nothing is to apply (in sync, failed, guarded); else None,
+        with the dry run showing the drift (none when the object is to be created)."""
+        st, live = one.st, one.live
         ref = st.ref
         # A cached verdict is valid while neither side changed.
         live_rv = str(((live or {}).get("metadata") or {}).get("resourceVersion", ""))
-        if live is not None and not forced and self.verdicts.get(ref, fingerprint, live_rv):
-            self._set_compliance(st, 1)
+        verdicts = self.rechecks.verdicts
+        if live is not None and not one.forced and verdicts.get(ref, one.fingerprint, live_rv):
+            self.reports.compliance(st, 1)
             return Result(Outcome.IN_SYNC)
         if live is None:
             if ref.namespace and self.view.namespace_exists(ref.namespace) is False:
                 # Namespace guard: the owning operator is not installed yet; stay quiet.
                 return Result(Outcome.SKIPPED)
             return None
-        dry = await self._server_apply(st, live, blog, res, desired, dry_run=True)
+        dry = await self._server_apply(one, dry_run=True)
         if isinstance(dry, Result):
             return dry
         diffs = drift.diff_paths(dry, live)
         st.last_checked_at = time.time()
         if not diffs:
             self.edit_war.in_sync(ref, live)
-            self.verdicts.put(ref, fingerprint, live_rv)
+            verdicts.put(ref, one.fingerprint, live_rv)
             st.last_diff = ()
-            self._set_compliance(st, 1)
-            if forced:
-                blog.info("object in sync", forced=True)
+            self.reports.compliance(st, 1)
+            if one.forced:
+                one.log.info("object in sync", forced=True)
             return Result(Outcome.IN_SYNC)
         st.last_diff = tuple(diffs[:20])
         if st.report_once("drift", live_rv):
-            self.events.emit(
-                live,
-                type="Normal",
-                reason="DriftDetected",
-                note=_clip("drift in " + ", ".join(diffs[:10])),
-                action="Reconcile",
-            )
-        blog.info("drift detected", fields=diffs[:10])
-        return dry
+            self.events.emit(live, type="Normal", reason="DriftDetected", action="Reconcile",
+                             note=clip("drift in " + ", ".join(diffs[:10])))
+        one.log.info("drift detected", fields=diffs[:10])
+        one.dry_run = dry
+        return None
 
-    def _report_applied(
-        self, st: ObjectState, applied: dict[str, Any], fingerprint: str, blog: Any,
-        *, created: bool,
-    ) -> None:
+    async def _anti_thrashing(self, one: _Pass) -> Result | None:
+        """None to go ahead with the apply; else why not (throttled, paused, failed)."""
+        stop = await self.edit_war.check(ref=one.st.ref, live=one.live, dry_run=one.dry_run,
+                                         res=one.res, regarding=one.regarding, blog=one.log)
+        return None if stop is None else self._stopped(one, stop)
+
+    async def _apply(self, one: _Pass) -> Result:
+        applied = await self._server_apply(one, dry_run=False)
+        if isinstance(applied, Result):
+            return applied
+        self._report_applied(one, applied)
+        return Result(Outcome.APPLIED)
+
+    async def _would_apply(self, one: _Pass) -> Result:
+        """Observe mode: the object is drifted (or missing); say what the apply would do."""
+        if one.dry_run is None:  # to be created: the dry run shows the object as it would be
+            answer = await self._server_apply(one, dry_run=True)
+            if isinstance(answer, Result):
+                return answer
+            one.dry_run = answer
+        st = one.st
+        self.reports.compliance(st, 0)
+        before = drift.normalise_for_compare(one.live) if one.live is not None else None
+        after = drift.normalise_for_compare(one.dry_run)
+        live_rv = str(((one.live or {}).get("metadata") or {}).get("resourceVersion", ""))
+        if st.report_once("would-apply", f"{drift.desired_fingerprint(after)}/{live_rv}"):
+            one.log.info("would apply", created=one.live is None, fields=list(st.last_diff[:10]),
+                         diff=unified_diff(before, after, title=str(st.ref)))
+        return Result(Outcome.SKIPPED)
+
+    def _report_applied(self, one: _Pass, applied: dict[str, Any]) -> None:
         """A successful apply: remember what we own and the verdict, tell the user."""
-        ref = st.ref
-        self.edit_war.applied(ref, applied)
+        st = one.st
+        self.edit_war.applied(st.ref, applied)
         new_rv = str((applied.get("metadata") or {}).get("resourceVersion", ""))
-        self.verdicts.put(ref, fingerprint, new_rv)
-        st.last_error = ""
+        self.rechecks.verdicts.put(st.ref, one.fingerprint, new_rv)
         st.last_applied_at = time.time()
-        st.clear_report("failed")
-        self._set_compliance(st, 1)
-        blog.info("successfully applied", created=created)
-        self.events.emit(
-            applied, type="Normal", reason="AssetApplied",
-            note=f"applied asset {st.asset}", action="Apply",
-        )
-        if not created:
-            self.events.emit(
-                applied, type="Normal", reason="DriftCorrected",
-                note=_clip("restored " + ", ".join(st.last_diff[:10])), action="Apply",
-            )
-        if CUSTOMIZATION_PATCH in st.customizations:
-            self.events.emit(
-                applied, type="Normal", reason="PatchApplied",
-                note="applied with the user's platform.kubevirt.io/patch", action="Apply",
-            )
+        self.reports.applied(st, applied, created=one.live is None, log=one.log)
 
-    async def _server_apply(
-        self,
-        st: ObjectState,
-        regarding: dict[str, Any],
-        blog: Any,
-        res: ResourceInfo,
-        desired: dict[str, Any],
-        *,
-        dry_run: bool,
-    ) -> dict[str, Any] | Result:
+    async def _server_apply(self, one: _Pass, *, dry_run: bool) -> dict[str, Any] | Result:
         """Forced SSA (or its dry run); a failure comes back as the pass's Result."""
         verb = "dry-run" if dry_run else "apply"
         try:
-            return await self.client.apply(res, desired, force=True, dry_run=dry_run)
+            return await self.client.apply(one.res, one.desired, force=True, dry_run=dry_run)
         except ApiError as exc:
             if _missing_namespace(exc):
                 return Result(Outcome.SKIPPED)  # namespace guard, seen by the server
-            return self._failed(st, regarding, blog, _api_message(exc, res), verb=verb)
+            return self._failed(one, _api_message(exc, one.res), verb=verb)
         except (OSError, TimeoutError) as exc:
-            return self._failed(st, regarding, blog, _describe(exc), verb=verb)
+            return self._failed(one, _describe(exc), verb=verb)
 
-    async def _read_live(self, res: ResourceInfo, ref: ObjectRef) -> dict[str, Any] | None:
-        _, obj = self.view.cached_object(res, namespace=ref.namespace, name=ref.name)
-        if obj is not None:
-            return obj
-        # The cache holds only labelled objects: an unlabelled one is found (and then
-        # adopted) through a read; a missing one is created.
-        return await self.client.get(res, ref.name, namespace=ref.namespace or None)
+    async def _customize(self, one: _Pass) -> None:
+        """Apply the user's patch and ignore-fields to the desired object; report bad ones."""
+        out = customize(one.desired, one.live, kind=one.st.ref.kind)
+        self.reports.customized(one.st, out, regarding=one.regarding, log=one.log)
+        one.desired = out.desired
+        one.fingerprint = drift.desired_fingerprint(out.desired)
+        return None
 
-    def _customize(
-        self, st: ObjectState, desired: dict[str, Any], live: dict[str, Any] | None, blog: Any
-    ) -> dict[str, Any]:
-        out = customize(desired, live, kind=st.ref.kind)
-        regarding = live or desired
-        if out.patch_error and out.patch_text is not None:
-            if st.report_once("patch", out.patch_text):
-                blog.warning("invalid patch annotation", error=out.patch_error)
-                self.events.emit(
-                    regarding, type="Warning", reason="InvalidPatch",
-                    note=_clip(out.patch_error), action="Patch",
-                )
-        elif out.patch_text is None:
-            st.clear_report("patch")
-        if out.invalid_pointers and out.ignore_text is not None:
-            if st.report_once("ignore", out.ignore_text):
-                blog.warning("invalid ignore-fields annotation", pointers=out.invalid_pointers)
-                self.events.emit(
-                    regarding, type="Warning", reason="InvalidIgnoreFields",
-                    note=_clip("invalid pointer(s) skipped: " + ", ".join(out.invalid_pointers)),
-                    action="IgnoreFields",
-                )
-        elif out.ignore_text is None:
-            st.clear_report("ignore")
-        self._set_customizations(st, out.active)
-        return out.desired
-
-    def _stopped(
-        self, st: ObjectState, regarding: dict[str, Any], blog: Any, stop: Stop
-    ) -> Result:
+    def _stopped(self, one: _Pass, stop: Stop) -> Result:
         if stop.kind == PAUSED:
-            self._set_paused(st, True)
-            self._drop_compliance(st)
+            self.reports.paused(one.st, True)
+            self.reports.compliance(one.st, None)
             return Result(Outcome.SKIPPED)
         if stop.kind == FAILED:
-            return self._failed(st, regarding, blog, stop.error, verb="pause")
-        self._set_compliance(st, 0)
+            return self._failed(one, stop.error, verb="pause")
+        self.reports.compliance(one.st, 0)
         return Result(Outcome.THROTTLED, retry_after=stop.retry_after)
 
-    def _failed(
-        self, st: ObjectState, regarding: dict[str, Any], blog: Any, message: str, *, verb: str
-    ) -> Result:
-        st.note_error(message)
-        self._set_compliance(st, 0)
-        blog.error("failed to apply", error=message, step=verb)
-        self.events.emit(
-            regarding, type="Warning", reason="ApplyFailed", note=_clip(message), action="Apply"
-        )
+    def _failed(self, one: _Pass, message: str, *, verb: str) -> Result:
+        self.reports.failed(one.st, message, verb=verb, regarding=one.regarding, log=one.log)
         return Result(Outcome.FAILED, error=message)
-
-    def _enter_unmanaged(self, st: ObjectState, live: dict[str, Any], blog: Any) -> None:
-        st.unmanaged = True
-        self._drop_compliance(st)
-        self._set_customizations(st, frozenset({CUSTOMIZATION_UNMANAGED}))
-        if st.report_once("unmanaged", "true"):
-            blog.info("object is unmanaged; leaving it alone")
-            self.events.emit(
-                live, type="Normal", reason="UnmanagedMode",
-                note=f"{overrides.MODE}=unmanaged: the autopilot no longer manages this object",
-                action="Skip",
-            )
-
-    def _set_compliance(self, st: ObjectState, value: int) -> None:
-        st.compliance = value
-        r = st.ref
-        self.metrics.set_compliance(r.kind, r.name, r.namespace, ok=value == 1)
-
-    def _drop_compliance(self, st: ObjectState) -> None:
-        st.compliance = None
-        r = st.ref
-        self.metrics.remove_compliance(r.kind, r.name, r.namespace)
-
-    def _set_paused(self, st: ObjectState, paused: bool) -> None:
-        st.paused = paused
-        r = st.ref
-        self.metrics.set_paused(r.kind, r.name, r.namespace, paused=paused)
-
-    def _set_customizations(self, st: ObjectState, active: frozenset[str]) -> None:
-        st.customizations = active
-        r = st.ref
-        self.metrics.set_customizations(r.kind, r.name, r.namespace, types=active)
 
     def forget_object(self, ref: ObjectRef) -> None:
         """Drop every series and memory of an object that is no longer managed."""
-        self.metrics.remove_series(ref.kind, ref.name, ref.namespace)
-        self.verdicts.invalidate(ref)
+        self.reports.forget(ref)
+        self.rechecks.forget(ref)
         self.edit_war.forget(ref)
         self.book.drop(ref)
 
@@ -370,6 +283,3 @@ def _describe(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     return f"{type(exc).__name__}: {text}" if text != type(exc).__name__ else text
 
-
-def _clip(text: str) -> str:
-    return text if len(text) <= NOTE_LIMIT else text[: NOTE_LIMIT - 1] + "…"

@@ -1,19 +1,29 @@
 """The narrow views the parts of the controller need of each other.
 
-The reconciler sees the cluster only through these protocols: a read-only
-view over the informer caches, an event sink and the API client. The
-triggers see the reconciler only as the index of what each asset rendered and
-a port to force a fresh look. Keeping them narrow keeps data flowing one way
-(watch -> cache -> queue -> reconcile -> apply) and lets tests exercise each
-part against a real API server with the real caches, or reason about it in
-isolation.
+:mod:`autopilot.controller.wiring` builds every part and hands each the ports
+it uses: the reconciler and the object pass read the cluster through a
+read-only view over the informer caches (and the API client, for the reads
+the cache cannot answer and for writes), and record events through a sink; the
+triggers see the state book only as the index of what each asset rendered, and
+the verdict memory only as a port to force a fresh look; the debug views read
+the parts' answers through the last four ports. Keeping them narrow keeps data
+flowing one way (watch -> cache -> queue -> reconcile -> apply) and lets tests
+exercise each part against a real API server with the real caches, or reason
+about it in isolation.
 """
 
 from __future__ import annotations
 
 from typing import Any, Protocol
 
+from autopilot.controller.state import ObjectState
+from autopilot.kube.events import EventSink
 from autopilot.kube.resources import ObjectRef, ResourceInfo
+
+__all__ = [
+    "AssetIndex", "ClusterView", "DependencyStatus", "EditWarHistory", "EventSink", "ForcePort",
+    "ObjectHistory", "TombstoneStatus",
+]
 
 
 class ClusterView(Protocol):
@@ -43,24 +53,16 @@ class ClusterView(Protocol):
 
     def cached_object(
         self, res: ResourceInfo, *, namespace: str, name: str
-    ) -> tuple[bool, dict[str, Any] | None]:
-        """(authoritative, object) from the managed-object cache.
+    ) -> dict[str, Any] | None:
+        """The object from the cache of *labelled* objects of its kind.
 
-        ``authoritative`` is False when no synced cache covers the kind; the
-        caller then reads from the API server.
+        None when that cache does not hold it, or no synced cache covers the kind.
+        Either way the caller reads the API server: an object without our label
+        is not in the cache (adopted on the first pass, or handed over by a user).
         """
 
     def namespace_exists(self, name: str) -> bool | None:
         """Whether a namespace exists (None when unknown)."""
-
-
-class EventSink(Protocol):
-    """Records Kubernetes events without blocking the caller."""
-
-    def emit(
-        self, regarding: dict[str, Any], *, type: str, reason: str, note: str, action: str
-    ) -> None:
-        """Queue one event about ``regarding`` (an object or a minimal reference)."""
 
 
 class AssetIndex(Protocol):
@@ -74,7 +76,7 @@ class AssetIndex(Protocol):
 
 
 class ForcePort(Protocol):
-    """What a user's request to look again asks of the reconciler (annotations, contract §5)."""
+    """What a user's request to look again asks of the verdict memory (contract §5)."""
 
     def force(self, ref: ObjectRef) -> None:
         """The next pass over ``ref`` does a real server-side check."""
@@ -84,3 +86,31 @@ class ForcePort(Protocol):
 
     def invalidate_all(self) -> None:
         """Drop every cached verdict (force-reconcile on the HCO)."""
+
+
+class ObjectHistory(Protocol):
+    """What the state book remembers of each managed object (debug explain)."""
+
+    def all_objects(self) -> list[ObjectState]:
+        """Every known object state."""
+
+
+class EditWarHistory(Protocol):
+    """The edit-war detector's counters of one object (debug explain)."""
+
+    def snapshot(self, ref: ObjectRef) -> dict[str, Any]:
+        """Flips and throttles in the current window, and the thresholds."""
+
+
+class TombstoneStatus(Protocol):
+    """The sweeper's last word on each tombstone (``/debug/tombstones``)."""
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        """Every tombstone with its status."""
+
+
+class DependencyStatus(Protocol):
+    """Kinds the assets wait for (``/debug/features``)."""
+
+    def missing_dependencies(self) -> dict[str, list[tuple[str, str, str]]]:
+        """Asset -> the (group, version, kind) it waits for."""

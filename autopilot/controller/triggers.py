@@ -27,13 +27,6 @@ log = structlog.get_logger("autopilot.triggers")
 EventHandler = Callable[[str, dict[str, Any], dict[str, Any] | None], None]
 
 
-def _annotation(obj: dict[str, Any] | None, key: str) -> str | None:
-    if not obj:
-        return None
-    value = ((obj.get("metadata") or {}).get("annotations") or {}).get(key)
-    return None if value is None else str(value)
-
-
 class Triggers:
     """Turns informer events into work-queue keys."""
 
@@ -63,8 +56,8 @@ class Triggers:
         """HCO added/changed/deleted."""
         if event == "MODIFIED" and old is not None and not _meta_or_spec_changed(old, obj):
             return
-        forced = _annotation(obj, overrides.FORCE_RECONCILE)
-        if old is not None and forced is not None and forced != _annotation(
+        forced = overrides.annotation(obj, overrides.FORCE_RECONCILE)
+        if old is not None and forced is not None and forced != overrides.annotation(
             old, overrides.FORCE_RECONCILE
         ):
             log.info("force-reconcile requested on the HyperConverged", value=forced)
@@ -105,8 +98,8 @@ class Triggers:
         if asset is None:
             return
         key = keys.asset_key(asset)
-        forced = _annotation(obj, overrides.FORCE_RECONCILE)
-        if forced is not None and forced != _annotation(old, overrides.FORCE_RECONCILE):
+        forced = overrides.annotation(obj, overrides.FORCE_RECONCILE)
+        if forced is not None and forced != overrides.annotation(old, overrides.FORCE_RECONCILE):
             log.info(
                 "force-reconcile requested",
                 kind=ref.kind, name=ref.name, namespace=ref.namespace, asset=asset, value=forced,

@@ -27,7 +27,7 @@ from autopilot.controller.cache import (
 )
 from autopilot.controller.triggers import EventHandler, Triggers
 from autopilot.golden.context import reduce_node as reduce_node_for_detection
-from autopilot.kube.informer import Informer
+from autopilot.kube.informer import Informer, Selection
 from autopilot.kube.resources import ResourceInfo
 from autopilot.kube.wellknown import (
     CONFIG_KINDS,
@@ -44,7 +44,7 @@ log = structlog.get_logger("autopilot.manager")
 
 SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"
 # What one wanted informer is: its resource (None = kind not served), its options, its handler.
-_Wanted = tuple[ResourceInfo | None, dict[str, Any], EventHandler]
+_Wanted = tuple[ResourceInfo | None, Selection, EventHandler]
 
 
 def _reduce_crd(crd: dict[str, Any]) -> dict[str, Any]:
@@ -89,23 +89,25 @@ class Watches:
         self.on_kinds_changed = on_kinds_changed
         self._kinds_dirty = asyncio.Event()
 
-    def _informer(self, res: ResourceInfo, **kwargs: Any) -> Informer:
-        return Informer(self.parts.client, res, metrics=self.parts.metrics, **kwargs)
+    def _informer(self, res: ResourceInfo, select: Selection, *, name: str | None = None
+                  ) -> Informer:
+        return Informer(self.parts.client, res, select=select, metrics=self.parts.metrics,
+                        name=name)
 
     def add_static_informers(self) -> None:
         """Watches that exist whatever is installed: CRDs, nodes, namespaces."""
         informers, triggers = self.parts.informers, self.triggers
-        crds = informers.add(CRDS_INFORMER, self._informer(CRDS, transform=_reduce_crd))
+        crds = informers.add(CRDS_INFORMER, self._informer(CRDS, Selection(transform=_reduce_crd)))
         crds.add_handler(self._on_crd)
         # Cache only what detection reads: heartbeats and unrelated label/annotation
         # churn then compare equal and fan out to nothing.
         nodes = informers.add(
-            NODES_INFORMER, self._informer(NODES, transform=reduce_node_for_detection)
+            NODES_INFORMER, self._informer(NODES, Selection(transform=reduce_node_for_detection))
         )
         nodes.add_handler(self.cache.on_node)
         nodes.add_handler(triggers.on_node)
         nss = informers.add(
-            NAMESPACES_INFORMER, self._informer(NAMESPACES, transform=_reduce_namespace)
+            NAMESPACES_INFORMER, self._informer(NAMESPACES, Selection(transform=_reduce_namespace))
         )
         nss.add_handler(triggers.on_namespace)
 
@@ -143,19 +145,19 @@ class Watches:
             wanted[managed_informer(api_version, kind)] = (
                 mapper.lookup(api_version, kind),
                 # managedFields stay: they tell an owner flip, and who made it, from drift
-                # of our own making (autopilot.engine.flips).
-                {"label_selector": SELECTOR},
+                # of our own making (autopilot.antithrash.flips).
+                Selection(label_selector=SELECTOR),
                 triggers.on_managed,
             )
         wanted[HCO_INFORMER] = (
             mapper.lookup(HCO.api_version, HCO.kind),
-            {"namespace": self.namespace, "field_selector": f"metadata.name={HCO_NAME}"},
+            Selection(namespace=self.namespace, field_selector=f"metadata.name={HCO_NAME}"),
             triggers.on_hco,
         )
         for config in CONFIG_KINDS:
             wanted[config_informer(config.kind)] = (
                 mapper.lookup(config.api_version, config.kind),
-                {"field_selector": f"metadata.name={CONFIG_NAME}"},
+                Selection(field_selector=f"metadata.name={CONFIG_NAME}"),
                 triggers.on_config,
             )
         return wanted
@@ -165,7 +167,7 @@ class Watches:
         informers = self.parts.informers
         await self.parts.mapper.resolve(HCO.api_version, HCO.kind)
         changed = False
-        for name, (res, opts, handler) in self._wanted().items():
+        for name, (res, select, handler) in self._wanted().items():
             current = informers.get(name)
             if res is None and current is not None:
                 await informers.remove(name)
@@ -174,7 +176,7 @@ class Watches:
             elif res is not None and (current is None or current.resource != res):
                 if current is not None:
                     await informers.remove(name)
-                inf = informers.add(name, self._informer(res, name=name, **opts))
+                inf = informers.add(name, self._informer(res, select, name=name))
                 inf.add_handler(handler)
                 log.info("watching", informer=name)
                 changed = True

@@ -1,10 +1,12 @@
 """The controller's logic plugged into the process: watches -> triggers -> queue -> reconciler.
 
 ``autopilot run`` hands :func:`build_controller` the shared parts of the process
-(:mod:`autopilot.runtime.process`); it loads the golden state, builds the cache
-view, the reconciler, the triggers and the watches (each given only the narrow
-ports it needs, see :mod:`autopilot.controller.ports`), starts the watches and
-answers with the reconcile function and the hooks.
+(:mod:`autopilot.runtime.process`); it loads the golden state and builds every
+part of the controller here, in one place: the cache view, the state book, the
+verdict memory, the edit-war gate, the object pass, the sweeper, the progress
+reports, the reconciler, the triggers, the watches and the debug views. Each is
+given only the ports it uses (:mod:`autopilot.controller.ports`). It then starts
+the watches and answers with the reconcile function and the hooks.
 """
 
 from __future__ import annotations
@@ -14,11 +16,19 @@ from typing import Any
 
 import structlog
 
+from autopilot.antithrash.detector import EditWarDetector
+from autopilot.antithrash.pause import EditWarGate
 from autopilot.controller.cache import ClusterCache
+from autopilot.controller.cache_inputs import CacheInputs
 from autopilot.controller.debug import ControllerDebug
-from autopilot.controller.inputs import CacheInputs
-from autopilot.controller.observe import observe_only
+from autopilot.controller.hco_context import ContextReports
+from autopilot.controller.object_pass import ObjectPass
+from autopilot.controller.progress import Progress
+from autopilot.controller.rechecks import Rechecks
 from autopilot.controller.reconciler import Reconciler
+from autopilot.controller.replacements import ReplacementCheck
+from autopilot.controller.state import StateBook
+from autopilot.controller.sweeper import TombstoneSweeper
 from autopilot.controller.triggers import Triggers
 from autopilot.controller.watches import Watches
 from autopilot.golden.catalog import GoldenState, GoldenStateError, load_golden_state
@@ -43,20 +53,12 @@ async def build_controller(parts: Parts) -> Wiring:
     lookups = LiveLookups(
         client=parts.client, resource_for=cache.resource_for, loop=asyncio.get_running_loop()
     )
-    reconciler = Reconciler(
-        golden=golden,
-        client=parts.client,
-        view=cache,
-        events=parts.events,
-        metrics=parts.metrics,
+    reconciler, debug, rechecks = _reconciler(
+        parts, golden=golden, cache=cache, managed_kinds=managed_kinds,
         inputs=CacheInputs(view=cache, namespace=parts.config.namespace, lookups=lookups),
-        gate_kinds=_gate_kinds(golden, managed_kinds),
-        edit_war_window=parts.config.edit_war_window,
     )
-    if parts.config.observe:
-        observe_only(reconciler)
     triggers = Triggers(
-        golden=golden, book=reconciler.book, force=reconciler,
+        golden=golden, book=reconciler.book, force=rechecks,
         enqueue=parts.queue.add, forget=parts.queue.forget,
     )
     watches = Watches(
@@ -82,8 +84,47 @@ async def build_controller(parts: Parts) -> Wiring:
         reconcile=reconcile,
         on_leading=lambda: triggers.everything(tombstones=True),
         on_resync=on_resync,
-        debug=ControllerDebug(reconciler),
+        debug=debug,
     )
+
+
+def _reconciler(
+    parts: Parts, *, golden: GoldenState, cache: ClusterCache, inputs: CacheInputs,
+    managed_kinds: set[tuple[str, str]],
+) -> tuple[Reconciler, ControllerDebug, Rechecks]:
+    """The reconciler and the parts it drives; the debug views over the same parts."""
+    client, events, metrics = parts.client, parts.events, parts.metrics
+    book = StateBook()
+    gate = EditWarGate(client=client, events=events, metrics=metrics,
+                       detector=EditWarDetector(window=parts.config.edit_war_window))
+    rechecks = Rechecks(resumable=gate)
+    progress = Progress(
+        asset_count=len(golden.assets), events=events, metrics=metrics,
+        compliant_count=lambda: sum(1 for st in book.all_objects() if st.compliance == 1),
+        gate_kinds=_gate_kinds(golden, managed_kinds),
+    )
+    observe = parts.config.observe
+    if observe:
+        log.info("observe mode: nothing is written; drift is reported as 'would apply'",
+                 tombstones="not swept (autopilot plan lists their deletes)",
+                 events="none", leader_election="off")
+    sweeper = TombstoneSweeper(
+        # An observer deletes nothing: `autopilot plan` lists what the tombstones would.
+        tombstones=() if observe else golden.tombstones, client=client, view=cache,
+        events=events, metrics=metrics,
+        check=ReplacementCheck(book=book, reconciled=progress.reconciled),
+    )
+    objects = ObjectPass(client=client, view=cache, events=events, metrics=metrics, book=book,
+                         rechecks=rechecks, edit_war=gate, observe=observe)
+    reconciler = Reconciler(
+        golden=golden, view=cache, inputs=inputs, book=book, objects=objects, sweeper=sweeper,
+        progress=progress, reports=ContextReports(events=events),
+    )
+    debug = ControllerDebug(
+        golden=golden, view=cache, inputs=inputs, objects=book, edit_wars=gate.detector,
+        tombstone_status=sweeper, dependencies=progress,
+    )
+    return reconciler, debug, rechecks
 
 
 def _load(parts: Parts) -> tuple[GoldenState, set[tuple[str, str]]]:

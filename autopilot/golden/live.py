@@ -14,7 +14,7 @@ CRD changes), so a steady cluster sees no repeated reads. The derived lookups
 
 :func:`read_inputs` reads what else a render needs (nodes, Infrastructure,
 Scheduler) once, for the commands; the controller reads the same from its watch
-caches (:mod:`autopilot.controller.inputs`).
+caches (:mod:`autopilot.controller.cache_inputs`).
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol, overload
 import aiohttp
 
 from autopilot import FIELD_MANAGER, __version__
-from autopilot.kube.errors import ApiError, ApiUnreachable, ConfigError
+from autopilot.kube.errors import ApiError, ApiUnreachable, ClientConfigError
 from autopilot.kube.kubeconfig import load_configuration
 from autopilot.kube.proxy import proxy_for
 from autopilot.kube.resources import ResourceInfo
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ApiError",
     "ApiUnreachable",
-    "ConfigError",
+    "ClientConfigError",
     "KubeClient",
     "load_configuration",
     "micro_time",
@@ -149,7 +149,7 @@ class KubeClient(ResourceVerbs):
         try:
             ssl_ctx = _ssl_context(configuration)
         except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(f"cannot set up TLS for {configuration.host}: {exc}") from None
+            raise ClientConfigError(f"cannot set up TLS for {configuration.host}: {exc}") from None
         # Checked before a session exists, so that a bad proxy leaks nothing.
         proxy_for(str(configuration.host), proxy_url=getattr(configuration, "proxy_url", None)
                   or getattr(configuration, "proxy", None))

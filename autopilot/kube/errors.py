@@ -3,7 +3,7 @@
 The API server's answer becomes :class:`ApiError` (its ``Status`` message kept
 verbatim, because operators grep logs for it); a transport failure becomes
 :class:`ApiUnreachable` (a ``ConnectionError``); a configuration that cannot be
-loaded is a :class:`ConfigError`.
+loaded is a :class:`ClientConfigError`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-class ConfigError(Exception):
+class ClientConfigError(Exception):
     """The client configuration could not be loaded (one-line reason)."""
 
 

@@ -13,7 +13,7 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -26,6 +26,16 @@ log = structlog.get_logger("autopilot.events")
 EVENTS = ResourceInfo("events.k8s.io", "v1", "Event", "events", True)
 NOTE_LIMIT = 1024
 _ERRORS = (ApiError, ConnectionError, TimeoutError, OSError)
+
+
+class EventSink(Protocol):
+    """Records Kubernetes events without blocking the caller (what every writer of
+    events needs of :class:`EventRecorder`)."""
+
+    def emit(
+        self, regarding: dict[str, Any], *, type: str, reason: str, note: str, action: str
+    ) -> None:
+        """Queue one event about ``regarding`` (an object or a minimal reference)."""
 
 
 @dataclass

@@ -27,7 +27,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from autopilot.kube.errors import ConfigError
+from autopilot.kube.errors import ClientConfigError
 
 SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 TOKEN_REFRESH_S = 60.0
@@ -222,27 +222,27 @@ async def load_configuration(
         if kubeconfig is not None:
             path = Path(kubeconfig)
             if not await asyncio.to_thread(path.is_file):
-                raise ConfigError(f"kubeconfig {path} does not exist")
+                raise ClientConfigError(f"kubeconfig {path} does not exist")
             return await _from_kubeconfig([path], context)
         listed = env.get("KUBECONFIG", "")
         if listed:
             existing = await asyncio.to_thread(_existing_files, listed)
             if not existing:
-                raise ConfigError(f"KUBECONFIG: none of {listed} exists")
+                raise ClientConfigError(f"KUBECONFIG: none of {listed} exists")
             return await _from_kubeconfig(existing, context)
         if env.get("KUBERNETES_SERVICE_HOST") and context is None:
             # SA_DIR read at call time, so tests can point it at a fake service account.
             return await asyncio.to_thread(load_incluster, dict(env), SA_DIR)
         home = Path(env.get("HOME") or Path.home()) / ".kube" / "config"
         if not await asyncio.to_thread(home.is_file):
-            raise ConfigError("no Kubernetes configuration: no --kubeconfig, no $KUBECONFIG, "
+            raise ClientConfigError("no Kubernetes configuration: no --kubeconfig, no $KUBECONFIG, "
                               f"not in a pod, and {home} does not exist")
         return await _from_kubeconfig([home], context)
-    except ConfigError:
+    except ClientConfigError:
         raise
     except Exception as exc:  # the loaders raise many types; the user needs one line
         detail = " ".join(str(exc).split()) or type(exc).__name__
-        raise ConfigError(f"cannot load Kubernetes configuration: {detail}") from None
+        raise ClientConfigError(f"cannot load Kubernetes configuration: {detail}") from None
 
 
 async def _from_kubeconfig(paths: list[Path], context: str | None) -> Any:

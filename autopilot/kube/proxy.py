@@ -16,16 +16,16 @@ import os
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from autopilot.kube.errors import ConfigError
+from autopilot.kube.errors import ClientConfigError
 
 SUPPORTED_SCHEMES = ("http", "https")
 
 
 def check_proxy_url(url: str, *, what: str) -> str:
-    """``url`` when it is a proxy aiohttp can use, else a one-line :class:`ConfigError`."""
+    """``url`` when it is a proxy aiohttp can use, else a one-line :class:`ClientConfigError`."""
     parts = urlsplit(url)
     if parts.scheme not in SUPPORTED_SCHEMES or not parts.hostname:
-        raise ConfigError(f"{what}: {url!r} is not an http:// or https:// proxy URL "
+        raise ClientConfigError(f"{what}: {url!r} is not an http:// or https:// proxy URL "
                           "(socks5 proxies are not supported)")
     return url
 

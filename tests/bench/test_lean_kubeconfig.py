@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from autopilot.kube import kubeconfig as kcfg
-from autopilot.kube.client import ConfigError, load_configuration
+from autopilot.kube.client import ClientConfigError, load_configuration
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -89,11 +89,11 @@ async def test_unusable_kubeconfigs_are_one_line_errors(tmp_path: Path) -> None:
         {"apiVersion": "v1", "kind": "Config"},
     ]
     for i, doc in enumerate(cases):
-        with pytest.raises(ConfigError) as info:
+        with pytest.raises(ClientConfigError) as info:
             await load_configuration(write(tmp_path / f"kc{i}", doc))
         assert "\n" not in str(info.value)
     (tmp_path / "list").write_text("- a\n- b\n")
-    with pytest.raises(ConfigError, match="not a kubeconfig"):
+    with pytest.raises(ClientConfigError, match="not a kubeconfig"):
         await load_configuration(tmp_path / "list")
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from autopilot.controller.edit_war import FAILED, PAUSED, THROTTLED, EditWarGate
-from autopilot.engine.editwar import EditWarDetector
-from autopilot.engine.throttle import ThrashGuard
+from autopilot.antithrash.budget import ThrashGuard
+from autopilot.antithrash.detector import EditWarDetector
+from autopilot.antithrash.pause import FAILED, PAUSED, THROTTLED, EditWarGate
 from autopilot.kube.client import ApiError
 from autopilot.kube.resources import ObjectRef, ResourceInfo
 from autopilot.observability.metrics import Metrics

@@ -13,7 +13,7 @@ from typing import Any
 from autopilot.controller.cache import HCO_INFORMER, ClusterCache
 from autopilot.kube.discovery import RestMapper
 from autopilot.kube.errors import ApiError
-from autopilot.kube.informer import Informer
+from autopilot.kube.informer import Informer, Selection, WatchSettings
 from autopilot.kube.resources import ResourceInfo
 from autopilot.kube.wellknown import HCO_NAME
 from autopilot.runtime.informer_set import InformerSet
@@ -66,8 +66,8 @@ def test_an_unwatched_hco_is_unknown_not_missing() -> None:
 async def test_a_refused_list_is_named_then_cleared_once_listed() -> None:
     client = RefusingThenAllowing()
     fake: Any = client
-    informer = Informer(fake, HCOS, namespace=NS, name=HCO_INFORMER, backoff_initial=0.01,
-                        backoff_max=0.05)
+    informer = Informer(fake, HCOS, select=Selection(namespace=NS), name=HCO_INFORMER,
+                        settings=WatchSettings(backoff_initial=0.01, backoff_max=0.05))
     view = cache({HCO_INFORMER: informer})
     assert view.hco_unknown() == "unknown: the HyperConverged could not be listed yet (listing)"
     task = asyncio.create_task(informer.run())

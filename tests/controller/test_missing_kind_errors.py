@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 import structlog
 
-from autopilot.controller.edit_war import EditWarGate
+from autopilot.antithrash.pause import EditWarGate
 from autopilot.controller.object_pass import ObjectPass, Outcome
+from autopilot.controller.rechecks import Rechecks
 from autopilot.controller.state import StateBook
-from autopilot.engine import drift
 from autopilot.kube.client import KubeClient
 from autopilot.kube.resources import ObjectRef, ResourceInfo
 from autopilot.observability.metrics import Metrics
@@ -39,8 +39,8 @@ class StaleView:
     """A cache view that has not noticed yet: the object is simply not cached."""
 
     def cached_object(self, res: ResourceInfo, *, namespace: str, name: str
-                      ) -> tuple[bool, dict[str, Any] | None]:
-        return True, None
+                      ) -> dict[str, Any] | None:
+        return None
 
     def namespace_exists(self, name: str) -> bool | None:
         return True
@@ -71,7 +71,7 @@ async def test_apply_after_the_crd_went_away_names_kind_version_and_crd(
     events, book, metrics = Events(), StateBook(), Metrics()
     gate = EditWarGate(client=kube, events=events, metrics=metrics)  # type: ignore[arg-type]
     objects = ObjectPass(client=kube, view=StaleView(), events=events,  # type: ignore[arg-type]
-                         metrics=metrics, book=book, verdicts=drift.VerdictCache(),
+                         metrics=metrics, book=book, rechecks=Rechecks(resumable=gate),
                          edit_war=gate)
     applied = await objects.run(asset="kubelet-performance-kubeletconfig", desired=DESIRED,
                                 res=KUBELETCONFIGS)

@@ -6,7 +6,7 @@ from typing import Any
 
 from autopilot.controller.replacements import ReplacementCheck
 from autopilot.controller.state import StateBook
-from autopilot.controller.tombstones import TombstoneSweeper
+from autopilot.controller.sweeper import TombstoneSweeper
 from autopilot.golden.tombstones import Replacement, Tombstone
 from autopilot.kube.resources import ObjectRef, ResourceInfo
 from autopilot.observability.metrics import (

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from autopilot.engine.editwar import (
+from autopilot.antithrash.detector import (
     FLIPS,
     FLIPS_TO_PAUSE,
     QUIET_SECONDS,
@@ -15,7 +15,7 @@ from autopilot.engine.editwar import (
     EditWarDetector,
     Verdict,
 )
-from autopilot.engine.flips import Contest, Writer
+from autopilot.antithrash.flips import Contest, Writer
 
 REF = ("v1", "Service", "ns", "svc")
 KP = Contest(writers=(Writer(manager="kubectl-patch", operation="Update",

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from autopilot.engine import flips
+from autopilot.antithrash import flips
 
 US = "virt-platform-autopilot"
 T0, T1, T2 = "2026-11-30T13:29:11Z", "2026-11-30T13:29:12Z", "2026-11-30T13:29:13Z"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from autopilot.engine.throttle import CAPACITY, REFILL_SECONDS, ThrashGuard
+from autopilot.antithrash.budget import CAPACITY, REFILL_SECONDS, ThrashGuard
 from autopilot.runtime.tokenbucket import TokenBucket
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from autopilot.engine import flips
+from autopilot.antithrash import flips
 from tests.integration.conftest import render_offline
 from tests.support.platform import Platform
 

@@ -12,7 +12,7 @@ from kubernetes_asyncio.client import Configuration
 from autopilot.kube.client import (
     ApiError,
     ApiUnreachable,
-    ConfigError,
+    ClientConfigError,
     KubeClient,
     load_configuration,
 )
@@ -41,11 +41,11 @@ async def test_unreachable_server_is_a_connection_error() -> None:
 
 
 async def test_missing_kubeconfig_is_one_line(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="does not exist"):
+    with pytest.raises(ClientConfigError, match="does not exist"):
         await load_configuration(tmp_path / "nope")
     bad = tmp_path / "bad"
     bad.write_text("this: [is not a kubeconfig")
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(ClientConfigError) as info:
         await load_configuration(bad)
     assert "\n" not in str(info.value)
 

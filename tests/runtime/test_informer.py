@@ -12,7 +12,7 @@ import pytest
 
 from autopilot.kube.client import ApiError, KubeClient
 from autopilot.kube.discovery import RestMapper
-from autopilot.kube.informer import STORAGE_INITIALIZING, Informer
+from autopilot.kube.informer import STORAGE_INITIALIZING, Informer, Selection, WatchSettings
 from autopilot.observability.metrics import Metrics
 from kubesim.controls import Controls
 from tests.runtime.conftest import CONFIGMAPS
@@ -107,8 +107,9 @@ async def test_cache_converges_through_drops_410s_silence_and_500s(
 ) -> None:
     metrics = Metrics()
     informer = Informer(
-        kube, CONFIGMAPS, namespace=namespace, label_selector=LABEL, metrics=metrics,
-        inactivity_timeout=1.0, backoff_initial=0.05, backoff_max=0.4, healthy_after=0.3,
+        kube, CONFIGMAPS, select=Selection(namespace=namespace, label_selector=LABEL),
+        metrics=metrics, settings=WatchSettings(inactivity_timeout=1.0, backoff_initial=0.05,
+                                                backoff_max=0.4, healthy_after=0.3),
     )
     mirror = Mirror()
     informer.add_handler(mirror)
@@ -121,11 +122,20 @@ async def test_cache_converges_through_drops_410s_silence_and_500s(
         for _ in range(2):
             await asyncio.sleep(2.0)
             faults.drop_watches()
-        # 2. every reconnect gets 410 (history compacted before each drop)
-        for _ in range(3):
+        # 2. every reconnect gets 410: the stream holds back the writes of 0.7 s (less
+        # than the 1 s watchdog), the history is compacted past them, and the stream is
+        # dropped, so the informer resumes from a version the server no longer has.
+        for round_ in range(3):
+            before = informer.relists
+            # The watch reopens right after the relist; silence only an open stream.
+            await asyncio.sleep(0.3)
+            faults.silence_watches(True)
             await asyncio.sleep(0.7)
             faults.compact()
             faults.drop_watches()
+            faults.silence_watches(False)
+            await eventually(lambda b=before: informer.relists > b, timeout=20,
+                             what=f"a relist after compacted reconnect {round_ + 1}")
         # 3. the stream goes silent (the watchdog is 1 s here), new streams too
         faults.silence_watches(True, new_streams=True)
         await asyncio.sleep(2.5)
@@ -157,7 +167,8 @@ async def test_relist_synthesises_missed_changes(
     """Changes made while nobody watched arrive as add/update/delete after a relist."""
     for name in ("keep", "change", "drop"):
         await kube.create(CONFIGMAPS, cm(name, namespace, "1"))
-    informer = Informer(kube, CONFIGMAPS, namespace=namespace, label_selector=LABEL)
+    informer = Informer(kube, CONFIGMAPS,
+                        select=Selection(namespace=namespace, label_selector=LABEL))
     events: list[tuple[str, str]] = []
     informer.add_handler(lambda ev, obj, old: events.append((ev, obj["metadata"]["name"])))
     await informer._relist()
@@ -181,7 +192,7 @@ async def test_transform_applies_before_caching(
     def shrink(obj: dict[str, Any]) -> dict[str, Any]:
         return {**obj, "data": {"size": str(len(obj["data"]["v"]))}}
 
-    informer = Informer(kube, CONFIGMAPS, namespace=namespace, transform=shrink)
+    informer = Informer(kube, CONFIGMAPS, select=Selection(namespace=namespace, transform=shrink))
     async with running(informer):
         assert await informer.wait_synced(10)
         assert informer.store.get(namespace, "big")["data"] == {"size": "1000"}  # type: ignore[index]
@@ -211,10 +222,10 @@ async def test_label_selected_cache_holds_only_owned_objects(
             await kube.create(CONFIGMAPS, body)
 
     await asyncio.gather(*(make(i) for i in range(total)))
-    informer = Informer(
-        kube, CONFIGMAPS, namespace=namespace,
+    informer = Informer(kube, CONFIGMAPS, select=Selection(
+        namespace=namespace,
         label_selector="platform.kubevirt.io/managed-by=virt-platform-autopilot",
-    )
+    ))
     async with running(informer):
         assert await informer.wait_synced(30)
         assert len(informer.store) == owned
@@ -259,7 +270,7 @@ async def test_a_label_selected_informer_syncs_on_a_freshly_created_crd(
         cluster.sim.controls.inject_errors(status=429, verb="list", resource="widgets",
                                            retry_after=1, count=2,
                                            message=STORAGE_INITIALIZING)
-    informer = Informer(kube, widgets, label_selector="app=widgets")
+    informer = Informer(kube, widgets, select=Selection(label_selector="app=widgets"))
     async with running(informer):
         assert await informer.wait_synced(30)
         if cluster.sim is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from autopilot.kube.informer import Informer
+from autopilot.kube.informer import Informer, WatchSettings
 from autopilot.kube.wellknown import NODES
 from autopilot.runtime.informer_set import InformerSet
 from autopilot.runtime.supervisor import TaskSupervisor
@@ -49,8 +49,9 @@ async def test_a_stuck_informer_turns_health_red_after_its_allowance() -> None:
     supervisor = TaskSupervisor(clock=clock)
     client = HangingClient()
     # A short allowance: 1 s watchdog, 1 s backoff cap, 1 s list timeout (+ 30 s margin).
-    informer = Informer(client, NODES, inactivity_timeout=1.0,  # type: ignore[arg-type]
-                        backoff_max=1.0, list_timeout=1.0)
+    informer = Informer(client, NODES,  # type: ignore[arg-type]
+                        settings=WatchSettings(inactivity_timeout=1.0, backoff_max=1.0,
+                                               list_timeout=1.0))
     allowance = informer.max_quiet
     assert allowance == 33.25
     informers = InformerSet(supervisor)

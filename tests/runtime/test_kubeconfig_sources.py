@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from autopilot.kube import kubeconfig as kc
-from autopilot.kube.client import ConfigError, load_configuration
+from autopilot.kube.client import ClientConfigError, load_configuration
 from autopilot.kube.proxy import proxy_for
 from tests.support.connect_proxy import connect_proxy
 from tests.support.platform import Platform
@@ -91,13 +91,13 @@ async def test_explicit_kubeconfig_beats_everything(
     assert (await load_configuration(explicit, environ=env)).host == "https://explicit.example"
     assert (await load_configuration(explicit, environ=env, context="f")).host \
         == "https://f.example"
-    with pytest.raises(ConfigError, match="context 'nope' not found") as info:
+    with pytest.raises(ClientConfigError, match="context 'nope' not found") as info:
         await load_configuration(explicit, environ=env, context="nope")
     assert "\n" not in str(info.value)
 
 
 async def test_missing_kubeconfig_list_is_one_line(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="KUBECONFIG: none of") as info:
+    with pytest.raises(ClientConfigError, match="KUBECONFIG: none of") as info:
         await load_configuration(environ={"KUBECONFIG": str(tmp_path / "nope")})
     assert "\n" not in str(info.value)
 
@@ -131,9 +131,9 @@ def test_proxy_from_the_environment(env: dict[str, str], url: str,
 def test_proxy_url_wins_and_bad_proxies_are_one_line() -> None:
     env = {"HTTPS_PROXY": "http://env:1", "NO_PROXY": "*"}
     assert proxy_for("https://127.0.0.1", proxy_url="http://kc:2", environ=env) == "http://kc:2"
-    with pytest.raises(ConfigError, match="socks5 proxies are not supported"):
+    with pytest.raises(ClientConfigError, match="socks5 proxies are not supported"):
         proxy_for("https://a", proxy_url="socks5://s:1080", environ={})
-    with pytest.raises(ConfigError, match="HTTPS_PROXY"):
+    with pytest.raises(ClientConfigError, match="HTTPS_PROXY"):
         proxy_for("https://a", environ={"HTTPS_PROXY": "socks5://s:1080"})
 
 

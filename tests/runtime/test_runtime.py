@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from autopilot.kube.client import KubeClient
-from autopilot.kube.informer import Informer
+from autopilot.kube.informer import Informer, Selection
 from autopilot.observability.metrics import Metrics
 from autopilot.runtime.informer_set import InformerSet
 from autopilot.runtime.leader import LeaderElector
@@ -26,7 +26,8 @@ def cm(name: str, namespace: str) -> dict[str, Any]:
 
 def build(kube: KubeClient, namespace: str, reconcile: Any, **kw: Any) -> Runtime:
     informers = InformerSet()
-    informer = informers.add("cms", Informer(kube, CONFIGMAPS, namespace=namespace))
+    informer = informers.add(
+        "cms", Informer(kube, CONFIGMAPS, select=Selection(namespace=namespace)))
     runtime = Runtime(reconcile=reconcile, informers=informers, **kw)
     informer.add_handler(lambda ev, obj, old: runtime.queue.add(obj["metadata"]["name"]))
     return runtime

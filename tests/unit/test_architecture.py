@@ -23,6 +23,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("http and flags", ("autopilot.web", "autopilot.config")),
     ("runtime", ("autopilot.runtime",)),
     ("engine and golden", ("autopilot.engine", "autopilot.golden")),
+    ("anti-thrashing", ("autopilot.antithrash",)),
     ("controller", ("autopilot.controller",)),
     # The OLM bundle generator reads manifests only; the csv command is its one user.
     # ``autopilot.plan`` is what ``autopilot plan`` computes (a command's own logic).
@@ -180,3 +181,26 @@ def test_functions_and_modules_stay_small() -> None:
                 if length > MAX_FUNCTION_LINES:
                     too_long.append(f"{name}.{node.name}: {length} lines")
     assert not too_long, too_long
+
+
+# A class past this holds more than one job. The classes listed are over it today and
+# wait for their split; a listed class that fits must leave the list.
+MAX_CLASS_LINES = 200
+OVERSIZED_CLASSES = {
+    "autopilot.runtime.workers.Runtime",
+    "autopilot.runtime.leader.LeaderElector",
+    "autopilot.observability.metrics.Metrics",
+}
+
+
+def test_classes_stay_small() -> None:
+    sizes = {
+        f"{name}.{node.name}": (node.end_lineno or node.lineno) - node.lineno + 1
+        for name, path in MODULES.items()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ClassDef)
+    }
+    too_long = {c: n for c, n in sizes.items() if n > MAX_CLASS_LINES}
+    assert set(too_long) - OVERSIZED_CLASSES == set(), too_long
+    assert OVERSIZED_CLASSES - set(too_long) == set(), "fits now: take it off the list"
+    assert sizes["autopilot.controller.reconciler.Reconciler"] < 120

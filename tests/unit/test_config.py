@@ -12,7 +12,7 @@ import structlog
 
 from autopilot.cli import build_parser, main
 from autopilot.config import (
-    ConfigError,
+    FlagError,
     RunConfig,
     add_run_arguments,
     config_from_args,
@@ -135,7 +135,7 @@ def test_leader_elect_explicit_values() -> None:
     ],
 )
 def test_bad_values_name_the_flag(argv: list[str], flag: str) -> None:
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(FlagError) as info:
         parse(*argv)
     message = str(info.value)
     assert message.startswith(flag + ":")

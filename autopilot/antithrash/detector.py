@@ -3,7 +3,7 @@
 The pause policy (README, runbooks/VirtPlatformThrashingDetected.md):
 
 * **Owner flips.** Another writer takes fields our Golden State sets and we
-  restore them (see :mod:`autopilot.engine.flips`). An object flipped
+  restore them (see :mod:`autopilot.antithrash.flips`). An object flipped
   ``FLIPS_TO_PAUSE`` (5) times within ``WINDOW_SECONDS`` (10 minutes) is paused.
   A flip is counted once per take-and-restore cycle: after one is counted, the
   next one counts only after our apply has succeeded again, and never twice for
@@ -11,7 +11,7 @@ The pause policy (README, runbooks/VirtPlatformThrashingDetected.md):
   corrected from a lagging cache), so the number of passes the work queue
   happens to make (deduplicated events, retries, a resync, a throttled wait)
   does not change the count.
-* **Throttles.** The token bucket (:mod:`autopilot.engine.throttle`) bounds our
+* **Throttles.** The token bucket (:mod:`autopilot.antithrash.budget`) bounds our
   write rate. ``THROTTLES_TO_PAUSE`` (3) throttles without a quiet period in
   between pause too. The quiet period is ``QUIET_SECONDS`` (60 s, the time an
   empty bucket takes to refill completely) without a throttle; a successful
@@ -39,8 +39,8 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from autopilot.engine.flips import Contest, FieldPath, Writer
-from autopilot.engine.throttle import CAPACITY, REFILL_SECONDS
+from autopilot.antithrash.budget import CAPACITY, REFILL_SECONDS
+from autopilot.antithrash.flips import Contest, FieldPath, Writer
 
 FLIPS_TO_PAUSE: Final = 5
 WINDOW_SECONDS: Final = 600.0

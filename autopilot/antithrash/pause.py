@@ -1,7 +1,7 @@
 """The anti-thrashing gate of an object pass (contract §4 step 9, §6).
 
 Before a drift correction is written, the gate asks who caused the drift
-(:func:`autopilot.engine.flips.contest` over the live object and our dry run),
+(:func:`autopilot.antithrash.flips.contest` over the live object and our dry run),
 lets the edit-war detector count the owner flip, takes a token from the
 object's bucket, and pauses the object when the detector says so. On pause it
 writes the ``reconcile-paused`` annotation, counts the episode once, and names
@@ -19,10 +19,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from structlog.typing import FilteringBoundLogger
+
 from autopilot import FIELD_MANAGER
-from autopilot.controller.ports import EventSink
-from autopilot.engine import editwar, flips, overrides, throttle
+from autopilot.antithrash import flips
+from autopilot.antithrash.budget import REFILL_SECONDS, ThrashGuard
+from autopilot.antithrash.detector import FLIPS, EditWarDetector, Verdict
+from autopilot.engine import overrides
 from autopilot.kube.client import ApiError, KubeClient
+from autopilot.kube.events import EventSink
 from autopilot.kube.resources import ObjectRef, ResourceInfo
 from autopilot.observability.metrics import Metrics
 
@@ -52,8 +57,8 @@ class EditWarGate:
     client: KubeClient
     events: EventSink
     metrics: Metrics
-    detector: editwar.EditWarDetector = field(default_factory=editwar.EditWarDetector)
-    guard: throttle.ThrashGuard = field(default_factory=throttle.ThrashGuard)
+    detector: EditWarDetector = field(default_factory=EditWarDetector)
+    guard: ThrashGuard = field(default_factory=ThrashGuard)
     manager: str = FIELD_MANAGER
 
     async def check(
@@ -64,7 +69,7 @@ class EditWarGate:
         dry_run: dict[str, Any] | None,
         res: ResourceInfo,
         regarding: dict[str, Any],
-        blog: Any,
+        blog: FilteringBoundLogger,
     ) -> Stop | None:
         """Drift is about to be corrected: None to go ahead, else why not."""
         contest = None
@@ -90,7 +95,7 @@ class EditWarGate:
             regarding, type="Warning", reason="Throttled",
             note="too many applies in a short time; retrying later", action="Apply",
         )
-        return Stop(THROTTLED, retry_after=decision.retry_after or throttle.REFILL_SECONDS)
+        return Stop(THROTTLED, retry_after=decision.retry_after or REFILL_SECONDS)
 
     def applied(self, ref: ObjectRef, applied: dict[str, Any]) -> None:
         """Our apply succeeded: remember what we own now."""
@@ -119,8 +124,8 @@ class EditWarGate:
         ref: ObjectRef,
         live: dict[str, Any],
         res: ResourceInfo,
-        verdict: editwar.Verdict,
-        blog: Any,
+        verdict: Verdict,
+        blog: FilteringBoundLogger,
     ) -> Stop:
         if self.detector.episode_open(ref):
             return Stop(PAUSED)  # paused already; our cache has not seen the annotation yet
@@ -151,8 +156,8 @@ class EditWarGate:
         )
         return Stop(PAUSED)
 
-    def _evidence(self, verdict: editwar.Verdict) -> str:
-        if verdict.trigger == editwar.FLIPS:
+    def _evidence(self, verdict: Verdict) -> str:
+        if verdict.trigger == FLIPS:
             return f"{verdict.flips} owner flips in {_duration(verdict.span)}"
         return (f"{verdict.throttles} applies throttled within "
                 f"{_duration(self.detector.quiet)} of each other")

@@ -3,7 +3,7 @@
 Each object may be applied 10 times in a burst; tokens refill continuously
 at one per 6 s. An apply without a token is throttled. Whether throttles (or
 owner flips) amount to an edit war is decided by
-:mod:`autopilot.engine.editwar`; this module only keeps the budget.
+:mod:`autopilot.antithrash.detector`; this module only keeps the budget.
 """
 
 from __future__ import annotations
