@@ -61,6 +61,13 @@ def _ssl_context(cfg: Any) -> ssl.SSLContext | bool:
     return ctx
 
 
+def _proxy_of(configuration: Any) -> str | None:
+    """The kubeconfig's proxy-url, else HTTPS_PROXY/NO_PROXY (aiohttp's trust_env stays
+    off: its own reading of the environment is not client-go's)."""
+    explicit = getattr(configuration, "proxy_url", None) or getattr(configuration, "proxy", None)
+    return proxy_for(str(configuration.host).rstrip("/"), proxy_url=explicit)
+
+
 class _Connect(Protocol):
     def __call__(
         self,
@@ -118,13 +125,7 @@ class KubeClient(ResourceVerbs):
         self.timeout = timeout
         self.metrics = metrics
         self._server_hostname: str | None = getattr(configuration, "tls_server_name", None)
-        # The kubeconfig's proxy-url, else HTTPS_PROXY/NO_PROXY (trust_env stays off:
-        # aiohttp's own reading of the environment is not client-go's).
-        self._proxy = proxy_for(
-            self.host,
-            proxy_url=getattr(configuration, "proxy_url", None)
-            or getattr(configuration, "proxy", None),
-        )
+        self._proxy = _proxy_of(configuration)
         self._failing_since: float | None = None
         self._last_failure = ""
 
@@ -150,9 +151,7 @@ class KubeClient(ResourceVerbs):
             ssl_ctx = _ssl_context(configuration)
         except (OSError, ssl.SSLError) as exc:
             raise ClientConfigError(f"cannot set up TLS for {configuration.host}: {exc}") from None
-        # Checked before a session exists, so that a bad proxy leaks nothing.
-        proxy_for(str(configuration.host), proxy_url=getattr(configuration, "proxy_url", None)
-                  or getattr(configuration, "proxy", None))
+        _proxy_of(configuration)  # checked before a session exists: a bad proxy leaks nothing
         connector = aiohttp.TCPConnector(ssl=ssl_ctx, limit=64)
         session = aiohttp.ClientSession(
             connector=connector,
