@@ -8,11 +8,14 @@ gets a pristine server of its own instead (see ``pyproject.toml`` for the marker
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from autopilot.kube.client import KubeClient
 from kubesim.controls import Controls
 from tests.support import report as reporting
 from tests.support.cluster import (
@@ -24,6 +27,8 @@ from tests.support.cluster import (
     real_assets,
     require_shared,
 )
+from tests.support.kube_resources import NAMESPACES
+from tests.support.realserver import assets_problem
 from tests.support.servers import ServerPool
 from tests.support.tools import require_tool
 from tests.support.webhook import VWC, DenyingWebhook, denying_webhook
@@ -34,6 +39,16 @@ MWC = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--api-server-tests", action="store_true",
                      help="run only the tests that talk to an API server (CI's real stage)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The real stage must never quietly test kubesim twice: without both binaries
+    # every `cluster` would be a kubesim one and the stage would pass proving nothing.
+    if config.getoption("--api-server-tests"):
+        problem = assets_problem()
+        if problem:
+            raise pytest.UsageError(
+                f"--api-server-tests needs a real kube-apiserver: {problem}")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -83,6 +98,7 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
     ``fresh_server`` (``compaction=True``: one that compacts etcd every second). A test
     asking for the ``faults`` fixture reaches the server through the fault proxy.
     """
+    _check_selected_by_real_stage(request)
     faults = "faults" in request.fixturenames
     assets = real_assets()
     if assets is None:
@@ -106,6 +122,20 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
         reporting.served(request.node.nodeid, "shared")
         yield c
         _check_left_clean(c)
+
+
+def _check_selected_by_real_stage(request: pytest.FixtureRequest) -> None:
+    """A test asking for ``cluster`` at run time needs the ``apiserver`` marker.
+
+    The real stage selects tests by their declared fixtures and markers before they
+    run; one that fetches ``cluster`` through ``getfixturevalue`` unmarked would be
+    dropped there and prove things about kubesim only.
+    """
+    item = request.node
+    if "cluster" not in item._fixtureinfo.names_closure and not item.get_closest_marker(
+            "apiserver"):
+        pytest.fail(f"{item.nodeid} asks for `cluster` at run time without the `apiserver`"
+                    " marker: the real API-server stage would leave it out")
 
 
 def _check_left_clean(c: Cluster) -> None:
@@ -145,3 +175,22 @@ def webhook(cluster: Cluster) -> Iterator[DenyingWebhook]:
 def shared_dir() -> Path:
     """``../shared`` (recordings, CRDs, OpenAPI), or skip when it is absent."""
     return require_shared()
+
+
+@pytest.fixture
+async def kube(cluster: Any) -> AsyncIterator[KubeClient]:
+    """The controller's API client connected through the cluster's kubeconfig."""
+    client = await KubeClient.create(str(cluster.kubeconfig))
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+@pytest.fixture
+async def namespace(kube: KubeClient) -> str:
+    """A namespace of its own (fresh name: a real API server never finishes deleting)."""
+    name = f"rt-{uuid.uuid4().hex[:8]}"
+    await kube.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace",
+                                   "metadata": {"name": name}})
+    return name

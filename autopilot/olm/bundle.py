@@ -91,6 +91,9 @@ def generated_files(project: Path, options: CsvOptions | None = None) -> dict[Pa
     annotations = bundle_annotations(src)
     service = {k: v for k, v in src.service.items() if k in ("apiVersion", "kind", "metadata",
                                                              "spec")}
+    # OLM installs bundle objects in the operator's namespace, whatever the file says.
+    service["metadata"] = {k: v for k, v in dict(service["metadata"]).items()
+                           if k != "namespace"}
     return {
         Path("manifests") / "olm" / f"{package}.clusterserviceversion.yaml": csv_text,
         Path("bundle") / "manifests" / f"{package}.clusterserviceversion.yaml": csv_text,

@@ -3,13 +3,16 @@
 Built, never hand-edited: the install strategy is ``manifests/deployment.yaml``
 verbatim (so its environment, including variable names, is exactly the
 Deployment's), ``clusterPermissions`` the generated ClusterRole's rules and
-``permissions`` the Lease Role's, as the kustomize install binds them. The controller
-holds leases only in its own namespace, so a ClusterRole granting what the Lease Role
-grants is refused. Related images are the Deployment's container images and every
+``permissions`` the Lease Role's plus those of the generated per-namespace Roles
+(``manifests/rbac/namespaced.yaml``). OLM grants ``permissions`` in every namespace of
+the OperatorGroup, so the install targets exactly the namespaces the golden state writes
+to (MultiNamespace; never AllNamespaces, which would turn them cluster-wide). The
+controller holds leases only in its own namespace, so a ClusterRole granting what the
+Lease Role grants is refused. Related images are the Deployment's container images and every
 ``RELATED_IMAGE_*`` variable it sets, as :mod:`autopilot.olm.options` sets them.
 
-Nothing names the install namespace: OLM creates the Deployment and the Lease Role
-in the OperatorGroup's namespace, and the controller reads it from ``POD_NAMESPACE``.
+Nothing names the install namespace: OLM creates the Deployment in the OperatorGroup's
+namespace, and the controller reads it from ``POD_NAMESPACE``.
 """
 
 from __future__ import annotations
@@ -74,6 +77,16 @@ def cluster_rules(src: Sources) -> list[dict[str, Any]]:
         raise BundleError(f"the ClusterRole grants {names} cluster-wide: leader election "
                           "belongs to the namespaced Lease Role only")
     return [copy.deepcopy(rule) for rule in src.cluster_role.get("rules") or []]
+
+
+def namespaced_rules(src: Sources) -> list[dict[str, Any]]:
+    """The Lease Role's rules, then every namespaced Role's, each rule once."""
+    out: list[dict[str, Any]] = []
+    for role in (src.lease_role, *src.namespaced_roles):
+        for rule in role.get("rules") or []:
+            if rule not in out:
+                out.append(copy.deepcopy(rule))
+    return out
 
 
 def _containers(deployment: dict[str, Any]) -> list[dict[str, Any]]:
@@ -146,6 +159,9 @@ def build_csv(src: Sources, options: CsvOptions | None = None) -> dict[str, Any]
     if set(modes) != set(INSTALL_MODES):
         raise BundleError(f"manifests/olm/csv-base.yaml: installModes must list "
                           f"{', '.join(INSTALL_MODES)}")
+    if modes.get("AllNamespaces"):
+        raise BundleError("manifests/olm/csv-base.yaml: AllNamespaces would have OLM grant the "
+                          "namespaced permissions cluster-wide; support MultiNamespace instead")
     meta = deployment.get("metadata") or {}
     annotations = _annotations(src, image=str(containers[-1]["image"]), options=options)
     return {
@@ -181,7 +197,7 @@ def build_csv(src: Sources, options: CsvOptions | None = None) -> dict[str, Any]
                         {"serviceAccountName": account, "rules": cluster_rules(src)}],
                     "permissions": [{
                         "serviceAccountName": account,
-                        "rules": copy.deepcopy(src.lease_role.get("rules") or []),
+                        "rules": namespaced_rules(src),
                     }],
                 },
             },

@@ -174,5 +174,8 @@ def test_every_benchmark_runs_with_sane_figures_and_evaluated_targets(tmp_path: 
         assert name in table and table[name].split()[1] == ("yes" if r["met"] else "NO"), table
     # Behaviour the smoke run shows regardless of speed: every drift edit is restored.
     assert results["drift"]["restored"] == results["drift"]["edits"]
-    # The smoke run fights at one pace only, the fastest.
-    assert [f["edit_every_s"] for f in results["editwar"]["fights"]] == [1.0]
+    # The smoke run fights at one pace only, the fastest, and that fight ends in a pause
+    # naming the writer: an edit war that never paused is a failure whatever `met` says.
+    fights = results["editwar"]["fights"]
+    assert [f["edit_every_s"] for f in fights] == [1.0]
+    assert all(f["time_to_pause_s"] is not None and f["named"] for f in fights), fights

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from kubesim import KubeSim
-from tests.contract.replay import (
+from tests.support.cluster import FIXTURES, require_shared
+from tests.support.replay import (
     NOBODY_TOKEN,
     RvMap,
     load,
@@ -27,7 +28,6 @@ from tests.contract.replay import (
     read_stream,
     request,
 )
-from tests.support.cluster import FIXTURES, require_shared
 from tests.support.wait import eventually_sync
 
 # Recorded order on the real server (each scenario starts from the state the previous left).

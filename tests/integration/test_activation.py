@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.integration.conftest import Paths, render_offline
-from tests.integration.passes import full_pass
+from tests.support.passes import full_pass
 from tests.support.platform import CRDS, HCO_NS, HCO_PATH, Platform, labels_of
 from tests.support.wait import eventually_sync
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.integration.passes import full_pass
+from tests.support.passes import full_pass
 from tests.support.platform import HCO_NS, Platform
 from tests.support.wait import eventually_sync
 

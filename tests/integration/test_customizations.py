@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.integration.passes import full_pass
+from tests.support.passes import full_pass
 from tests.support.platform import HCO_NS, Platform, annotations_of, labels_of
 from tests.support.wait import eventually_sync
 

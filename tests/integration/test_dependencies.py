@@ -7,9 +7,9 @@ import subprocess
 import sys
 from typing import Any
 
-from tests.integration.passes import full_pass
 from tests.support import rbac
 from tests.support.controller import PROJECT
+from tests.support.passes import full_pass
 from tests.support.platform import HCO_NS, Platform, crd_name, labels_of, minimal_crd
 from tests.support.wait import eventually_sync
 
@@ -61,10 +61,13 @@ def test_missing_crd_then_installed(cluster: Any, controller: Any) -> None:
                                      kind="PrometheusRule") is None, what="series gone")
 
 
-def test_missing_namespace_is_a_quiet_skip(platform: Platform, controller: Any) -> None:
+def test_missing_namespace_is_a_quiet_skip(platform: Platform, controller: Any,
+                                          cluster: Any) -> None:
     platform.install("MetalLB")
     platform.create_hco({"platform.kubevirt.io/autopilot": "true",
                          "platform.kubevirt.io/enable-metallb": "true"})
+    # Installed before MetalLB's operator: no Role in its namespace yet.
+    rbac.grant(cluster, only_existing_namespaces=True)
     c = controller()
     eventually_sync(lambda: c.metric("virt_platform_compliance_status", kind="Service",
                                      name=SVC_NAME, namespace=HCO_NS) == 1, what="converged")
@@ -73,6 +76,7 @@ def test_missing_namespace_is_a_quiet_skip(platform: Platform, controller: Any) 
                     namespace="metallb-system") is None
     assert not c.log_lines("failed to apply")
     platform.ensure_namespace("metallb-system")
+    rbac.grant(cluster)  # applied again once the operator is installed, as the install says
     platform.wait_for("/apis/metallb.io/v1beta1/namespaces/metallb-system/metallbs/metallb",
                       what="MetalLB applied once its namespace exists")
 

@@ -18,7 +18,7 @@ import pytest
 from autopilot.golden.catalog import load_golden_state
 from autopilot.golden.tombstones import Tombstone
 from tests.integration.conftest import Paths, render_offline
-from tests.integration.passes import full_pass
+from tests.support.passes import full_pass
 from tests.support.platform import HCO_NS, Platform
 from tests.support.wait import eventually_sync
 

@@ -20,11 +20,11 @@ import yaml
 
 from autopilot.golden.catalog import load_golden_state
 from autopilot.golden.kinds import rendered_objects
-from tests.integration.passes import GOLDEN, NUDGE, full_pass
 from tests.support.audit_forwarding import KEPT, forwarded
 from tests.support.controller import PROJECT, Controller
 from tests.support.mco_check import available as mco_check_available
 from tests.support.mco_check import mco_check
+from tests.support.passes import GOLDEN, NUDGE, full_pass
 from tests.support.platform import Platform
 from tests.support.reference_diff import (
     MISSING,
@@ -102,7 +102,7 @@ def read_ours(cluster: Any, paths: Any, keys: set[tuple[str, str, str]],
         status, obj = cluster.api("GET", paths.of(
             {"apiVersion": versions[kind], "kind": kind, "metadata": meta}))
         assert status == 200, (kind, namespace, name, status)
-        # The test's own nudge (tests.integration.passes) is not content.
+        # The test's own nudge (tests.support.passes) is not content.
         (obj["metadata"].get("annotations") or {}).pop(NUDGE, None)
         out[(kind, namespace, name)] = obj
     return out

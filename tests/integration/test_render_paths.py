@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from tests.integration.features_support import contains, node
 from tests.support.controller import PROJECT, Controller
+from tests.support.features_support import contains, node
 from tests.support.platform import Platform
 from tests.support.wait import eventually_sync
 

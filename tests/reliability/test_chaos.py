@@ -1,9 +1,11 @@
 """Chaos: faults on the API server and a meddling client, then everything converges.
 
 While the API server fails ~10 % of requests (500, 503/429 with Retry-After), drops
-watch streams every 5-20 s (sometimes after going silent, sometimes after a
-compaction so the reconnect gets 410) and adds latency spikes, another client
-edits and deletes managed objects at random. When the faults stop, within a
+watch streams every 4-10 s (in turn after a compaction so the reconnect gets 410,
+after going silent, and plainly) and adds latency spikes, another client edits and
+deletes managed objects at random, the one the user paused included. The test first
+checks that each fault fired and reached the controller (watch restarts, relists,
+refused requests in its metrics). When the faults stop, within a
 few resync periods every object is compliant again with its golden values,
 the one object the user paused is still paused and untouched, nothing else got
 paused (the faults never inflate the owner-flip count), the asyncio task count
@@ -29,8 +31,11 @@ import pytest
 
 from kubesim.controls import Controls
 from tests.integration.conftest import Paths, render_offline
-from tests.reliability.chaos import (
+from tests.reliability.conftest import StartController
+from tests.support.chaos import (
+    FAULT_KINDS,
     PAUSED,
+    PAUSED_EDIT,
     FaultInjector,
     HealthSampler,
     Meddler,
@@ -41,7 +46,6 @@ from tests.reliability.chaos import (
     rss_kib,
     targets_from,
 )
-from tests.reliability.conftest import StartController
 from tests.support.controller import Controller
 from tests.support.platform import HCO_NS, Platform, annotations_of
 from tests.support.wait import eventually_sync
@@ -63,6 +67,11 @@ LONG = os.environ.get("AUTOPILOT_CHAOS_LONG") == "1"
 # The object the user paused before the chaos: it must stay exactly as they left it.
 PAUSED_KIND, PAUSED_NAME = "PersesDashboard", "autopilot-asset-health"
 USER_TITLE = "edited by the user"
+# What the meddler writes into the paused object: each differs from what is there, so
+# an edit is a real change the controller must leave alone.
+PAUSED_MEDDLED = ("edited while paused a", "edited while paused b")
+SAW = ("virt_platform_watch_restarts_total", "virt_platform_watch_relists_total")
+FAULT_CODES = ("500", "503", "429")
 
 
 def api_versions() -> dict[tuple[str, str], str]:
@@ -73,6 +82,15 @@ def api_versions() -> dict[tuple[str, str], str]:
 def all_compliant(c: Controller, expected: set[tuple[str, str, str]]) -> bool:
     series = compliance(c)
     return expected <= set(series) and all(series[k] == 1 for k in expected)
+
+
+def seen_by_controller(c: Controller) -> dict[str, float]:
+    """Counters showing the controller met the faults: restarts, relists, refused requests."""
+    seen = {name: sum(c.series(name).values()) for name in SAW}
+    seen["fault responses"] = sum(
+        v for k, v in c.series("virt_platform_api_requests_total").items()
+        if dict(k).get("code") in FAULT_CODES)
+    return seen
 
 
 def wait_resyncs(c: Controller, n: int) -> list[int]:
@@ -117,16 +135,19 @@ def run_chaos(platform: Platform, controller: StartController, cluster: Any,
     targets = [t for t in targets_from(live) if t.path != paused_path]
     baseline_tasks = wait_resyncs(c, 3)
     baseline_rss = rss_kib(c.proc.pid)
+    seen_before = seen_by_controller(c)
 
     # Chaos, with the liveness probe asked about once a second throughout.
     done = threading.Event()
     with HealthSampler(c) as health, FaultInjector(faults, hangs=hangs) as injector, \
-            Meddler(platform, [*targets, _paused_target(paused_path)]) as meddler:
+            Meddler(platform, [*targets, _paused_target(paused_path)],
+                    paused_path=paused_path) as meddler:
         deadline = time.monotonic() + duration
         while time.monotonic() < deadline:
             assert c.proc.poll() is None, c.log_text()[-3000:]
             done.wait(1.0)
     assert c.proc.poll() is None, c.log_text()[-3000:]
+    _assert_faults_reached(c, injector.tried, seen_before)
     # /healthz held during the faults: every sample 200 (a red probe would have the
     # kubelet restart a controller that is only riding out API errors).
     assert len(health.samples) >= duration * 0.5, len(health.samples)
@@ -151,7 +172,9 @@ def run_chaos(platform: Platform, controller: StartController, cluster: Any,
     paused = platform.get(paused_path)
     assert paused is not None
     assert annotations_of(paused).get(PAUSED) == "true", "user pause lost"
-    assert get_pointer(paused, "/spec/config/display/name") == USER_TITLE
+    # The meddler changed the paused object; the controller kept out of it.
+    assert meddler.edits[PAUSED_EDIT] >= 1, dict(meddler.edits)
+    assert get_pointer(paused, "/spec/config/display/name") in PAUSED_MEDDLED
     for t in targets:
         obj = platform.get(t.path)
         assert obj is not None and PAUSED not in annotations_of(obj), f"{t.path} paused"
@@ -194,10 +217,25 @@ def run_chaos(platform: Platform, controller: StartController, cluster: Any,
     return summary
 
 
+def _assert_faults_reached(c: Controller, tried: dict[str, int],
+                           before: dict[str, float]) -> None:
+    """Each kind of fault fired, and the controller met them: without this a chaos
+    run whose faults never reached it would pass as a quiet one."""
+    assert set(FAULT_KINDS) <= {k for k, v in tried.items() if v}, dict(tried)
+    after = seen_by_controller(c)
+    drops = sum(v for k, v in tried.items() if k.startswith("watch"))
+    assert after["virt_platform_watch_restarts_total"] - before[
+        "virt_platform_watch_restarts_total"] >= drops, (before, after, dict(tried))
+    # A reconnect after a compaction is answered 410 Gone: the informers relisted.
+    assert after["virt_platform_watch_relists_total"] > before[
+        "virt_platform_watch_relists_total"], (before, after)
+    assert after["fault responses"] > before["fault responses"], (before, after)
+
+
 def _paused_target(path: str) -> Target:
     # The meddler also edits the paused object: the controller must not fight it.
     return Target(path=path, pointer="/spec/config/display/name", golden=USER_TITLE,
-                  meddled=(USER_TITLE,))
+                  meddled=PAUSED_MEDDLED)
 
 
 COMPACTING = pytest.mark.fresh_server("compacts etcd: reconnects get 410", compaction=True)

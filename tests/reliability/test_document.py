@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 
 from tests.support.controller import PROJECT
@@ -35,3 +36,25 @@ def test_named_tests_exist() -> None:
         elif name and not re.search(rf"^(async )?def {name}\(", file.read_text(), re.M):
             missing.append(f"{path}::{name}")
     assert missing == [], missing
+
+
+OPT_IN = "## Opt-in runs"
+
+
+def _opt_in(path: str, name: str) -> bool:
+    """Whether CI skips the test: a ``skipif`` whose condition holds without opt-in settings."""
+    module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
+    marks = getattr(getattr(module, name), "pytestmark", [])
+    return any(m.name == "skipif" and m.args and m.args[0] for m in marks)
+
+
+def test_only_opt_in_runs_are_claimed_apart() -> None:
+    """The tables claim what CI runs; the opt-in section lists exactly the opt-in tests."""
+    text = DOC.read_text()
+    assert OPT_IN in text
+    head, _, rest = text.partition(OPT_IN)
+    opt_in, _, tail = rest.partition("\n## ")
+    for section, expected in ((head + tail, False), (opt_in, True)):
+        refs = [(p, n) for p, n in TEST_REF.findall(section) if n]
+        wrong = [f"{p}::{n}" for p, n in refs if _opt_in(p, n) != expected]
+        assert wrong == [], f"{'not ' if expected else ''}opt-in: {wrong}"

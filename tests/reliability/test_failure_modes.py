@@ -13,13 +13,13 @@ from urllib.parse import urlparse
 import pytest
 
 from autopilot.runtime.leader import LEASE_NAME
-from tests.reliability.chaos import PAUSED
 from tests.reliability.conftest import StartController
-from tests.reliability.proxy import Proxy
 from tests.support import rbac
+from tests.support.chaos import PAUSED
 from tests.support.controller import Controller
 from tests.support.editwar import EditWar
 from tests.support.platform import HCO_NS, Platform, annotations_of, crd_name
+from tests.support.proxy import Proxy
 from tests.support.wait import eventually_sync
 
 ON = {"platform.kubevirt.io/autopilot": "true"}
@@ -157,9 +157,17 @@ def test_silent_api_server_longer_than_the_watch_watchdog(
 
 
 def _leader_of(cluster: Any) -> str | None:
+    """The Lease's holder; None only when the Lease is released or absent.
+
+    A GET that fails is an error, not a released Lease: reading it as one would let a
+    check for "released" pass on a server that did not answer.
+    """
     status, body = cluster.api(
         "GET", f"/apis/coordination.k8s.io/v1/namespaces/{HCO_NS}/leases/{LEASE_NAME}")
-    return (body.get("spec") or {}).get("holderIdentity") if status == 200 else None
+    if status == 404:
+        return None
+    assert status == 200, f"GET lease {LEASE_NAME}: HTTP {status}: {body}"
+    return (body.get("spec") or {}).get("holderIdentity") or None
 
 
 @pytest.mark.timeout(120)

@@ -2,8 +2,8 @@
 
 Already covered elsewhere (not repeated here): the debug server binds to
 loopback by default (tests/unit/test_web.py), the Deployment runs non-root with
-a read-only root filesystem (tests/ops/test_manifests.py), an untrusted server
-certificate is refused by the client (tests/runtime/test_client_tls.py).
+a read-only root filesystem (tests/content/test_manifests.py), an untrusted server
+certificate is refused by the client (tests/unit/kube/test_client_tls.py).
 """
 
 from __future__ import annotations
@@ -37,10 +37,10 @@ PATCH = "platform.kubevirt.io/patch"
 COMPLIANCE = "virt_platform_compliance_status"
 
 # What the controller's client ever sends: SSA (patch, create on first apply), reads and
-# watches, Lease updates, tombstone deletes; bind/escalate let it grant the roles its
-# assets carry (Kubernetes demands them to create such bindings and roles).
-USED_VERBS = {"get", "list", "watch", "create", "patch", "update", "delete", "bind", "escalate"}
-NAMED_ONLY = {"delete", "bind", "escalate"}
+# watches, Lease updates, tombstone deletes; `use` and `bind` are held for the roles its
+# assets write or bind (never `escalate`: it holds those roles' rules instead).
+USED_VERBS = {"get", "list", "watch", "create", "patch", "update", "delete", "bind", "use"}
+NAMED_ONLY = {"delete", "bind", "use"}
 
 
 def _rules() -> list[dict[str, Any]]:
@@ -199,7 +199,8 @@ def test_no_token_or_secret_value_in_any_output(platform: Platform,
         "apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
         "metadata": {"name": "probe"}, "spec": {"selector": {}, "endpoints": []}})
     rbac.grant(cluster, edit=lambda role: rbac.without(
-        role, group="monitoring.coreos.com", resource="prometheusrules", verb="patch"))
+        role, group="monitoring.coreos.com", resource="prometheusrules", verb="patch"),
+        golden=golden)
     faults.inject_errors(status=500, verb="patch", resource="services", count=2)
     faults.inject_errors(status=429, verb="list", count=2, retry_after=1)
     c = controller("--golden-state", str(golden))
@@ -214,7 +215,7 @@ def test_no_token_or_secret_value_in_any_output(platform: Platform,
     faults.compact()
     faults.drop_watches()
     webhook.allow_all()
-    rbac.grant(cluster)
+    rbac.grant(cluster, golden=golden)
     eventually_sync(lambda: c.metric(COMPLIANCE, kind="PrometheusRule") == 1, timeout=40,
                     what="recovered")
 

@@ -2,9 +2,11 @@
 
 Integration tests run ``autopilot run`` as ``system:serviceaccount:openshift-cnv:
 virt-platform-autopilot``, bound by the very ClusterRole and ClusterRoleBinding the
-manifests ship, and by the leader-election Role and RoleBinding in ``openshift-cnv``
-(the only grant of leases), so a permission the shipped RBAC lacks fails a test
-(against kubesim's RBAC and a real API server's alike).
+manifests ship, by the generated Role and RoleBinding in each namespace the golden
+state writes to (``manifests/rbac/namespaced.yaml``) and by the leader-election Role
+and RoleBinding in ``openshift-cnv`` (the only grant of leases), so a permission the
+shipped RBAC lacks fails a test (against kubesim's RBAC and a real API server's alike).
+A test running its own golden state gets the RBAC generated for it, the same way.
 """
 
 from __future__ import annotations
@@ -16,6 +18,10 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
+from autopilot.golden.catalog import load_golden_state
+from autopilot.golden.rbacdocs import CLUSTER_ROLE_FILE as CLUSTER_ROLE_FILE_REL
+from autopilot.golden.rbacdocs import NAMESPACED_FILE as NAMESPACED_FILE_REL
+from autopilot.golden.rbacdocs import generated_files
 from tests.support.cluster import Cluster
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -23,6 +29,7 @@ ROLE_FILE = PROJECT / "manifests" / "rbac" / "clusterrole.yaml"
 BINDING_FILE = PROJECT / "manifests" / "clusterrolebinding.yaml"
 LEASE_ROLE_FILE = PROJECT / "manifests" / "rbac" / "leader-election-role.yaml"
 LEASE_BINDING_FILE = PROJECT / "manifests" / "leader-election-rolebinding.yaml"
+NAMESPACED_FILE = PROJECT / "manifests" / "rbac" / "namespaced.yaml"
 # The install namespace (manifests/kustomization.yaml): the service account's, the Lease's.
 NAMESPACE = "openshift-cnv"
 RBAC_API = "/apis/rbac.authorization.k8s.io/v1"
@@ -70,23 +77,57 @@ def granted(cluster: Cluster) -> bool:
     return cluster.api("GET", f"{RBAC_API}/clusterrolebindings/{name}")[0] == 200
 
 
-def grant(cluster: Cluster, role: dict[str, Any] | None = None,
-          edit: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> None:
-    """Apply the ClusterRole (shipped unless given) and the rest of the shipped RBAC, as admin.
+def namespaced_documents(golden: Path | None = None) -> list[dict[str, Any]]:
+    """The Namespaces, Roles and RoleBindings of manifests/rbac/namespaced.yaml.
 
-    The rest: the ClusterRoleBinding, and the leader-election Role and RoleBinding in
-    the install namespace (created first when missing, as the install does).
+    Generated for ``golden`` (a golden-state directory) when given, as shipped otherwise.
     """
-    role = role or shipped_role()
+    if golden is None:
+        text = NAMESPACED_FILE.read_text()
+    else:
+        text = generated_files(load_golden_state(golden))[0][NAMESPACED_FILE_REL]
+    return [d for d in YAML(typ="safe", pure=True).load_all(text) if d]
+
+
+def generated_role(golden: Path) -> dict[str, Any]:
+    """The ClusterRole ``autopilot rbac`` generates for the golden state at ``golden``."""
+    text = generated_files(load_golden_state(golden))[0][CLUSTER_ROLE_FILE_REL]
+    data: dict[str, Any] = YAML(typ="safe", pure=True).load(text)
+    return data
+
+
+def grant(cluster: Cluster, role: dict[str, Any] | None = None,
+          edit: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+          *, golden: Path | None = None, only_existing_namespaces: bool = False) -> None:
+    """Apply the shipped RBAC (or the one generated for ``golden``), as admin.
+
+    ``role`` replaces the ClusterRole; ``edit`` changes the ClusterRole and every
+    namespaced Role (e.g. :func:`without` one verb). Then the ClusterRoleBinding, the
+    namespaced Roles and RoleBindings (their namespaces created first when missing: the
+    operators owning them are installed; with ``only_existing_namespaces``, a namespace
+    that does not exist gets none, as a ``kubectl apply -k`` before the operator's
+    install would leave it) and the leader-election Role and RoleBinding.
+    """
+    role = role or (generated_role(golden) if golden else shipped_role())
     if edit is not None:
         role = edit(role)
     for plural, obj in (("clusterroles", role), ("clusterrolebindings", _binding())):
         _apply(cluster, f"{RBAC_API}/{plural}/{obj['metadata']['name']}", obj)
     _ensure_namespace(cluster, NAMESPACE)
-    for plural, obj in (("roles", _load(LEASE_ROLE_FILE)),
-                        ("rolebindings", _load(LEASE_BINDING_FILE))):
-        obj["metadata"]["namespace"] = NAMESPACE
-        _apply(cluster, f"{RBAC_API}/namespaces/{NAMESPACE}/{plural}/{obj['metadata']['name']}",
+    docs = namespaced_documents(golden)
+    for doc in docs:
+        if doc["kind"] == "Namespace":
+            _ensure_namespace(cluster, doc["metadata"]["name"])
+    for plural, obj in [(d["kind"].lower() + "s", d) for d in docs if d["kind"] != "Namespace"] \
+            + [("roles", _load(LEASE_ROLE_FILE)), ("rolebindings", _load(LEASE_BINDING_FILE))]:
+        if plural == "roles" and edit is not None:
+            obj = edit(obj)
+        namespace = obj["metadata"]["namespace"]
+        if only_existing_namespaces and namespace != NAMESPACE and cluster.api(
+                "GET", f"/api/v1/namespaces/{namespace}")[0] == 404:
+            continue
+        _ensure_namespace(cluster, namespace)
+        _apply(cluster, f"{RBAC_API}/namespaces/{namespace}/{plural}/{obj['metadata']['name']}",
                obj)
 
 

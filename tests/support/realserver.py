@@ -60,14 +60,23 @@ class Token:
         return f"{self.token},{self.user},{self.uid}{groups}\n"
 
 
+BINARIES = ("etcd", "kube-apiserver")
+
+
 def real_assets() -> Path | None:
     """The KUBEBUILDER_ASSETS folder when it holds etcd and kube-apiserver."""
+    return None if assets_problem() else Path(os.environ["KUBEBUILDER_ASSETS"])
+
+
+def assets_problem() -> str | None:
+    """Why KUBEBUILDER_ASSETS names no usable real server (``None`` when it does)."""
     assets = os.environ.get("KUBEBUILDER_ASSETS")
     if not assets:
-        return None
+        return "KUBEBUILDER_ASSETS is not set"
     folder = Path(assets)
-    if (folder / "etcd").is_file() and (folder / "kube-apiserver").is_file():
-        return folder
+    missing = [name for name in BINARIES if not (folder / name).is_file()]
+    if missing:
+        return f"KUBEBUILDER_ASSETS={assets} lacks {', '.join(missing)}"
     return None
 
 

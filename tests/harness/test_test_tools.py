@@ -1,0 +1,47 @@
+"""Tests needing a command-line tool say so with ``needs_tool``, and CI's setup installs it.
+
+``needs_tool`` skips locally and fails in CI; a plain ``skipif`` on a missing tool
+would skip in CI too, hiding that the test never ran.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+TESTS = ROOT / "tests"
+# Tools every machine running the suite has (the shell and coreutils-level commands).
+BASE = {"bash", "curl", "grep"}
+WHICH = re.compile(r"^(\w+) = shutil\.which\(", re.M)
+NEEDS = re.compile(r"(?:needs_tool|require_tool)\(([^)]*)\)")
+
+
+def _installed_by_setup() -> set[str]:
+    setup = (ROOT / ".ci" / "setup").read_text()
+    pairs = re.search(r"^for pair in (.+); do$", setup, re.M)
+    assert pairs, "the tool list of .ci/setup moved"
+    return {pair.split(":")[0] for pair in pairs.group(1).split()}
+
+
+def _test_files() -> list[Path]:
+    return sorted(p for p in TESTS.rglob("*.py") if p.name != "tools.py")
+
+
+def test_no_test_skips_for_a_missing_tool_by_hand() -> None:
+    offenders = []
+    for path in _test_files():
+        text = path.read_text()
+        for name in WHICH.findall(text):
+            if re.search(rf"skipif\(\s*(not\s+{name}\b|{name}\s+is\s+None)", text):
+                offenders.append(f"{path.relative_to(ROOT)}: skipif on {name}")
+    assert offenders == [], "use @pytest.mark.needs_tool(...) instead: " + "; ".join(offenders)
+
+
+def test_every_needed_tool_is_installed_by_ci_setup() -> None:
+    needed: set[str] = set()
+    for path in _test_files():
+        for args in NEEDS.findall(path.read_text()):
+            needed |= set(re.findall(r'"([\w.-]+)"', args))
+    assert "systemd-analyze" in needed
+    assert needed - BASE - _installed_by_setup() == set()
