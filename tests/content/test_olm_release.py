@@ -27,8 +27,8 @@ from autopilot.olm.csv import build_csv
 from autopilot.olm.options import CsvOptions
 from autopilot.olm.sources import BundleError, read_sources
 from autopilot.runtime.leader import LEASE_NAME
-from tests.golden.cmd import run_command
-from tests.ops.test_olm_bundle import copy_project
+from tests.content.test_olm_bundle import copy_project
+from tests.support.cmd import run_command
 from tests.support.tools import IN_CI
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -43,13 +43,8 @@ ANNOTATIONS = {
 }
 # Log messages the runbooks tell people to grep for.
 LOG_MESSAGES = [
-    "successfully applied",
-    "failed to apply",
-    "owner flip",
-    "apply throttled",
-    "edit war detected, reconciliation paused",
-    "dependency missing",
-    "tombstone failed",
+    "successfully applied", "failed to apply", "owner flip", "apply throttled",
+    "edit war detected, reconciliation paused", "dependency missing", "tombstone failed",
     "tombstone skipped",
 ]
 
