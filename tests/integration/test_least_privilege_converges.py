@@ -20,8 +20,8 @@ from autopilot.golden.gate import parse_activation
 from autopilot.golden.lookups import SnapshotLookups
 from autopilot.golden.plan import plan_asset
 from tests.support.controller import Controller
-from tests.support.features_support import CASES, PROJECT
-from tests.support.platform import CRDS, HCO_NS, HCO_PATH, Platform
+from tests.support.features_support import CASES
+from tests.support.platform import CRDS, HCO_NS, HCO_PATH, PROJECT, Platform
 from tests.support.wait import eventually_sync
 
 COMPLIANCE = "virt_platform_compliance_status"

@@ -10,7 +10,7 @@ from autopilot.controller.rechecks import Rechecks
 from autopilot.golden.catalog import load_golden_state
 from autopilot.kube.resources import ObjectRef
 
-GOLDEN = load_golden_state(Path(__file__).resolve().parents[2] / "golden_state")
+GOLDEN = load_golden_state(Path(__file__).resolve().parents[3] / "golden_state")
 REF = ObjectRef("v1", "Service", "m", "ns")
 
 
