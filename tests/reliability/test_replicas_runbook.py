@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.reliability.chaos import PAUSED
+from tests.support.chaos import PAUSED
 from tests.reliability.conftest import StartController
 from tests.support.controller import Controller
 from tests.support.editwar import EditWar
