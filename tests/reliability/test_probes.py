@@ -14,9 +14,9 @@ from urllib.parse import urlparse
 import pytest
 
 from tests.reliability.conftest import StartController
-from tests.support.proxy import Proxy
 from tests.reliability.test_failure_modes import COMPLIANCE, SVC_NAME, _through_proxy
 from tests.support.platform import HCO_NS, Platform
+from tests.support.proxy import Proxy
 from tests.support.wait import eventually_sync
 
 ON = {"platform.kubevirt.io/autopilot": "true"}

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.chaos import PAUSED
 from tests.reliability.conftest import StartController
+from tests.support.chaos import PAUSED
 from tests.support.controller import Controller
 from tests.support.editwar import EditWar
 from tests.support.platform import HCO_NS, Platform, annotations_of
