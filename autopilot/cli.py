@@ -1,8 +1,8 @@
 """Command-line entry point: one sub-command per module under ``autopilot.commands``.
 
 Each command module exposes ``add_parser(subparsers)`` and ``run(args) -> int``.
-Errors the user can fix are reported as one line on stderr with exit code 2;
-nothing ever prints a traceback to the user.
+Every failure is one line on stderr, never a traceback; the exit codes are listed
+in ``autopilot.commands`` (0 ok, 1 "no", 2 bad input, 3 internal error).
 """
 
 from __future__ import annotations
@@ -11,10 +11,16 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 # Commands raise it; defined with them so that they need nothing from this dispatcher.
-from autopilot.commands import UsageError
+from autopilot import __version__
+from autopilot.commands import (
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    UsageError,
+)
 
 __all__ = ["COMMANDS", "UsageError", "build_parser", "main"]
 
@@ -30,11 +36,18 @@ class _Command(Protocol):
 
 
 class _Parser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line, never a usage dump plus traceback."""
+    """An argument parser whose errors are one line, never a usage dump plus traceback.
+
+    Descriptions keep their paragraphs (the commands' docstrings are written as prose).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         sys.stderr.write(f"autopilot: error: {message}\n")
-        raise SystemExit(2)
+        raise SystemExit(EXIT_USAGE)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="autopilot",
         description="Keep an OpenShift Virtualization cluster in its Golden State.",
     )
+    parser.add_argument("--version", action="version", version=f"autopilot {__version__}")
     sub: argparse._SubParsersAction[argparse.ArgumentParser] = parser.add_subparsers(
         dest="command", metavar="COMMAND", parser_class=_Parser
     )
@@ -61,9 +75,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except UsageError as exc:
         sys.stderr.write(f"autopilot: error: {exc}\n")
-        return 2
+        return EXIT_USAGE
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as exc:  # last line of defence: one line, never a traceback
-        sys.stderr.write(f"autopilot: error: {type(exc).__name__}: {exc}\n")
-        return 1
+        sys.stderr.write(f"autopilot: internal error: {type(exc).__name__}: {exc}\n")
+        return EXIT_INTERNAL

@@ -6,8 +6,10 @@ Every bad value becomes one line naming the flag, never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +69,7 @@ class RunConfig:
     """Everything ``autopilot run`` needs, validated."""
 
     kubeconfig: str | None = None
+    context: str | None = None
     namespace: str = DEFAULT_NAMESPACE
     leader_elect: bool = False
     resync_period: float = 300.0
@@ -82,13 +85,25 @@ class RunConfig:
     observe: bool = False
 
 
+KUBECONFIG_HELP = ("kubeconfig file (default: $KUBECONFIG, a list; then in-cluster; "
+                   "then ~/.kube/config)")
+
+
+def add_kubeconfig_arguments(parser: argparse.ArgumentParser, *, kubeconfig: bool = True
+                             ) -> None:
+    """``--kubeconfig`` and ``--context``, as every command talking to a cluster has them."""
+    if kubeconfig:
+        parser.add_argument("--kubeconfig", default=None, help=KUBECONFIG_HELP)
+    parser.add_argument("--context", default=None,
+                        help="kubeconfig context to use (default: its current-context)")
+
+
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the flags of ``autopilot run``. Values are validated by :func:`config_from_args`."""
-    parser.add_argument("--kubeconfig", default=None,
-                        help="kubeconfig file (default: in-cluster, then $KUBECONFIG)")
-    parser.add_argument("--namespace", default=DEFAULT_NAMESPACE,
-                        help=f"namespace of the HyperConverged and the Lease "
-                             f"(default {DEFAULT_NAMESPACE})")
+    add_kubeconfig_arguments(parser)
+    parser.add_argument("--namespace", default=None,
+                        help="namespace of the HyperConverged and the Lease (default: "
+                             f"$POD_NAMESPACE, the pod's own, else {DEFAULT_NAMESPACE})")
     parser.add_argument("--leader-elect", nargs="?", const="true", default="false",
                         metavar="BOOL", help="elect a leader through a Lease (default false)")
     parser.add_argument("--resync-period", default=DEFAULT_RESYNC, metavar="DURATION",
@@ -164,8 +179,35 @@ def _paths(args: argparse.Namespace) -> tuple[Path | None, str | None]:
     return golden, kubeconfig
 
 
-def config_from_args(args: argparse.Namespace, *, isatty: bool | None = None) -> RunConfig:
-    """Validate parsed flags into a :class:`RunConfig`; raises :class:`FlagError`."""
+def _edit_war_window(args: argparse.Namespace) -> float:
+    try:
+        window = parse_duration(str(args.edit_war_window))
+    except ValueError as exc:
+        raise FlagError(f"--edit-war-window: {exc}") from None
+    if window < 1:
+        raise FlagError(f"--edit-war-window: {args.edit_war_window!r} is too short "
+                          "(minimum 1s)")
+    return window
+
+
+def _namespace(args: argparse.Namespace, env: Mapping[str, str]) -> str:
+    source = "--namespace" if args.namespace else "POD_NAMESPACE"
+    namespace = str(args.namespace or env.get("POD_NAMESPACE") or DEFAULT_NAMESPACE).strip()
+    if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", namespace):
+        raise FlagError(f"{source}: {namespace!r} is not a valid namespace name")
+    return namespace
+
+
+def config_from_args(
+    args: argparse.Namespace, *, isatty: bool | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> RunConfig:
+    """Validate parsed flags into a :class:`RunConfig`; raises :class:`FlagError`.
+
+    The namespace is ``--namespace``, else ``$POD_NAMESPACE`` (the Deployment sets it
+    from the pod's own namespace, so an OLM install into any OperatorGroup namespace
+    works unchanged), else the default.
+    """
     try:
         leader_elect = parse_bool(str(args.leader_elect))
     except ValueError as exc:
@@ -179,9 +221,7 @@ def config_from_args(args: argparse.Namespace, *, isatty: bool | None = None) ->
         raise FlagError(f"--resync-period: {args.resync_period!r} is too short (minimum 1s)")
 
     fmt, level = _logging(args, isatty=isatty)
-    namespace = str(args.namespace or "").strip()
-    if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", namespace):
-        raise FlagError(f"--namespace: {args.namespace!r} is not a valid namespace name")
+    namespace = _namespace(args, os.environ if environ is None else environ)
 
     try:
         workers = int(str(args.workers))
@@ -190,18 +230,12 @@ def config_from_args(args: argparse.Namespace, *, isatty: bool | None = None) ->
     if not 1 <= workers <= 64:
         raise FlagError(f"--workers: must be between 1 and 64, got {workers}")
 
-    try:
-        window = parse_duration(str(args.edit_war_window))
-    except ValueError as exc:
-        raise FlagError(f"--edit-war-window: {exc}") from None
-    if window < 1:
-        raise FlagError(f"--edit-war-window: {args.edit_war_window!r} is too short "
-                          "(minimum 1s)")
-
+    window = _edit_war_window(args)
     golden, kubeconfig = _paths(args)
 
     return RunConfig(
         kubeconfig=kubeconfig,
+        context=args.context or None,
         namespace=namespace,
         # An observer writes nothing, so it needs no leader; it must never hold the
         # Lease a writing instance waits for.

@@ -106,14 +106,26 @@ def _route(app: web.Application, path: str, handler: Handler) -> None:
 # -- /metrics --------------------------------------------------------------------
 
 
-def metrics_app(metrics: Metrics) -> web.Application:
-    """An app serving ``GET /metrics`` in the Prometheus text format."""
+def metrics_app(
+    metrics: Metrics, *, view: Callable[[], Awaitable[bytes]] | None = None
+) -> web.Application:
+    """An app serving the Prometheus text format.
 
-    async def handle(_: web.Request) -> web.StreamResponse:
+    ``/metrics/replica``: this replica's own series (what Prometheus scrapes).
+    ``/metrics``: what ``view`` renders (the leader's per-object series on every
+    replica, for people), else the same as ``/metrics/replica``.
+    """
+
+    async def replica(_: web.Request) -> web.StreamResponse:
         return web.Response(body=metrics.exposition(), headers={"Content-Type": CONTENT_TYPE})
 
+    async def viewed(_: web.Request) -> web.StreamResponse:
+        body = await view() if view is not None else metrics.exposition()
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
     app = web.Application()
-    _route(app, "/metrics", handle)
+    _route(app, "/metrics", viewed)
+    _route(app, "/metrics/replica", replica)
     return app
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import aiohttp
 
 from autopilot.commands import UsageError
+from autopilot.config import add_kubeconfig_arguments
 from autopilot.explain import Explanation, explain_object
 
 
@@ -33,8 +34,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("name", help="object name")
     p.add_argument("-n", "--object-namespace", dest="object_namespace", default="",
                    help="namespace of a namespaced object")
-    p.add_argument("--kubeconfig", default=None,
-                   help="kubeconfig (default: in-cluster or $KUBECONFIG)")
+    add_kubeconfig_arguments(p)
     p.add_argument("--namespace", default=os.environ.get("POD_NAMESPACE", "openshift-cnv"),
                    help="namespace of the HyperConverged (default: openshift-cnv)")
     p.add_argument("--golden-state", default=None, help="golden state directory")
@@ -71,7 +71,8 @@ async def _explain(args: argparse.Namespace) -> Explanation:
     except GoldenStateError as exc:
         raise UsageError(str(exc)) from None
     try:
-        client = await KubeClient.create(kubeconfig=args.kubeconfig, timeout=15.0)
+        client = await KubeClient.create(kubeconfig=args.kubeconfig, timeout=15.0,
+                                         context=args.context)
     except ClientConfigError as exc:
         raise UsageError(str(exc)) from None
     try:

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from autopilot.commands import UsageError
+from autopilot.commands import UsageError, plain_help
 from autopilot.commands.render import load_golden
 from autopilot.golden.catalog import MATURITIES, Feature, GoldenState
 
@@ -26,7 +26,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p = subparsers.add_parser(
         "features",
         help="write the feature table (README.md) and features.json from the catalogue",
-        description=__doc__,
+        description=plain_help(__doc__),
     )
     p.add_argument("--check", action="store_true", help="exit 1 when a generated file is stale")
     p.add_argument("--golden-state", help="golden-state directory (default: the shipped one)")

@@ -16,8 +16,9 @@ import argparse
 import asyncio
 import sys
 
-from autopilot.commands import UsageError
+from autopilot.commands import UsageError, plain_help
 from autopilot.commands.render import DEFAULT_NAMESPACE, load_golden
+from autopilot.config import add_kubeconfig_arguments
 from autopilot.plan import changes as ch
 from autopilot.plan.report import format_json, format_text
 from autopilot.plan.survey import Plan, preview_enabled, survey
@@ -32,10 +33,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p = subparsers.add_parser(
         "plan",
         help="show what the controller would change on a live cluster (writes nothing)",
-        description=__doc__,
+        description=plain_help(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--kubeconfig", required=True, help="kubeconfig of the live cluster")
+    add_kubeconfig_arguments(p, kubeconfig=False)
     p.add_argument("--namespace", default=DEFAULT_NAMESPACE,
                    help="HCO namespace (default %(default)s)")
     p.add_argument("--asset", help="plan only this asset (no tombstones)")
@@ -57,7 +59,7 @@ async def _survey(args: argparse.Namespace) -> tuple[str, Plan]:
         raise UsageError(f"unknown asset {args.asset!r}")
     configure_logging(fmt="console", level="warning")
     try:
-        client = await KubeClient.connect(args.kubeconfig, timeout=10.0)
+        client = await KubeClient.connect(args.kubeconfig, timeout=10.0, context=args.context)
     except ClientConfigError as exc:
         raise UsageError(str(exc)) from None
     try:

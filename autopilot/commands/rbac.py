@@ -18,7 +18,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from autopilot.commands import UsageError
+from autopilot.commands import UsageError, plain_help
 from autopilot.commands.render import load_golden
 from autopilot.golden.kinds import UnrenderableAsset
 from autopilot.golden.rbaccheck import binding_problems, grants_of, rule_problems
@@ -31,7 +31,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     """Register the sub-command."""
     p = subparsers.add_parser(
         "rbac", help="generate the least-privilege RBAC from the golden state",
-        description=__doc__,
+        description=plain_help(__doc__),
     )
     p.add_argument("--check", action="store_true",
                    help="exit 1 when a file is stale or any manifest grants too much")

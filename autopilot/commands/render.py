@@ -21,7 +21,8 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from autopilot.commands import UsageError
+from autopilot.commands import UsageError, plain_help
+from autopilot.config import add_kubeconfig_arguments
 from autopilot.engine import overrides
 from autopilot.engine.renames import follow_renames
 from autopilot.golden.catalog import GoldenState, GoldenStateError, load_golden_state
@@ -44,11 +45,15 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p = subparsers.add_parser(
         "render",
         help="render the golden state for an HCO (offline file or live cluster)",
-        description=__doc__,
+        description=plain_help(__doc__),
     )
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--hco-file", type=Path, help="HyperConverged YAML file (offline)")
     source.add_argument("--kubeconfig", help="kubeconfig of a live cluster")
+    source.add_argument("--live", action="store_true",
+                        help="render against the cluster found as kubectl finds it "
+                             "($KUBECONFIG, in-cluster, ~/.kube/config)")
+    add_kubeconfig_arguments(p, kubeconfig=False)
     p.add_argument(
         "--namespace", default=DEFAULT_NAMESPACE, help="HCO namespace (live; default %(default)s)"
     )
@@ -126,7 +131,7 @@ async def _live_plans(
     # The rendering goes to stdout; a lookup that fails says so on stderr.
     configure_logging(fmt="console", level="warning")
     try:
-        client = await KubeClient.connect(args.kubeconfig, timeout=10.0)
+        client = await KubeClient.connect(args.kubeconfig, timeout=10.0, context=args.context)
     except ClientConfigError as exc:
         raise UsageError(str(exc)) from None
     try:

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-# A source checkout keeps golden_state/ beside the package; a wheel installs it as
-# data files under <prefix>/share/virt-platform-autopilot/golden_state.
-_SHARE_SUBDIR = Path("share") / "virt-platform-autopilot" / "golden_state"
+# A source checkout keeps golden_state/ beside the package; the wheel ships it inside
+# the package (autopilot/golden_state, copied there by the build hook in setup.py).
+_PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
 
 def candidate_dirs() -> list[Path]:
     """Places searched for the default golden state, in order."""
-    package_dir = Path(__file__).resolve().parent.parent
-    return [
-        package_dir.parent / "golden_state",
-        Path(sys.prefix) / _SHARE_SUBDIR,
-        Path(sys.base_prefix) / _SHARE_SUBDIR,
-    ]
+    return [_PACKAGE_DIR.parent / "golden_state", _PACKAGE_DIR / "golden_state"]
+
+
+def source_checkout() -> Path:
+    """The source checkout this package runs from (where ``autopilot csv`` writes)."""
+    return _PACKAGE_DIR.parent
 
 
 def default_golden_state_dir() -> Path:

@@ -29,6 +29,7 @@ import aiohttp
 from autopilot import FIELD_MANAGER, __version__
 from autopilot.kube.errors import ApiError, ApiUnreachable, ClientConfigError
 from autopilot.kube.kubeconfig import load_configuration
+from autopilot.kube.proxy import proxy_for
 from autopilot.kube.resources import ResourceInfo
 from autopilot.kube.verbs import Query, ResourceVerbs
 
@@ -60,12 +61,21 @@ def _ssl_context(cfg: Any) -> ssl.SSLContext | bool:
     return ctx
 
 
+def _proxy_of(configuration: Any) -> str | None:
+    """The kubeconfig's proxy-url, else HTTPS_PROXY/NO_PROXY (aiohttp's trust_env stays
+    off: its own reading of the environment is not client-go's)."""
+    explicit = getattr(configuration, "proxy_url", None) or getattr(configuration, "proxy", None)
+    return proxy_for(str(configuration.host).rstrip("/"), proxy_url=explicit)
+
+
 class _Connect(Protocol):
     def __call__(
         self,
         kubeconfig: str | os.PathLike[str] | None = None,
         timeout: float = 30.0,
         metrics: Metrics | None = None,
+        *,
+        context: str | None = None,
     ) -> Awaitable[KubeClient]: ...
 
 
@@ -115,6 +125,7 @@ class KubeClient(ResourceVerbs):
         self.timeout = timeout
         self.metrics = metrics
         self._server_hostname: str | None = getattr(configuration, "tls_server_name", None)
+        self._proxy = _proxy_of(configuration)
         self._failing_since: float | None = None
         self._last_failure = ""
 
@@ -124,9 +135,11 @@ class KubeClient(ResourceVerbs):
         kubeconfig: str | os.PathLike[str] | None = None,
         timeout: float = 30.0,
         metrics: Metrics | None = None,
+        *,
+        context: str | None = None,
     ) -> KubeClient:
         """Load the configuration and open the shared session."""
-        cfg = await load_configuration(kubeconfig)
+        cfg = await load_configuration(kubeconfig, context=context)
         return cls.from_configuration(cfg, timeout=timeout, metrics=metrics)
 
     @classmethod
@@ -138,6 +151,7 @@ class KubeClient(ResourceVerbs):
             ssl_ctx = _ssl_context(configuration)
         except (OSError, ssl.SSLError) as exc:
             raise ClientConfigError(f"cannot set up TLS for {configuration.host}: {exc}") from None
+        _proxy_of(configuration)  # checked before a session exists: a bad proxy leaks nothing
         connector = aiohttp.TCPConnector(ssl=ssl_ctx, limit=64)
         session = aiohttp.ClientSession(
             connector=connector,
@@ -221,6 +235,7 @@ class KubeClient(ResourceVerbs):
                 headers=headers,
                 timeout=client_timeout,
                 server_hostname=self._server_hostname,
+                proxy=self._proxy,
             ) as resp:
                 text = await resp.text()
                 self._count(verb, str(resp.status))
@@ -267,6 +282,7 @@ class KubeClient(ResourceVerbs):
                     headers=headers,
                     timeout=client_timeout,
                     server_hostname=self._server_hostname,
+                    proxy=self._proxy,
                 )
         except TimeoutError:
             self._count("WATCH", "timeout")

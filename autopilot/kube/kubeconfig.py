@@ -19,6 +19,7 @@ import contextlib
 import os
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,8 @@ class Configuration:
     tls_server_name: str | None = None
     token: str | None = None
     token_file: str | None = None
+    # The cluster's ``proxy-url``; without it the environment decides (kube/proxy.py).
+    proxy_url: str | None = None
     _token_read_at: float = field(default=0.0, repr=False)
 
     async def get_api_key_with_prefix(self, identifier: str = "BearerToken") -> str | None:
@@ -125,8 +128,8 @@ def _resolve(path: str, base: Path) -> str:
     return str(p if p.is_absolute() else base / p)
 
 
-def load_kubeconfig(paths: list[Path]) -> Configuration:
-    """The current context of the (merged) kubeconfig files.
+def load_kubeconfig(paths: list[Path], *, context: str | None = None) -> Configuration:
+    """``context`` (default: the current context) of the (merged) kubeconfig files.
 
     Raises :class:`NeedsPlugin` for exec/auth-provider users and
     :class:`KubeconfigError` for anything unusable.
@@ -144,9 +147,9 @@ def load_kubeconfig(paths: list[Path]) -> Configuration:
             raise KubeconfigError(f"{path}: not a kubeconfig (expected a mapping)")
         docs.append((path, doc))
     merged, origin = _merge(docs)
-    current = merged.get("current-context")
+    current = context or merged.get("current-context")
     if not current:
-        raise KubeconfigError("the kubeconfig has no current-context")
+        raise KubeconfigError("the kubeconfig has no current-context (pass --context)")
     ctx = _named(merged, "contexts", str(current), "context")
     cluster_name, user_name = str(ctx.get("cluster", "")), str(ctx.get("user", ""))
     cluster = _named(merged, "clusters", cluster_name, "cluster")
@@ -167,6 +170,8 @@ def load_kubeconfig(paths: list[Path]) -> Configuration:
     cfg.verify_ssl = not bool(cluster.get("insecure-skip-tls-verify"))
     if cluster.get("tls-server-name"):
         cfg.tls_server_name = str(cluster["tls-server-name"])
+    if cluster.get("proxy-url"):
+        cfg.proxy_url = str(cluster["proxy-url"])
     for key, attr in (("client-certificate", "cert_file"), ("client-key", "key_file")):
         if user.get(f"{key}-data"):
             setattr(cfg, attr, _data_file(str(user[f"{key}-data"]), f"{key}-data"))
@@ -179,7 +184,7 @@ def load_kubeconfig(paths: list[Path]) -> Configuration:
     return cfg
 
 
-def load_incluster(environ: dict[str, str] | None = None, sa_dir: Path = SA_DIR
+def load_incluster(environ: Mapping[str, str] | None = None, sa_dir: Path = SA_DIR
                    ) -> Configuration:
     """The pod's service account: API server from the environment, token and CA from files."""
     env = os.environ if environ is None else environ
@@ -201,30 +206,38 @@ def load_incluster(environ: dict[str, str] | None = None, sa_dir: Path = SA_DIR
                          token_file=str(token), _token_read_at=time.monotonic())
 
 
-async def load_configuration(kubeconfig: str | os.PathLike[str] | None = None) -> Any:
-    """Load the client configuration.
+async def load_configuration(
+    kubeconfig: str | os.PathLike[str] | None = None, *, context: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Any:
+    """Load the client configuration, choosing the source as client-go does.
 
-    Order: an explicit kubeconfig; in-cluster when ``KUBERNETES_SERVICE_HOST``
-    is set; ``$KUBECONFIG``; ``~/.kube/config``. Read here; users with
+    Order: an explicit kubeconfig; ``$KUBECONFIG`` (a list of files, merged); in-cluster
+    when ``KUBERNETES_SERVICE_HOST`` is set (not when a ``context`` is asked for: only a
+    kubeconfig has contexts); ``~/.kube/config``. Read here; users with
     exec/auth-provider plugins go through ``kubernetes_asyncio``.
     """
+    env = os.environ if environ is None else environ
     try:
         if kubeconfig is not None:
             path = Path(kubeconfig)
             if not await asyncio.to_thread(path.is_file):
                 raise ClientConfigError(f"kubeconfig {path} does not exist")
-            return await _from_kubeconfig([path])
-        if os.environ.get("KUBERNETES_SERVICE_HOST"):
-            return await asyncio.to_thread(load_incluster)
-        env = os.environ.get("KUBECONFIG", "")
-        paths = env or str(Path.home() / ".kube" / "config")
-        existing = await asyncio.to_thread(_existing_files, paths)
-        if not existing:
-            raise ClientConfigError(
-                "no Kubernetes configuration: not in a pod, no --kubeconfig, "
-                f"and {paths} does not exist"
-            )
-        return await _from_kubeconfig(existing)
+            return await _from_kubeconfig([path], context)
+        listed = env.get("KUBECONFIG", "")
+        if listed:
+            existing = await asyncio.to_thread(_existing_files, listed)
+            if not existing:
+                raise ClientConfigError(f"KUBECONFIG: none of {listed} exists")
+            return await _from_kubeconfig(existing, context)
+        if env.get("KUBERNETES_SERVICE_HOST") and context is None:
+            # SA_DIR read at call time, so tests can point it at a fake service account.
+            return await asyncio.to_thread(load_incluster, dict(env), SA_DIR)
+        home = Path(env.get("HOME") or Path.home()) / ".kube" / "config"
+        if not await asyncio.to_thread(home.is_file):
+            raise ClientConfigError("no Kubernetes configuration: no --kubeconfig, no $KUBECONFIG, "
+                              f"not in a pod, and {home} does not exist")
+        return await _from_kubeconfig([home], context)
     except ClientConfigError:
         raise
     except Exception as exc:  # the loaders raise many types; the user needs one line
@@ -232,9 +245,9 @@ async def load_configuration(kubeconfig: str | os.PathLike[str] | None = None) -
         raise ClientConfigError(f"cannot load Kubernetes configuration: {detail}") from None
 
 
-async def _from_kubeconfig(paths: list[Path]) -> Any:
+async def _from_kubeconfig(paths: list[Path], context: str | None) -> Any:
     try:
-        return await asyncio.to_thread(load_kubeconfig, paths)
+        return await asyncio.to_thread(load_kubeconfig, paths, context=context)
     except NeedsPlugin:
         pass
     # Exec/auth-provider plugins: kubernetes_asyncio implements them (a large import,
@@ -245,7 +258,7 @@ async def _from_kubeconfig(paths: list[Path]) -> Any:
     cfg = k8s_client.Configuration()
     await k8s_config.load_kube_config(
         config_file=os.pathsep.join(str(p) for p in paths), client_configuration=cfg,
-        persist_config=False,
+        persist_config=False, context=context,
     )
     return cfg
 

@@ -9,15 +9,21 @@ the OperatorGroup, so the install targets exactly the namespaces the golden stat
 to (MultiNamespace; never AllNamespaces, which would turn them cluster-wide). The
 controller holds leases only in its own namespace, so a ClusterRole granting what the
 Lease Role grants is refused. Related images are the Deployment's container images and every
-``RELATED_IMAGE_*`` variable it sets.
+``RELATED_IMAGE_*`` variable it sets, as :mod:`autopilot.olm.options` sets them.
+
+Nothing names the install namespace: OLM creates the Deployment in the OperatorGroup's
+namespace, and the controller reads it from ``POD_NAMESPACE``.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
+import json
 import re
 from typing import Any
 
+from autopilot.olm.options import CsvOptions, created_at, with_images
 from autopilot.olm.sources import BundleError, Sources
 
 CSV_API_VERSION = "operators.coreos.com/v1alpha1"
@@ -29,9 +35,9 @@ RELATED_IMAGE_PREFIX = "RELATED_IMAGE_"
 _LINK = re.compile(r"(!?\[[^\]]*\]\()([^)\s]+)(\))")
 
 
-def csv_name(src: Sources) -> str:
+def csv_name(src: Sources, version: str) -> str:
     """``<package>.v<version>``, the name OLM expects."""
-    return f"{src.base['package']}.v{src.version}"
+    return f"{src.base['package']}.v{version}"
 
 
 def readme_description(readme: str, repository: str) -> str:
@@ -113,25 +119,42 @@ def _service_account(deployment: dict[str, Any]) -> str:
     return account
 
 
-BASE_KEYS = ("package", "channel", "displayName", "provider", "maturity", "minKubeVersion",
-             "installModes", "requiredCRDs")
+BASE_KEYS = ("package", "channel", "displayName", "provider", "maintainers", "maturity",
+             "minKubeVersion", "installModes", "requiredCRDs", "almExamples", "createdAt")
 
 
-def build_csv(src: Sources) -> dict[str, Any]:
-    """The ClusterServiceVersion for ``src``."""
-    base, deployment = src.base, src.deployment
-    missing = [k for k in BASE_KEYS if k not in base]
-    if missing:
-        raise BundleError(f"manifests/olm/csv-base.yaml: missing {', '.join(missing)}")
-    account = _service_account(deployment)
-    containers = _containers(deployment)
-    if not containers:
-        raise BundleError("manifests/deployment.yaml: no containers")
+def _annotations(src: Sources, *, image: str, options: CsvOptions) -> dict[str, str]:
+    base = src.base
     annotations = {str(k): str(v) for k, v in (base.get("annotations") or {}).items()}
-    annotations["containerImage"] = str(containers[-1]["image"])
+    annotations["containerImage"] = image
+    annotations["createdAt"] = created_at(options.created_at, default=base["createdAt"])
+    # Examples of the APIs the CSV owns; it owns none (it acts on the HyperConverged).
+    annotations["alm-examples"] = json.dumps(base["almExamples"] or [])
     annotations["repository"] = src.repository
     annotations["description"] = str(base["displayName"]) + ": keeps an OpenShift " \
         "Virtualization cluster in its Golden State"
+    return annotations
+
+
+def icon(src: Sources) -> list[dict[str, str]]:
+    """``spec.icon``: the SVG of ``manifests/olm/icon.svg``, base64-encoded."""
+    if "<svg" not in src.icon_svg:
+        raise BundleError("manifests/olm/icon.svg: not an SVG image")
+    data = base64.b64encode(src.icon_svg.encode("utf-8")).decode("ascii")
+    return [{"base64data": data, "mediatype": "image/svg+xml"}]
+
+
+def build_csv(src: Sources, options: CsvOptions | None = None) -> dict[str, Any]:
+    """The ClusterServiceVersion for ``src`` with the release's ``options``."""
+    options = options or CsvOptions()
+    base = src.base
+    missing = [k for k in BASE_KEYS if k not in base]
+    if missing:
+        raise BundleError(f"manifests/olm/csv-base.yaml: missing {', '.join(missing)}")
+    deployment = with_images(src.deployment, options)
+    account = _service_account(deployment)
+    containers = _containers(deployment)
+    version = options.version or src.version
     modes = base.get("installModes") or {}
     if set(modes) != set(INSTALL_MODES):
         raise BundleError(f"manifests/olm/csv-base.yaml: installModes must list "
@@ -140,17 +163,20 @@ def build_csv(src: Sources) -> dict[str, Any]:
         raise BundleError("manifests/olm/csv-base.yaml: AllNamespaces would have OLM grant the "
                           "namespaced permissions cluster-wide; support MultiNamespace instead")
     meta = deployment.get("metadata") or {}
+    annotations = _annotations(src, image=str(containers[-1]["image"]), options=options)
     return {
         "apiVersion": CSV_API_VERSION,
         "kind": "ClusterServiceVersion",
-        "metadata": {"name": csv_name(src), "annotations": annotations},
+        "metadata": {"name": csv_name(src, version), "annotations": annotations},
         "spec": {
             "displayName": base["displayName"],
             "description": readme_description(src.readme, src.repository),
-            "version": src.version,
+            "version": version,
             "maturity": base["maturity"],
             "minKubeVersion": base["minKubeVersion"],
             "provider": {**base["provider"], "url": src.repository},
+            "maintainers": copy.deepcopy(base["maintainers"]),
+            "icon": icon(src),
             "links": [
                 {"name": "Source", "url": src.repository},
                 {"name": "Runbooks", "url": f"{src.repository}/tree/main/runbooks"},

@@ -19,7 +19,7 @@ import random
 import secrets
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -63,6 +63,7 @@ class LeaderElector:
         on_change: StateCallback | None = None,
         release_on_cancel: bool = True,
         clock: Callable[[], float] = time.monotonic,
+        publish: Mapping[str, str] | None = None,
     ) -> None:
         if not lease_duration > renew_deadline > retry_period > 0:
             raise ValueError("need lease_duration > renew_deadline > retry_period > 0")
@@ -77,6 +78,8 @@ class LeaderElector:
         self.on_change = on_change
         self.release_on_cancel = release_on_cancel
         self.clock = clock
+        # Annotations the holder writes on the Lease (what standbys need to know of it).
+        self.publish = dict(publish or {})
         self._leading = False
         self._leading_event = asyncio.Event()
         self._observed_spec: dict[str, Any] | None = None
@@ -202,6 +205,7 @@ class LeaderElector:
                 "metadata": {"name": self.name, "namespace": self.namespace},
                 "spec": self._spec(now_wall, acquire=now_wall, transitions=0),
             }
+            self._stamp(body)
             created = await self.client.request(
                 "POST", LEASES.path(namespace=self.namespace), body=body, timeout=timeout
             )
@@ -227,6 +231,7 @@ class LeaderElector:
             acquire = now_wall
             transitions += 1
         lease["spec"] = self._spec(now_wall, acquire=acquire, transitions=transitions)
+        self._stamp(lease)
         updated = await self.client.request("PUT", path, body=lease, timeout=timeout)
         self._observe(updated)
         await self._won()
@@ -240,6 +245,24 @@ class LeaderElector:
             "renewTime": now,
             "leaseTransitions": transitions,
         }
+
+    def _stamp(self, lease: dict[str, Any]) -> None:
+        if self.publish:
+            meta = lease.setdefault("metadata", {})
+            meta["annotations"] = {**(meta.get("annotations") or {}), **self.publish}
+
+    def holder_annotations(self) -> tuple[str, dict[str, str]] | None:
+        """The holder's identity and the Lease's annotations, as last observed; None when
+        no one holds an unexpired Lease."""
+        if self._lease is None:
+            return None
+        spec = self._lease.get("spec") or {}
+        holder = str(spec.get("holderIdentity") or "")
+        duration = float(spec.get("leaseDurationSeconds") or 0)
+        if not holder or self._observed_at + duration < self.clock():
+            return None
+        annotations = (self._lease.get("metadata") or {}).get("annotations") or {}
+        return holder, {str(k): str(v) for k, v in annotations.items()}
 
     def _observe(self, lease: dict[str, Any]) -> None:
         spec = lease.get("spec") or {}

@@ -27,6 +27,11 @@ from autopilot.config import RunConfig
 from autopilot.kube.client import KubeClient
 from autopilot.kube.discovery import RestMapper
 from autopilot.kube.events import EventRecorder
+from autopilot.observability.leader_view import (
+    METRICS_URL_ANNOTATION,
+    LeaderView,
+    published_url,
+)
 from autopilot.observability.metrics import Metrics
 from autopilot.runtime.informer_set import InformerSet
 from autopilot.runtime.leader import LeaderElector, default_identity
@@ -75,7 +80,8 @@ async def run_controller(config: RunConfig, *, build: Build) -> int:
     """Run the controller until SIGTERM/SIGINT; returns the exit code."""
     stop = _stop_on_signals()
     metrics = Metrics()
-    client = await KubeClient.create(config.kubeconfig, metrics=metrics)
+    client = await KubeClient.create(config.kubeconfig, metrics=metrics,
+                                     context=config.context)
     process = _Process(parts=_parts(config, client, metrics))
     try:
         await _until(stop, process.start(build))
@@ -139,7 +145,7 @@ async def _until(stop: asyncio.Event, start: Coroutine[Any, Any, None]) -> None:
 
 
 def _unreachable_after() -> float:
-    """Seconds of failing API requests before /healthz fails (env for tests; default 30)."""
+    """Seconds of failing API requests before /readyz fails (env for tests; default 30)."""
     try:
         return max(1.0, float(os.environ.get(UNREACHABLE_ENV, "30")))
     except ValueError:
@@ -154,6 +160,8 @@ class _Process:
     runtime: Runtime | None = None
     wiring: Wiring | None = None
     served: list[web.Served] = field(default_factory=list)
+    elector: LeaderElector | None = None
+    view: LeaderView | None = None
 
     async def start(self, build: Build) -> None:
         """Serve the probes, build the logic, then start the runtime (returns once started)."""
@@ -167,11 +175,15 @@ class _Process:
             server=parts.client.host,
         )
         # Probes answer from the first moment: alive, not ready until caches sync.
-        await self._serve(web.metrics_app(parts.metrics), config.metrics_bind_address)
+        self.view = LeaderView(metrics=parts.metrics, leader_url=self._leader_url)
+        await self._serve(web.metrics_app(parts.metrics, view=self.view.exposition),
+                          config.metrics_bind_address)
+        metrics_server = self.served[-1]
         health = web.health_app(healthz=self.healthz, readyz=self.readyz)
         await self._serve(health, config.health_probe_bind_address)
         wiring = self.wiring = await build(parts)
-        self.runtime = self._runtime(wiring)
+        self.runtime = self._runtime(wiring, metrics_url=published_url(
+            port=metrics_server.port, bind_host=metrics_server.host))
         if config.debug_bind_address and wiring.debug is not None:
             await self._serve(web.debug_app(wiring.debug), config.debug_bind_address)
         parts.supervisor.spawn("events", parts.events.run())
@@ -180,12 +192,22 @@ class _Process:
     async def _serve(self, app: Application, bind: str) -> None:
         self.served.append(await web.serve(app, bind))
 
-    def _runtime(self, wiring: Wiring) -> Runtime:
+    def _leader_url(self) -> str | None:
+        """Where the leader's own series are, when another replica leads."""
+        elector = self.elector
+        if elector is None or elector.is_leader:
+            return None
+        held = elector.holder_annotations()
+        if held is None or held[0] == elector.identity:
+            return None
+        return held[1].get(METRICS_URL_ANNOTATION)
+
+    def _runtime(self, wiring: Wiring, *, metrics_url: str) -> Runtime:
         parts, config = self.parts, self.parts.config
-        elector = (
+        elector = self.elector = (
             LeaderElector(
                 parts.client, namespace=config.namespace, identity=parts.identity,
-                metrics=parts.metrics,
+                metrics=parts.metrics, publish={METRICS_URL_ANNOTATION: metrics_url},
             )
             if config.leader_elect
             else None
@@ -206,14 +228,23 @@ class _Process:
         )
 
     def healthz(self) -> tuple[bool, str]:
-        """Fails while the API server is unreachable or a supervised loop died or stalled."""
+        """Liveness: fails only when this process is stuck, never for the API server.
+
+        A supervised loop died, or one stalled while the API server answers. (A blocked
+        event loop cannot answer the probe at all, which the kubelet counts as a failure.)
+        Restarting cannot bring an unreachable API server back, and would lose the
+        in-memory edit-war evidence: that is readiness' business.
+        """
+        if self.runtime is None:
+            return True, "starting"
+        reachable, _ = self.parts.client.reachability(unhealthy_after=_unreachable_after())
+        return self.runtime.healthz(api_reachable=reachable)
+
+    def readyz(self) -> tuple[bool, str]:
+        """Readiness: every cache synced and the API server reachable."""
         ok, reason = self.parts.client.reachability(unhealthy_after=_unreachable_after())
         if not ok:
             return ok, reason
-        return self.runtime.healthz() if self.runtime is not None else (True, "starting")
-
-    def readyz(self) -> tuple[bool, str]:
-        """Ready once every cache synced."""
         return self.runtime.readyz() if self.runtime is not None else (False, "starting")
 
     async def shutdown(self) -> None:
@@ -231,6 +262,8 @@ class _Process:
                 log.debug("event drain failed", error=str(exc))
             if self.wiring is not None and self.wiring.cleanup is not None:
                 await self.wiring.cleanup()
+            if self.view is not None:
+                await self.view.close()
         finally:
             for server in self.served:
                 await server.close()

@@ -147,18 +147,24 @@ class TaskSupervisor:
 
     # -- verdict ------------------------------------------------------------------------------
 
-    def problems(self) -> list[str]:
-        """Why the controller is unhealthy (empty when healthy)."""
+    def problems(self, *, excuse_stalls: bool = False) -> list[str]:
+        """Why the controller is unhealthy (empty when healthy).
+
+        ``excuse_stalls``: a late heartbeat is not a problem (the API server is away, and
+        a loop waiting on it is not stuck in this process); a dead task still is.
+        """
         out = [self._failures[n] for n in sorted(self._failures)]
+        if excuse_stalls:
+            return out
         for name in sorted(self._beats):
             age = self._beats[name].stale()
             if age is not None:
                 out.append(f"{name} is stuck: no heartbeat for {age:.0f}s")
         return out
 
-    def health(self) -> tuple[bool, str]:
+    def health(self, *, excuse_stalls: bool = False) -> tuple[bool, str]:
         """(healthy, reason) for /healthz."""
-        problems = self.problems()
+        problems = self.problems(excuse_stalls=excuse_stalls)
         return (not problems, "; ".join(problems))
 
 

@@ -77,9 +77,10 @@ class Runtime:
 
     # -- health --------------------------------------------------------------------------
 
-    def healthz(self) -> tuple[bool, str]:
-        """(ok, reason): fails when a supervised loop died or is stuck."""
-        return self.supervisor.health()
+    def healthz(self, *, api_reachable: bool = True) -> tuple[bool, str]:
+        """(ok, reason): fails when a supervised loop died, or is stuck while the API
+        server answers (waiting on an unreachable server is not being stuck)."""
+        return self.supervisor.health(excuse_stalls=not api_reachable)
 
     def readyz(self) -> tuple[bool, str]:
         """(ok, reason): ready once every informer synced (standbys are ready too)."""

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import sys
+import re
 from pathlib import Path
 
-import pytest
-
-from autopilot.golden import locate
+from autopilot import __version__
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTAINERFILE = ROOT / "Containerfile"
-IMAGE_PREFIX = "/opt/app-root"  # sys.prefix of the ubi9/python-311 image's virtualenv
 
 
 def instructions() -> list[tuple[str, str]]:
@@ -40,11 +37,34 @@ def final_stage() -> list[tuple[str, str]]:
     return ins[last_from:]
 
 
-def test_base_images_are_ubi9_python311() -> None:
-    froms = [args for op, args in instructions() if op == "FROM"]
+def build_args() -> dict[str, str]:
+    """Default values of the ARG instructions."""
+    return dict(
+        args.split("=", 1) for op, args in instructions() if op == "ARG" and "=" in args
+    )
+
+
+def test_base_images_are_ubi9_python311_pinned_by_digest() -> None:
+    defaults = build_args()
+    froms = [args.split()[0] for op, args in instructions() if op == "FROM"]
     assert len(froms) == 2, "multi-stage: build and runtime"
-    for args in froms:
-        assert args.split()[0].startswith("registry.access.redhat.com/ubi9/python-311")
+    for ref in froms:
+        image = defaults.get(ref[2:-1], ref) if ref.startswith("${") else ref
+        name, _, digest = image.partition("@")
+        assert name == "registry.access.redhat.com/ubi9/python-311", image
+        assert re.fullmatch(r"sha256:[0-9a-f]{64}", digest), f"{image}: not pinned by digest"
+
+
+def test_runtime_image_carries_the_certification_labels_and_licenses() -> None:
+    stage = final_stage()
+    labels = " ".join(args for op, args in stage if op == "LABEL")
+    for key in ("name", "vendor", "version", "release", "summary", "description"):
+        assert re.search(rf'(^|\s){key}="[^"]+"', labels), f"label {key} missing"
+    assert re.search(r'version="\$\{VERSION\}"', labels), "the version label follows VERSION"
+    assert ("ARG", f"VERSION={__version__}") in stage, "the default version is the package's"
+    copies = [args.split() for op, args in stage if op == "COPY"]
+    assert any(c[-2] == "LICENSE" and c[-1].startswith("/licenses/") for c in copies)
+    assert (ROOT / "LICENSE").read_text().lstrip().startswith("Apache License")
 
 
 def test_runtime_runs_non_root_with_autopilot_entrypoint() -> None:
@@ -65,14 +85,17 @@ def test_runtime_checks_curl_and_installs_from_wheels_only() -> None:
     assert "--no-index" in runs
 
 
-def test_golden_state_lands_where_the_installed_package_looks(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    copies = [args.split() for op, args in final_stage() if op == "COPY"]
-    dests = [parts[-1] for parts in copies if parts[-2] == "golden_state"]
-    assert len(dests) == 1, "the runtime stage copies golden_state once"
-    monkeypatch.setattr(sys, "prefix", IMAGE_PREFIX)
-    assert Path(dests[0]) in locate.candidate_dirs()
+def test_the_wheel_build_gets_the_golden_state_and_its_build_hook() -> None:
+    ins = instructions()
+    last_from = max(i for i, (op, _) in enumerate(ins) if op == "FROM")
+    build_sources = {
+        src for op, args in ins[:last_from] if op == "COPY"
+        for src in args.split()[:-1] if not src.startswith("--")
+    }
+    assert {"setup.py", "MANIFEST.in", "golden_state", "autopilot"} <= build_sources
+    # The runtime stage gets the golden state from the wheel, not from a second copy.
+    runtime_sources = [args.split()[-2] for op, args in final_stage() if op == "COPY"]
+    assert "golden_state" not in runtime_sources
 
 
 def test_copy_sources_exist_and_are_not_ignored() -> None:

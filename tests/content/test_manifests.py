@@ -193,15 +193,20 @@ def test_deployment_contract(deployment: dict[str, Any]) -> None:
     podspec = pod["spec"]
     assert podspec["serviceAccountName"] == APP
     [c] = podspec["containers"]
-    assert c["args"] == ["run", "--leader-elect", f"--namespace={NS}"]
+    # The namespace comes from POD_NAMESPACE (the pod's own), not a flag.
+    assert c["args"] == ["run", "--leader-elect"]
     ports = {p["name"]: p["containerPort"] for p in c["ports"]}
     assert ports == {"metrics": 8080, "health": 8082}
     assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
     for probe in ("livenessProbe", "readinessProbe"):
         assert ports[c[probe]["httpGet"]["port"]] == 8082
-    env = {e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"] for e in c["env"]}
-    assert env == {"POD_NAME": "metadata.name", "POD_NAMESPACE": "metadata.namespace"}
+    env = {e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"] for e in c["env"]
+           if "valueFrom" in e}
+    assert env == {"POD_NAME": "metadata.name", "POD_NAMESPACE": "metadata.namespace",
+                   "POD_IP": "status.podIP"}
+    images = {e["name"]: e["value"] for e in c["env"] if "value" in e}
+    assert set(images) == {"RELATED_IMAGE_KUBEVIRT_METRICS_EXPORTER"}
     assert set(c["resources"]["requests"]) >= {"cpu", "memory"}
     assert set(c["resources"]["limits"]) >= {"memory"}
 

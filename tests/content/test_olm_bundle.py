@@ -64,6 +64,8 @@ def test_csv_is_a_valid_cluster_service_version(csv: dict[str, Any]) -> None:
         # What the console shows next to the dependency: it says why HCO is required.
         "description": "The OpenShift Virtualization deployment whose annotations switch"
                        " the autopilot on.",
+        # Events about the HyperConverged (see csv-base.yaml).
+        "resources": [{"kind": "Event", "name": "", "version": "v1"}],
     }]}
 
 
@@ -175,8 +177,8 @@ def test_bundle_layout_and_image() -> None:
     default = annotations["operators.operatorframework.io.bundle.channel.default.v1"]
     assert default in annotations["operators.operatorframework.io.bundle.channels.v1"].split(",")
     containerfile = (ROOT / "Containerfile.bundle").read_text()
-    labels = dict(re.findall(r"(operators\.operatorframework\.io\.bundle\.[\w.]+)=(\S+)",
-                             containerfile))
+    label_key = r"(?:operators\.operatorframework\.io\.bundle|com\.redhat\.openshift)\.[\w.]+"
+    labels = dict(re.findall(rf"({label_key})=(\S+)", containerfile))
     assert labels == annotations, "bundle image labels must equal metadata/annotations.yaml"
     assert "COPY bundle/manifests /manifests/" in containerfile
     assert "COPY bundle/metadata /metadata/" in containerfile

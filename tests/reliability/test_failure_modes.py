@@ -41,6 +41,10 @@ def healthy(c: Controller) -> bool:
     return c.http(c.health_port, "/healthz")[0] == 200
 
 
+def ready(c: Controller) -> bool:
+    return c.http(c.health_port, "/readyz")[0] == 200
+
+
 def test_crd_removed_and_readded_at_run_time(platform: Platform, controller: StartController,
                                              cluster: Any) -> None:
     platform.create_hco(ON)
@@ -84,7 +88,7 @@ def _through_proxy(cluster: Any, controller: StartController, proxy: Proxy,
 @pytest.mark.timeout(90)
 def test_api_server_away_then_back(platform: Platform, controller: StartController,
                                    cluster: Any) -> None:
-    """Connections cut and refused: /healthz says so, no exit, caught up when it returns."""
+    """Connections cut and refused: not ready (but alive), no exit, caught up when it returns."""
     url = urlparse(cluster.url)
     platform.create_hco(ON)
     with Proxy((url.hostname or "127.0.0.1", url.port or 443)) as proxy:
@@ -98,13 +102,15 @@ def test_api_server_away_then_back(platform: Platform, controller: StartControll
         platform.patch(SVC, {"spec": {"selector": {"app": "while-away"}}})
         eventually_sync(lambda: c.log_lines("watch failed; retrying"), what="watch failures")
         _, reason = eventually_sync(
-            lambda: (r := c.http(c.health_port, "/healthz"))[0] == 500 and r,
-            timeout=20, what="/healthz failing while the API server is away",
+            lambda: (r := c.http(c.health_port, "/readyz"))[0] == 500 and r,
+            timeout=20, what="/readyz failing while the API server is away",
         )
         assert "API server unreachable" in reason
+        # Alive all the same: a restart would not bring the server back.
+        assert healthy(c)
         assert c.proc is not None and c.proc.poll() is None
         proxy.up()
-        eventually_sync(lambda: healthy(c), timeout=30, what="/healthz back without a restart")
+        eventually_sync(lambda: ready(c), timeout=30, what="/readyz back without a restart")
         back = time.monotonic()
         eventually_sync(lambda: selector_app(platform) == GOLDEN_APP, timeout=40,
                         what="drift made during the outage corrected")
@@ -134,9 +140,10 @@ def test_silent_api_server_longer_than_the_watch_watchdog(
         eventually_sync(lambda: time.monotonic() - since > 80, timeout=90, interval=1,
                         what="80 s of silence")
         assert c.proc is not None and c.proc.poll() is None
-        # 80 s of timeouts is past the 30 s unreachable threshold: the probe says so.
-        status, reason = c.http(c.health_port, "/healthz")
+        # 80 s of timeouts is past the 30 s unreachable threshold: not ready, still alive.
+        status, reason = c.http(c.health_port, "/readyz")
         assert status == 500 and "API server unreachable" in reason, (status, reason)
+        assert healthy(c)
         proxy.up()
         back = time.monotonic()
         eventually_sync(lambda: selector_app(platform) == GOLDEN_APP, timeout=150,

@@ -93,7 +93,8 @@ def test_observability_objects(golden: GoldenState) -> None:
     assert svc["spec"]["ports"][0]["name"] == "metrics" and svc["spec"]["ports"][0]["port"] == 8080
     sm = _one(golden, "autopilot-servicemonitor")
     assert sm["spec"]["endpoints"] == [
-        {"port": "metrics", "path": "/metrics", "interval": "30s", "scheme": "http",
+        # Each replica's own series: one copy of every object in Prometheus.
+        {"port": "metrics", "path": "/metrics/replica", "interval": "30s", "scheme": "http",
          "honorLabels": True}]
     plugin = _one(golden, "monitoring-uiplugin")
     # Not opted in: the field is not ours at all (never incidents.enabled=false).

@@ -119,3 +119,25 @@ async def test_runtime_reports_a_stuck_worker_by_name() -> None:
     finally:
         release.set()
         await runtime.stop(timeout=2)
+
+
+async def test_a_stall_counts_only_while_the_api_server_answers() -> None:
+    """Waiting on an unreachable API server is not being stuck; dying still is."""
+    clock = FakeTime()
+    sup = TaskSupervisor(clock=clock)
+    sup.heartbeat("informer/Node", stale_after=10.0)
+    clock.now += 11.0
+    ok, reason = sup.health()
+    assert not ok and "informer/Node is stuck" in reason
+    assert sup.health(excuse_stalls=True) == (True, "")
+
+    async def boom() -> None:
+        raise RuntimeError("worker exploded")
+
+    sup.spawn("worker/0", boom())
+    ok, reason = await eventually(
+        lambda: (lambda h: h if not h[0] else None)(sup.health(excuse_stalls=True)),
+        what="worker failure recorded",
+    )
+    assert not ok and "worker exploded" in reason and "stuck" not in reason
+    await sup.stop()
