@@ -21,7 +21,8 @@ import structlog
 from aiohttp import web
 from ruamel.yaml import YAML
 
-from autopilot.observability.metrics import CONTENT_TYPE, Metrics
+from autopilot.observability.exposition import CONTENT_TYPE
+from autopilot.observability.metrics import Metrics
 
 log = structlog.get_logger(__name__)
 

@@ -19,7 +19,8 @@ from urllib.parse import urlsplit
 import aiohttp
 import structlog
 
-from autopilot.observability.metrics import PREFIX, Metrics
+from autopilot.observability.families import PREFIX
+from autopilot.observability.metrics import Metrics
 
 log = structlog.get_logger("autopilot.metrics")
 

@@ -1,8 +1,7 @@
 """Leader election on a coordination.k8s.io/v1 Lease, the way client-go does it.
 
-- acquire when the Lease is free, released (no holder) or expired; "expired"
-  is judged by when *we* last saw the record change, not by the holder's
-  clock, so clock skew between nodes does not matter;
+- acquire when the Lease is free, released (no holder) or expired (the record and
+  its expiry are :mod:`autopilot.runtime.lease`'s ``LeaseRecord``);
 - renew every ``retry_period``; each renew call is bounded, and when no renew
   succeeded for ``renew_deadline`` we step down (the other replica may take
   over ``lease_duration`` after our last renewal);
@@ -20,20 +19,18 @@ import secrets
 import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import structlog
 
-from autopilot.kube.client import ApiError, KubeClient, micro_time
-from autopilot.kube.resources import ResourceInfo
+from autopilot.kube.client import ApiError, KubeClient
+from autopilot.runtime.lease import LEASE_NAME, LeaseRecord
 
 if TYPE_CHECKING:
     from autopilot.observability.metrics import Metrics
 
 log = structlog.get_logger("autopilot.leader")
 
-LEASE_NAME = "virt-platform-autopilot.kubevirt.io"
-LEASES = ResourceInfo("coordination.k8s.io", "v1", "Lease", "leases", True)
 _ERRORS = (ApiError, ConnectionError, TimeoutError, OSError)
 
 
@@ -71,6 +68,10 @@ class LeaderElector:
         self.namespace = namespace
         self.name = name
         self.identity = identity or default_identity()
+        self.record = LeaseRecord(
+            namespace=namespace, name=name, identity=self.identity,
+            lease_duration=lease_duration, clock=clock, publish=dict(publish or {}),
+        )
         self.lease_duration = lease_duration
         self.renew_deadline = renew_deadline
         self.retry_period = retry_period
@@ -78,15 +79,9 @@ class LeaderElector:
         self.on_change = on_change
         self.release_on_cancel = release_on_cancel
         self.clock = clock
-        # Annotations the holder writes on the Lease (what standbys need to know of it).
-        self.publish = dict(publish or {})
         self._leading = False
         self._leading_event = asyncio.Event()
-        self._observed_spec: dict[str, Any] | None = None
-        self._observed_at = 0.0
-        self._lease: dict[str, Any] | None = None
         self.last_renew = 0.0
-        self.transitions = 0
         # Called on every attempt; the runtime turns it into a health heartbeat.
         self.beat: Callable[[], None] | None = None
         self._set_gauge(False)
@@ -109,7 +104,7 @@ class LeaderElector:
 
     def _set_gauge(self, leading: bool) -> None:
         if self.metrics is not None:
-            self.metrics.leader_status.set(1 if leading else 0)
+            self.metrics.set_leader(leading)
 
     async def _set_leading(self, leading: bool, *, released: bool = False) -> None:
         if leading == self._leading:
@@ -190,86 +185,34 @@ class LeaderElector:
             return False
 
     async def _try_acquire_or_renew(self, timeout: float) -> bool:
-        now_wall = micro_time()
-        path = LEASES.path(namespace=self.namespace, name=self.name)
+        record = self.record
         try:
-            lease = await self.client.request("GET", path, timeout=timeout)
+            lease = await self.client.request("GET", record.path, timeout=timeout)
         except ApiError as exc:
             if exc.status != 404:
                 raise
             lease = None
         if lease is None:
-            body = {
-                "apiVersion": "coordination.k8s.io/v1",
-                "kind": "Lease",
-                "metadata": {"name": self.name, "namespace": self.namespace},
-                "spec": self._spec(now_wall, acquire=now_wall, transitions=0),
-            }
-            self._stamp(body)
-            created = await self.client.request(
-                "POST", LEASES.path(namespace=self.namespace), body=body, timeout=timeout
+            written = await self.client.request(
+                "POST", record.collection, body=record.new_lease(), timeout=timeout
             )
-            self._observe(created)
-            await self._won()
-            return True
-
-        spec = lease.get("spec") or {}
-        self._observe(lease)
-        holder = str(spec.get("holderIdentity") or "")
-        if holder and holder != self.identity:
-            expired = self._observed_at + float(spec.get("leaseDurationSeconds") or 0) < (
-                self.clock()
-            )
-            if not expired:
+        else:
+            record.observe(lease)
+            if record.held_by_another(lease):
                 if self._leading:
                     await self._set_leading(False)
                 return False
-        transitions = int(spec.get("leaseTransitions") or 0)
-        if holder == self.identity:
-            acquire = str(spec.get("acquireTime") or now_wall)
-        else:
-            acquire = now_wall
-            transitions += 1
-        lease["spec"] = self._spec(now_wall, acquire=acquire, transitions=transitions)
-        self._stamp(lease)
-        updated = await self.client.request("PUT", path, body=lease, timeout=timeout)
-        self._observe(updated)
+            written = await self.client.request(
+                "PUT", record.path, body=record.claim(lease), timeout=timeout
+            )
+        record.observe(written)
         await self._won()
         return True
-
-    def _spec(self, now: str, *, acquire: str, transitions: int) -> dict[str, Any]:
-        return {
-            "holderIdentity": self.identity,
-            "leaseDurationSeconds": max(1, round(self.lease_duration)),
-            "acquireTime": acquire,
-            "renewTime": now,
-            "leaseTransitions": transitions,
-        }
-
-    def _stamp(self, lease: dict[str, Any]) -> None:
-        if self.publish:
-            meta = lease.setdefault("metadata", {})
-            meta["annotations"] = {**(meta.get("annotations") or {}), **self.publish}
 
     def holder_annotations(self) -> tuple[str, dict[str, str]] | None:
         """The holder's identity and the Lease's annotations, as last observed; None when
         no one holds an unexpired Lease."""
-        if self._lease is None:
-            return None
-        spec = self._lease.get("spec") or {}
-        holder = str(spec.get("holderIdentity") or "")
-        duration = float(spec.get("leaseDurationSeconds") or 0)
-        if not holder or self._observed_at + duration < self.clock():
-            return None
-        annotations = (self._lease.get("metadata") or {}).get("annotations") or {}
-        return holder, {str(k): str(v) for k, v in annotations.items()}
-
-    def _observe(self, lease: dict[str, Any]) -> None:
-        spec = lease.get("spec") or {}
-        if spec != self._observed_spec:
-            self._observed_spec = dict(spec)
-            self._observed_at = self.clock()
-        self._lease = lease
+        return self.record.holder_annotations()
 
     async def _won(self) -> None:
         self.last_renew = self.clock()
@@ -279,23 +222,12 @@ class LeaderElector:
 
     async def release(self, *, timeout: float = 2.0) -> bool:
         """Give the Lease up (client-go ReleaseOnCancel): no holder, 1 s duration."""
-        if not self._leading or self._lease is None:
+        body = self.record.released() if self._leading else None
+        if body is None:
             return False
-        lease = dict(self._lease)
-        spec = dict(lease.get("spec") or {})
-        if spec.get("holderIdentity") != self.identity:
-            return False
-        now = micro_time()
-        lease["spec"] = {
-            "leaseDurationSeconds": 1,
-            "acquireTime": now,
-            "renewTime": now,
-            "leaseTransitions": int(spec.get("leaseTransitions") or 0),
-        }
-        path = LEASES.path(namespace=self.namespace, name=self.name)
         try:
             async with asyncio.timeout(timeout):
-                await self.client.request("PUT", path, body=lease, timeout=timeout)
+                await self.client.request("PUT", self.record.path, body=body, timeout=timeout)
         except _ERRORS as exc:
             log.warning("could not release the lease", lease=self.name, error=_describe(exc))
             await self._set_leading(False)

@@ -36,7 +36,8 @@ from autopilot.observability.metrics import Metrics
 from autopilot.runtime.informer_set import InformerSet
 from autopilot.runtime.leader import LeaderElector, default_identity
 from autopilot.runtime.supervisor import TaskSupervisor
-from autopilot.runtime.workers import Hook, Reconcile, Runtime
+from autopilot.runtime.worker_pool import Reconcile
+from autopilot.runtime.workers import Hook, Runtime
 from autopilot.runtime.workqueue import WorkQueue
 
 log = structlog.get_logger("autopilot.run")

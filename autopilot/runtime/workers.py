@@ -13,22 +13,22 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from autopilot.runtime.informer_set import InformerSet
 from autopilot.runtime.leader import LeaderElector
-from autopilot.runtime.supervisor import Heartbeat, TaskSupervisor
-from autopilot.runtime.workqueue import ShutDown, WorkQueue
+from autopilot.runtime.supervisor import TaskSupervisor
+from autopilot.runtime.worker_pool import Reconcile, WorkerPool
+from autopilot.runtime.workqueue import WorkQueue
 
 if TYPE_CHECKING:
     from autopilot.observability.metrics import Metrics
 
 log = structlog.get_logger("autopilot.runtime")
 
-Reconcile = Callable[[Any], Awaitable[None]]
 Hook = Callable[[], None]
 
 # A worker holding one key longer than this is considered stuck (/healthz fails).
@@ -55,25 +55,18 @@ class Runtime:
     ) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
-        self.reconcile = reconcile
         self.supervisor = supervisor or (informers.supervisor if informers else TaskSupervisor())
         self.informers = informers or InformerSet(self.supervisor)
-        self.workers = workers
         self.elector = elector
         self.metrics = metrics
         self.queue: WorkQueue[Any] = queue or WorkQueue(metrics=metrics)
         self.on_leading = on_leading
         self.resync_period = resync_period
         self.on_resync = on_resync
-        self.work_stale_after = work_stale_after
-        self._worker_names: list[str] = []
-        self._busy: dict[str, Hashable] = {}
-        self._tasks: dict[str, asyncio.Task[Any]] = {}
-        self._workers_stop = False
+        self.pool = WorkerPool(reconcile=reconcile, queue=self.queue, supervisor=self.supervisor,
+                               size=workers, stale_after=work_stale_after)
         self._stopping = asyncio.Event()
-        self._workers_lock = asyncio.Lock()
         self._started = False
-        self.processed = 0
 
     # -- health --------------------------------------------------------------------------
 
@@ -99,7 +92,12 @@ class Runtime:
     @property
     def workers_running(self) -> bool:
         """Whether worker tasks are running now."""
-        return bool(self._worker_names)
+        return self.pool.running
+
+    @property
+    def processed(self) -> int:
+        """How many keys the workers have taken and finished (done or failed)."""
+        return self.pool.processed
 
     # -- start/stop --------------------------------------------------------------------------
 
@@ -137,85 +135,16 @@ class Runtime:
         if leading:
             await self._start_workers()
         else:
-            await self._stop_workers(timeout=5.0)
+            await self.pool.stop(timeout=5.0)
 
     async def _start_workers(self) -> None:
-        async with self._workers_lock:
-            if self._worker_names or self._stopping.is_set():
-                return
-            for i in range(self.workers):
-                name = f"worker/{i}"
-                hb = self.supervisor.heartbeat(name, stale_after=self.work_stale_after)
-                hb.pause()
-                self._tasks[name] = self.supervisor.spawn(
-                    name, self._worker(name, hb), expect_return=True
-                )
-                self._worker_names.append(name)
-            log.info("workers started", workers=self.workers)
+        if not await self.pool.start():  # running already, or shutting down
+            return
         if self.on_leading is not None:
             try:
                 self.on_leading()
             except Exception as exc:
                 log.error("on_leading hook failed", error=f"{type(exc).__name__}: {exc}")
-
-    async def _stop_workers(self, *, timeout: float) -> None:
-        """Stop the workers: idle ones at once, busy ones after their current key."""
-        async with self._workers_lock:
-            names, self._worker_names = self._worker_names, []
-            if not names:
-                return
-            self._workers_stop = True
-            # Idle workers wait in get(): cancelling them loses nothing.
-            busy = {n: self._tasks[n] for n in names if n in self._busy}
-            for name in names:
-                if name not in busy:
-                    await self.supervisor.cancel(name, timeout=timeout)
-            if busy:
-                await asyncio.wait(list(busy.values()), timeout=timeout)
-            for name in busy:
-                await self.supervisor.cancel(name, timeout=1.0)
-            for name in names:
-                self._tasks.pop(name, None)
-            self._workers_stop = False
-            log.info("workers stopped")
-
-    async def _worker(self, name: str, hb: Heartbeat) -> None:
-        while not self._workers_stop:
-            try:
-                key = await self.queue.get()
-            except ShutDown:
-                return
-            if self._workers_stop:
-                # Leadership was lost between the wake-up and now: put it back.
-                self.queue.done(key)
-                self.queue.add(key)
-                return
-            self._busy[name] = key
-            hb.beat()
-            try:
-                await self.reconcile(key)
-            except asyncio.CancelledError:
-                self.queue.done(key)
-                self.queue.add(key)
-                raise
-            except Exception as exc:
-                log.warning(
-                    "reconcile failed; will retry",
-                    key=str(key),
-                    error=f"{type(exc).__name__}: {exc}",
-                    retries=self.queue.num_requeues(key),
-                )
-                retry_after = getattr(exc, "retry_after", None)
-                self.queue.add_rate_limited(
-                    key, at_least=float(retry_after) if isinstance(retry_after, int | float) else 0
-                )
-            else:
-                self.queue.forget(key)
-            finally:
-                self._busy.pop(name, None)
-                self.queue.done(key)
-                hb.pause()
-                self.processed += 1
 
     async def _resync_loop(self) -> None:
         assert self.resync_period
@@ -239,9 +168,10 @@ class Runtime:
         """Stop taking work, finish the keys in hand, release the Lease, stop watches."""
         deadline = time.monotonic() + timeout
         self._stopping.set()
+        self.pool.close()
         await self.supervisor.cancel("runtime/startup", timeout=1.0)
         await self.supervisor.cancel("resync", timeout=1.0)
-        await self._stop_workers(timeout=max(0.5, (deadline - time.monotonic()) * 0.6))
+        await self.pool.stop(timeout=max(0.5, (deadline - time.monotonic()) * 0.6))
         self.queue.shutdown()
         if self.elector is not None:
             if self.elector.is_leader:

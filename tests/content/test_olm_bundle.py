@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from autopilot.runtime.leader import LEASE_NAME
+from autopilot.runtime.lease import LEASE_NAME
 from tests.support.cmd import run_command
 from tests.support.olm_schema import ENV_NAME, csv_problems
 from tests.support.openapi_check import OpenAPI

@@ -26,7 +26,7 @@ from autopilot.config import config_from_args
 from autopilot.olm.csv import build_csv
 from autopilot.olm.options import CsvOptions
 from autopilot.olm.sources import BundleError, read_sources
-from autopilot.runtime.leader import LEASE_NAME
+from autopilot.runtime.lease import LEASE_NAME
 from tests.content.test_olm_bundle import copy_project
 from tests.support.cmd import run_command
 from tests.support.tools import IN_CI

@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from autopilot.runtime.leader import LEASE_NAME
+from autopilot.runtime.lease import LEASE_NAME
 from tests.reliability.conftest import StartController
 from tests.support import rbac
 from tests.support.chaos import PAUSED

@@ -11,14 +11,8 @@ import pytest
 from prometheus_client.metrics_core import GaugeMetricFamily
 from prometheus_client.parser import text_string_to_metric_families
 
-from autopilot.observability.metrics import (
-    CONTENT_TYPE,
-    TOMBSTONE_ERROR,
-    TOMBSTONE_SKIPPED,
-    Metrics,
-    format_value,
-    render_text,
-)
+from autopilot.observability.exposition import CONTENT_TYPE, format_value, render_text
+from autopilot.observability.metrics import TOMBSTONE_ERROR, TOMBSTONE_SKIPPED, Metrics
 
 GREP = shutil.which("grep")
 

@@ -13,7 +13,8 @@ import pytest
 
 from autopilot.kube.client import KubeClient
 from autopilot.observability.metrics import Metrics
-from autopilot.runtime.leader import LEASE_NAME, LEASES, LeaderElector
+from autopilot.runtime.leader import LeaderElector
+from autopilot.runtime.lease import LEASE_NAME, LEASES
 from kubesim.controls import Controls
 from tests.support.wait import eventually
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from autopilot.runtime.leader import LEASE_NAME
+from autopilot.runtime.lease import LEASE_NAME
 from tests.support.controller import Controller
 from tests.support.wait import eventually_sync
 
