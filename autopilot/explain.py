@@ -19,7 +19,7 @@ from autopilot.engine.customize import customize
 from autopilot.golden import plan as gplan
 from autopilot.golden.catalog import GoldenState
 from autopilot.golden.kinds import UnrenderableAsset, plural_of, rendered_objects
-from autopilot.golden.live import LiveLookups, read_hco, read_inputs
+from autopilot.golden.live import read_hco, read_live_inputs
 from autopilot.kube.client import ApiError, KubeClient
 from autopilot.kube.discovery import RestMapper
 from autopilot.kube.resources import ObjectRef, ResourceInfo, not_served, split_api_version
@@ -217,10 +217,7 @@ async def _find_desired(
     out: Explanation,
 ) -> tuple[dict[str, Any] | None, gplan.AssetPlan | None]:
     # Rendering runs in a thread so template lookups can read through this loop.
-    lookups = LiveLookups(
-        client=client, resource_for=mapper.lookup, loop=asyncio.get_running_loop()
-    )
-    inputs = await read_inputs(client, hco=hco, namespace=hco_namespace, lookups=lookups)
+    _, inputs = await read_live_inputs(client, hco=hco, namespace=hco_namespace, mapper=mapper)
     plans = await asyncio.to_thread(gplan.plan_inputs, golden, inputs)
     for plan in plans:
         for obj in plan.objects:

@@ -13,10 +13,10 @@ Exit status as ``kubectl diff``: 0 nothing would change, 1 something would chang
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 
 from autopilot.commands import UsageError, plain_help
+from autopilot.commands.live import live_cluster, run_bounded
 from autopilot.commands.render import DEFAULT_NAMESPACE, load_golden
 from autopilot.config import add_kubeconfig_arguments
 from autopilot.plan import changes as ch
@@ -49,44 +49,23 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 async def _survey(args: argparse.Namespace) -> tuple[str, Plan]:
-    from autopilot.golden.live import LiveReadError, read_hco
-    from autopilot.kube.client import ApiError, ApiUnreachable, ClientConfigError, KubeClient
-    from autopilot.kube.wellknown import HCO_NAME
-    from autopilot.observability.logging import configure_logging
-
     golden = load_golden(args.golden_state)
     if args.asset and not golden.has_asset(args.asset):
         raise UsageError(f"unknown asset {args.asset!r}")
-    configure_logging(fmt="console", level="warning")
-    try:
-        client = await KubeClient.connect(args.kubeconfig, timeout=10.0, context=args.context)
-    except ClientConfigError as exc:
-        raise UsageError(str(exc)) from None
-    try:
-        hco = await read_hco(client, namespace=args.namespace)
-        if hco is None:
-            raise LiveReadError(f"HyperConverged {args.namespace}/{HCO_NAME} not found")
-        subject = f"HyperConverged {args.namespace}/{HCO_NAME}"
+    async with live_cluster(kubeconfig=args.kubeconfig, context=args.context,
+                            namespace=args.namespace) as live:
+        hco, subject = live.hco, live.subject
         if args.enable:
             hco = preview_enabled(hco)
             subject += " (previewing platform.kubevirt.io/autopilot enabled)"
-        plan = await survey(client, golden=golden, hco=hco, namespace=args.namespace,
+        plan = await survey(live.client, golden=golden, hco=hco, namespace=args.namespace,
                             asset=args.asset)
         return subject, plan
-    except (LiveReadError, ApiUnreachable) as exc:
-        raise UsageError(str(exc)) from None
-    except ApiError as exc:
-        raise UsageError(f"reading the cluster failed: {exc}") from None
-    finally:
-        await client.close()
 
 
 def run(args: argparse.Namespace) -> int:
     """Plan and print; the exit status says whether anything would change."""
-    try:
-        subject, plan = asyncio.run(asyncio.wait_for(_survey(args), PLAN_TIMEOUT))
-    except TimeoutError:
-        raise UsageError(f"plan did not finish within {PLAN_TIMEOUT:.0f}s") from None
+    subject, plan = run_bounded(_survey(args), timeout=PLAN_TIMEOUT, what="plan")
     for warning in plan.warnings:
         sys.stderr.write(f"autopilot: warning: {warning}\n")
     if args.output == "json":

@@ -22,6 +22,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from autopilot.commands import UsageError, plain_help
+from autopilot.commands.live import live_cluster, run_bounded
 from autopilot.config import add_kubeconfig_arguments
 from autopilot.engine import overrides
 from autopilot.engine.renames import follow_renames
@@ -122,35 +123,12 @@ def _plan(golden: GoldenState, inputs: RenderInputs, asset: str | None) -> list[
 async def _live_plans(
     args: argparse.Namespace, golden: GoldenState
 ) -> tuple[dict[str, Any], list[AssetPlan]]:
-    from autopilot.golden.live import LiveLookups, LiveReadError, read_hco, read_inputs
-    from autopilot.kube.client import ApiError, ApiUnreachable, ClientConfigError, KubeClient
-    from autopilot.kube.discovery import RestMapper
-    from autopilot.kube.wellknown import HCO_NAME
-    from autopilot.observability.logging import configure_logging
+    from autopilot.golden.live import read_live_inputs
 
-    # The rendering goes to stdout; a lookup that fails says so on stderr.
-    configure_logging(fmt="console", level="warning")
-    try:
-        client = await KubeClient.connect(args.kubeconfig, timeout=10.0, context=args.context)
-    except ClientConfigError as exc:
-        raise UsageError(str(exc)) from None
-    try:
-        hco = await read_hco(client, namespace=args.namespace)
-        if hco is None:
-            raise LiveReadError(f"HyperConverged {args.namespace}/{HCO_NAME} not found")
-        mapper = RestMapper(client)
-        await mapper.refresh()
-        lookups = LiveLookups(
-            client=client, resource_for=mapper.lookup, loop=asyncio.get_running_loop()
-        )
-        inputs = await read_inputs(client, hco=hco, namespace=args.namespace, lookups=lookups)
-        return hco, await asyncio.to_thread(_plan, golden, inputs, args.asset)
-    except (LiveReadError, ApiUnreachable) as exc:
-        raise UsageError(str(exc)) from None
-    except ApiError as exc:
-        raise UsageError(f"reading the cluster failed: {exc}") from None
-    finally:
-        await client.close()
+    async with live_cluster(kubeconfig=args.kubeconfig, context=args.context,
+                            namespace=args.namespace) as live:
+        _, inputs = await read_live_inputs(live.client, hco=live.hco, namespace=args.namespace)
+        return live.hco, await asyncio.to_thread(_plan, golden, inputs, args.asset)
 
 
 def _gather(
@@ -170,10 +148,7 @@ def _gather(
             lookups=OfflineLookups(),
         )
         return hco, _plan(golden, inputs, args.asset)
-    try:
-        return asyncio.run(asyncio.wait_for(_live_plans(args, golden), LIVE_TIMEOUT))
-    except TimeoutError:
-        raise UsageError(f"live render did not finish within {LIVE_TIMEOUT:.0f}s") from None
+    return run_bounded(_live_plans(args, golden), timeout=LIVE_TIMEOUT, what="live render")
 
 
 def _state(plan: AssetPlan) -> str:

@@ -13,8 +13,9 @@ CRD changes), so a steady cluster sees no repeated reads. The derived lookups
 :class:`~autopilot.golden.lookups.ObjectLookups`.
 
 :func:`read_inputs` reads what else a render needs (nodes, Infrastructure,
-Scheduler) once, for the commands; the controller reads the same from its watch
-caches (:mod:`autopilot.controller.cache_inputs`).
+Scheduler) once, for the commands (:func:`read_live_inputs` builds the lookups
+too); the controller reads the same from its watch caches
+(:mod:`autopilot.controller.cache_inputs`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from autopilot.golden.context import NodesSummary
 from autopilot.golden.inputs import RenderInputs
 from autopilot.golden.lookups import ObjectLookups
 from autopilot.kube.client import ApiError, KubeClient
+from autopilot.kube.discovery import RestMapper
 from autopilot.kube.resources import ResourceInfo
 from autopilot.kube.wellknown import (
     CONFIG_NAME,
@@ -165,6 +167,25 @@ async def read_inputs(
         environ=dict(os.environ if environ is None else environ),
         lookups=lookups,
     )
+
+
+async def read_live_inputs(
+    client: KubeClient, *, hco: Mapping[str, Any], namespace: str,
+    mapper: RestMapper | None = None,
+) -> tuple[RestMapper, RenderInputs]:
+    """The render inputs of a live cluster, with lookups through its discovery.
+
+    ``mapper`` is read afresh when not given; it is returned for callers that go on to
+    address the rendered objects. Templates render in a worker thread and look up
+    through this loop.
+    """
+    if mapper is None:
+        mapper = RestMapper(client)
+        await mapper.refresh()
+    lookups = LiveLookups(
+        client=client, resource_for=mapper.lookup, loop=asyncio.get_running_loop()
+    )
+    return mapper, await read_inputs(client, hco=hco, namespace=namespace, lookups=lookups)
 
 
 async def _optional(client: KubeClient, res: ResourceInfo, name: str) -> dict[str, Any] | None:

@@ -22,7 +22,7 @@ from autopilot.engine.renames import follow_renames
 from autopilot.golden import plan as gplan
 from autopilot.golden.catalog import GoldenState
 from autopilot.golden.gate import activation_for
-from autopilot.golden.live import LiveLookups, read_inputs
+from autopilot.golden.live import read_live_inputs
 from autopilot.golden.tombstones import Tombstone
 from autopilot.kube.client import ApiError, KubeClient
 from autopilot.kube.discovery import RestMapper
@@ -74,11 +74,7 @@ async def survey(
     asset: str | None = None,
 ) -> Plan:
     """The plan for ``hco`` (as given: pass :func:`preview_enabled`'s copy to preview)."""
-    mapper = RestMapper(client)
-    await mapper.refresh()
-    lookups = LiveLookups(client=client, resource_for=mapper.lookup,
-                          loop=asyncio.get_running_loop())
-    inputs = await read_inputs(client, hco=hco, namespace=namespace, lookups=lookups)
+    mapper, inputs = await read_live_inputs(client, hco=hco, namespace=namespace)
     gate = activation_for(hco, golden)
     plan = Plan(enabled=not gate.idle)
     if gate.idle:
