@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.node_scripts import load_script, read, snapshot, write
+from tests.support.node_scripts import (
+    assert_rerun_writes_nothing,
+    load_script,
+    read,
+    snapshot,
+    write,
+)
 
 script = load_script("io_latency_protection")
 SYSTEM = "/run/systemd/system/system.slice.d/90-io-latency.conf"
@@ -94,10 +100,9 @@ def test_writes_dropins_and_reloads_then_is_idempotent(
     pods = read(tmp_path, PODS)
     assert "IODeviceLatencyTargetSec=/dev/sda 50ms" in pods
     assert "disks behind root and swap: nvme0n1, sda" in capsys.readouterr().out
-    before = snapshot(tmp_path)
     again = Recorder()
-    assert script.run(root=str(tmp_path), dry_run=False, runner=again) == 0
-    assert again.calls == [] and snapshot(tmp_path) == before
+    assert_rerun_writes_nothing(script, tmp_path, runner=again)
+    assert again.calls == []
 
 
 def test_dry_run_prints_and_writes_nothing(

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.node_scripts import load_script, read, snapshot, write
+from tests.support.node_scripts import (
+    assert_rerun_writes_nothing,
+    load_script,
+    read,
+    snapshot,
+    write,
+)
 
 script = load_script("ksm_zero_pages")
 KSM = "/sys/kernel/mm/ksm"
@@ -59,9 +65,7 @@ def test_zero_pages_only_then_started(tmp_path: Path, capsys: pytest.CaptureFixt
 def test_idempotent(tmp_path: Path) -> None:
     fake_node(tmp_path)
     assert script.run(root=str(tmp_path), dry_run=False) == 5
-    before = snapshot(tmp_path)
-    assert script.run(root=str(tmp_path), dry_run=False) == 0
-    assert snapshot(tmp_path) == before
+    assert_rerun_writes_nothing(script, tmp_path)
 
 
 def test_dry_run_prints_and_writes_nothing(

@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.node_scripts import load_script, read, snapshot, write
+from tests.support.node_scripts import (
+    assert_rerun_writes_nothing,
+    load_script,
+    read,
+    snapshot,
+    write,
+)
 
 script = load_script("swap_watermark_tuning")
 GIB_KB = 1024 * 1024
@@ -124,9 +130,7 @@ def test_raises_then_is_idempotent(tmp_path: Path, capsys: pytest.CaptureFixture
     out = capsys.readouterr().out
     assert f"raised vm.watermark_scale_factor: 10 -> {factor}" in out
     assert "above the eviction threshold" in out
-    before = snapshot(tmp_path)
-    assert script.run(root=str(tmp_path), dry_run=False) == 0
-    assert snapshot(tmp_path) == before
+    assert_rerun_writes_nothing(script, tmp_path)
 
 
 def test_warns_when_the_kernel_leaves_low_short(

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.node_scripts import load_script, read, snapshot, write
+from tests.support.node_scripts import (
+    assert_rerun_writes_nothing,
+    load_script,
+    read,
+    snapshot,
+    write,
+)
 
 script = load_script("thp_tuning")
 THP = "/sys/kernel/mm/transparent_hugepage"
@@ -53,9 +59,7 @@ def test_applies_kvm_settings_then_is_idempotent(
     assert "set enabled: always -> madvise" in capsys.readouterr().out
 
     mark_selected(tmp_path)
-    before = snapshot(tmp_path)
-    assert script.run(root=str(tmp_path), dry_run=False) == 0
-    assert snapshot(tmp_path) == before
+    assert_rerun_writes_nothing(script, tmp_path)
 
 
 def test_dry_run_prints_and_writes_nothing(

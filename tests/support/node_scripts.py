@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "golden_state" / "files" / "scripts"
 
@@ -39,3 +41,21 @@ def snapshot(root: Path) -> dict[str, str]:
     return {
         str(p.relative_to(root)): p.read_text() for p in sorted(root.rglob("*")) if p.is_file()
     }
+
+
+# Far in the past, so that any write by the run under test shows as a newer time.
+_UNTOUCHED_NS = 10**9
+
+
+def assert_rerun_writes_nothing(script: Any, root: Path, **run_kw: Any) -> None:
+    """Run ``script`` again on a node it already set up: it reports no change (0) and
+    writes no file, not even one with the same content (every file's time is set back
+    first, so a rewrite shows)."""
+    files = [p for p in sorted(root.rglob("*")) if p.is_file() and not p.is_symlink()]
+    for path in files:
+        os.utime(path, ns=(_UNTOUCHED_NS, _UNTOUCHED_NS))
+    before = snapshot(root)
+    assert script.run(root=str(root), dry_run=False, **run_kw) == 0, "the second run changed"
+    assert snapshot(root) == before, "the second run changed file contents"
+    rewritten = [str(p.relative_to(root)) for p in files if p.stat().st_mtime_ns != _UNTOUCHED_NS]
+    assert rewritten == [], f"the second run rewrote {rewritten}"
