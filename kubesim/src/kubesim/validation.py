@@ -22,6 +22,8 @@ _LABEL_NAMED = {("", "namespaces"), ("", "services")}
 # Names of RBAC objects are path segments only.
 _PATH_NAMED = {("rbac.authorization.k8s.io", p) for p in
                ("clusterroles", "clusterrolebindings", "roles", "rolebindings")}
+# The most bytes an object's annotations may total, keys and values (256 KiB).
+ANNOTATIONS_LIMIT = 262144
 # A cluster-scoped event may only be recorded in these namespaces.
 CLUSTER_EVENT_NAMESPACES = ("default", "kube-system")
 
@@ -97,10 +99,11 @@ def metadata_causes(obj: dict[str, Any]) -> list[dict[str, Any]]:
         problem = _key_problem(str(key).lower())
         if problem:
             causes.append(_cause("metadata.annotations", f'Invalid value: "{key}": {problem}'))
-    total = sum(len(str(k)) + len(str(v)) for k, v in annotations.items())
-    if total > 262144:
-        causes.append(_cause("metadata.annotations", "Too long: may not be more than 262144 "
-                             "bytes", "FieldValueTooLong"))
+    # Counted as the real server does: UTF-8 bytes of every key and value.
+    total = sum(len(str(k).encode()) + len(str(v).encode()) for k, v in annotations.items())
+    if total > ANNOTATIONS_LIMIT:
+        causes.append(_cause("metadata.annotations", "Too long: may not be more than "
+                             f"{ANNOTATIONS_LIMIT} bytes", "FieldValueTooLong"))
     return causes
 
 
