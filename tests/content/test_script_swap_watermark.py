@@ -10,9 +10,9 @@ import pytest
 
 from tests.support.node_scripts import (
     assert_rerun_writes_nothing,
+    dry_run_output,
     load_script,
     read,
-    snapshot,
     write,
 )
 
@@ -151,10 +151,8 @@ def test_dry_run_prints_and_writes_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     fake_node(tmp_path, mem_kb=64 * GIB_KB, min_free=90112)
-    before = snapshot(tmp_path)
-    assert script.main(["--root", str(tmp_path), "--dry-run"]) == 0
-    assert "would raise vm.watermark_scale_factor: 10 -> 102" in capsys.readouterr().out
-    assert snapshot(tmp_path) == before
+    out = dry_run_output(script, tmp_path, capsys)
+    assert "would raise vm.watermark_scale_factor: 10 -> 102" in out
 
 
 def test_kernel_ceiling_falls_back_to_1000(

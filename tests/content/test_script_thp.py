@@ -8,9 +8,9 @@ import pytest
 
 from tests.support.node_scripts import (
     assert_rerun_writes_nothing,
+    dry_run_output,
     load_script,
     read,
-    snapshot,
     write,
 )
 
@@ -66,13 +66,10 @@ def test_dry_run_prints_and_writes_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     fake_node(tmp_path)
-    before = snapshot(tmp_path)
-    assert script.main(["--root", str(tmp_path), "--dry-run"]) == 0
-    out = capsys.readouterr().out
+    out = dry_run_output(script, tmp_path, capsys)
     assert "would set enabled: always -> madvise" in out
     assert "defrag" not in out and "shmem" not in out
     assert "would set khugepaged/scan_sleep_millisecs: 10000 -> 2000" in out
-    assert snapshot(tmp_path) == before
 
 
 def test_choice_not_offered_is_skipped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -59,3 +59,11 @@ def assert_rerun_writes_nothing(script: Any, root: Path, **run_kw: Any) -> None:
     assert snapshot(root) == before, "the second run changed file contents"
     rewritten = [str(p.relative_to(root)) for p in files if p.stat().st_mtime_ns != _UNTOUCHED_NS]
     assert rewritten == [], f"the second run rewrote {rewritten}"
+
+
+def dry_run_output(script: Any, root: Path, capsys: Any) -> str:
+    """Run ``script --root ROOT --dry-run``: it succeeds and writes nothing; its output."""
+    before = snapshot(root)
+    assert script.main(["--root", str(root), "--dry-run"]) == 0
+    assert snapshot(root) == before, "the dry run wrote to the node"
+    return str(capsys.readouterr().out)
