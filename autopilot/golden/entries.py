@@ -171,17 +171,27 @@ def _parse_condition(rep: Reporter, raw: Any, what: str, line: int | None) -> Co
     return cond
 
 
-def parse_asset(rep: Reporter, raw: Any, line: int | None) -> Asset:
-    """Parse one ``assets`` entry of a catalog file (errors name the file and line)."""
+def _named_entry(
+    rep: Reporter, raw: Any, line: int | None, *, entry: str, keys: frozenset[str]
+) -> tuple[Mapping[str, Any], str, str]:
+    """A catalog entry's mapping, its name, and how errors name it; one-line errors for a
+    non-mapping, a missing name or a key the entry does not know."""
+    article = "an" if entry[0] in "aeiou" else "a"
     if not isinstance(raw, Mapping):
-        raise rep.error("an asset entry must be a mapping", line=line)
+        raise rep.error(f"{article} {entry} entry must be a mapping", line=line)
     name = raw.get("name")
     if not isinstance(name, str) or not name:
-        raise rep.error("asset without a 'name'", line=line)
-    what = f"asset {name!r}"
-    unknown = sorted(set(raw) - _ASSET_KEYS)
+        raise rep.error(f"{entry} without a 'name'", line=line)
+    what = f"{entry} {name!r}"
+    unknown = sorted(set(raw) - keys)
     if unknown:
         raise rep.error(f"{what}: unknown key(s) {', '.join(map(str, unknown))}", line=line)
+    return raw, name, what
+
+
+def parse_asset(rep: Reporter, raw: Any, line: int | None) -> Asset:
+    """Parse one ``assets`` entry of a catalog file (errors name the file and line)."""
+    raw, name, what = _named_entry(rep, raw, line, entry="asset", keys=_ASSET_KEYS)
     path = raw.get("path")
     if not isinstance(path, str) or not path:
         raise rep.error(f"{what}: missing 'path'", line=line)
@@ -230,15 +240,7 @@ def parse_asset(rep: Reporter, raw: Any, line: int | None) -> Asset:
 
 def parse_feature(rep: Reporter, raw: Any, line: int | None) -> tuple[Feature, bool]:
     """Parse a feature; the flag says whether ``maturity`` was given explicitly."""
-    if not isinstance(raw, Mapping):
-        raise rep.error("a feature entry must be a mapping", line=line)
-    name = raw.get("name")
-    if not isinstance(name, str) or not name:
-        raise rep.error("feature without a 'name'", line=line)
-    what = f"feature {name!r}"
-    unknown = sorted(set(raw) - _FEATURE_KEYS)
-    if unknown:
-        raise rep.error(f"{what}: unknown key(s) {', '.join(map(str, unknown))}", line=line)
+    raw, name, what = _named_entry(rep, raw, line, entry="feature", keys=_FEATURE_KEYS)
     maturity = raw.get("maturity")
     if maturity is not None and maturity not in MATURITIES:
         raise rep.error(f"{what}: maturity must be one of {', '.join(MATURITIES)}", line=line)
