@@ -100,6 +100,37 @@ CAT = "catalog/demo.yaml"
         ),
         (
             """
+            features: [{name: demo, maturity: TP, assets: [demo-cm], colour: blue}]
+            assets:
+              - {name: demo-cm, path: assets/demo/cm.yaml.j2}
+            """,
+            "feature 'demo': unknown key(s) colour",
+        ),
+        (
+            """
+            features: [{name: demo, maturity: TP, assets: [demo-cm]}]
+            assets:
+              - {path: assets/demo/cm.yaml.j2}
+            """,
+            "asset without a 'name'",
+        ),
+        (
+            """
+            features: [demo]
+            assets:
+              - {name: demo-cm, path: assets/demo/cm.yaml.j2}
+            """,
+            "a feature entry must be a mapping",
+        ),
+        (
+            """
+            features: [{name: demo, maturity: TP, assets: [demo-cm]}]
+            assets: [demo-cm]
+            """,
+            "an asset entry must be a mapping",
+        ),
+        (
+            """
             features: [{name: demo, maturity: TP, assets: [demo-cm]}]
             assets:
               - name: demo-cm
@@ -152,6 +183,10 @@ CAT = "catalog/demo.yaml"
         "orphan",
         "unknown-feature",
         "unknown-key",
+        "unknown-feature-key",
+        "nameless-asset",
+        "feature-not-a-mapping",
+        "asset-not-a-mapping",
         "condition-field",
         "detector",
         "maturity",
