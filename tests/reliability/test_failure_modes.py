@@ -16,7 +16,7 @@ from autopilot.runtime.lease import LEASE_NAME
 from tests.reliability.conftest import StartController
 from tests.support import rbac
 from tests.support.chaos import PAUSED
-from tests.support.controller import Controller
+from tests.support.controller import Controller, leader_and_standby
 from tests.support.editwar import EditWar
 from tests.support.platform import HCO_NS, Platform, annotations_of, crd_name
 from tests.support.proxy import Proxy
@@ -177,10 +177,7 @@ def test_leader_killed_standby_takes_over_then_sigterm_releases(
     platform.create_hco(ON)
     a = controller("--leader-elect")
     b = controller("--leader-elect")
-    eventually_sync(lambda: {a.metric("virt_platform_leader_status"),
-                             b.metric("virt_platform_leader_status")} == {0, 1},
-                    timeout=30, what="one leader, one standby")
-    leader, standby = (a, b) if a.metric("virt_platform_leader_status") == 1 else (b, a)
+    leader, standby = leader_and_standby(a, b)
     eventually_sync(lambda: selector_app(platform) == GOLDEN_APP, what="leader applied")
     held_by = _leader_of(cluster)
 
@@ -196,12 +193,9 @@ def test_leader_killed_standby_takes_over_then_sigterm_releases(
     platform.patch(SVC, {"spec": {"selector": {"app": "intruder"}}})
     eventually_sync(lambda: selector_app(platform) == GOLDEN_APP, what="new leader corrects")
 
-    assert standby.proc is not None
-    standby.proc.terminate()
-    sent = time.monotonic()
-    code = standby.proc.wait(timeout=15)
-    print(f"SIGTERM: exit {code} after {time.monotonic() - sent:.1f}s")
-    assert code == 0 and time.monotonic() - sent < 10
+    code, took = standby.sigterm()
+    print(f"SIGTERM: exit {code} after {took:.1f}s")
+    assert code == 0 and took < 10
     assert not _leader_of(cluster), "lease not released on SIGTERM"
     assert "Traceback" not in standby.log_text()
 

@@ -16,7 +16,7 @@ import pytest
 
 from tests.reliability.conftest import StartController
 from tests.support.chaos import PAUSED
-from tests.support.controller import Controller
+from tests.support.controller import Controller, leader_and_standby
 from tests.support.editwar import EditWar
 from tests.support.platform import HCO_NS, Platform, annotations_of
 from tests.support.wait import eventually_sync
@@ -63,10 +63,7 @@ def test_the_runbook_greps_print_the_same_lines_on_both_replicas(
     platform.create_hco(ON)
     a = controller("--leader-elect")
     b = controller("--leader-elect")
-    eventually_sync(lambda: {a.metric("virt_platform_leader_status"),
-                             b.metric("virt_platform_leader_status")} == {0, 1},
-                    timeout=30, what="one leader, one standby")
-    leader, standby = (a, b) if a.metric("virt_platform_leader_status") == 1 else (b, a)
+    leader, standby = leader_and_standby(a, b)
     eventually_sync(lambda: leader.metric(COMPLIANCE, kind="ServiceMonitor", name=SVC_NAME,
                                           namespace=HCO_NS) == 0, what="ServiceMonitor 0")
     platform.wait_for(SVC, what="metrics Service")

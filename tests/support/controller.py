@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable
@@ -103,6 +104,17 @@ class Controller:
         self._log.close()
         return int(self.proc.returncode)
 
+    def sigterm(self, timeout: float = 15.0) -> tuple[int, float]:
+        """SIGTERM and wait for the exit: (exit code, seconds it took).
+
+        Raises ``subprocess.TimeoutExpired`` past ``timeout``; the log stays open.
+        """
+        assert self.proc is not None, "not started"
+        self.proc.send_signal(signal.SIGTERM)
+        sent = time.monotonic()
+        code = self.proc.wait(timeout=timeout)
+        return code, time.monotonic() - sent
+
     def kill(self) -> None:
         """SIGKILL (no cleanup)."""
         if self.proc is not None and self.proc.poll() is None:
@@ -174,3 +186,12 @@ class Controller:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def leader_and_standby(a: Controller, b: Controller, *,
+                       timeout: float = 30.0) -> tuple[Controller, Controller]:
+    """Wait until one of two replicas leads and the other stands by; (leader, standby)."""
+    leading = "virt_platform_leader_status"
+    eventually_sync(lambda: {a.metric(leading), b.metric(leading)} == {0, 1},
+                    timeout=timeout, what="one leader, one standby")
+    return (a, b) if a.metric(leading) == 1 else (b, a)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import signal
-import time
 from typing import Any
 
 import pytest
@@ -33,11 +31,7 @@ def test_sigterm_exits_zero_within_10s_logs_why_and_releases_the_lease(
         eventually_sync(held, timeout=20, what="lease acquired")
         assert "virt_platform_leader_status 1" in ctl.metrics_text()
 
-        assert ctl.proc is not None
-        ctl.proc.send_signal(signal.SIGTERM)
-        sent = time.monotonic()
-        code = ctl.proc.wait(timeout=15)
-        took = time.monotonic() - sent
+        code, took = ctl.sigterm()
     finally:
         ctl.kill()
     assert code == 0, ctl.log_text()[-3000:]
@@ -83,11 +77,7 @@ def test_sigterm_during_startup_against_a_hanging_server(tmp_path: Any) -> None:
             eventually_sync(lambda: ctl.http(ctl.health_port, "/healthz")[0] == 200,
                             timeout=30, what="liveness probe answering during start-up")
             assert ctl.http(ctl.health_port, "/readyz")[0] == 500
-            assert ctl.proc is not None
-            ctl.proc.send_signal(signal.SIGTERM)
-            sent = time.monotonic()
-            code = ctl.proc.wait(timeout=15)
-            took = time.monotonic() - sent
+            code, took = ctl.sigterm()
         finally:
             ctl.kill()
     assert code == 0, ctl.log_text()[-3000:]
