@@ -43,6 +43,57 @@ def default_identity() -> str:
 StateCallback = Callable[[bool], Awaitable[None] | None]
 
 
+class Leadership:
+    """Whether this replica leads, and who hears of a change: the gauge, the log and
+    the ``on_change`` callback (the runtime starts and stops its workers there)."""
+
+    def __init__(self, *, identity: str, lease: str, metrics: Metrics | None,
+                 on_change: StateCallback | None) -> None:
+        self.identity = identity
+        self.lease = lease
+        self.metrics = metrics
+        self.on_change = on_change
+        self.leading = False
+        self._event = asyncio.Event()
+        self._set_gauge(False)
+
+    async def wait(self, timeout: float | None) -> bool:
+        """Wait until we lead; False on timeout."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._event.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    def _set_gauge(self, leading: bool) -> None:
+        if self.metrics is not None:
+            self.metrics.set_leader(leading)
+
+    async def change(self, leading: bool, *, released: bool = False) -> None:
+        """Record a change (a repeat of the current state is no change)."""
+        if leading == self.leading:
+            return
+        self.leading = leading
+        if leading:
+            self._event.set()
+            log.info("became leader", identity=self.identity, lease=self.lease)
+        else:
+            self._event.clear()
+            if released:
+                log.info("stopped leading", identity=self.identity, lease=self.lease)
+            else:
+                log.warning("lost leadership", identity=self.identity, lease=self.lease)
+        self._set_gauge(leading)
+        if self.on_change is not None:
+            try:
+                result = self.on_change(leading)
+                if result is not None:
+                    await result
+            except Exception as exc:
+                log.error("leadership callback failed", error=f"{type(exc).__name__}: {exc}")
+
+
 class LeaderElector:
     """Campaigns for, holds, and releases the Lease. Run with ``await elector.run()``."""
 
@@ -75,58 +126,33 @@ class LeaderElector:
         self.lease_duration = lease_duration
         self.renew_deadline = renew_deadline
         self.retry_period = retry_period
-        self.metrics = metrics
-        self.on_change = on_change
+        self.leadership = Leadership(identity=self.identity, lease=name, metrics=metrics,
+                                     on_change=on_change)
         self.release_on_cancel = release_on_cancel
         self.clock = clock
-        self._leading = False
-        self._leading_event = asyncio.Event()
         self.last_renew = 0.0
         # Called on every attempt; the runtime turns it into a health heartbeat.
         self.beat: Callable[[], None] | None = None
-        self._set_gauge(False)
 
     # -- observation ----------------------------------------------------------------------
 
     @property
     def is_leader(self) -> bool:
         """Whether we currently hold the Lease."""
-        return self._leading
+        return self.leadership.leading
+
+    @property
+    def on_change(self) -> StateCallback | None:
+        """Called with True on winning the Lease and False on losing or releasing it."""
+        return self.leadership.on_change
+
+    @on_change.setter
+    def on_change(self, callback: StateCallback | None) -> None:
+        self.leadership.on_change = callback
 
     async def wait_leading(self, timeout: float | None = None) -> bool:
         """Wait until we lead; False on timeout."""
-        try:
-            async with asyncio.timeout(timeout):
-                await self._leading_event.wait()
-        except TimeoutError:
-            return False
-        return True
-
-    def _set_gauge(self, leading: bool) -> None:
-        if self.metrics is not None:
-            self.metrics.set_leader(leading)
-
-    async def _set_leading(self, leading: bool, *, released: bool = False) -> None:
-        if leading == self._leading:
-            return
-        self._leading = leading
-        if leading:
-            self._leading_event.set()
-            log.info("became leader", identity=self.identity, lease=self.name)
-        else:
-            self._leading_event.clear()
-            if released:
-                log.info("stopped leading", identity=self.identity, lease=self.name)
-            else:
-                log.warning("lost leadership", identity=self.identity, lease=self.name)
-        self._set_gauge(leading)
-        if self.on_change is not None:
-            try:
-                result = self.on_change(leading)
-                if result is not None:
-                    await result
-            except Exception as exc:
-                log.error("leadership callback failed", error=f"{type(exc).__name__}: {exc}")
+        return await self.leadership.wait(timeout)
 
     # -- loop ---------------------------------------------------------------------------
 
@@ -140,7 +166,7 @@ class LeaderElector:
                 await self._campaign()
                 await self._renew_loop()
         finally:
-            if self._leading and self.release_on_cancel:
+            if self.is_leader and self.release_on_cancel:
                 await asyncio.shield(self._release_quietly())
 
     def _jitter(self) -> float:
@@ -159,11 +185,11 @@ class LeaderElector:
             while True:
                 left = self.renew_deadline - (self.clock() - self.last_renew)
                 if left <= 0:
-                    await self._set_leading(False)
+                    await self.leadership.change(False)
                     return
                 if await self._try(min(left, self.retry_period)):
                     break
-                if not self._leading:
+                if not self.is_leader:
                     return  # someone else holds it now
                 left = self.renew_deadline - (self.clock() - self.last_renew)
                 await asyncio.sleep(max(0.0, min(self.retry_period / 2, left)))
@@ -199,8 +225,8 @@ class LeaderElector:
         else:
             record.observe(lease)
             if record.held_by_another(lease):
-                if self._leading:
-                    await self._set_leading(False)
+                if self.is_leader:
+                    await self.leadership.change(False)
                 return False
             written = await self.client.request(
                 "PUT", record.path, body=record.claim(lease), timeout=timeout
@@ -216,13 +242,13 @@ class LeaderElector:
 
     async def _won(self) -> None:
         self.last_renew = self.clock()
-        await self._set_leading(True)
+        await self.leadership.change(True)
 
     # -- release ------------------------------------------------------------------------
 
     async def release(self, *, timeout: float = 2.0) -> bool:
         """Give the Lease up (client-go ReleaseOnCancel): no holder, 1 s duration."""
-        body = self.record.released() if self._leading else None
+        body = self.record.released() if self.is_leader else None
         if body is None:
             return False
         try:
@@ -230,10 +256,10 @@ class LeaderElector:
                 await self.client.request("PUT", self.record.path, body=body, timeout=timeout)
         except _ERRORS as exc:
             log.warning("could not release the lease", lease=self.name, error=_describe(exc))
-            await self._set_leading(False)
+            await self.leadership.change(False)
             return False
         log.info("released the lease", lease=self.name, identity=self.identity)
-        await self._set_leading(False, released=True)
+        await self.leadership.change(False, released=True)
         return True
 
     async def _release_quietly(self) -> None:
