@@ -10,15 +10,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support import rbac
-from tests.support.controller import PROJECT, Controller
+from tests.support.controller import PROJECT, StartController, controllers
 from tests.support.platform import BASE_KINDS, HCO_NS, Platform
 
 HERE = Path(__file__).parent
@@ -39,29 +38,10 @@ def platform(cluster: Any) -> Platform:
 
 
 @pytest.fixture
-def controller(cluster: Any) -> Iterator[Callable[..., Controller]]:
-    """Factory starting `autopilot run` against the cluster; stopped after the test.
-
-    The controller runs as its service account with the shipped RBAC (granted here
-    unless the test granted a role of its own first), never as a cluster admin.
-    """
-    started: list[Controller] = []
-
-    def start(*extra: str, wait: bool = True, env: dict[str, str] | None = None) -> Controller:
-        args = ["--resync-period", "30s", *extra]
-        if not rbac.granted(cluster):
-            rbac.grant(cluster)
-        c = Controller(kubeconfig=rbac.service_account_kubeconfig(cluster), extra_args=args,
-                       env=env)
-        c.start()
-        started.append(c)
-        if wait:
-            c.wait_ready()
-        return c
-
-    yield start
-    for c in started:
-        c.stop()
+def controller(cluster: Any) -> Iterator[StartController]:
+    """Factory starting `autopilot run` against the cluster; stopped after the test."""
+    with controllers(cluster, resync="30s") as start:
+        yield start
 
 
 class Paths:

@@ -8,17 +8,15 @@ account, bound only by the shipped ClusterRole, in both worlds.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support import rbac
-from tests.support.controller import Controller
+from tests.support.controller import StartController, controllers
 from tests.support.platform import BASE_KINDS, Platform
 
-StartController = Callable[..., Controller]
 HERE = Path(__file__).parent
 
 
@@ -38,27 +36,6 @@ def platform(cluster: Any) -> Platform:
 
 @pytest.fixture
 def controller(cluster: Any) -> Iterator[StartController]:
-    """Factory starting `autopilot run` (5 s resync unless told); all stopped afterwards.
-
-    The controller authenticates as its service account with the shipped RBAC (granted
-    here unless the test granted a role of its own first); ``kubeconfig`` overrides it.
-    """
-    started: list[Controller] = []
-
-    def start(*extra: str, wait: bool = True, resync: str = "5s",
-              env: dict[str, str] | None = None, kubeconfig: Any = None) -> Controller:
-        if kubeconfig is None:
-            if not rbac.granted(cluster):
-                rbac.grant(cluster)
-            kubeconfig = rbac.service_account_kubeconfig(cluster)
-        c = Controller(kubeconfig=kubeconfig, extra_args=["--resync-period", resync, *extra],
-                       env=env)
-        c.start()
-        started.append(c)
-        if wait:
-            c.wait_ready()
-        return c
-
-    yield start
-    for c in started:
-        c.stop()
+    """Factory starting `autopilot run` (5 s resync unless told); all stopped afterwards."""
+    with controllers(cluster, resync="5s") as start:
+        yield start

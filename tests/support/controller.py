@@ -15,10 +15,12 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from tests.support import rbac
 from tests.support.cluster import free_port
 from tests.support.prom import parse_metrics
 from tests.support.wait import eventually_sync
@@ -195,3 +197,37 @@ def leader_and_standby(a: Controller, b: Controller, *,
     eventually_sync(lambda: {a.metric(leading), b.metric(leading)} == {0, 1},
                     timeout=timeout, what="one leader, one standby")
     return (a, b) if a.metric(leading) == 1 else (b, a)
+
+
+StartController = Callable[..., Controller]
+
+
+@contextmanager
+def controllers(cluster: Any, *, resync: str) -> Iterator[StartController]:
+    """A factory starting ``autopilot run`` against ``cluster``; all stopped on the way out.
+
+    A controller runs as its service account with the shipped RBAC (granted here unless
+    the test granted a role of its own first), never as a cluster admin; ``kubeconfig``
+    overrides that, ``resync`` the suite's resync period.
+    """
+    started: list[Controller] = []
+
+    def start(*extra: str, wait: bool = True, env: dict[str, str] | None = None,
+              resync: str = resync, kubeconfig: Any = None) -> Controller:
+        if kubeconfig is None:
+            if not rbac.granted(cluster):
+                rbac.grant(cluster)
+            kubeconfig = rbac.service_account_kubeconfig(cluster)
+        c = Controller(kubeconfig=kubeconfig, extra_args=["--resync-period", resync, *extra],
+                       env=env)
+        c.start()
+        started.append(c)
+        if wait:
+            c.wait_ready()
+        return c
+
+    try:
+        yield start
+    finally:
+        for c in started:
+            c.stop()
