@@ -156,6 +156,10 @@ def make_environment(root: Path) -> SandboxedEnvironment:
         autoescape=False,
         # Jinja's default whitespace handling: templates control it with {%- -%}.
         keep_trailing_newline=True,
+        # Compiled once per load, never re-read: no stat of the file at each render,
+        # and every template kept however many the golden state has.
+        auto_reload=False,
+        cache_size=-1,
     )
     root_resolved = root.resolve()
     # The golden state is immutable once loaded: read each file once.
