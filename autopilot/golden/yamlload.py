@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import math
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -29,7 +30,8 @@ try:
 except ImportError:  # PyYAML without libyaml, or no PyYAML: the reference loader alone
     libyaml = None
 
-__all__ = ["copy_tree", "load_all", "load_one"]
+__all__ = ["LineCol", "LinedMap", "LinedSeq", "copy_tree", "load_all", "load_all_with_lines",
+           "load_one"]
 
 _STR = "tag:yaml.org,2002:str"
 _SEQ = "tag:yaml.org,2002:seq"
@@ -79,6 +81,18 @@ def load_all(text: str) -> list[Any]:
         except (_Unsupported, libyaml.YAMLError, RecursionError):
             pass
     return list(_reference().load_all(text))
+
+
+def load_all_with_lines(text: str) -> list[Any]:
+    """Like :func:`load_all`, with ruamel's round-trip reading as the reference: every
+    mapping and sequence tells its lines through ``lc`` (``lc.line``, ``lc.key(k)``,
+    ``lc.item(i)``), for messages naming the line of a file's entry."""
+    if _fast_path_may_read(text):
+        try:
+            return _fast_documents(text, lines=True)
+        except (_Unsupported, libyaml.YAMLError, RecursionError):
+            pass
+    return list(YAML(typ="rt").load_all(text))
 
 
 def load_one(text: str) -> Any:
@@ -139,46 +153,108 @@ if libyaml is not None:
             return BaseResolver.resolve(self, kind, value, implicit)
 
 
-def _fast_documents(text: str) -> list[Any]:
+def _fast_documents(text: str, *, lines: bool = False) -> list[Any]:
     parser = _Parser(text)
     try:
         docs = []
         while parser.check_node():
-            docs.append(_value(parser.get_node(), {}, set()))
+            # One builder per document: it knows nodes by id(), and a finished
+            # document's nodes are freed, their ids free for the next one's.
+            docs.append(_Builder(lines=lines).value(parser.get_node()))
         return docs
     finally:
         parser.dispose()
 
 
-def _value(node: Any, done: dict[int, Any], open_: set[int]) -> Any:
-    """The value of ``node``; an alias (the same node again) gives the same object."""
-    key = id(node)
-    if key in done:
-        return done[key]
-    if key in open_:
-        raise _Unsupported("an alias inside its own anchor")
-    if node.tag == _PLAIN:
-        return _plain(node.value)
-    if node.tag == _STR and isinstance(node, ScalarNode):
-        return node.value
-    open_.add(key)
-    result: Any
-    if node.tag == _SEQ and isinstance(node, SequenceNode):
-        result = [_value(item, done, open_) for item in node.value]
-    elif node.tag == _MAP and isinstance(node, MappingNode):
-        result = {}
+@dataclass(frozen=True)
+class LineCol:
+    """Where a mapping or sequence and its parts start (0-based), as ruamel's ``lc`` says."""
+
+    line: int
+    col: int
+    parts: dict[Any, tuple[int, int]] = field(default_factory=dict)
+
+    def key(self, key: Any) -> tuple[int, int]:
+        """Line and column of a mapping's key."""
+        return self.parts[key]
+
+    def item(self, index: Any) -> tuple[int, int]:
+        """Line and column of a sequence's item."""
+        return self.parts[index]
+
+
+class LinedMap(dict[Any, Any]):
+    """A mapping that knows its lines (``lc``), for messages naming them."""
+
+    lc: LineCol
+
+
+class LinedSeq(list[Any]):
+    """A sequence that knows its lines (``lc``)."""
+
+    lc: LineCol
+
+
+@dataclass
+class _Builder:
+    """Values from libyaml's nodes; an alias (the same node again) gives the same object."""
+
+    lines: bool
+    done: dict[int, Any] = field(default_factory=dict)
+    open_: set[int] = field(default_factory=set)
+
+    def value(self, node: Any) -> Any:
+        key = id(node)
+        if key in self.done:
+            return self.done[key]
+        if key in self.open_:
+            raise _Unsupported("an alias inside its own anchor")
+        if node.tag == _PLAIN:
+            return _plain(node.value)
+        if node.tag == _STR and isinstance(node, ScalarNode):
+            return node.value
+        self.open_.add(key)
+        if node.tag == _SEQ and isinstance(node, SequenceNode):
+            result: Any = self._sequence(node)
+        elif node.tag == _MAP and isinstance(node, MappingNode):
+            result = self._mapping(node)
+        else:
+            raise _Unsupported(f"tag {node.tag}")
+        self.open_.discard(key)
+        self.done[key] = result
+        return result
+
+    def _sequence(self, node: Any) -> list[Any]:
+        items = [self.value(item) for item in node.value]
+        if not self.lines:
+            return items
+        lined = LinedSeq(items)
+        lined.lc = _where(node, {i: _at(item) for i, item in enumerate(node.value)})
+        return lined
+
+    def _mapping(self, node: Any) -> dict[Any, Any]:
+        result: dict[Any, Any] = LinedMap() if self.lines else {}
+        parts: dict[Any, tuple[int, int]] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, ScalarNode):
                 raise _Unsupported("a key that is not a scalar")
-            k = _value(key_node, done, open_)
+            k = self.value(key_node)
             if k in result:
                 raise _Unsupported("a duplicate key")  # the reference's error names it
-            result[k] = _value(value_node, done, open_)
-    else:
-        raise _Unsupported(f"tag {node.tag}")
-    open_.discard(key)
-    done[key] = result
-    return result
+            result[k] = self.value(value_node)
+            parts[k] = _at(key_node)
+        if isinstance(result, LinedMap):
+            result.lc = _where(node, parts)
+        return result
+
+
+def _at(node: Any) -> tuple[int, int]:
+    return int(node.start_mark.line), int(node.start_mark.column)
+
+
+def _where(node: Any, parts: dict[Any, tuple[int, int]]) -> LineCol:
+    line, col = _at(node)
+    return LineCol(line=line, col=col, parts=parts)
 
 
 def _plain(value: str) -> Any:

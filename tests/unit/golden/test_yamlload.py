@@ -9,6 +9,7 @@ ways, on generated scalars, and on broken text (same error).
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +23,8 @@ from autopilot.golden.catalog import GoldenState
 from autopilot.golden.kinds import all_on_contexts
 from autopilot.golden.lookups import OfflineLookups
 from autopilot.golden.render import RenderError, render_text
+from autopilot.golden.yamlfile import line_of, rt_yaml
+from tests.unit.golden.conftest import PROJECT
 
 pytestmark = pytest.mark.skipif(
     yamlload.libyaml is None, reason="PyYAML's libyaml extension is not installed"
@@ -122,6 +125,7 @@ def test_scalars_read_as_the_reference_reads_them(scalar: str) -> None:
         "? [1, 2]\n: v\n",  # a sequence as key
         "%YAML 1.1\n---\na: on\n",
         "---\n---\na: 1\n...\n",
+        "a: {b: [1]}\n---\nc: d\n---\n- e\n",
         "a: [1, 2\n",  # broken: the reference's error
         "a:\tb\n\t- c\n",
         "s: |\n  line\n   more\nf: >-\n  folded\n  text\n",
@@ -166,3 +170,50 @@ def test_generated_text_reads_as_the_reference_reads_it(fragment: str) -> None:
     for text in (f"key: {fragment}\n", fragment, f"- {fragment}\n- x\n",
                  f"a:\n  b: {fragment}\n  c: [{fragment}]\n"):
         assert_reads_like_reference(text)
+
+
+def positions(value: Any, path: str = "") -> dict[str, int | None]:
+    """line_of for every mapping, key and sequence item under ``value``."""
+    found: dict[str, int | None] = {path: line_of(value)}
+    if isinstance(value, dict):
+        for k, v in value.items():
+            found[f"{path}/{k}:key"] = line_of(value, k)
+            found.update(positions(v, f"{path}/{k}"))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            found[f"{path}[{i}]:item"] = line_of(value, i)
+            found.update(positions(v, f"{path}[{i}]"))
+    return found
+
+
+def golden_files() -> list[Path]:
+    root = PROJECT / "golden_state"
+    return sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml"))
+
+
+def test_golden_state_files_read_with_the_round_trip_loaders_values_and_lines() -> None:
+    files = golden_files()
+    assert len(files) > 20
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        fast = yamlload._fast_documents(text, lines=True)  # no fallback: the speed is real
+        want = list(rt_yaml().load_all(text))
+        assert fast == want, path
+        assert [positions(d) for d in fast] == [positions(d) for d in want], path
+        assert yamlload.load_all_with_lines(text) == fast
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: 1\nb:\n  - x\n  - {c: 2}\n  -\n    d: 3\n",
+        "- a\n- - b\n  - c\n",
+        "k: >-\n  folded\n  text\nm: |\n  lit\n",
+        "x: &a [1]\ny: *a\n",
+    ],
+)
+def test_lines_as_the_round_trip_loader_tells_them(text: str) -> None:
+    fast = yamlload.load_all_with_lines(text)
+    want = list(rt_yaml().load_all(text))
+    assert fast == want
+    assert [positions(d) for d in fast] == [positions(d) for d in want]
