@@ -8,8 +8,12 @@ cases rendered manifests are made of: mappings, sequences, strings, decimal
 integers, plain floats, ``true``/``false``, nulls, anchors and aliases, each read
 the YAML 1.2 way (``on`` and ``yes`` stay strings, ``0755`` is decimal 755).
 Anything else (an explicit tag, a merge key, a duplicate key, a number in another
-notation, a date, a ``%YAML`` directive, text libyaml refuses) sends the whole text
-to the reference loader, so the result, or the error, is always the one it gives.
+notation, a date, a ``%YAML`` directive, a tab, an anchor name libyaml would read
+differently, text libyaml refuses) sends the whole text to the reference loader.
+So a text the reference reads gives the reference's values, and an error is the
+reference's; the one difference left is some malformed text the reference refuses
+and libyaml reads (``key: >#``). :func:`load_all_with_lines` does the same for
+ruamel's round-trip loader, with the line of every mapping, key and item (``lc``).
 Without PyYAML's C extension every text goes to the reference loader.
 """
 
