@@ -281,27 +281,42 @@ class LeaderElector:
         """Give the Lease up (client-go ReleaseOnCancel): no holder, 1 s duration."""
         if not self._leading or self._lease is None:
             return False
-        lease = dict(self._lease)
-        spec = dict(lease.get("spec") or {})
-        if spec.get("holderIdentity") != self.identity:
-            return False
-        now = micro_time()
-        lease["spec"] = {
-            "leaseDurationSeconds": 1,
-            "acquireTime": now,
-            "renewTime": now,
-            "leaseTransitions": int(spec.get("leaseTransitions") or 0),
-        }
         path = LEASES.path(namespace=self.namespace, name=self.name)
         try:
             async with asyncio.timeout(timeout):
-                await self.client.request("PUT", path, body=lease, timeout=timeout)
+                try:
+                    released = await self._write_release(path, self._lease, timeout)
+                except ApiError as exc:
+                    if exc.status != 409:
+                        raise
+                    # A renewal cancelled in flight may have landed after all: our copy
+                    # is one version behind. Release what the server holds, if still ours.
+                    current = await self.client.request("GET", path, timeout=timeout)
+                    released = await self._write_release(path, current, timeout)
         except _ERRORS as exc:
             log.warning("could not release the lease", lease=self.name, error=_describe(exc))
             await self._set_leading(False)
             return False
+        if not released:
+            await self._set_leading(False)
+            return False
         log.info("released the lease", lease=self.name, identity=self.identity)
         await self._set_leading(False, released=True)
+        return True
+
+    async def _write_release(self, path: str, lease: dict[str, Any], timeout: float) -> bool:
+        """PUT ``lease`` released (at its resourceVersion); False when not ours to release."""
+        spec = dict(lease.get("spec") or {})
+        if spec.get("holderIdentity") != self.identity:
+            return False
+        now = micro_time()
+        body = {**lease, "spec": {
+            "leaseDurationSeconds": 1,
+            "acquireTime": now,
+            "renewTime": now,
+            "leaseTransitions": int(spec.get("leaseTransitions") or 0),
+        }}
+        await self.client.request("PUT", path, body=body, timeout=timeout)
         return True
 
     async def _release_quietly(self) -> None:
