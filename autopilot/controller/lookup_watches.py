@@ -211,10 +211,11 @@ class WatchedLookups(ObjectLookups):
 
     async def _informer(self, watch_name: str, watch: _Watch, res: ResourceInfo) -> Informer:
         inf = self._informers.get(watch_name)
-        if inf is not None and inf.resource == res:
-            return inf
+        while inf is not None and inf.resource != res:
+            await self._informers.remove(watch_name)  # its kind moved (discovery changed)
+            inf = self._informers.get(watch_name)  # another render may have restarted it
         if inf is not None:
-            await self._informers.remove(watch_name)
+            return inf
         inf = Informer(self._client, res, select=_scoped(watch.select, res),
                        metrics=self._metrics, name=watch_name)
         inf.add_handler(lambda event, obj, old: self._changed(watch_name, event, obj, old))

@@ -93,3 +93,34 @@ async def test_a_kind_not_served_answers_absent_without_a_request(
     assert await asyncio.to_thread(ask) == (False, [], False)
     assert informers.items() == []
     assert cluster.request_counts(user_agent=USER_AGENT) - before == {}
+
+
+async def test_a_kind_coming_and_going_re_renders_the_assets_that_asked(
+    cluster: Any, kube: KubeClient, namespace: str
+) -> None:
+    await kube.create(CONFIGMAPS, configmap("wanted", namespace, "one"))
+    served: dict[tuple[str, str], Any] = {}
+    informers = InformerSet()
+    informers.start()
+    rerendered: list[set[str]] = []
+    lookups = WatchedLookups(client=kube, informers=informers,
+                             resource_for=lambda av, kind: served.get((av, kind)),
+                             loop=asyncio.get_running_loop(), rerender=rerendered.append)
+
+    def ask() -> str:
+        return lookups.for_asset("a").configmap_value(namespace, "wanted", "k", "default")
+
+    try:
+        assert await asyncio.to_thread(ask) == "default"  # not served: absent
+        await lookups.kinds_changed()
+        assert rerendered == []  # nothing moved
+        served.update(SERVED)
+        await lookups.kinds_changed()
+        assert rerendered == [{"a"}]
+        assert await asyncio.to_thread(ask) == "one"
+        assert len(informers.items()) == 1
+        served.clear()
+        await lookups.kinds_changed()
+        assert rerendered == [{"a"}, {"a"}] and informers.items() == []
+    finally:
+        await informers.stop()
