@@ -112,7 +112,7 @@ class WatchedLookups(ObjectLookups):
         self._loop = loop
         self._rerender = rerender
         self._metrics = metrics
-        self._lock = threading.Lock()  # guards the two maps below (render threads, loop)
+        self._lock = threading.Lock()  # guards what follows (render threads, loop)
         self._watches: dict[str, _Watch] = {}
         self._users: dict[str, set[str]] = {}  # watch name -> assets whose render read it
         # Watches that answered a default before their first list: that list re-renders.
