@@ -48,7 +48,9 @@ async def test_a_configmap_lookup_watches_that_configmap_alone(
             "missing", "wanted"]
         assert "managedFields" not in inf.store.list()[0]["metadata"]
 
-        # Listed once: asking again reads nothing from the server.
+        # Listed once (and each watch opened after its list): asking again reads nothing.
+        await eventually(lambda: cluster.request_counts(user_agent=USER_AGENT)[
+            ("watch", "configmaps", False)] == 2, what="both watches open")
         before = cluster.request_counts(user_agent=USER_AGENT)
         assert await asyncio.to_thread(ask, "a") == "one"
         assert await asyncio.to_thread(ask, "b", "missing") == "default"
