@@ -18,7 +18,8 @@ def _cold(r: dict[str, Any]) -> str:
 
 
 def _steady(r: dict[str, Any]) -> str:
-    return (f"per pass: {r['writes_per_pass']} writes, {r['dry_runs_per_pass']} dry runs, "
+    total = f"{r['requests_per_pass']} requests: " if "requests_per_pass" in r else ""
+    return (f"per pass: {total}{r['writes_per_pass']} writes, {r['dry_runs_per_pass']} dry runs, "
             f"{r['reads_per_pass']} reads, {r['cpu_s_per_pass']} CPU s "
             f"({r['passes']} passes, every {r['resync_period_s']}s)")
 

@@ -70,8 +70,11 @@ def _cold(r: dict[str, Any]) -> str:
 
 
 def _steady(r: dict[str, Any]) -> str:
-    return (f"{r['writes_per_pass']} writes, {r['dry_runs_per_pass']} dry runs, "
-            f"{r['reads_per_pass']} reads, {r['cpu_s_per_pass']} CPU s per pass")
+    parts = (f"{r['writes_per_pass']} writes, {r['dry_runs_per_pass']} dry runs, "
+             f"{r['reads_per_pass']} reads, {r['cpu_s_per_pass']} CPU s per pass")
+    if "requests_per_pass" not in r:  # recorded before every request counted
+        return parts
+    return f"{r['requests_per_pass']} requests ({parts})"
 
 
 def _drift(r: dict[str, Any]) -> str:

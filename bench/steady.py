@@ -1,4 +1,10 @@
-"""Steady state: API requests over resync passes with nothing changing."""
+"""Steady state: API requests over resync passes with nothing changing.
+
+The target is no request at all, reads included: the controller renders and
+sweeps from its watch caches (template lookups and tombstoned objects have
+watches of their own), so a pass over a cluster where nothing changed has
+nothing to ask the API server.
+"""
 
 from __future__ import annotations
 
@@ -50,17 +56,19 @@ def run(env: Env, mode: Mode) -> dict[str, Any]:
     writes = writes_of(counts)
     dry = counts.get("dry-run", 0)
     passes = mode.steady_passes
+    total = sum(window.values())
     return {
         "passes": passes,
         "resync_period_s": period,
         "requests_by_verb": counts,
         "requests_by_resource": by_resource(window),
         "requests_counted_by": env.counted_by,
+        "requests_per_pass": round(total / passes, 2),
         "writes_per_pass": round(writes / passes, 2),
         "dry_runs_per_pass": round(dry / passes, 2),
         "reads_per_pass": round((counts.get("get", 0) + counts.get("list", 0)) / passes, 2),
         "cpu_s_per_pass": round((after.cpu - before.cpu) / passes, 3)
         if before and after else None,
-        "target": "0 writes and 0 dry runs per pass",
-        "met": writes == 0 and dry == 0,
+        "target": "0 requests per pass (reads included)",
+        "met": total == 0,
     }

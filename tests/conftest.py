@@ -4,6 +4,24 @@ Against kubesim every test gets a fresh server. Against a real kube-apiserver
 (``KUBEBUILDER_ASSETS``) tests share one server per session, the way envtest suites
 do, isolated by namespaces and names of their own; a test marked ``fresh_server``
 gets a pristine server of its own instead (see ``pyproject.toml`` for the markers).
+
+CI runs the suite in pytest-xdist worker processes (``.ci/test``), tests of different
+files side by side. What keeps a test correct beside others:
+
+* Session fixtures are per worker (one shared real server per worker, for instance):
+  never assume one process sees the whole run, nor keep tallies in module globals for
+  the end of the run; what the summary needs travels in ``user_properties``
+  (``tests/support/report.py``).
+* Ports come from ``free_port()`` (the kernel picks), files from ``tmp_path`` or
+  ``tempfile``: never a fixed port, a fixed /tmp name, or a write into the checkout.
+* Cluster-scoped names and objects on the shared real server get a unique suffix;
+  state that cannot be shared needs ``fresh_server`` (kubesim is always fresh).
+* An expensive module-scoped fixture (a wheel build) would be built again in each
+  worker running one of its tests: mark the module ``pytest.mark.xdist_group(name)``
+  so ``--dist loadgroup`` keeps its tests on one worker.
+* Timing: another test's CPU load runs beside yours. Wait on conditions with
+  deadlines that bound the behaviour, never a fixed sleep; a per-call timeout shorter
+  than the work under load is a flake, not a tighter test.
 """
 
 from __future__ import annotations
@@ -115,11 +133,11 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
     if fresh is not None:
         with pool.fresh(compaction=bool(fresh.kwargs.get("compaction"))) as server, \
                 cluster_on(server, faults=faults) as c:
-            reporting.served(request.node.nodeid, "fresh")
+            reporting.served(request.node, "fresh")
             yield c
         return
     with cluster_on(pool.shared(), faults=faults, shared=True) as c:
-        reporting.served(request.node.nodeid, "shared")
+        reporting.served(request.node, "shared")
         yield c
         _check_left_clean(c)
 

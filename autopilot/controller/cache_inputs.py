@@ -2,16 +2,18 @@
 
 Both read the HCO, the node summary, the Infrastructure and Scheduler objects and
 the lookups through :meth:`CacheInputs.read`, so the debug endpoint shows exactly
-what the next pass applies. Summarising the nodes is O(nodes): it runs in a worker
-thread, and only after a node change that detection can see (the cache's
-``nodes_generation``), not on every pass over every asset.
+what the next pass applies. An asset pass names its asset, so the lookups its
+templates make are recorded against it (a change of what they read re-renders it).
+Summarising the nodes is O(nodes): it runs in a worker thread, and only after a
+node change that detection can see (the cache's ``nodes_generation``), not on
+every pass over every asset.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from autopilot.controller.ports import ClusterView
@@ -30,16 +32,18 @@ class CacheInputs:
         view: ClusterView,
         namespace: str,
         lookups: Lookups,
+        lookups_for: Callable[[str], Lookups] | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
         self._view = view
         self._namespace = namespace
         self.lookups = lookups
+        self._lookups_for = lookups_for
         self._environ = dict(os.environ if environ is None else environ)
         self._summary: tuple[int, NodesSummary] | None = None
 
-    async def read(self, hco: Mapping[str, Any]) -> RenderInputs:
-        """The inputs for a render of ``hco`` as the caches show the cluster now."""
+    async def read(self, hco: Mapping[str, Any], *, asset: str | None = None) -> RenderInputs:
+        """The inputs for a render of ``hco`` (for ``asset``) as the caches show the cluster."""
         generation = self._view.nodes_generation
         summary = self._summary
         if summary is None or summary[0] != generation:
@@ -55,5 +59,6 @@ class CacheInputs:
             infrastructure=self._view.config_object(INFRASTRUCTURES.kind),
             scheduler=self._view.config_object(SCHEDULERS.kind),
             environ=self._environ,
-            lookups=self.lookups,
+            lookups=self.lookups if asset is None or self._lookups_for is None
+            else self._lookups_for(asset),
         )

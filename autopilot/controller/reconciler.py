@@ -106,7 +106,7 @@ class Reconciler:
     async def _asset_pass(self, asset: Asset, context: HcoContext) -> float | None:
         # Rendering runs in a thread so that template lookups can make bounded reads
         # through the loop.
-        inputs = await self.inputs.read(context.hco)
+        inputs = await self.inputs.read(context.hco, asset=asset.name)
         plan = await asyncio.to_thread(self.plan, asset, context, inputs)
         if plan.error:
             self.progress.render_failed(context.hco, asset.name, plan.error)

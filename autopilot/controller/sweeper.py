@@ -11,6 +11,10 @@ our label, is unmanaged, or one of our assets renders it); -3 waiting for the
 replacement (alerts after 30 minutes: the replacement does not come into line); 1 kept
 on purpose, the replacement is not managed on this cluster (not allowlisted, switched
 off, excluded or not installed).
+
+Whether a tombstoned object exists, and what it carries, comes from its watch
+(:mod:`autopilot.controller.tombstone_watch`): a sweep with nothing to delete makes
+no request. Only a tombstone whose watch has not listed yet is read with a GET.
 """
 
 from __future__ import annotations
@@ -24,9 +28,11 @@ import structlog
 from autopilot import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from autopilot.controller.ports import ClusterView, EventSink
 from autopilot.controller.replacements import Verdict
+from autopilot.controller.tombstone_watch import Seen
 from autopilot.engine.annotations import MODE, is_unmanaged
 from autopilot.golden.catalog import Tombstone
 from autopilot.kube.client import ApiError, KubeClient
+from autopilot.kube.resources import ResourceInfo
 from autopilot.observability.metrics import (
     TOMBSTONE_DELETED,
     TOMBSTONE_ERROR,
@@ -51,6 +57,7 @@ class TombstoneSweeper:
         events: EventSink,
         metrics: Metrics,
         check: Callable[[Tombstone], Verdict] | None = None,
+        seen: Callable[[Tombstone], Seen] | None = None,
     ) -> None:
         self._tombstones = list(tombstones)
         self._client = client
@@ -58,6 +65,7 @@ class TombstoneSweeper:
         self._events = events
         self._metrics = metrics
         self._check = check
+        self._seen = seen
         self._replacing = {t.after.asset for t in self._tombstones if t.after is not None}
         # One sweep at a time: the periodic sweep and the one an asset pass triggers
         # (after_asset) must not interleave their reads and deletes of the same object.
@@ -131,7 +139,7 @@ class TombstoneSweeper:
             return TOMBSTONE_DELETED, ""  # kind not installed: nothing can exist
         ns = tomb.namespace or None
         try:
-            live = await self._client.get(res, tomb.name, namespace=ns)
+            live = await self._live(tomb, res)
         except ApiError as exc:
             return TOMBSTONE_ERROR, f"cannot read: {exc.message}"
         except (OSError, TimeoutError) as exc:
@@ -163,6 +171,13 @@ class TombstoneSweeper:
         except (OSError, TimeoutError) as exc:
             return TOMBSTONE_ERROR, f"delete failed: {exc}"
         return TOMBSTONE_DELETED, "deleted obsolete object"
+
+    async def _live(self, tomb: Tombstone, res: ResourceInfo) -> dict[str, Any] | None:
+        """The tombstoned object from its watch; a GET only while the watch has not listed."""
+        watched = self._seen(tomb) if self._seen is not None else None
+        if watched is not None:
+            return watched[0]
+        return await self._client.get(res, tomb.name, namespace=tomb.namespace or None)
 
     def _report(self, tomb: Tombstone, code: int, note: str) -> None:
         regarding = {

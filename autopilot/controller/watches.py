@@ -1,21 +1,23 @@
 """The controller's watches: informers -> triggers -> queue.
 
 This module decides what to watch (the HCO, nodes, namespaces, CRDs,
-the OpenShift config objects, and every managed kind through the ownership
-label), which handlers hear each watch (the cache's node counter, the
-triggers), and keeps those watches in step with the CRDs installed at run
-time. The caches are read through :class:`~autopilot.controller.cache.ClusterCache`.
+the OpenShift config objects, every managed kind through the ownership
+label, and each tombstoned object by name), which handlers hear each watch
+(the cache's node counter, the triggers, the sweep), and keeps those watches
+in step with the CRDs installed at run time. The caches are read through
+:class:`~autopilot.controller.cache.ClusterCache`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import structlog
 
 from autopilot import MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from autopilot.controller import keys
 from autopilot.controller.cache import (
     CRDS_INFORMER,
     HCO_INFORMER,
@@ -25,8 +27,10 @@ from autopilot.controller.cache import (
     config_informer,
     managed_informer,
 )
+from autopilot.controller.tombstone_watch import wanted_tombstone_watches
 from autopilot.controller.triggers import EventHandler, Triggers
 from autopilot.golden.context import reduce_node as reduce_node_for_detection
+from autopilot.golden.tombstones import Tombstone
 from autopilot.kube.discovery import RestMapper
 from autopilot.kube.informer import Informer, Selection
 from autopilot.kube.resources import ResourceInfo
@@ -63,6 +67,12 @@ def _reduce_crd(crd: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _bare(obj: dict[str, Any]) -> dict[str, Any]:
+    """An object without its resourceVersion: what changed beyond the version."""
+    meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k != "resourceVersion"}
+    return {**obj, "metadata": meta}
+
+
 def _served_as_discovered(crd: dict[str, Any], mapper: RestMapper) -> bool:
     """Whether discovery already maps every served version of this established CRD."""
     spec = crd.get("spec") or {}
@@ -92,7 +102,8 @@ class Watches:
         cache: ClusterCache,
         triggers: Triggers,
         managed_kinds: set[tuple[str, str]],
-        on_kinds_changed: Callable[[], None],
+        on_kinds_changed: Callable[[], Awaitable[None]],
+        tombstones: Iterable[Tombstone] = (),
     ) -> None:
         self.parts = parts
         self.namespace = parts.config.namespace
@@ -100,8 +111,10 @@ class Watches:
         self.triggers = triggers
         # (apiVersion, kind) of everything the golden state can render.
         self.wanted = set(managed_kinds)
-        # Kinds came or went: cached template lookups may now answer differently.
+        # Kinds came or went (discovery refreshed): template lookups may now answer
+        # differently.
         self.on_kinds_changed = on_kinds_changed
+        self.tombstones = tuple(tombstones)
         self._kinds_dirty = asyncio.Event()
 
     def _informer(self, res: ResourceInfo, select: Selection, *, name: str | None = None
@@ -139,7 +152,6 @@ class Watches:
             return
         self.parts.mapper.invalidate()
         self._kinds_dirty.set()
-        self.on_kinds_changed()
         spec = obj.get("spec") or {}
         kind = str((spec.get("names") or {}).get("kind", ""))
         relevant = any(k == kind and av.split("/")[0] == spec.get("group")
@@ -179,7 +191,16 @@ class Watches:
                 Selection(field_selector=f"metadata.name={CONFIG_NAME}"),
                 triggers.on_config,
             )
+        wanted.update(wanted_tombstone_watches(
+            self.tombstones, resource_for=mapper.lookup, handler=self._on_tombstoned))
         return wanted
+
+    def _on_tombstoned(self, event: str, obj: dict[str, Any], old: dict[str, Any] | None
+                       ) -> None:
+        """A tombstoned object appeared, changed what the sweep reads, or went: sweep."""
+        if event == "MODIFIED" and old is not None and _bare(old) == _bare(obj):
+            return
+        self.parts.queue.add(keys.TOMBSTONES)
 
     async def sync_kind_informers(self) -> None:
         """Start watches for kinds that became served, stop those whose CRD went away."""
@@ -201,6 +222,7 @@ class Watches:
                 changed = True
         if changed:
             self.triggers.everything(tombstones=False)
+        await self.on_kinds_changed()
 
     async def kind_sync_loop(self) -> None:
         """Keep kind watches in step with CRD changes (debounced)."""

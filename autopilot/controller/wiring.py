@@ -18,10 +18,12 @@ import structlog
 
 from autopilot.antithrash.detector import EditWarDetector
 from autopilot.antithrash.pause import EditWarGate
+from autopilot.controller import keys
 from autopilot.controller.cache import ClusterCache
 from autopilot.controller.cache_inputs import CacheInputs
 from autopilot.controller.debug import ControllerDebug
 from autopilot.controller.hco_context import ContextReports
+from autopilot.controller.lookup_watches import WatchedLookups
 from autopilot.controller.object_pass import ObjectPass
 from autopilot.controller.progress import Progress
 from autopilot.controller.rechecks import Rechecks
@@ -29,11 +31,11 @@ from autopilot.controller.reconciler import Reconciler
 from autopilot.controller.replacements import ReplacementCheck
 from autopilot.controller.state import StateBook
 from autopilot.controller.sweeper import TombstoneSweeper
+from autopilot.controller.tombstone_watch import TombstoneWatch
 from autopilot.controller.triggers import Triggers
 from autopilot.controller.watches import Watches
 from autopilot.golden.catalog import GoldenState, GoldenStateError, load_golden_state
 from autopilot.golden.kinds import UnrenderableAsset, plural_of, rendered_objects
-from autopilot.golden.live import LiveLookups
 from autopilot.golden.locate import resolve_golden_state_dir
 from autopilot.runtime.process import Parts, Wiring
 
@@ -50,12 +52,19 @@ async def build_controller(parts: Parts) -> Wiring:
     cache = ClusterCache(
         informers=parts.informers, mapper=parts.mapper, namespace=parts.config.namespace
     )
-    lookups = LiveLookups(
-        client=parts.client, resource_for=cache.resource_for, loop=asyncio.get_running_loop()
+
+    def rerender(assets: set[str]) -> None:
+        for asset in sorted(assets):
+            parts.queue.add(keys.asset_key(asset))
+
+    lookups = WatchedLookups(
+        client=parts.client, informers=parts.informers, resource_for=cache.resource_for,
+        loop=asyncio.get_running_loop(), metrics=parts.metrics, rerender=rerender,
     )
     reconciler, debug, rechecks = _reconciler(
         parts, golden=golden, cache=cache, managed_kinds=managed_kinds,
-        inputs=CacheInputs(view=cache, namespace=parts.config.namespace, lookups=lookups),
+        inputs=CacheInputs(view=cache, namespace=parts.config.namespace, lookups=lookups,
+                           lookups_for=lookups.for_asset),
     )
     triggers = Triggers(
         golden=golden, book=reconciler.book, force=rechecks,
@@ -63,7 +72,9 @@ async def build_controller(parts: Parts) -> Wiring:
     )
     watches = Watches(
         parts, cache=cache, triggers=triggers, managed_kinds=managed_kinds,
-        on_kinds_changed=lookups.clear,
+        on_kinds_changed=lookups.kinds_changed,
+        # An observer deletes nothing, so it watches no tombstoned object either.
+        tombstones=() if parts.config.observe else golden.tombstones,
     )
     await _start(parts, watches)
     log.info("golden state loaded", version=golden.version, assets=len(golden.assets),
@@ -75,7 +86,7 @@ async def build_controller(parts: Parts) -> Wiring:
             parts.queue.add_after(key, delay)
 
     def on_resync() -> None:
-        lookups.clear()
+        # Nothing to refresh: the lookups and the sweep answer from watches.
         # The task count lets a soak test see that nothing leaks between passes.
         log.info("resync", tasks=len(asyncio.all_tasks()))
         triggers.everything(tombstones=True)
@@ -113,6 +124,7 @@ def _reconciler(
         tombstones=() if observe else golden.tombstones, client=client, view=cache,
         events=events, metrics=metrics,
         check=ReplacementCheck(book=book, reconciled=progress.reconciled),
+        seen=TombstoneWatch(parts.informers).seen,
     )
     objects = ObjectPass(client=client, view=cache, events=events, metrics=metrics, book=book,
                          rechecks=rechecks, edit_war=gate, observe=observe)

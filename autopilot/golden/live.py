@@ -1,14 +1,14 @@
 """Reading a live cluster for a render: the one implementation of template lookups, and inputs.
 
 :class:`LiveLookups` answers the templates' cluster questions against an API
-server for every caller: the controller, ``/debug/render``, ``autopilot
-explain`` and ``autopilot render --kubeconfig``. Templates render synchronously
+server for the commands that read a cluster once: ``autopilot explain``,
+``autopilot render --kubeconfig`` and ``autopilot plan`` (the controller answers
+them from watches, :mod:`autopilot.controller.lookup_watches`). Templates render synchronously
 in a worker thread; each lookup not cached yet makes one bounded read through
 the event loop (``run_coroutine_threadsafe`` with a timeout), so the loop is
 never blocked and a slow API server cannot hang a render. A failed lookup gives
 its documented default and is asked again next time; answers are cached until
-:meth:`LiveLookups.clear` (the controller clears on resync, force-reconcile and
-CRD changes), so a steady cluster sees no repeated reads. The derived lookups
+:meth:`LiveLookups.clear`, so one command reads each looked-up object once. The derived lookups
 (CRD enums, ConfigMap keys, recording rules, storage profiles) come from
 :class:`~autopilot.golden.lookups.ObjectLookups`.
 

@@ -43,18 +43,23 @@ CONTROLLER_NEEDS: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] 
     ("", "events", ("create", "patch"), ()),
     ("", "nodes", READ_VERBS, ()),
     ("", "namespaces", READ_VERBS, ()),
-    # Template lookups read ConfigMaps by name (configmap_value); no Secret is ever read.
-    ("", "configmaps", ("get",), ()),
+    # Template lookups watch the ConfigMaps they read, each by name (configmap_value; a
+    # field-selected watch is authorised as list and watch of the resource); no Secret is
+    # ever read.
+    ("", "configmaps", READ_VERBS, ()),
     ("apiextensions.k8s.io", "customresourcedefinitions", READ_VERBS, ()),
     ("hco.kubevirt.io", "hyperconvergeds", READ_VERBS, ()),
     ("config.openshift.io", "infrastructures", READ_VERBS, ()),
     ("config.openshift.io", "schedulers", READ_VERBS, ()),
-    ("cdi.kubevirt.io", "storageprofiles", ("get", "list"), ()),
+    # Template lookups answer from watches: the kinds they list are watched whole.
+    ("cdi.kubevirt.io", "storageprofiles", READ_VERBS, ()),
     # Template lookups: the LokiStack's storage class (LVMS's, vSphere's, the default).
-    ("storage.k8s.io", "storageclasses", ("get", "list"), ()),
-    ("monitoring.coreos.com", "prometheusrules", ("get", "list"), ()),
-    # Template lookup: the FenceAgentsRemediationTemplate the NodeHealthCheck names, by name.
-    ("fence-agents-remediation.medik8s.io", "fenceagentsremediationtemplates", ("get",), ()),
+    ("storage.k8s.io", "storageclasses", READ_VERBS, ()),
+    ("monitoring.coreos.com", "prometheusrules", READ_VERBS, ()),
+    # Template lookup: the FenceAgentsRemediationTemplate the NodeHealthCheck names, watched
+    # by name.
+    ("fence-agents-remediation.medik8s.io", "fenceagentsremediationtemplates", READ_VERBS,
+     ()),
 )
 
 
@@ -134,8 +139,10 @@ def plan_rbac(golden: GoldenState, objects: list[dict[str, Any]]) -> RbacPlan:
         _object(plan, obj, plurals)
     for tomb in golden.tombstones:
         group, _ = split_api_version(tomb.api_version)
-        key = GrantKey(group, plural_of(tomb.kind, plurals), (tomb.name,))
-        _add(plan.scope(tomb.namespace), key, ("delete",))
+        resource = plural_of(tomb.kind, plurals)
+        _add(plan.scope(tomb.namespace), GrantKey(group, resource, (tomb.name,)), ("delete",))
+        # The sweep watches each tombstoned object by name; reads stay cluster-wide.
+        _add(plan.cluster, GrantKey(group, resource), READ_VERBS)
     for group, resource, verbs, names in CONTROLLER_NEEDS:
         _add(plan.cluster, GrantKey(group, resource, names), verbs)
     return plan

@@ -154,7 +154,10 @@ class KubeClient(ResourceVerbs):
             raise ClientConfigError(f"cannot set up TLS for {configuration.host}: {exc}") from None
         _proxy_of(configuration)  # checked before a session exists: a bad proxy leaks nothing
         use_smaller_tls_read_buffers()
-        connector = aiohttp.TCPConnector(ssl=ssl_ctx, limit=64)
+        # Every open watch holds a connection for its lifetime (HTTP/1.1): the managed
+        # kinds, each tombstoned object and each template lookup have one, about 55 with
+        # every feature on. Room for as many again keeps requests from queueing behind them.
+        connector = aiohttp.TCPConnector(ssl=ssl_ctx, limit=128)
         session = aiohttp.ClientSession(
             connector=connector,
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},

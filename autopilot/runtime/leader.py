@@ -19,7 +19,7 @@ import secrets
 import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -248,18 +248,37 @@ class LeaderElector:
 
     async def release(self, *, timeout: float = 2.0) -> bool:
         """Give the Lease up (client-go ReleaseOnCancel): no holder, 1 s duration."""
-        body = self.record.released() if self.is_leader else None
-        if body is None:
+        if not self.is_leader or self.record.lease is None:
             return False
         try:
             async with asyncio.timeout(timeout):
-                await self.client.request("PUT", self.record.path, body=body, timeout=timeout)
+                try:
+                    released = await self._write_release(self.record.lease, timeout)
+                except ApiError as exc:
+                    if exc.status != 409:
+                        raise
+                    # A renewal cancelled in flight may have landed after all: our copy
+                    # is one version behind. Release what the server holds, if still ours.
+                    current = await self.client.request("GET", self.record.path,
+                                                        timeout=timeout)
+                    released = await self._write_release(current, timeout)
         except _ERRORS as exc:
             log.warning("could not release the lease", lease=self.name, error=_describe(exc))
             await self.leadership.change(False)
             return False
+        if not released:
+            await self.leadership.change(False)
+            return False
         log.info("released the lease", lease=self.name, identity=self.identity)
         await self.leadership.change(False, released=True)
+        return True
+
+    async def _write_release(self, lease: dict[str, Any], timeout: float) -> bool:
+        """PUT ``lease`` released (at its resourceVersion); False when not ours to release."""
+        body = self.record.released(lease)
+        if body is None:
+            return False
+        await self.client.request("PUT", self.record.path, body=body, timeout=timeout)
         return True
 
     async def _release_quietly(self) -> None:

@@ -92,16 +92,17 @@ class LeaseRecord:
         self._stamp(lease)
         return lease
 
-    def released(self) -> dict[str, Any] | None:
-        """The last observed Lease with no holder and a 1 s duration (client-go's
-        ReleaseOnCancel); None when we are not its holder."""
-        if self.lease is None:
+    def released(self, lease: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        """``lease`` (by default the last observed) with no holder and a 1 s duration
+        (client-go's ReleaseOnCancel), at its resourceVersion; None when not ours."""
+        lease = self.lease if lease is None else lease
+        if lease is None:
             return None
-        spec = dict(self.lease.get("spec") or {})
+        spec = dict(lease.get("spec") or {})
         if spec.get("holderIdentity") != self.identity:
             return None
         now = micro_time()
-        return {**self.lease, "spec": {
+        return {**lease, "spec": {
             "leaseDurationSeconds": 1,
             "acquireTime": now,
             "renewTime": now,

@@ -88,3 +88,19 @@ def test_queue_latency_from_histogram_buckets() -> None:
     assert histogram_quantile(window, 0.9) == pytest.approx(0.1)
     assert histogram_quantile(window, 0.95) == pytest.approx(0.55)
     assert histogram_quantile([], 0.5) == 0.0
+
+
+def test_steady_cell_counts_every_request_when_recorded() -> None:
+    old = {"writes_per_pass": 0.0, "dry_runs_per_pass": 0.0, "reads_per_pass": 17.0,
+           "cpu_s_per_pass": 0.07, "met": True, "target": "0 writes and 0 dry runs per pass"}
+    new = {**old, "reads_per_pass": 0.0, "requests_per_pass": 0.0,
+           "target": "0 requests per pass (reads included)"}
+    text = results_doc.tables({"kubesim": report("kubesim", steady=new),
+                               "real": report("real", steady=old)})
+    row = next(line for line in text.splitlines() if line.startswith("| steady state |"))
+    target, sim_cell, real_cell = row.split(" | ")[1:4]
+    assert sim_cell == ("yes: 0.0 requests (0.0 writes, 0.0 dry runs, 0.0 reads, "
+                        "0.07 CPU s per pass)")
+    # A run recorded before requests were all counted keeps its old cell.
+    assert real_cell.startswith("yes: 0.0 writes, 0.0 dry runs, 17.0 reads")
+    assert target == "0 requests per pass (reads included)"  # the first world's target

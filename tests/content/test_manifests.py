@@ -20,6 +20,8 @@ from tests.support.openapi_check import OpenAPI
 if TYPE_CHECKING:
     from tests.support.cluster import Cluster
 
+# One worker runs the kustomize build once for every test here (module-scoped).
+pytestmark = pytest.mark.xdist_group("manifests")
 ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = ROOT / "manifests"
 CLUSTERROLE = MANIFESTS / "rbac" / "clusterrole.yaml"

@@ -24,6 +24,8 @@ from autopilot.golden.render import render_asset
 from tests.support.mco_check import McoVerdict, mco_check, require
 from tests.support.rendering import load
 
+# One worker gets the MCO checks' verdicts once for every test here (module-scoped).
+pytestmark = pytest.mark.xdist_group("mco-check")
 NODE_KINDS = ("MachineConfig", "KubeletConfig")
 ROLE = "machineconfiguration.openshift.io/role"
 STORAGE = SnapshotLookups([{

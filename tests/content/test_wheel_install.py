@@ -19,6 +19,8 @@ import pytest
 
 from autopilot import __version__
 
+# One worker builds the wheel and its virtualenv once for every test here (module-scoped).
+pytestmark = pytest.mark.xdist_group("wheel-install")
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "LICENSE")
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from typing import Any
 
+from kubesim.controls import Controls
 from tests.support import rbac
 from tests.support.controller import PROJECT
 from tests.support.passes import full_pass
@@ -17,6 +18,8 @@ SVC_NAME = "virt-platform-autopilot-metrics"
 MISSING = "virt_platform_missing_dependency"
 MANAGED = {"platform.kubevirt.io/managed-by": "virt-platform-autopilot"}
 UIPLUGINS = "/apis/observability.openshift.io/v1alpha1/uiplugins"
+# Seconds each discovery request waits while a test holds discovery back.
+DISCOVERY_HELD = 2.0
 
 
 def leftover_uiplugin(platform: Platform, cluster: Any) -> None:
@@ -139,10 +142,14 @@ def test_node_hardware_makes_pci_passthrough_eligible(platform: Platform, contro
     assert "intel_iommu=on" in obj["spec"]["kernelArguments"]
 
 
-def test_crd_removed_while_running_says_no_matches_for_kind(cluster: Any,
+def test_crd_removed_while_running_says_no_matches_for_kind(cluster: Any, faults: Controls,
                                                             controller: Any) -> None:
     """The runbook's "kind is not served" section greps for kubectl's wording and the CRD
-    name; the API server itself only answers "404 page not found" (contract §5)."""
+    name; the API server itself only answers "404 page not found" (contract §5).
+
+    The object's pass must run before discovery has caught up with the removal (the
+    controller learns of both from different watches, in either order): discovery
+    answers slowly until the pass has failed, so the order is the test's, not luck's."""
     grepped = ('no matches for kind "KubeletConfig" in version '
                '"machineconfiguration.openshift.io/v1"')
     crd = crd_name("KubeletConfig")
@@ -153,12 +160,14 @@ def test_crd_removed_while_running_says_no_matches_for_kind(cluster: Any,
     c = controller()
     eventually_sync(lambda: c.metric("virt_platform_compliance_status", kind="KubeletConfig",
                                      name="virt-perf-settings") == 1, what="KubeletConfig applied")
+    faults.set_latency(DISCOVERY_HELD, verb="get", resource="")  # discovery documents
     cluster.delete_crds(crd)
     # The object's informer queues a pass before discovery has caught up: it fails.
     failed = eventually_sync(lambda: [line for line in c.log_lines("failed to apply",
                                                                    kind="KubeletConfig")
                                       if grepped in line["error"]],
                              what="a failed to apply line naming the kind")
+    faults.clear_latency()
     assert crd in failed[0]["error"] and failed[0]["level"] == "error", failed[0]
     eventually_sync(lambda: c.metric(MISSING, kind="KubeletConfig") == 1,
                     what="then reported as a missing dependency")

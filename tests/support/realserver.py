@@ -173,49 +173,69 @@ def _stop(procs: Iterable[subprocess.Popen[bytes]]) -> None:
             p.wait()
 
 
+# A port free when chosen can be taken before the server binds it (by a test beside
+# this one, or an outgoing connection): such a start is retried on fresh ports.
+PORT_TAKEN = "address already in use"
+START_ATTEMPTS = 3
+
+
 @contextmanager
 def real_server(assets: Path, *, tokens: Iterable[Token], compaction: bool = False,
                 extra_args: Iterable[str] = ()) -> Iterator[RealServer]:
     """etcd + kube-apiserver on loopback ports; stopped and removed afterwards."""
+    tokens, extra_args = tuple(tokens), tuple(extra_args)
+    for attempt in range(1, START_ATTEMPTS + 1):
+        stack = ExitStack()
+        try:
+            server = _launch(stack, assets, tokens=tokens, compaction=compaction,
+                             extra_args=extra_args)
+        except RuntimeError as exc:
+            stack.close()
+            if PORT_TAKEN in str(exc) and attempt < START_ATTEMPTS:
+                continue
+            raise
+        with stack:
+            yield server
+        return
+
+
+def _launch(stack: ExitStack, assets: Path, *, tokens: tuple[Token, ...], compaction: bool,
+            extra_args: tuple[str, ...]) -> RealServer:
+    """Start etcd and kube-apiserver and wait until ready; ``stack`` stops and removes them."""
     workdir = Path(tempfile.mkdtemp(prefix="kube-real-"))
+    stack.callback(shutil.rmtree, workdir, ignore_errors=True)
     etcd_port, peer_port, api_port = free_port(), free_port(), free_port()
     server = RealServer(url=f"https://127.0.0.1:{api_port}", workdir=workdir,
                         compaction=compaction)
-    try:
-        with ExitStack() as logs:
-            etcd_url = f"http://127.0.0.1:{etcd_port}"
-            _start(logs, server, "etcd", [
-                str(assets / "etcd"), f"--data-dir={workdir / 'etcd'}",
-                f"--listen-client-urls={etcd_url}", f"--advertise-client-urls={etcd_url}",
-                f"--listen-peer-urls=http://127.0.0.1:{peer_port}", "--unsafe-no-fsync=true"])
-            key, pub = _service_account_keys()
-            token_file = workdir / "tokens.csv"
-            token_file.write_text("".join(t.line() for t in tokens))
-            policy = workdir / "audit-policy.yaml"
-            policy.write_text(AUDIT_POLICY)
-            args = [
-                str(assets / "kube-apiserver"), f"--etcd-servers={etcd_url}",
-                f"--secure-port={api_port}", "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1", f"--cert-dir={workdir / 'certs'}",
-                f"--token-auth-file={token_file}", "--authorization-mode=RBAC",
-                "--service-account-issuer=https://kubernetes.default.svc",
-                f"--service-account-key-file={pub}",
-                f"--service-account-signing-key-file={key}",
-                "--service-cluster-ip-range=10.0.0.0/24", "--allow-privileged=true",
-                f"--audit-policy-file={policy}", f"--audit-log-path={server.audit_log}",
-                "--audit-log-format=json", "--audit-log-mode=blocking", *extra_args]
-            if compaction:
-                args += [f"--etcd-compaction-interval={COMPACTION_INTERVAL}",
-                         "--watch-cache=false"]
-            _start(logs, server, "apiserver", args)
-            _wait_ready(server)
-            try:
-                yield server
-            finally:
-                _stop(reversed(list(server.procs.values())))
-    finally:
-        _stop(reversed(list(server.procs.values())))
-        shutil.rmtree(workdir, ignore_errors=True)
+    # Registered after the folder's removal, so it runs first: processes stop, then their
+    # folder goes (the API server before etcd: it shuts down fast while etcd is up).
+    stack.callback(lambda: _stop(reversed(list(server.procs.values()))))
+    etcd_url = f"http://127.0.0.1:{etcd_port}"
+    _start(stack, server, "etcd", [
+        str(assets / "etcd"), f"--data-dir={workdir / 'etcd'}",
+        f"--listen-client-urls={etcd_url}", f"--advertise-client-urls={etcd_url}",
+        f"--listen-peer-urls=http://127.0.0.1:{peer_port}", "--unsafe-no-fsync=true"])
+    key, pub = _service_account_keys()
+    token_file = workdir / "tokens.csv"
+    token_file.write_text("".join(t.line() for t in tokens))
+    policy = workdir / "audit-policy.yaml"
+    policy.write_text(AUDIT_POLICY)
+    args = [
+        str(assets / "kube-apiserver"), f"--etcd-servers={etcd_url}",
+        f"--secure-port={api_port}", "--bind-address=127.0.0.1",
+        "--advertise-address=127.0.0.1", f"--cert-dir={workdir / 'certs'}",
+        f"--token-auth-file={token_file}", "--authorization-mode=RBAC",
+        "--service-account-issuer=https://kubernetes.default.svc",
+        f"--service-account-key-file={pub}",
+        f"--service-account-signing-key-file={key}",
+        "--service-cluster-ip-range=10.0.0.0/24", "--allow-privileged=true",
+        f"--audit-policy-file={policy}", f"--audit-log-path={server.audit_log}",
+        "--audit-log-format=json", "--audit-log-mode=blocking", *extra_args]
+    if compaction:
+        args += [f"--etcd-compaction-interval={COMPACTION_INTERVAL}", "--watch-cache=false"]
+    _start(stack, server, "apiserver", args)
+    _wait_ready(server)
+    return server
 
 
 def _wait_ready(server: RealServer) -> None:

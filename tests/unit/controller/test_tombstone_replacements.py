@@ -61,7 +61,8 @@ def live(name: str, **annotations: str) -> dict[str, Any]:
 
 
 class World:
-    def __init__(self, *tombstones: Tombstone, objects: dict[str, dict[str, Any]]) -> None:
+    def __init__(self, *tombstones: Tombstone, objects: dict[str, dict[str, Any]],
+                 seen: Any = None) -> None:
         self.book = StateBook()
         self.reconciled: set[str] = set()
         self.client = FakeClient(objects)
@@ -71,6 +72,7 @@ class World:
             tombstones=tombstones or (OLD,), client=self.client,  # type: ignore[arg-type]
             view=FakeView(), events=self.events, metrics=self.metrics,  # type: ignore[arg-type]
             check=ReplacementCheck(book=self.book, reconciled=self.reconciled.__contains__),
+            seen=seen,
         )
 
     def apply_replacement(self, compliance: int | None) -> None:
@@ -140,3 +142,42 @@ async def test_absent_old_object_is_done_whatever_the_replacement() -> None:
     w = World(objects={})
     await w.sweeper.sweep()
     assert w.status() == TOMBSTONE_DELETED and w.client.deleted == []
+
+
+class NoReads(FakeClient):
+    """A client whose reads fail the test: the sweep must answer from the watch."""
+
+    async def get(self, res: ResourceInfo, name: str, *, namespace: str | None = None) -> Any:
+        raise AssertionError(f"GET {name}: a watched tombstone is read from its cache")
+
+
+async def test_a_watched_tombstone_is_swept_without_a_read() -> None:
+    gone = Tombstone(api_version=OLD.api_version, kind=OLD.kind, name="gone", labels=LABELS)
+    theirs = Tombstone(api_version=OLD.api_version, kind=OLD.kind, name="theirs", labels=LABELS)
+    ours = Tombstone(api_version=OLD.api_version, kind=OLD.kind, name="ours", labels=LABELS)
+    unlabelled = live("theirs")
+    unlabelled["metadata"]["labels"] = {}
+    watched = {"theirs": unlabelled, "ours": live("ours")}
+    client = NoReads({})
+    events, metrics = Events(), Metrics()
+    sweeper = TombstoneSweeper(
+        tombstones=(gone, theirs, ours), client=client,  # type: ignore[arg-type]
+        view=FakeView(), events=events, metrics=metrics,  # type: ignore[arg-type]
+        seen=lambda tomb: (watched.get(tomb.name),),
+    )
+    assert await sweeper.sweep()
+    notes = {s["name"]: (s["status"], s["note"]) for s in sweeper.snapshot()}
+    assert notes["gone"] == (TOMBSTONE_DELETED, "")
+    assert notes["theirs"][0] == TOMBSTONE_SKIPPED and "lacks" in notes["theirs"][1]
+    # Labelled and no replacement to wait for: the DELETE is still issued.
+    assert notes["ours"] == (TOMBSTONE_DELETED, "deleted obsolete object")
+    assert client.deleted == ["ours"]
+
+
+async def test_a_tombstone_whose_watch_has_not_listed_is_read() -> None:
+    # No synced watch covers it (not listed yet): the sweep reads it.
+    w = World(objects={"old-crb": live("old-crb")}, seen=lambda tomb: None)
+    w.reconciled.add("new-asset")
+    w.book.set_asset_objects("new-asset", [])
+    await w.sweeper.sweep()
+    assert w.status() == TOMBSTONE_KEPT  # it was found (by a GET) and kept

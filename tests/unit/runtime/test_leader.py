@@ -97,6 +97,31 @@ async def test_release_clears_holder(cluster: Any, kube: KubeClient, namespace: 
     assert spec["leaseDurationSeconds"] == 1
 
 
+@pytest.mark.real_ok
+async def test_release_frees_the_lease_after_a_renewal_it_did_not_see(
+    cluster: Any, kube: KubeClient, namespace: str
+) -> None:
+    """A renewal cancelled in flight can still land on the server, leaving the elector's
+    copy of the Lease one version behind; stopping must release the Lease all the same,
+    or the standby waits out the whole lease duration."""
+    # A long retry period: no renewal of its own refreshes the elector's copy meanwhile.
+    slow = {"lease_duration": 30.0, "renew_deadline": 20.0, "retry_period": 10.0}
+    async with electors(cluster, namespace, 1, **slow) as one:
+        elector, task = one[0]
+        assert await elector.wait_leading(10)
+        behind = await lease(kube, namespace)
+        behind.setdefault("metadata", {})["annotations"] = {"test.kubevirt.io/renewed": "1"}
+        path = LEASES.path(namespace=namespace, name=LEASE_NAME)
+        await kube.request("PUT", path, body=behind)  # the renewal the elector never saw
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        assert not elector.is_leader
+    spec = (await lease(kube, namespace))["spec"]
+    assert not spec.get("holderIdentity"), spec
+    assert spec["leaseDurationSeconds"] == 1
+
+
 @pytest.mark.parametrize("refusal", [{"status": 503}, {"reset": True}],
                          ids=["503", "connection-reset"])
 async def test_leader_that_cannot_renew_steps_down_and_campaigns_again(

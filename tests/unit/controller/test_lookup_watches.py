@@ -1,0 +1,128 @@
+"""Template lookups answered from watches: one object watched, no read once listed, re-render.
+
+Runs against kubesim and a real API server alike; requests are counted by the
+server (kubesim's own count, the real server's audit log).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from autopilot.controller.lookup_watches import WatchedLookups
+from autopilot.kube.client import USER_AGENT, KubeClient
+from autopilot.runtime.informer_set import InformerSet
+from tests.support.kube_resources import CONFIGMAPS
+from tests.support.wait import eventually
+
+SERVED = {("v1", "ConfigMap"): CONFIGMAPS}
+
+
+def configmap(name: str, namespace: str, value: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": namespace}, "data": {"k": value}}
+
+
+async def test_a_configmap_lookup_watches_that_configmap_alone(
+    cluster: Any, kube: KubeClient, namespace: str
+) -> None:
+    await kube.create(CONFIGMAPS, configmap("wanted", namespace, "one"))
+    await kube.create(CONFIGMAPS, configmap("unrelated", namespace, "x"))
+    informers = InformerSet()
+    informers.start()
+    rerendered: list[set[str]] = []
+    lookups = WatchedLookups(client=kube, informers=informers,
+                             resource_for=lambda av, kind: SERVED.get((av, kind)),
+                             loop=asyncio.get_running_loop(), rerender=rerendered.append)
+
+    def ask(asset: str, name: str = "wanted") -> str:
+        return lookups.for_asset(asset).configmap_value(namespace, name, "k", "default")
+
+    try:
+        assert await asyncio.to_thread(ask, "a") == "one"
+        assert await asyncio.to_thread(ask, "b", "missing") == "default"
+        [(name, inf)] = [(n, i) for n, i in informers.items() if "/wanted" in n]
+        assert [o["metadata"]["name"] for o in inf.store.list()] == ["wanted"]
+        # Only the two looked-up names are watched, never the namespace's other ConfigMaps.
+        assert sorted(n.rpartition("/")[2] for n, _ in informers.items()) == [
+            "missing", "wanted"]
+        assert "managedFields" not in inf.store.list()[0]["metadata"]
+
+        # Listed once (and each watch opened after its list): asking again reads nothing.
+        await eventually(lambda: cluster.request_counts(user_agent=USER_AGENT)[
+            ("watch", "configmaps", False)] == 2, what="both watches open")
+        before = cluster.request_counts(user_agent=USER_AGENT)
+        assert await asyncio.to_thread(ask, "a") == "one"
+        assert await asyncio.to_thread(ask, "b", "missing") == "default"
+        assert cluster.request_counts(user_agent=USER_AGENT) - before == {}
+
+        # A change of the looked-up object re-renders the asset that read it, and only it.
+        await kube.patch(CONFIGMAPS, "wanted", {"data": {"k": "two"}}, namespace=namespace)
+        await eventually(lambda: rerendered == [{"a"}], what="asset a re-rendered")
+        assert await asyncio.to_thread(ask, "a") == "two"
+        # The absent one appearing re-renders the asset that found it missing.
+        await kube.create(CONFIGMAPS, configmap("missing", namespace, "three"))
+        await eventually(lambda: rerendered[-1:] == [{"b"}], what="asset b re-rendered")
+        assert await asyncio.to_thread(ask, "b", "missing") == "three"
+
+        # A render that no longer reads it is no longer re-rendered by it.
+        await asyncio.to_thread(lookups.for_asset, "a")
+        seen = len(rerendered)
+        await kube.patch(CONFIGMAPS, "wanted", {"data": {"k": "four"}}, namespace=namespace)
+        await eventually(lambda: inf.store.get(namespace, "wanted")["data"]["k"] == "four",
+                         what="the watch saw the edit")
+        assert len(rerendered) == seen
+        assert name in informers  # still watched (a later render may ask again)
+    finally:
+        await informers.stop()
+
+
+async def test_a_kind_not_served_answers_absent_without_a_request(
+    cluster: Any, kube: KubeClient
+) -> None:
+    informers = InformerSet()
+    informers.start()
+    lookups = WatchedLookups(client=kube, informers=informers, resource_for=lambda av, k: None,
+                             loop=asyncio.get_running_loop(), rerender=lambda assets: None)
+    before = cluster.request_counts(user_agent=USER_AGENT)
+
+    def ask() -> tuple[bool, list[str], bool]:
+        view = lookups.for_asset("a")
+        return (view.object_exists("example.com/v1", "Widget", "w", "ns"),
+                view.crd_enum("widgets.example.com", "spec.x"),
+                view.recording_rule_exists("r"))
+
+    assert await asyncio.to_thread(ask) == (False, [], False)
+    assert informers.items() == []
+    assert cluster.request_counts(user_agent=USER_AGENT) - before == {}
+
+
+async def test_a_kind_coming_and_going_re_renders_the_assets_that_asked(
+    cluster: Any, kube: KubeClient, namespace: str
+) -> None:
+    await kube.create(CONFIGMAPS, configmap("wanted", namespace, "one"))
+    served: dict[tuple[str, str], Any] = {}
+    informers = InformerSet()
+    informers.start()
+    rerendered: list[set[str]] = []
+    lookups = WatchedLookups(client=kube, informers=informers,
+                             resource_for=lambda av, kind: served.get((av, kind)),
+                             loop=asyncio.get_running_loop(), rerender=rerendered.append)
+
+    def ask() -> str:
+        return lookups.for_asset("a").configmap_value(namespace, "wanted", "k", "default")
+
+    try:
+        assert await asyncio.to_thread(ask) == "default"  # not served: absent
+        await lookups.kinds_changed()
+        assert rerendered == []  # nothing moved
+        served.update(SERVED)
+        await lookups.kinds_changed()
+        assert rerendered == [{"a"}]
+        assert await asyncio.to_thread(ask) == "one"
+        assert len(informers.items()) == 1
+        served.clear()
+        await lookups.kinds_changed()
+        assert rerendered == [{"a"}, {"a"}] and informers.items() == []
+    finally:
+        await informers.stop()
