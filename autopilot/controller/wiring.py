@@ -61,9 +61,14 @@ async def build_controller(parts: Parts) -> Wiring:
         golden=golden, book=reconciler.book, force=rechecks,
         enqueue=parts.queue.add, forget=parts.queue.forget,
     )
+    def kinds_changed() -> None:
+        # Lookups and the kinds each render could apply may differ now: render again.
+        lookups.clear()
+        reconciler.intents.clear()
+
     watches = Watches(
         parts, cache=cache, triggers=triggers, managed_kinds=managed_kinds,
-        on_kinds_changed=lookups.clear,
+        on_kinds_changed=kinds_changed,
     )
     await _start(parts, watches)
     log.info("golden state loaded", version=golden.version, assets=len(golden.assets),
@@ -118,7 +123,7 @@ def _reconciler(
                          rechecks=rechecks, edit_war=gate, observe=observe)
     reconciler = Reconciler(
         golden=golden, view=cache, inputs=inputs, book=book, objects=objects, sweeper=sweeper,
-        progress=progress, reports=ContextReports(events=events),
+        progress=progress, reports=ContextReports(events=events), pending=parts.queue.pending,
     )
     debug = ControllerDebug(
         golden=golden, view=cache, inputs=inputs, objects=book, edit_wars=gate.detector,
