@@ -32,6 +32,7 @@ from bench.stats import summary
 from kubesim.controls import LoggedRequest
 
 RESTORE_TIMEOUT = 10.0
+AUDIT_SETTLE_S = 5.0
 FOCUS_KINDS = ("MachineConfig", "Service")
 # Server-side targets (ms): a watch event in and one apply out.
 SERVER_P50_MS = 8.0
@@ -60,13 +61,28 @@ def run(env: Env, mode: Mode) -> dict[str, Any]:
     edits, targets, rejected = asyncio.run(_edits(env, mode))
     after = proc_sample(controller.proc.pid)
     controller._check_alive()
-    requests = env.requests(USER_AGENT, CONTROLLER_UA)
-    server = server_latencies(requests, edits)
+    requests, server = _server_side(env, edits)
     measured_by = ("kubesim's request log" if env.cluster.sim is not None
                    else "the audit log (requestReceivedTimestamp)")
     result = figures(edits, server, objects=targets, rejected=rejected, measured_by=measured_by)
     result["controller_per_edit"] = per_edit(requests, edits, cpu_s=after.cpu - before.cpu)
     return result
+
+
+def _server_side(env: Env, edits: Sequence[Edit]
+                 ) -> tuple[list[LoggedRequest], list[float | None]]:
+    """The record of requests and each edit's server-side latency. A real server writes
+    an audit event when the response is complete, a moment after the client saw it:
+    wait (at most a few seconds) until every restored edit is paired with its apply."""
+    deadline = time.monotonic() + AUDIT_SETTLE_S
+    while True:
+        requests = env.requests(USER_AGENT, CONTROLLER_UA)
+        server = server_latencies(requests, edits)
+        if time.monotonic() > deadline or all(
+                s is not None for s, e in zip(server, edits, strict=True)
+                if e.restored_after is not None):
+            return requests, server
+        time.sleep(0.1)
 
 
 def per_edit(requests: Sequence[LoggedRequest], edits: Sequence[Edit], *,
