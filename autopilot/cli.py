@@ -50,8 +50,12 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Build the top-level parser with every sub-command registered."""
+def build_parser(*, only: str | None = None) -> argparse.ArgumentParser:
+    """Build the top-level parser with every sub-command registered, or only ``only``.
+
+    Registering a command imports its module, and through it what the command runs:
+    ``autopilot run`` need not import the bundle generator, the planner or the demo.
+    """
     parser = _Parser(
         prog="autopilot",
         description="Keep an OpenShift Virtualization cluster in its Golden State.",
@@ -61,16 +65,26 @@ def build_parser() -> argparse.ArgumentParser:
         dest="command", metavar="COMMAND", parser_class=_Parser
     )
     sub.required = True
-    for name in COMMANDS:
+    for name in COMMANDS if only is None else (only,):
         module = cast(_Command, importlib.import_module(f"autopilot.commands.{name}"))
         module.add_parser(sub)
     return parser
 
 
+def _chosen(argv: Sequence[str]) -> str | None:
+    """The command named on the line, when it is one; None (every command) otherwise.
+
+    ``autopilot --help`` and a mistyped name need every command, for the list.
+    """
+    first = next((arg for arg in argv if not arg.startswith("-")), None)
+    return first if first in COMMANDS else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the process exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(only=_chosen(args_list))
+    args = parser.parse_args(args_list)
     try:
         return int(args.func(args))
     except UsageError as exc:

@@ -27,6 +27,7 @@ from autopilot.controller.cache import (
 )
 from autopilot.controller.triggers import EventHandler, Triggers
 from autopilot.golden.context import reduce_node as reduce_node_for_detection
+from autopilot.kube.discovery import RestMapper
 from autopilot.kube.informer import Informer, Selection
 from autopilot.kube.resources import ResourceInfo
 from autopilot.kube.wellknown import (
@@ -60,6 +61,20 @@ def _reduce_crd(crd: dict[str, Any]) -> dict[str, Any]:
         "established": any(c.get("type") == "Established" and c.get("status") == "True"
                            for c in conditions),
     }
+
+
+def _served_as_discovered(crd: dict[str, Any], mapper: RestMapper) -> bool:
+    """Whether discovery already maps every served version of this established CRD."""
+    spec = crd.get("spec") or {}
+    names = spec.get("names") or {}
+    served = [v.get("name") for v in spec.get("versions") or [] if v.get("served")]
+    if not (crd.get("established") and mapper.loaded and served and names.get("kind")):
+        return False
+    for version in served:
+        info = mapper.lookup(f"{spec.get('group')}/{version}", str(names["kind"]))
+        if info is None or info.plural != names.get("plural"):
+            return False
+    return True
 
 
 def _reduce_namespace(ns: dict[str, Any]) -> dict[str, Any]:
@@ -116,6 +131,12 @@ class Watches:
             "established"
         ) and old.get("spec") == obj.get("spec"):
             return
+        crds = self.parts.informers.get(CRDS_INFORMER)
+        listed = crds is not None and crds.has_synced
+        # The first list repeats what discovery just read at start: a CRD it already
+        # serves as the CRD says changes nothing, and needs no second discovery.
+        if event == "ADDED" and not listed and _served_as_discovered(obj, self.parts.mapper):
+            return
         self.parts.mapper.invalidate()
         self._kinds_dirty.set()
         self.on_kinds_changed()
@@ -125,8 +146,6 @@ class Watches:
                        for av, k in self.wanted | {(HCO.api_version, HCO.kind)})
         # A CRD is created first and established a moment later (usually a MODIFIED);
         # the first list shows what was installed before we started: nothing appeared.
-        crds = self.parts.informers.get(CRDS_INFORMER)
-        listed = crds is not None and crds.has_synced
         appeared = event != "DELETED" and bool(obj.get("established")) and not (
             old or {}).get("established")
         if relevant and listed and appeared:

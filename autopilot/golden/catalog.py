@@ -172,8 +172,8 @@ def _check_template(root: Path, env: SandboxedEnvironment, asset: Asset) -> None
     if not template.is_file():
         raise rep.error(f"asset {asset.name!r}: template {template} does not exist", line=line)
     try:
-        source = template.read_text(encoding="utf-8")
-        env.parse(source, name=asset.path, filename=str(template))
+        # Compiled once, here: the environment keeps it for every render of this load.
+        env.get_template(asset.path)
     except jinja2.TemplateSyntaxError as exc:
         where = f"{template}:{exc.lineno}" if exc.lineno else str(template)
         msg = " ".join(str(exc.message).split())

@@ -7,14 +7,12 @@ Errors are :class:`RenderError` with one line naming the asset and template (and
 
 from __future__ import annotations
 
-import copy
 import functools
 import types
 from pathlib import Path
 from typing import Any
 
 import jinja2
-from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from autopilot import MANAGED_BY_LABEL, MANAGED_BY_VALUE
@@ -22,6 +20,7 @@ from autopilot.golden.catalog import Asset, GoldenState
 from autopilot.golden.context import RenderContext
 from autopilot.golden.lookups import Lookups
 from autopilot.golden.templating import RenderFailed
+from autopilot.golden.yamlload import copy_tree, load_all
 
 LOOKUP_HELPERS = (
     "crd_enum",
@@ -59,13 +58,12 @@ def _template_line(exc: BaseException, filenames: set[str]) -> int | None:
 
 @functools.lru_cache(maxsize=512)
 def _parse_cached(text: str) -> tuple[Any, ...]:
-    yaml = YAML(typ="safe", pure=True)
-    return tuple(doc for doc in yaml.load_all(text) if doc is not None)
+    return tuple(doc for doc in load_all(text) if doc is not None)
 
 
 def _parse_documents(text: str) -> list[Any]:
     """Parse rendered output; an unchanged output (the steady state) is parsed once."""
-    return copy.deepcopy(list(_parse_cached(text)))
+    return [copy_tree(doc) for doc in _parse_cached(text)]
 
 
 def _check_object(doc: Any, index: int) -> dict[str, Any]:

@@ -7,7 +7,6 @@ Cluster lookups (``crd_enum``, ``object_exists`` …) are bound per render in
 from __future__ import annotations
 
 import base64
-import copy
 import functools
 import io
 import json
@@ -22,6 +21,8 @@ from jinja2.sandbox import SandboxedEnvironment
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.representer import SafeRepresenter
+
+from autopilot.golden.yamlload import copy_tree, load_one
 
 _MISSING = object()
 GZIP_LEVEL = 9
@@ -96,13 +97,13 @@ def to_yaml(value: Any) -> str:
 
 @functools.lru_cache(maxsize=256)
 def _parse_yaml_cached(text: str) -> Any:
-    return _yaml().load(text)
+    return load_one(text)
 
 
 def from_yaml(text: str) -> Any:
     """Parse one YAML document (safe loader); repeated texts are parsed once."""
     try:
-        return copy.deepcopy(_parse_yaml_cached(str(text)))
+        return copy_tree(_parse_yaml_cached(str(text)))
     except YAMLError as exc:
         raise RenderFailed(f"invalid YAML: {_one_line(str(exc))}") from None
 
@@ -155,6 +156,10 @@ def make_environment(root: Path) -> SandboxedEnvironment:
         autoescape=False,
         # Jinja's default whitespace handling: templates control it with {%- -%}.
         keep_trailing_newline=True,
+        # Compiled once per load, never re-read: no stat of the file at each render,
+        # and every template kept however many the golden state has.
+        auto_reload=False,
+        cache_size=-1,
     )
     root_resolved = root.resolve()
     # The golden state is immutable once loaded: read each file once.

@@ -31,6 +31,7 @@ from autopilot.kube.errors import ApiError, ApiUnreachable, ClientConfigError
 from autopilot.kube.kubeconfig import load_configuration
 from autopilot.kube.proxy import proxy_for
 from autopilot.kube.resources import ResourceInfo
+from autopilot.kube.tlsbuffers import use_smaller_tls_read_buffers
 from autopilot.kube.verbs import Query, ResourceVerbs
 
 if TYPE_CHECKING:
@@ -152,6 +153,7 @@ class KubeClient(ResourceVerbs):
         except (OSError, ssl.SSLError) as exc:
             raise ClientConfigError(f"cannot set up TLS for {configuration.host}: {exc}") from None
         _proxy_of(configuration)  # checked before a session exists: a bad proxy leaks nothing
+        use_smaller_tls_read_buffers()
         connector = aiohttp.TCPConnector(ssl=ssl_ctx, limit=64)
         session = aiohttp.ClientSession(
             connector=connector,

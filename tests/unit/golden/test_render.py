@@ -201,3 +201,30 @@ def test_rendering_is_byte_identical_across_processes(golden: GoldenState) -> No
     assert first["objects"] > len(golden.assets), "the all-on contexts render almost nothing"
     assert len(first["hashes"]) == 4 * len(golden.assets)
     assert runs[0] == runs[1]
+
+
+def test_templates_compile_once_per_load_and_never_per_render(
+    make_golden: GoldenBuilder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_golden()
+    gs = load_golden_state(root)
+    env = gs.environment()
+    compiled: list[str | None] = []
+    real_compile = env.compile
+
+    def counting_compile(*args: object, **kwargs: object) -> object:
+        compiled.append(str(kwargs.get("name") or (args[1] if len(args) > 1 else "")))
+        return real_compile(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(env, "compile", counting_compile)
+    asset = gs.asset("demo-cm")
+    first = render_asset(gs, asset, CTX, lookups=OfflineLookups())
+    # A changed file is not read again: the golden state is what was loaded.
+    (root / asset.path).write_text("{{ fail('read again') }}\n", encoding="utf-8")
+    for _ in range(3):
+        assert render_asset(gs, asset, CTX, lookups=OfflineLookups()) == first
+    assert compiled == []
+    # A new load reads the file anew (and compiles it there).
+    with pytest.raises(RenderError, match="read again"):
+        fresh = load_golden_state(root)
+        render_asset(fresh, fresh.asset("demo-cm"), CTX, lookups=OfflineLookups())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import ssl
 import subprocess
+from asyncio import sslproto
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,8 +13,11 @@ import pytest
 from aiohttp import web
 
 from autopilot.kube.client import ApiUnreachable, KubeClient
+from autopilot.kube.tlsbuffers import TLS_READ_BUFFER
 
 pytestmark = pytest.mark.needs_tool("openssl")
+
+BIG = "".join(chr(ord("a") + i % 26) for i in range(3 * 2**20 + 7))  # many TLS records
 
 
 def openssl(*args: str, cwd: Path) -> None:
@@ -48,8 +52,12 @@ async def https_server(pki: Path) -> AsyncIterator[str]:
         return web.json_response({"gitVersion": "v1.36.0", "auth": request.headers.get(
             "Authorization", "")})
 
+    async def big(request: web.Request) -> web.Response:
+        return web.json_response({"data": BIG})
+
     app = web.Application()
     app.router.add_get("/version", version)
+    app.router.add_get("/big", big)
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(pki / "ca.crt"))
     ctx.load_cert_chain(str(pki / "server.crt"), str(pki / "server.key"))
     ctx.verify_mode = ssl.CERT_REQUIRED
@@ -120,3 +128,27 @@ async def test_insecure_skip_tls_verify_is_honoured(
         assert (await client.request("GET", "/version"))["gitVersion"] == "v1.36.0"
     finally:
         await client.close()
+
+
+async def test_tls_connections_read_through_a_small_buffer(
+    tmp_path: Path, pki: Path, https_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every open connection held a 256 KiB buffer; long answers must still arrive whole.
+    opened: list[sslproto.SSLProtocol] = []
+    real_init = sslproto.SSLProtocol.__init__
+
+    def recording_init(self: sslproto.SSLProtocol, *args: object, **kwargs: object) -> None:
+        real_init(self, *args, **kwargs)  # type: ignore[arg-type]
+        opened.append(self)
+
+    monkeypatch.setattr(sslproto.SSLProtocol, "__init__", recording_init)
+    client = await KubeClient.create(kubeconfig(tmp_path, https_server, pki, ca="ca.crt"))
+    try:
+        answer = await client.request("GET", "/big")
+    finally:
+        await client.close()
+    assert answer["data"] == BIG
+    assert opened, "the request went over TLS"
+    assert all(len(p._ssl_buffer) <= TLS_READ_BUFFER for p in opened), [  # type: ignore[attr-defined]
+        len(p._ssl_buffer) for p in opened  # type: ignore[attr-defined]
+    ]
