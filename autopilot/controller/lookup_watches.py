@@ -219,7 +219,8 @@ class WatchedLookups(ObjectLookups):
         inf = Informer(self._client, res, select=_scoped(watch.select, res),
                        metrics=self._metrics, name=watch_name)
         inf.add_handler(lambda event, obj, old: self._changed(watch_name, event, obj, old))
-        self._informers.add(watch_name, inf)
+        # Best effort: a lookup waits with its own deadline and says when it gave up.
+        self._informers.add(watch_name, inf, optional=True)
         log.info("watching for template lookups", informer=watch_name)
         return inf
 

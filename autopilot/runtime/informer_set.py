@@ -25,6 +25,9 @@ class InformerSet:
     def __init__(self, supervisor: TaskSupervisor | None = None) -> None:
         self.supervisor = supervisor or TaskSupervisor()
         self._informers: dict[str, Informer] = {}
+        # Informers that answer best-effort questions (a caller waits for them with its
+        # own deadline and falls back): readiness and the start-up wait ignore them.
+        self._optional: set[str] = set()
         self._running = False
 
     def __contains__(self, name: object) -> bool:
@@ -42,11 +45,17 @@ class InformerSet:
     def _task_name(name: str) -> str:
         return f"informer/{name}"
 
-    def add(self, name: str, informer: Informer) -> Informer:
-        """Register ``informer``; it starts now if the set is running, else on :meth:`start`."""
+    def add(self, name: str, informer: Informer, *, optional: bool = False) -> Informer:
+        """Register ``informer``; it starts now if the set is running, else on :meth:`start`.
+
+        An ``optional`` informer is left out of :meth:`not_synced` and :meth:`wait_synced`:
+        a cache its users can do without must not hold readiness back.
+        """
         if name in self._informers:
             raise ValueError(f"informer {name} already exists")
         self._informers[name] = informer
+        if optional:
+            self._optional.add(name)
         if self._running:
             self._launch(name, informer)
         return informer
@@ -68,6 +77,7 @@ class InformerSet:
     async def remove(self, name: str) -> None:
         """Stop and forget the informer ``name`` (e.g. its CRD was deleted)."""
         informer = self._informers.pop(name, None)
+        self._optional.discard(name)
         if informer is None:
             return
         await self.supervisor.cancel(self._task_name(name))
@@ -80,18 +90,20 @@ class InformerSet:
             await self.supervisor.cancel(self._task_name(name), timeout=timeout)
 
     def all_synced(self) -> bool:
-        """Whether every registered informer completed its first list."""
-        return all(i.has_synced for i in self._informers.values())
+        """Whether every informer readiness waits for completed its first list."""
+        return not self.not_synced()
 
     def not_synced(self) -> list[str]:
         """Names of informers still waiting for their first list."""
-        return sorted(n for n, i in self._informers.items() if not i.has_synced)
+        return sorted(n for n, i in self._informers.items()
+                      if not i.has_synced and n not in self._optional)
 
     async def wait_synced(self, timeout: float | None = None) -> bool:
         """Wait until every informer (including ones added meanwhile) synced."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            pending = [i for i in self._informers.values() if not i.has_synced]
+            pending = [i for n, i in self._informers.items()
+                       if not i.has_synced and n not in self._optional]
             if not pending:
                 return True
             left = None if deadline is None else deadline - time.monotonic()

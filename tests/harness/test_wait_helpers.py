@@ -11,6 +11,7 @@ that rewrites a file with the same content.
 
 from __future__ import annotations
 
+import socket
 import time
 import types
 from pathlib import Path
@@ -18,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from tests.support import rbac
+from tests.support.controller import Controller
 from tests.support.node_scripts import assert_rerun_writes_nothing, write
 from tests.support.platform import Platform
 
@@ -86,3 +89,24 @@ def test_rerun_check_passes_a_run_that_only_reads(tmp_path: Path) -> None:
         return 0
 
     assert_rerun_writes_nothing(types.SimpleNamespace(run=reads), tmp_path)
+
+
+def test_a_controller_that_lost_its_port_starts_again_on_fresh_ones(cluster: Any) -> None:
+    """Parallel workers: a port free_port() chose can be bound by another process first.
+
+    The helper must see the controller's exit for that reason and start it again on
+    fresh ports, with the log of the failed start dropped.
+    """
+    rbac.grant(cluster)
+    c = Controller(kubeconfig=rbac.service_account_kubeconfig(cluster))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", c.health_port))
+        taken.listen()
+        lost = c.health_port
+        try:
+            c.start()
+            c.wait_ready(timeout=60)
+            assert c.health_port != lost
+            assert "address already in use" not in c.log_text()
+        finally:
+            c.stop()

@@ -80,11 +80,30 @@ class Controller:
     def wait_ready(self, timeout: float = 30.0) -> None:
         """Wait until /readyz answers 200."""
 
+        restarts = [2]
+
         def ready() -> bool:
+            if restarts[0] and self._lost_a_port():
+                # Another process bound one of the ports between free_port() and the
+                # controller's bind (parallel workers): the same start on fresh ports.
+                restarts[0] -= 1
+                self._restart_on_fresh_ports()
+                return False
             self._check_alive()
             return self.http(self.health_port, "/readyz")[0] == 200
 
         eventually_sync(ready, timeout=timeout, what="controller /readyz")
+
+    def _lost_a_port(self) -> bool:
+        """Whether the process exited because a listen port was taken."""
+        return (self.proc is not None and self.proc.poll() is not None
+                and "address already in use" in self.log_text())
+
+    def _restart_on_fresh_ports(self) -> None:
+        self.metrics_port, self.health_port, self.debug_port = free_port(), free_port(), free_port()
+        self._log.seek(0)
+        self._log.truncate()
+        self.start()
 
     def _check_alive(self) -> None:
         if self.proc is not None and self.proc.poll() is not None:

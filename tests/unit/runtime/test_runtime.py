@@ -9,6 +9,7 @@ import pytest
 
 from autopilot.kube.client import KubeClient
 from autopilot.kube.informer import Informer, Selection
+from autopilot.kube.resources import ResourceInfo
 from autopilot.observability.metrics import Metrics
 from autopilot.runtime.informer_set import InformerSet
 from autopilot.runtime.leader import LeaderElector
@@ -60,6 +61,32 @@ async def test_events_become_reconciles_and_failures_retry(
                          what="backoff forgotten after success")
         assert runtime.healthz() == (True, "")
         assert metrics.value("virt_platform_workqueue_retries_total", name="autopilot") == 2
+    finally:
+        await runtime.stop()
+
+
+@pytest.mark.real_ok
+async def test_an_optional_informer_that_cannot_list_does_not_hold_readiness(
+    kube: KubeClient, namespace: str
+) -> None:
+    """A lookup's watch of a kind the server does not serve: ready anyway, and says so."""
+    async def reconcile(key: str) -> None:
+        return None
+
+    runtime = build(kube, namespace, reconcile, workers=1)
+    absent = ResourceInfo("example.invalid", "v1", "Absent", "absents", True)
+    lookup = runtime.informers.add("lookup/absent", Informer(kube, absent), optional=True)
+    required = runtime.informers.add("required/absent", Informer(kube, absent))
+    await runtime.start()
+    try:
+        await eventually(lambda: lookup.last_error is not None, timeout=10,
+                         what="the optional informer's list failing")
+        ok, reason = runtime.readyz()
+        assert not ok and reason == "caches not synced: required/absent"
+        await runtime.informers.remove("required/absent")
+        await eventually(lambda: runtime.readyz() == (True, "ok"), timeout=10,
+                         what="ready without the optional informer")
+        assert not lookup.has_synced and not required.has_synced
     finally:
         await runtime.stop()
 
