@@ -12,6 +12,7 @@ benchmark that reports a target it never checked is caught.
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -82,8 +83,15 @@ def idle(r: Result, cores: int) -> bool:
     pct = r["cpu_percent_of_core"]
     assert 0 <= pct <= 100 * cores, r
     assert abs(r["cpu_s"] - pct / 100 * r["seconds"]) <= 0.01 + 0.05 * r["cpu_s"], r
-    no_polling = set(r["requests_by_verb"]) <= LEASE_VERBS
-    return bool(pct < 1 and no_polling)
+    # The target's own quantities: the CPU share, no request but Lease renewals (a get
+    # and an update per 2 s) and watch re-opens (each watch at most once per 300 s), and
+    # the wake-ups (context switches, which a loaded machine can push over the bound).
+    verbs, seconds = r["requests_by_verb"], r["seconds"]
+    lease = sum(n for v, n in verbs.items() if v in LEASE_VERBS)
+    no_polling = (set(verbs) <= LEASE_VERBS | {"watch"} and r["requests_per_min"]["other"] == 0
+                  and lease <= 2 * (math.floor(seconds / 2) + 1)
+                  and verbs.get("watch", 0) <= r["open_watches"] * math.ceil(seconds / 300))
+    return bool(pct < 1 and no_polling and r["context_switches_per_s"] <= 10)
 
 
 def storm(r: Result, cores: int) -> bool:

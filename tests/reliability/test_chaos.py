@@ -241,6 +241,16 @@ def _paused_target(path: str) -> Target:
 COMPACTING = pytest.mark.fresh_server("compacts etcd: reconnects get 410", compaction=True)
 
 
+@pytest.fixture(autouse=True)
+def sparse_bookmarks(faults: Controls, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bookmarks as rare as a real server's (about one per watch timeout, minutes).
+
+    kubesim's default, one every 2 s, often has every informer at the newest version
+    when a compaction comes, and then no reconnect is refused with 410.
+    """
+    monkeypatch.setattr(faults, "bookmark_interval", 300.0)
+
+
 @COMPACTING
 @pytest.mark.timeout(240)
 def test_chaos_short(platform: Platform, controller: StartController, cluster: Any,

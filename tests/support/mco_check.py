@@ -16,6 +16,7 @@ skips locally and fails in CI (``CI=true``), where ``../shared`` is always prese
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -107,17 +108,24 @@ def mco_check(objects: Sequence[Mapping[str, Any]], *,
         path = Path(tmp) / "objects.json"
         path.write_text(json.dumps(list(objects)), encoding="utf-8")
         CACHE.mkdir(parents=True, exist_ok=True)
-        try:
-            proc = subprocess.run(
-                ["bash", str(RUN), str(path)], capture_output=True, text=True,
-                timeout=timeout, env={**os.environ, "MCO_CHECK_DIR": str(CACHE)},
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise McoCheckError(f"mco-check did not finish in {timeout:g} s") from exc
+        # One run at a time across test workers: the tool unpacks its binary through one
+        # fixed temporary file, and two first runs at once can execute a half-written one.
+        with (CACHE / ".lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                proc = subprocess.run(
+                    ["bash", str(RUN), str(path)], capture_output=True, text=True,
+                    timeout=timeout, env={**os.environ, "MCO_CHECK_DIR": str(CACHE)},
+                    check=False,
+                )
+            except subprocess.TimeoutExpired as exc:
+                raise McoCheckError(f"mco-check did not finish in {timeout:g} s") from exc
     if proc.returncode not in (0, 1):
         raise McoCheckError(f"mco-check exited {proc.returncode}: {proc.stderr.strip()}")
-    verdicts = parse(proc.stdout)
+    try:
+        verdicts = parse(proc.stdout)
+    except McoCheckError as exc:
+        raise McoCheckError(f"{exc}\nstderr: {proc.stderr.strip()}") from None
     if (proc.returncode == 1) != any(not v.ok for v in verdicts):
         raise McoCheckError(f"exit status {proc.returncode} disagrees with:\n{proc.stdout}")
     return verdicts
