@@ -23,7 +23,8 @@ from typing import Any
 
 from bench.client import BenchClient
 from bench.platform import PlatformSpec, seed
-from tests.support.audit import AuditLog, RequestKey
+from kubesim.controls import LoggedRequest
+from tests.support.audit import AuditLog, RequestKey, requests_in
 from tests.support.cluster import Cluster, kubesim_cluster, real_assets, real_cluster
 from tests.support.controller import Controller
 from tests.support.wait import eventually_sync
@@ -169,6 +170,15 @@ class Env:
             return self.cluster.sim.controls.count_table(CONTROLLER_UA)
         assert self.audit is not None, "a real server is started with an audit log"
         return self.audit.table()
+
+    def requests(self, *user_agents: str) -> list[LoggedRequest]:
+        """Requests of these clients with the time the server received each: kubesim's
+        request log, a real server's audit log."""
+        if self.cluster.sim is not None:
+            logged = self.cluster.sim.controls.requests()
+            return [r for r in logged if r.user_agent.startswith(user_agents)]
+        assert self.cluster.server is not None, "a real server is started with an audit log"
+        return requests_in(self.cluster.server.audit_log, user_agents=user_agents)
 
     def requests_since(self, before: Counter[RequestKey]) -> Counter[RequestKey]:
         """The controller's requests since ``before`` (a :meth:`request_table`)."""

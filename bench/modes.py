@@ -10,7 +10,8 @@ class Mode:
     """Sizes and durations of one run."""
 
     name: str
-    drift_edits: int = 200
+    # About 8 edits of each of the ~65 editable objects (10 applies is an object's budget).
+    drift_edits: int = 520
     steady_passes: int = 3
     resync_period_s: int = 5
     nodes: int = 5000
@@ -27,10 +28,12 @@ class Mode:
 
 
 FULL = Mode("full")
-QUICK = Mode("quick", drift_edits=100, nodes=5000, configmaps=20000, scale_rest_s=10.0,
+QUICK = Mode("quick", drift_edits=200, nodes=5000, configmaps=20000,
+             scale_rest_s=10.0,
              scale_churn_s=20.0, idle_s=15.0, storm_s=30.0, editwar_periods_s=(1.0, 10.0),
              editwar_limit_s=150.0)
-SMOKE = Mode("smoke", drift_edits=5, steady_passes=1, resync_period_s=2, nodes=50,
+SMOKE = Mode("smoke", drift_edits=5, steady_passes=1, resync_period_s=2,
+             nodes=50,
              configmaps=200, scale_rest_s=1.0, scale_churn_s=2.0, idle_s=2.0,
              storm_objects=2, storm_rate_hz=5.0, storm_s=2.0, editwar_periods_s=(1.0,),
              editwar_limit_s=30.0)

@@ -24,10 +24,22 @@ def _steady(r: dict[str, Any]) -> str:
             f"({r['passes']} passes, every {r['resync_period_s']}s)")
 
 
+def server_side(r: dict[str, Any]) -> str:
+    """The drift benchmark's server-side figures of the focus kinds ("" before they existed)."""
+    server = r.get("server_ms")
+    if not server:
+        return ""
+    mc, svc = server.get("MachineConfig") or {}, server.get("Service") or {}
+    return (f"; server-side MachineConfig p50 {mc.get('p50')} / max {mc.get('max')} ms "
+            f"(n={mc.get('n')}), Service p50 {svc.get('p50')} / max {svc.get('max')} ms "
+            f"(n={svc.get('n')})")
+
+
 def _drift(r: dict[str, Any]) -> str:
     s = r["latency_ms"]
     return (f"p50 {s['p50']} / p95 {s['p95']} / p99 {s['p99']} / max {s['max']} ms "
-            f"({r['restored']}/{r['edits']} restored over {r['objects']} objects)")
+            f"({r['restored']}/{r['edits']} restored over {r['objects']} objects)"
+            + server_side(r))
 
 
 def _idle(r: dict[str, Any]) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.report import FORMATS
+from bench.report import FORMATS, server_side
 
 HERE = Path(__file__).resolve().parent
 RESULTS_DIR = HERE / "results"
@@ -80,7 +80,7 @@ def _steady(r: dict[str, Any]) -> str:
 def _drift(r: dict[str, Any]) -> str:
     s = r["latency_ms"]
     return (f"p50 {s['p50']} / p99 {s['p99']} / max {s['max']} ms; "
-            f"{r['restored']}/{r['edits']} restored")
+            f"{r['restored']}/{r['edits']} restored" + server_side(r))
 
 
 def _idle(r: dict[str, Any]) -> str:

@@ -165,20 +165,24 @@ def applied_by(obj: Mapping[str, Any] | None, manager: str) -> frozenset[FieldPa
 def contest(
     *,
     live: Mapping[str, Any],
-    dry_run: Mapping[str, Any],
+    dry_run: Mapping[str, Any] | None = None,
     manager: str,
     previous: frozenset[FieldPath] | None = None,
+    wanted: frozenset[FieldPath] | None = None,
 ) -> Contest | None:
     """The owner flip about to be corrected, or None when the drift is not one.
 
-    ``dry_run`` is the answer to our forced apply dry run; ``previous`` the
+    ``dry_run`` is the answer to our forced apply dry run; instead of it, ``wanted``
+    may give the fields its Apply entry would list (known from the last apply of
+    the same desired object, when the drift is corrected without a dry run); ``previous`` the
     fields we owned after our last apply or in-sync check, when known. A field
     outside ``previous`` is new in the desired state, not taken from us. When
     ``previous`` is unknown (just after a start), a field another manager owns
     is still a flip, but a field missing from the object is not counted: it is
     as likely to be one the desired state has just gained.
     """
-    wanted = applied_by(dry_run, manager)
+    if wanted is None:
+        wanted = applied_by(dry_run, manager)
     live_entries = entries(live)
     ours: set[FieldPath] = set()
     for e in live_entries:

@@ -5,6 +5,12 @@ object and brings the live one in line: read, paused/unmanaged checks, user
 patch and ignore-fields, drift check by SSA dry run (with a cached verdict),
 namespace guard, anti-thrashing gate, forced apply, and the metrics, events
 and log lines that report each outcome.
+
+A *quick* pass (a watch event of one object, judged against the asset's last
+render) first judges the live object against its baseline
+(:mod:`autopilot.controller.baselines`): in sync costs no request, drift that is
+certain goes to the gate and the apply at once, without the dry run, and is
+reported after the apply went out; anything else takes the dry run as above.
 """
 
 from __future__ import annotations
@@ -18,8 +24,10 @@ from typing import Any
 import structlog
 from structlog.typing import FilteringBoundLogger
 
+from autopilot import FIELD_MANAGER
 from autopilot.antithrash.pause import FAILED, PAUSED, EditWarGate, Stop
-from autopilot.controller.object_report import ObjectReports, clip
+from autopilot.controller.baselines import Judgement, judge
+from autopilot.controller.object_report import ObjectReports
 from autopilot.controller.ports import ClusterView, EventSink
 from autopilot.controller.rechecks import Rechecks
 from autopilot.controller.state import ObjectState, StateBook
@@ -60,9 +68,13 @@ class _Pass:
     desired: dict[str, Any]
     log: FilteringBoundLogger
     forced: bool
+    quick: bool = False
     live: dict[str, Any] | None = None
     dry_run: dict[str, Any] | None = None
     fingerprint: str = ""
+    # Drift judged without a dry run: the fields our apply sets, and what to do after it.
+    wanted: frozenset[tuple[str, ...]] | None = None
+    later: list[Callable[[], None]] = field(default_factory=list)
 
     @property
     def regarding(self) -> dict[str, Any]:
@@ -92,12 +104,17 @@ class ObjectPass:
     def __post_init__(self) -> None:
         self.reports = ObjectReports(events=self.events, metrics=self.metrics)
 
-    async def run(self, *, asset: str, desired: dict[str, Any], res: ResourceInfo) -> Result:
-        """Reconcile one desired object; never raises for API errors (returns FAILED)."""
+    async def run(self, *, asset: str, desired: dict[str, Any], res: ResourceInfo,
+                  quick: bool = False) -> Result:
+        """Reconcile one desired object; never raises for API errors (returns FAILED).
+
+        ``quick``: judge the live object against its baseline before any dry run.
+        """
         ref = ObjectRef.of(desired)
         st = self.book.object(ref, asset=asset)
         self.book.claim(ref, asset)
         one = _Pass(st=st, res=res, desired=desired, forced=self.rechecks.take_forced(ref),
+                    quick=quick and not self.observe,
                     log=log.bind(kind=ref.kind, name=ref.name, namespace=ref.namespace,
                                  asset=asset))
         with self.metrics.time_reconcile(ref.kind, ref.name, ref.namespace):
@@ -152,10 +169,14 @@ class ObjectPass:
         ref = st.ref
         # A cached verdict is valid while neither side changed.
         live_rv = str(((live or {}).get("metadata") or {}).get("resourceVersion", ""))
-        verdicts = self.rechecks.verdicts
-        if live is not None and not one.forced and verdicts.get(ref, one.fingerprint, live_rv):
+        judged = Judgement.UNSURE if live is None or one.forced else (
+            Judgement.IN_SYNC if self.rechecks.verdicts.get(ref, one.fingerprint, live_rv)
+            else _judge(self.rechecks, one, live, live_rv) if one.quick else Judgement.UNSURE)
+        if judged is Judgement.IN_SYNC:
             self.reports.compliance(st, 1)
             return Result(Outcome.IN_SYNC)
+        if judged is Judgement.DRIFTED:
+            return None  # certain without a dry run: to the gate and the apply
         if live is None:
             if ref.namespace and self.view.namespace_exists(ref.namespace) is False:
                 # Namespace guard: the owning operator is not installed yet; stay quiet.
@@ -168,30 +189,35 @@ class ObjectPass:
         st.last_checked_at = time.time()
         if not diffs:
             self.edit_war.in_sync(ref, live)
-            verdicts.put(ref, one.fingerprint, live_rv)
+            self.rechecks.in_line(ref, fingerprint=one.fingerprint, obj=live, wanted_from=dry)
             st.last_diff = ()
             self.reports.compliance(st, 1)
             if one.forced:
                 one.log.info("object in sync", forced=True)
             return Result(Outcome.IN_SYNC)
-        st.last_diff = tuple(diffs[:20])
-        if st.report_once("drift", live_rv):
-            self.events.emit(live, type="Normal", reason="DriftDetected", action="Reconcile",
-                             note=clip("drift in " + ", ".join(diffs[:10])))
-        one.log.info("drift detected", fields=diffs[:10])
+        self.reports.drifted(st, live, diffs, log=one.log)
         one.dry_run = dry
         return None
 
     async def _anti_thrashing(self, one: _Pass) -> Result | None:
         """None to go ahead with the apply; else why not (throttled, paused, failed)."""
         stop = await self.edit_war.check(ref=one.st.ref, live=one.live, dry_run=one.dry_run,
-                                         res=one.res, regarding=one.regarding, blog=one.log)
+                                         res=one.res, regarding=one.regarding, blog=one.log,
+                                         wanted=one.wanted, later=one.later)
+        if stop is not None:
+            _run_later(one)
         return None if stop is None else self._stopped(one, stop)
 
     async def _apply(self, one: _Pass) -> Result:
         applied = await self._server_apply(one, dry_run=False)
+        _run_later(one)
         if isinstance(applied, Result):
             return applied
+        if one.wanted is not None and one.live is not None:
+            # Judged without a dry run: what the apply changed is what had drifted.
+            self.reports.drifted(one.st, one.live, drift.diff_paths(applied, one.live),
+                                 log=one.log)
+            one.st.last_checked_at = time.time()
         self._report_applied(one, applied)
         return Result(Outcome.APPLIED)
 
@@ -216,8 +242,8 @@ class ObjectPass:
         """A successful apply: remember what we own and the verdict, tell the user."""
         st = one.st
         self.edit_war.applied(st.ref, applied)
-        new_rv = str((applied.get("metadata") or {}).get("resourceVersion", ""))
-        self.rechecks.verdicts.put(st.ref, one.fingerprint, new_rv)
+        self.rechecks.in_line(st.ref, fingerprint=one.fingerprint, obj=applied,
+                              wanted_from=applied)
         st.last_applied_at = time.time()
         self.reports.applied(st, applied, created=one.live is None, log=one.log)
 
@@ -261,6 +287,24 @@ class ObjectPass:
         self.rechecks.forget(ref)
         self.edit_war.forget(ref)
         self.book.drop(ref)
+
+
+def _judge(rechecks: Rechecks, one: _Pass, live: dict[str, Any], live_rv: str) -> Judgement:
+    """A quick pass's verdict from the object's baseline (no request)."""
+    base = rechecks.baselines.get(one.st.ref)
+    judged = judge(base, fingerprint=one.fingerprint, live=live, manager=FIELD_MANAGER)
+    if judged is Judgement.IN_SYNC:
+        rechecks.verdicts.put(one.st.ref, one.fingerprint, live_rv)
+    elif judged is Judgement.DRIFTED and base is not None:
+        one.wanted = base.wanted  # for the gate, in place of the dry run's Apply entry
+    return judged
+
+
+def _run_later(one: _Pass) -> None:
+    """What a pass put off until its apply went out (or will not go out)."""
+    for note in one.later:
+        note()
+    one.later.clear()
 
 
 def _missing_namespace(exc: ApiError) -> bool:

@@ -86,6 +86,16 @@ class ObjectReports:
                 action="Skip",
             )
 
+    def drifted(self, st: ObjectState, live: dict[str, Any], diffs: list[str], *,
+                log: FilteringBoundLogger) -> None:
+        """Drift found: the explain view, one event per live version, a log line."""
+        st.last_diff = tuple(diffs[:20])
+        live_rv = str((live.get("metadata") or {}).get("resourceVersion", ""))
+        if st.report_once("drift", live_rv):
+            self.events.emit(live, type="Normal", reason="DriftDetected", action="Reconcile",
+                             note=clip("drift in " + ", ".join(diffs[:10])))
+        log.info("drift detected", fields=diffs[:10])
+
     def failed(self, st: ObjectState, message: str, *, verb: str, regarding: dict[str, Any],
                log: FilteringBoundLogger) -> None:
         """A read, dry run, apply or pause failed."""

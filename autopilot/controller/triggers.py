@@ -1,6 +1,9 @@
 """From watch events to queue keys (contract §5).
 
-- a managed object maps to the one asset that renders it;
+- a managed object maps to the one asset that renders it: a change enqueues that
+  object's key (a pass over it against the asset's last render), a deletion or
+  a user's request to look again (``force-reconcile``, the pause annotation
+  removed) the asset's (a full pass, rendering again);
 - HCO changes (metadata or spec, not status) fan out to every asset, the HCO
   asset first; a new ``force-reconcile`` value also drops every cached
   verdict and sweeps tombstones;
@@ -89,7 +92,7 @@ class Triggers:
         self.everything(tombstones=False)
 
     def on_managed(self, event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
-        """A labelled object changed: reconcile the asset that renders it."""
+        """A labelled object changed: reconcile it (or the asset that renders it)."""
         ref = ObjectRef.of(obj)
         group = ref.api_version.rpartition("/")[0]
         asset = self._book.asset_for(
@@ -98,6 +101,7 @@ class Triggers:
         if asset is None:
             return
         key = keys.asset_key(asset)
+        whole = event == "DELETED"
         forced = overrides.annotation(obj, overrides.FORCE_RECONCILE)
         if forced is not None and forced != overrides.annotation(old, overrides.FORCE_RECONCILE):
             log.info(
@@ -106,6 +110,7 @@ class Triggers:
             )
             self._force.force(ref)
             self._forget(key)
+            whole = True
         if old is not None and overrides.is_paused(old) and not overrides.is_paused(obj):
             log.info(
                 "pause annotation removed; resuming",
@@ -113,6 +118,10 @@ class Triggers:
             )
             self._force.pause_removed(ref)
             self._forget(key)
+            whole = True
+        if not whole:
+            key = keys.object_key(asset=asset, group=group, kind=ref.kind,
+                                  namespace=ref.namespace, name=ref.name)
         self._enqueue(key)
 
 

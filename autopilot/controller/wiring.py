@@ -70,9 +70,16 @@ async def build_controller(parts: Parts) -> Wiring:
         golden=golden, book=reconciler.book, force=rechecks,
         enqueue=parts.queue.add, forget=parts.queue.forget,
     )
+
+    async def kinds_changed() -> None:
+        # The kinds each render could apply may differ now: no stored render holds,
+        # and the lookups whose kind moved re-render their users.
+        reconciler.intents.clear()
+        await lookups.kinds_changed()
+
     watches = Watches(
         parts, cache=cache, triggers=triggers, managed_kinds=managed_kinds,
-        on_kinds_changed=lookups.kinds_changed,
+        on_kinds_changed=kinds_changed,
         # An observer deletes nothing, so it watches no tombstoned object either.
         tombstones=() if parts.config.observe else golden.tombstones,
     )
@@ -130,7 +137,7 @@ def _reconciler(
                          rechecks=rechecks, edit_war=gate, observe=observe)
     reconciler = Reconciler(
         golden=golden, view=cache, inputs=inputs, book=book, objects=objects, sweeper=sweeper,
-        progress=progress, reports=ContextReports(events=events),
+        progress=progress, reports=ContextReports(events=events), pending=parts.queue.pending,
     )
     debug = ControllerDebug(
         golden=golden, view=cache, inputs=inputs, objects=book, edit_wars=gate.detector,

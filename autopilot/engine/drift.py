@@ -39,7 +39,7 @@ SERVER_MANAGED_METADATA: Final = (
     "deletionGracePeriodSeconds",
 )
 # Empty and absent mean the same for these; some servers return one, some the other.
-_EMPTY_IS_ABSENT: Final = ("labels", "annotations", "finalizers", "ownerReferences")
+EMPTY_IS_ABSENT: Final = ("labels", "annotations", "finalizers", "ownerReferences")
 
 
 def normalise_for_compare(obj: dict[str, Any]) -> dict[str, Any]:
@@ -49,7 +49,7 @@ def normalise_for_compare(obj: dict[str, Any]) -> dict[str, Any]:
     if isinstance(meta, dict):
         for key in SERVER_MANAGED_METADATA:
             meta.pop(key, None)
-        for key in _EMPTY_IS_ABSENT:
+        for key in EMPTY_IS_ABSENT:
             if key in meta and not meta[key]:
                 del meta[key]
     return out

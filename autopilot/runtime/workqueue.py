@@ -134,6 +134,10 @@ class WorkQueue(Generic[K]):
         """Keys currently held by workers."""
         return frozenset(self._processing)
 
+    def pending(self, key: K) -> bool:
+        """Whether ``key`` was added and no worker has taken it since."""
+        return key in self._dirty
+
     @property
     def waiting(self) -> int:
         """Keys whose delayed add has not fired yet."""

@@ -74,8 +74,19 @@ def drift(r: Result, cores: int) -> bool:
     assert latency["n"] == r["restored"] <= r["edits"], r
     if r["restored"]:
         assert ordered(latency), latency
+    server = r["server_ms"]
+    # Every restore was an apply the server saw; the focus kinds are part of every run.
+    assert server["all"]["n"] >= r["restored"], r
+    for kind in ("MachineConfig", "Service"):
+        assert 0 < server[kind]["n"] <= server["all"]["n"], (kind, server)
+        assert ordered(server[kind]), (kind, server)
+        # The server sees the edit after the client sends it and the apply before the
+        # client's watch sees the restore: server-side is the shorter span.
+        assert server[kind]["p50"] <= r["client_ms_by_kind"][kind]["p50"], (kind, r)
+    mc, svc = server["MachineConfig"], server["Service"]
     return bool(r["restored"] and not r["unrestored"] and latency["p50"] <= 30
-                and latency["p99"] <= 100)
+                and latency["p99"] <= 100 and mc["p50"] <= 8 and mc["max"] <= 15
+                and svc["p50"] <= 8)
 
 
 def idle(r: Result, cores: int) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.support.passes import full_pass
+from tests.support.passes import full_pass, passes_over
 from tests.support.platform import HCO_NS, Platform, annotations_of, labels_of
 from tests.support.wait import eventually_sync
 
@@ -127,10 +127,10 @@ def test_unmanaged_hands_the_object_over(platform: Platform, controller: Any) ->
                                      namespace=HCO_NS) is None, what="series removed")
     assert c.metric(INFO, kind="Service", name=SVC_NAME, namespace=HCO_NS, type="unmanaged") == 1
     asset = c.log_lines("successfully applied", kind="Service", name=SVC_NAME)[0]["asset"]
-    passes = len(c.log_lines("asset pass done", asset=asset))
+    passes = passes_over(c, asset)
     platform.patch(SVC, {"spec": {"selector": {"app": "mine"}}})
     # The pass the edit triggers must neither revert nor re-announce.
-    eventually_sync(lambda: len(c.log_lines("asset pass done", asset=asset)) > passes,
+    eventually_sync(lambda: passes_over(c, asset) > passes,
                     what="a pass over the edited object")
     assert selector(platform.get(SVC)).get("app") == "mine"
     events = platform.events(name=SVC_NAME, namespace=HCO_NS, reason="UnmanagedMode")

@@ -116,3 +116,43 @@ def test_steady_state_makes_no_writes(platform: Platform, controller: Any, clust
     writes = sum(n for (verb, _, dry), n in served.items() if verb in WRITES and not dry)
     dry = sum(n for (_, _, is_dry), n in served.items() if is_dry)
     assert (writes, dry) == (0, 0), served
+
+
+def test_drift_is_undone_by_one_apply_and_its_echo_costs_nothing(platform: Platform,
+                                                                 controller: Any,
+                                                                 cluster: Any) -> None:
+    c = converge(platform, controller)
+    # Once the first passes are over: an asset pass still due would cover the edit (and
+    # check it server-side), which is right, but not what this test looks at.
+    seen = [-1, time.monotonic()]
+
+    def quiet() -> bool:
+        n = len(c.logs())
+        if n != seen[0]:
+            seen[:] = [n, time.monotonic()]
+        return time.monotonic() - seen[1] >= 1.0
+
+    eventually_sync(quiet, timeout=30, what="the controller's first passes over")
+    applied = len(c.log_lines("successfully applied", kind="Service", name=SVC_NAME))
+    start = len(c.logs())
+    before = cluster.request_counts(user_agent=UA)
+    platform.patch(SVC, {"spec": {"selector": {"app": "someone-else"}}})
+    platform.wait_for(SVC, lambda o: selector(o).get("app") == "virt-platform-autopilot",
+                      what="selector restored")
+
+    def echo_seen() -> bool:
+        # The pass over the apply's own watch event: in sync, after the restoring apply.
+        lines = [x for x in c.logs()[start:] if x.get("name") == SVC_NAME
+                 and x.get("event") in ("successfully applied", "object pass done")]
+        applies = [i for i, x in enumerate(lines) if x["event"] == "successfully applied"]
+        return bool(applies) and any(
+            x["event"] == "object pass done" and x.get("outcome") == "in-sync"
+            for x in lines[applies[-1] + 1:])
+
+    eventually_sync(echo_seen, what="the pass over the restore's own watch event")
+    assert len(c.log_lines("successfully applied", kind="Service", name=SVC_NAME)) == applied + 1
+    served = cluster.request_counts(user_agent=UA) - before
+    on_services = {key: n for key, n in served.items() if key[1] == "services"}
+    # One apply, judged without a dry run and without reading the object; the echo: nothing.
+    assert on_services == {("patch", "services", False): 1}, served
+    assert c.log_lines("object pass done", name=SVC_NAME, outcome="applied")

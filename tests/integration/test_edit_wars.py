@@ -22,6 +22,7 @@ import pytest
 
 from tests.integration.conftest import render_offline
 from tests.support.controller import PROJECT
+from tests.support.passes import passes_over
 from tests.support.platform import HCO_NS, Platform, annotations_of
 from tests.support.rival import APPLY, KUBECTL, Rival
 from tests.support.wait import eventually_sync
@@ -224,12 +225,12 @@ def test_resume_starts_a_fresh_window_and_the_episode_counts_once(platform: Plat
         wait_paused(platform, rival, within=20)
         applies = c.log_lines("successfully applied", name=SVC_NAME)
         asset = applies[-1]["asset"]
-        passes = len(c.log_lines("asset pass done", asset=asset))
+        passes = passes_over(c, asset)
         sent = len(rival.sent)
         # Passes run only when something changed: two more passes over the Service's
         # asset mean at least one began after a rival write it had to look at.
         eventually_sync(lambda: len(rival.sent) >= sent + 6
-                        and len(c.log_lines("asset pass done", asset=asset)) >= passes + 2,
+                        and passes_over(c, asset) >= passes + 2,
                         timeout=30, what="the rival's writes while paused reach the controller")
     # Its writes trigger passes, but a paused object is neither written nor counted again.
     assert len(c.log_lines("successfully applied", name=SVC_NAME)) == len(applies)

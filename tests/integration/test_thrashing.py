@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from tests.support.editwar import EditWar
+from tests.support.passes import passes_over
 from tests.support.platform import HCO_NS, Platform, annotations_of
 from tests.support.wait import eventually_sync
 
@@ -33,8 +34,8 @@ def test_edit_war_pauses_once_and_resumes(platform: Platform, controller: Any) -
         # Keep fighting: the passes the edits trigger must not write to a paused object.
         writes = len(c.log_lines("successfully applied", name=SVC_NAME))
         asset = c.log_lines("successfully applied", name=SVC_NAME)[0]["asset"]
-        passes = len(c.log_lines("asset pass done", asset=asset))
-        eventually_sync(lambda: len(c.log_lines("asset pass done", asset=asset)) >= passes + 5,
+        passes = passes_over(c, asset)
+        eventually_sync(lambda: passes_over(c, asset) >= passes + 5,
                         what="five more passes during the war")
         assert len(c.log_lines("successfully applied", name=SVC_NAME)) == writes
     assert c.metric("virt_platform_thrashing_total", kind="Service", name=SVC_NAME,

@@ -18,6 +18,7 @@ from tests.support import rbac
 from tests.support.chaos import PAUSED
 from tests.support.controller import Controller, leader_and_standby
 from tests.support.editwar import EditWar
+from tests.support.passes import passes_over
 from tests.support.platform import HCO_NS, Platform, annotations_of, crd_name
 from tests.support.proxy import Proxy
 from tests.support.wait import eventually_sync
@@ -217,8 +218,8 @@ def test_restart_in_the_middle_of_an_edit_war(platform: Platform,
                                           name=SVC_NAME, namespace=HCO_NS) == 1,
                         what="paused after restart")
         asset = "autopilot-metrics-service"
-        passes = len(c2.log_lines("asset pass done", asset=asset))
-        eventually_sync(lambda: len(c2.log_lines("asset pass done", asset=asset)) >= passes + 5,
+        passes = passes_over(c2, asset)
+        eventually_sync(lambda: passes_over(c2, asset) >= passes + 5,
                         what="five passes during the war after the restart")
     obj = platform.get(SVC)
     assert obj is not None and annotations_of(obj).get(PAUSED) == "true"

@@ -6,15 +6,20 @@ events (long-running ones such as watches log ``ResponseStarted`` and
 ``ResponseComplete``), so requests are counted once per ``auditID``. A client is
 told apart by its User-Agent (a prefix), dry runs by the ``dryRun`` query of the
 ``requestURI`` (the audit event has no field of its own for it at this level).
+:func:`requests_in` lists the requests with the time the server received each,
+in the shape of kubesim's request log.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import urllib.parse
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+from kubesim.controls import LoggedRequest
 
 # Table of requests: (verb, resource, dry run) -> count, the shape kubesim counts in.
 RequestKey = tuple[str, str, bool]
@@ -70,3 +75,30 @@ class AuditLog:
         resource = str((event.get("objectRef") or {}).get("resource", ""))
         dry = is_dry_run(str(event.get("requestURI", "")))
         self._table[(str(event.get("verb", "")), resource, dry)] += 1
+
+
+def requests_in(path: Path, *, user_agents: tuple[str, ...] = ()) -> list[LoggedRequest]:
+    """Every request of the audit log once (of clients whose User-Agent starts with one of
+    ``user_agents``, when given), by the time the server received it."""
+    out: dict[str, LoggedRequest] = {}
+    needles = [ua.encode() for ua in user_agents]
+    with path.open("rb") as f:
+        for raw in f:
+            if needles and not any(n in raw for n in needles):
+                continue
+            try:
+                event: dict[str, Any] = json.loads(raw)
+            except ValueError:
+                continue
+            ua = str(event.get("userAgent", ""))
+            audit_id = str(event.get("auditID", ""))
+            if (user_agents and not ua.startswith(user_agents)) or audit_id in out:
+                continue
+            ref = event.get("objectRef") or {}
+            stamp = str(event.get("requestReceivedTimestamp", ""))
+            out[audit_id] = LoggedRequest(
+                at=dt.datetime.fromisoformat(stamp).timestamp() if stamp else 0.0,
+                verb=str(event.get("verb", "")), resource=str(ref.get("resource", "")),
+                namespace=str(ref.get("namespace", "")), name=str(ref.get("name", "")),
+                user_agent=ua, dry_run=is_dry_run(str(event.get("requestURI", ""))))
+    return sorted(out.values(), key=lambda r: r.at)

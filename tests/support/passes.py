@@ -40,6 +40,13 @@ def passes(c: Controller, assets: tuple[str, ...]) -> dict[str, int]:
     return counts
 
 
+def passes_over(c: Controller, asset: str) -> int:
+    """Finished passes that looked at the asset's objects: full passes of the asset and
+    passes over one of its objects (what a watch event of a managed object starts)."""
+    return sum(len(c.log_lines(event, asset=asset))
+               for event in ("asset pass done", "object pass done"))
+
+
 def full_pass(c: Controller, platform: Platform, *, assets: tuple[str, ...] | None = None,
               timeout: float = 30.0) -> None:
     """Nudge the HCO and wait until every asset (or each of ``assets``) had a pass after it."""

@@ -256,11 +256,12 @@ class Router:
                           groups=who.groups, user_agent=request.headers.get("User-Agent", ""))
 
     async def _inject(self, request: web.Request, *, verb: str, resource: str,
-                      dry_run: bool) -> None:
-        """Count the request, then apply the test controls' latency and error rules."""
+                      dry_run: bool, namespace: str = "", name: str = "") -> None:
+        """Count and log the request, then apply the test controls' latency and error rules."""
         controls = self.state.controls
         controls.record(verb=verb, resource=resource,
-                        user_agent=request.headers.get("User-Agent", ""), dry_run=dry_run)
+                        user_agent=request.headers.get("User-Agent", ""), dry_run=dry_run,
+                        namespace=namespace, name=name)
         delay = controls.latency_for(verb, resource)
         if delay > 0:
             await asyncio.sleep(delay)
@@ -285,7 +286,8 @@ class Router:
     async def _faults(self, request: web.Request, req: ApiRequest) -> None:
         controls = self.state.controls
         resource = req.rtype.plural
-        await self._inject(request, verb=req.verb, resource=resource, dry_run=req.dry_run)
+        await self._inject(request, verb=req.verb, resource=resource, dry_run=req.dry_run,
+                           namespace=req.namespace, name=req.name)
         granted = rbac.allowed(self.state.store, req.identity, verb=req.verb,
                                group=req.rtype.group, resource=resource,
                                subresource=req.subresource, namespace=req.namespace,

@@ -1,4 +1,4 @@
-"""Test controls of kubesim: faults, denials, watch sabotage and request counters.
+"""Test controls of kubesim: faults, denials, watch sabotage, request counters and log.
 
 Every method is safe to call from any thread (tests run in their own thread
 while the server runs its loop in another). Actions on open watch streams are
@@ -9,11 +9,28 @@ from __future__ import annotations
 
 import random
 import threading
-from collections import Counter
+import time
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from kubesim.rbac import SUPERUSER_GROUP, Identity
+
+# The request log keeps the latest requests only: enough for a benchmark's window.
+REQUEST_LOG_SIZE = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedRequest:
+    """One API request as the server received it (what a real server's audit log says)."""
+
+    at: float  # wall-clock seconds when the request arrived
+    verb: str
+    resource: str
+    namespace: str
+    name: str
+    user_agent: str
+    dry_run: bool
 
 
 @dataclass
@@ -68,6 +85,7 @@ class Controls:
         self._admission: dict[str, AdmissionDenial] = {}
         self._rbac: list[RbacDenial] = []
         self._counts: Counter[tuple[str, str, str, bool]] = Counter()
+        self._log: deque[LoggedRequest] = deque(maxlen=REQUEST_LOG_SIZE)
         self._random = random.Random(0)
         self.bookmark_interval = 2.0
         # Set by the server: run a callable on its loop.
@@ -87,6 +105,7 @@ class Controls:
             self._admission.clear()
             self._rbac.clear()
             self._counts.clear()
+            self._log.clear()
         self.silence_watches(False)
 
     # -- identities -----------------------------------------------------------------------
@@ -246,10 +265,21 @@ class Controls:
 
     # -- counters -------------------------------------------------------------------------
 
-    def record(self, *, verb: str, resource: str, user_agent: str, dry_run: bool) -> None:
-        """Count one API request."""
+    def record(self, *, verb: str, resource: str, user_agent: str, dry_run: bool,
+               namespace: str = "", name: str = "") -> None:
+        """Count one API request and log when it arrived."""
+        entry = LoggedRequest(at=time.time(), verb=verb, resource=resource, namespace=namespace,
+                              name=name, user_agent=user_agent, dry_run=dry_run)
         with self._lock:
             self._counts[(verb, resource, user_agent, dry_run)] += 1
+            self._log.append(entry)
+
+    def requests(self, user_agent: str | None = None) -> list[LoggedRequest]:
+        """The latest requests (at most ``REQUEST_LOG_SIZE``) in arrival order, optionally of
+        clients whose User-Agent starts with ``user_agent``."""
+        with self._lock:
+            entries = list(self._log)
+        return [e for e in entries if user_agent is None or e.user_agent.startswith(user_agent)]
 
     def counts(self, verb: str | None = None, resource: str | None = None,
                user_agent: str | None = None, dry_run: bool | None = None) -> int:
@@ -283,6 +313,7 @@ class Controls:
         return table
 
     def reset_counts(self) -> None:
-        """Forget every counted request."""
+        """Forget every counted and logged request."""
         with self._lock:
             self._counts.clear()
+            self._log.clear()

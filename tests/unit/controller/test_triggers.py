@@ -50,11 +50,33 @@ def svc(**annotations: str) -> dict[str, Any]:
             "metadata": {"name": "m", "namespace": "ns", "annotations": annotations}}
 
 
-def test_managed_object_maps_to_its_asset_only() -> None:
+SVC_KEY = keys.object_key(asset="svc", group="", kind="Service", namespace="ns", name="m")
+
+
+def test_managed_object_change_enqueues_that_object_of_its_asset() -> None:
     t, rec, added, _ = make()
     rec.book.set_asset_objects("svc", [ObjectRef("v1", "Service", "m", "ns")])
     t.on_managed("MODIFIED", svc(), svc())
+    assert added == [SVC_KEY]
+    one = keys.object_of(SVC_KEY)
+    assert one is not None and one.asset == "svc"
+    assert one.identity == ("", "Service", "ns", "m")
+    assert keys.asset_of(SVC_KEY) is None
+
+
+def test_managed_object_deleted_enqueues_its_asset() -> None:
+    t, rec, added, _ = make()
+    rec.book.set_asset_objects("svc", [ObjectRef("v1", "Service", "m", "ns")])
+    t.on_managed("DELETED", svc(), svc())
     assert added == [keys.asset_key("svc")]
+
+
+def test_object_keys_name_groups_and_odd_names_unambiguously() -> None:
+    key = keys.object_key(asset="a/b", group="apps", kind="Deployment", namespace="",
+                          name='x"y')
+    assert keys.object_of(key) == keys.ObjectKey("a/b", "apps", "Deployment", "", 'x"y')
+    assert keys.object_of("object/not json") is None
+    assert keys.object_of(keys.asset_key("svc")) is None
 
 
 def test_unknown_managed_object_enqueues_nothing() -> None:
@@ -70,16 +92,20 @@ def test_force_reconcile_new_value_forces_and_forgets_backoff() -> None:
     t.on_managed("MODIFIED", svc(**{key: "1"}), svc())
     assert rec.forced == [ObjectRef("v1", "Service", "m", "ns")]
     assert forgotten == [keys.asset_key("svc")]
+    # A request to look again renders again: the asset's key, not the object's.
+    assert _added == [keys.asset_key("svc")]
     t.on_managed("MODIFIED", svc(**{key: "1"}), svc(**{key: "1"}))
     assert len(rec.forced) == 1, "the same value again is not a new request"
+    assert _added[-1] == SVC_KEY
 
 
 def test_pause_removal_resets_the_guard() -> None:
-    t, rec, _, _ = make()
+    t, rec, added, _ = make()
     rec.book.set_asset_objects("svc", [ObjectRef("v1", "Service", "m", "ns")])
     paused = svc(**{"platform.kubevirt.io/reconcile-paused": "true"})
     t.on_managed("MODIFIED", svc(), paused)
     assert rec.resumed == [ObjectRef("v1", "Service", "m", "ns")]
+    assert added == [keys.asset_key("svc")]
 
 
 def test_hco_status_only_change_is_ignored() -> None:
@@ -121,8 +147,8 @@ def test_namespace_added_unblocks_its_assets() -> None:
 
 def test_event_during_an_objects_first_pass_finds_its_asset() -> None:
     # The pass claims the object before it reads it; the asset's object list is only
-    # written when the pass ends. An edit landing in between must requeue the asset.
+    # written when the pass ends. An edit landing in between must requeue the object.
     t, rec, added, _ = make()
     rec.book.claim(ObjectRef("v1", "Service", "m", "ns"), "svc")
     t.on_managed("MODIFIED", svc(), svc())
-    assert added == [keys.asset_key("svc")]
+    assert added == [SVC_KEY]
