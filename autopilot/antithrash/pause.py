@@ -16,9 +16,7 @@ carry the name too, including for removals, which managedFields cannot show.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any, Final
 
 from structlog.typing import FilteringBoundLogger
@@ -73,13 +71,12 @@ class EditWarGate:
         regarding: dict[str, Any],
         blog: FilteringBoundLogger,
         wanted: frozenset[flips.FieldPath] | None = None,
-        later: list[Callable[[], None]] | None = None,
     ) -> Stop | None:
         """Drift is about to be corrected: None to go ahead, else why not.
 
         ``wanted`` stands for the dry run when there was none (the fields our apply
-        sets); ``later`` collects the log line of a counted flip, for the caller to
-        write after its apply went out.
+        sets). A counted flip is logged here, before the write that corrects it (or the
+        pause): whoever sees the correction on the server finds the flip in the log.
         """
         contest = None
         if live is not None and (dry_run is not None or wanted is not None):
@@ -88,13 +85,9 @@ class EditWarGate:
         version = str(((live or {}).get("metadata") or {}).get("resourceVersion") or "")
         verdict = self.detector.observe(ref, contest, version=version)
         if verdict.counted and contest is not None:
-            note = partial(blog.info, "owner flip", flips=verdict.flips,
-                           flips_to_pause=self.detector.flips_to_pause,
-                           other_writers=[w.describe() for w in contest.writers])
-            if later is None:
-                note()
-            else:
-                later.append(note)
+            blog.info("owner flip", flips=verdict.flips,
+                      flips_to_pause=self.detector.flips_to_pause,
+                      other_writers=[w.describe() for w in contest.writers])
         if verdict.pause and live is not None:
             return await self._pause(ref, live, res, verdict, blog)
         decision = self.guard.acquire(ref)

@@ -10,7 +10,9 @@ A *quick* pass (a watch event of one object, judged against the asset's last
 render) first judges the live object against its baseline
 (:mod:`autopilot.controller.baselines`): in sync costs no request, drift that is
 certain goes to the gate and the apply at once, without the dry run, and is
-reported after the apply went out; anything else takes the dry run as above.
+reported after the apply went out; anything else takes the dry run as above. The
+gate's owner flip line is the exception: it is written before the apply, so the
+record of a flip never lags the correction that anyone can see on the server.
 """
 
 from __future__ import annotations
@@ -72,9 +74,8 @@ class _Pass:
     live: dict[str, Any] | None = None
     dry_run: dict[str, Any] | None = None
     fingerprint: str = ""
-    # Drift judged without a dry run: the fields our apply sets, and what to do after it.
+    # Drift judged without a dry run: the fields our apply sets (for the gate's flip check).
     wanted: frozenset[tuple[str, ...]] | None = None
-    later: list[Callable[[], None]] = field(default_factory=list)
 
     @property
     def regarding(self) -> dict[str, Any]:
@@ -203,14 +204,11 @@ class ObjectPass:
         """None to go ahead with the apply; else why not (throttled, paused, failed)."""
         stop = await self.edit_war.check(ref=one.st.ref, live=one.live, dry_run=one.dry_run,
                                          res=one.res, regarding=one.regarding, blog=one.log,
-                                         wanted=one.wanted, later=one.later)
-        if stop is not None:
-            _run_later(one)
+                                         wanted=one.wanted)
         return None if stop is None else self._stopped(one, stop)
 
     async def _apply(self, one: _Pass) -> Result:
         applied = await self._server_apply(one, dry_run=False)
-        _run_later(one)
         if isinstance(applied, Result):
             return applied
         if one.wanted is not None and one.live is not None:
@@ -298,13 +296,6 @@ def _judge(rechecks: Rechecks, one: _Pass, live: dict[str, Any], live_rv: str) -
     elif judged is Judgement.DRIFTED and base is not None:
         one.wanted = base.wanted  # for the gate, in place of the dry run's Apply entry
     return judged
-
-
-def _run_later(one: _Pass) -> None:
-    """What a pass put off until its apply went out (or will not go out)."""
-    for note in one.later:
-        note()
-    one.later.clear()
 
 
 def _missing_namespace(exc: ApiError) -> bool:

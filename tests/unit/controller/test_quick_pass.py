@@ -13,6 +13,8 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
+from structlog.testing import capture_logs
+
 from autopilot.antithrash.detector import EditWarDetector
 from autopilot.antithrash.pause import EditWarGate
 from autopilot.controller import keys
@@ -66,6 +68,9 @@ class Cluster:
 
     objects: dict[str, dict[str, Any]] = field(default_factory=dict)
     timeline: list[str] = field(default_factory=list)
+    # What the process had logged when each write reached the server (set by a test).
+    logs: list[Any] | None = None
+    logged_at_write: list[list[str]] = field(default_factory=list)
     nodes_generation: int = 0
     rv: int = 100
 
@@ -79,6 +84,8 @@ class Cluster:
     async def apply(self, res: ResourceInfo, obj: dict[str, Any], *, force: bool = True,
                     dry_run: bool = False) -> dict[str, Any]:
         self.timeline.append("dry-run" if dry_run else "apply")
+        if not dry_run:
+            self._seen_at_write()
         body = {k: v for k, v in copy.deepcopy(obj).items() if k not in ("apiVersion", "kind")}
         live = self.objects.get(NAME, {"metadata": {"resourceVersion": "0"}})
         out = merged(live, obj)
@@ -103,7 +110,13 @@ class Cluster:
     async def patch(self, res: ResourceInfo, name: str, body: Any, *,
                     namespace: str | None = None) -> dict[str, Any]:
         self.timeline.append("patch")
+        self._seen_at_write()
         return {}
+
+    def _seen_at_write(self) -> None:
+        """The moment a write lands: whoever reads the object sees it from now on."""
+        if self.logs is not None:
+            self.logged_at_write.append([str(e["event"]) for e in self.logs])
 
     # -- the event sink ---------------------------------------------------------------
 
@@ -284,3 +297,21 @@ def test_an_asset_pass_due_covers_the_object() -> None:
     pending.add(keys.asset_key(ASSET))
     asyncio.run(rec.reconcile(KEY))
     assert cluster.timeline == [] and rec.renders == 1
+
+
+def test_a_counted_flip_is_logged_before_the_write_that_corrects_it() -> None:
+    # The quick pass writes its drift report after the apply, but not the owner flip:
+    # whoever sees the correction on the server (an SRE, the edit-war tests) finds the
+    # flip it counted already in the log, up to the one that pauses the object.
+    cluster, rec = converged()
+    with capture_logs() as logs:
+        cluster.logs = logs
+        for n in range(1, 6):
+            tamper(cluster, app=f"someone-else-{n}")
+            asyncio.run(rec.reconcile(KEY))
+    flips_at_write = [[e for e in seen if e == "owner flip"] for seen in
+                      cluster.logged_at_write]
+    assert cluster.requests.count("apply") == 4 and cluster.requests[-1] == "patch", (
+        cluster.timeline)
+    assert [len(f) for f in flips_at_write] == [1, 2, 3, 4, 5], cluster.logged_at_write
+    assert "dry-run" not in cluster.timeline
