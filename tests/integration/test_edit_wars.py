@@ -197,6 +197,27 @@ def test_one_edit_is_corrected_and_never_paused(platform: Platform, controller: 
     assert not platform.events(name=SVC_NAME, namespace=HCO_NS, reason="ThrashingDetected")
 
 
+@pytest.mark.timeout(120)
+def test_a_correction_seen_on_the_server_finds_its_flip_logged(platform: Platform,
+                                                              controller: Any,
+                                                              faults: Any) -> None:
+    # The controller hears back from its apply a second after everyone else sees it
+    # (a busy machine): the flip it counted is in the log all the same, as each
+    # correction becomes visible. The edits are updates, so only our applies wait.
+    c = start(platform, controller)
+    faults.delay_answers(1.0, verb="patch", resource="services")
+    for n in range(1, 4):
+        live = platform.get(SVC) or {}
+        for key in ("managedFields", "resourceVersion"):
+            live["metadata"].pop(key, None)
+        live["spec"]["selector"]["app"] = f"rival-{n}"
+        status, body = platform.cluster.api("PUT", SVC, body=live)
+        assert status == 200, (status, body)
+        eventually_sync(lambda: selector_app(platform) == GOLDEN_APP, what=f"edit {n} corrected")
+        flips = [f["flips"] for f in c.log_lines("owner flip", name=SVC_NAME)]
+        assert flips == list(range(1, n + 1)), flips
+
+
 @pytest.mark.timeout(180)
 def test_edits_a_window_apart_are_each_corrected_and_never_paused(platform: Platform,
                                                                  controller: Any) -> None:

@@ -8,6 +8,7 @@ kubesim's shortcuts for them must word their answers the same way.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 
@@ -84,6 +85,32 @@ def test_latency_is_injected_per_verb(cluster: Cluster, faults: Controls) -> Non
     cluster.api("GET", cm)
     assert time.monotonic() - started >= 0.3
     faults.clear_latency()
+
+
+def test_a_late_answer_comes_after_the_write_is_visible(cluster: Cluster,
+                                                       faults: Controls) -> None:
+    cm = _base(cluster)
+    faults.delay_answers(1.0, verb="create", resource="configmaps")
+    answered: list[float] = []
+
+    def create() -> None:
+        status, body = cluster.api("POST", cm, body=_cm("x"))
+        assert status == 201, body
+        answered.append(time.monotonic())
+
+    writer = threading.Thread(target=create)
+    writer.start()
+    try:
+        eventually_sync(lambda: cluster.api("GET", f"{cm}/x")[0] == 200, timeout=10,
+                        what="the created ConfigMap readable")
+        seen = time.monotonic()
+    finally:
+        writer.join(timeout=30)
+    assert answered and answered[0] - seen >= 0.5, (answered, seen)
+    # Reads are not held back.
+    started = time.monotonic()
+    assert cluster.api("GET", f"{cm}/x")[0] == 200
+    assert time.monotonic() - started < 0.5
 
 
 def test_admission_denial_looks_like_a_webhook(cluster: Cluster, faults: Controls,

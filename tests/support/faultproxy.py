@@ -8,9 +8,10 @@ and streams the answer back, byte for byte.
 
 Its controls are kubesim's :class:`~kubesim.controls.Controls` (the same
 methods and rule bookkeeping), so one test body drives both worlds: latency,
-error answers (5xx, 429 with Retry-After), hung requests, connection resets,
-dropped and silent watch streams, and request counters by verb, resource, user
-agent and dry run. ``compact()`` waits for the real server's own etcd compaction
+answers held back after the server carried the request out, error answers (5xx,
+429 with Retry-After), hung requests, connection resets, dropped and silent watch
+streams, and request counters by verb, resource, user agent and dry run.
+``compact()`` waits for the real server's own etcd compaction
 (servers started with compaction only). What a proxy must not fake is refused
 with a pointer to the real mechanism: identities, admission and RBAC denials.
 """
@@ -234,6 +235,9 @@ class FaultProxy:
             return await self._stream(request, upstream)
         async with upstream:
             data = await upstream.read()
+        late = c.answer_delay_for(verb, resource)
+        if late > 0:
+            await asyncio.sleep(late)  # the server carried the request out; its answer waits
         return web.Response(status=upstream.status, body=data,
                             headers=_forwarded(upstream.headers))
 

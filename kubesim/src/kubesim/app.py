@@ -319,6 +319,9 @@ class Router:
             code, obj = await self._delete_collection(req)
         else:
             code, obj = await self._reviewed(req, lambda: self._write(req, raw, ctype))
+        late = state.controls.answer_delay_for(req.verb, req.rtype.plural)
+        if late > 0:
+            await asyncio.sleep(late)  # the write is done and seen; only the answer waits
         return _json(obj, code)
 
     @staticmethod

@@ -81,6 +81,7 @@ class Controls:
         self._lock = threading.Lock()
         self._tokens: dict[str, Identity] = {}
         self._latency: list[tuple[str | None, str | None, float]] = []
+        self._late_answers: list[tuple[str | None, str | None, float]] = []
         self._errors: list[ErrorRule] = []
         self._admission: dict[str, AdmissionDenial] = {}
         self._rbac: list[RbacDenial] = []
@@ -101,6 +102,7 @@ class Controls:
         """Lift every fault and denial, un-silence streams and zero the counters."""
         with self._lock:
             self._latency.clear()
+            self._late_answers.clear()
             self._errors.clear()
             self._admission.clear()
             self._rbac.clear()
@@ -142,6 +144,22 @@ class Controls:
         """Total delay for one request."""
         with self._lock:
             return sum(s for v, r, s in self._latency
+                       if v in (None, verb) and r in (None, resource))
+
+    def delay_answers(self, seconds: float, *, verb: str | None = None,
+                      resource: str | None = None) -> None:
+        """Answer matching requests ``seconds`` late, after the server carried them out.
+
+        Everyone else sees the write (reads, watch events) while its own client still
+        waits for the answer, as when that client is slow to be scheduled.
+        """
+        with self._lock:
+            self._late_answers.append((verb, resource, seconds))
+
+    def answer_delay_for(self, verb: str, resource: str) -> float:
+        """How late the answer to one request comes."""
+        with self._lock:
+            return sum(s for v, r, s in self._late_answers
                        if v in (None, verb) and r in (None, resource))
 
     def inject_errors(self, *, status: int = 500, verb: str | None = None,
