@@ -17,7 +17,12 @@ from bench.env import Env, LogTail, by_verb, log_time, proc_sample, wait_all_app
 from bench.modes import Mode
 from tests.support.wait import eventually_sync
 
-TARGET_S = 2.0
+# The targets of the "closer to the limit" round: converged in 1.5 s, 55 MB resident
+# once converged, and no more requests than one per object (its apply) plus one per
+# watched kind (its list). Events are counted apart: the contract asks for one
+# AssetApplied event per applied object, so they cannot fit in that budget.
+TARGET_S = 1.5
+TARGET_RSS_MB = 55.0
 PHASES = (("starting", "to_starting_s"), ("golden state loaded", "to_watches_started_s"))
 
 
@@ -43,6 +48,12 @@ def run(env: Env, mode: Mode) -> dict[str, Any]:
         lines = tail.find(event)
         phases[key] = round(log_time(lines[0]) - started, 3) if lines else None
     total = done_at - started
+    rss_mb = round(sample.rss / 2**20, 1) if sample else None
+    kinds = len({resource for (verb, resource, _), n in table.items() if verb == "watch" and n})
+    events = sum(n for (verb, resource, _), n in table.items()
+                 if verb == "create" and resource == "events")
+    requests = sum(table.values()) - events
+    budget = len(env.spec.expected) + kinds
     return {
         "objects": len(env.spec.expected),
         "crds": len(env.spec.crds),
@@ -52,10 +63,16 @@ def run(env: Env, mode: Mode) -> dict[str, Any]:
         "total_s": round(total, 3),
         "requests_by_verb": by_verb(table),
         "requests_counted_by": env.counted_by,
+        "requests_but_events": requests,
+        "events_created": events,
+        "kinds_watched": kinds,
         "cpu_s": round(sample.cpu, 2) if sample else None,
-        "rss_mb": round(sample.rss / 2**20, 1) if sample else None,
-        "target": f"process start to every object applied <= {TARGET_S:g} s",
-        "met": round(total, 3) <= TARGET_S,  # the figure as printed decides
+        "rss_mb": rss_mb,
+        "target": (f"process start to every object applied <= {TARGET_S:g} s; RSS <= "
+                   f"{TARGET_RSS_MB:g} MB; requests (events aside) <= objects + kinds"),
+        # The figures as printed decide.
+        "met": (round(total, 3) <= TARGET_S and rss_mb is not None and rss_mb <= TARGET_RSS_MB
+                and requests <= budget),
     }
 
 

@@ -13,8 +13,11 @@ def _verbs(counts: dict[str, int]) -> str:
 def _cold(r: dict[str, Any]) -> str:
     return (f"started {r.get('to_starting_s')}s, watches {r.get('to_watches_started_s')}s, "
             f"synced {r['to_caches_synced_s']}s, all {r['objects']} objects applied "
-            f"{r['synced_to_all_applied_s']}s later (total {r['total_s']}s); "
-            f"requests: {_verbs(r['requests_by_verb'])}")
+            f"{r['synced_to_all_applied_s']}s later (total {r['total_s']}s); RSS "
+            f"{r['rss_mb']} MB; requests: {_verbs(r['requests_by_verb'])}"
+            + (f" ({r['requests_but_events']} without the {r['events_created']} events, for "
+               f"{r['objects']} objects + {r['kinds_watched']} kinds)"
+               if "requests_but_events" in r else ""))
 
 
 def _steady(r: dict[str, Any]) -> str:

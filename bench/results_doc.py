@@ -65,8 +65,13 @@ def _load(rep: dict[str, Any]) -> str:
 
 
 def _cold(r: dict[str, Any]) -> str:
-    return (f"{r['total_s']} s (caches synced {r['to_caches_synced_s']} s); "
+    cell = (f"{r['total_s']} s (caches synced {r['to_caches_synced_s']} s); "
             f"{r['objects']} objects, {r.get('crds', '?')} CRDs")
+    if "requests_but_events" not in r:  # recorded before the request budget was checked
+        return cell
+    return (f"{cell}; RSS {r['rss_mb']} MB; {r['requests_but_events']} requests for a budget "
+            f"of {r['objects'] + r['kinds_watched']} ({r['kinds_watched']} kinds), and "
+            f"{r['events_created']} events")
 
 
 def _steady(r: dict[str, Any]) -> str:

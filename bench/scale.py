@@ -35,7 +35,7 @@ MB = 2**20
 MANAGED_EDITS_PER_S = 2
 QUEUE_WAIT = "virt_platform_workqueue_queue_duration_seconds"
 QUEUE_DEPTH = "virt_platform_workqueue_depth"
-MAX_RSS_MB = 100.0
+MAX_RSS_MB = 70.0  # the speed round's target (the first rounds asked for 100 MB)
 MAX_RSS_GROWTH_MB = 5.0
 MAX_DRAIN_S = 10.0
 
@@ -140,8 +140,9 @@ def _report(mode: Mode, *, load_s: float, cold_start_s: float, rest: list[ProcSa
     samples: list[ProcSample] = churn["samples"]
     rest_rss = [s.rss / MB for s in rest]
     churn_rss = [s.rss / MB for s in samples]
-    peak = max(rest_rss + churn_rss)
-    growth = churn_rss[-1] - churn_rss[0]
+    # The figures as printed decide (the smoke test checks the verdict against them).
+    peak = round(max(rest_rss + churn_rss), 1)
+    growth = round(churn_rss[-1], 1) - round(churn_rss[0], 1)
     waits: Buckets = churn["queue_wait"]
     count = waits[-1][1] if waits else 0.0
     latency = {f"p{q}": round(histogram_quantile(waits, q / 100) * 1000, 1)
@@ -173,7 +174,8 @@ def _report(mode: Mode, *, load_s: float, cold_start_s: float, rest: list[ProcSa
         "peak_rss_mb_hwm": round(samples[-1].hwm / MB, 1),
         "target": (f"RSS <= {MAX_RSS_MB:g} MB, flat while churning (+{MAX_RSS_GROWTH_MB:g} MB);"
                    f" queue drained <= {MAX_DRAIN_S:g} s after; drift undone"),
-        "met": (peak <= MAX_RSS_MB and growth <= MAX_RSS_GROWTH_MB and drain_s <= MAX_DRAIN_S
+        "met": (peak <= MAX_RSS_MB and growth <= MAX_RSS_GROWTH_MB
+                and round(drain_s, 2) <= MAX_DRAIN_S
                 and not managed["not_restored"]),
     }
 

@@ -46,6 +46,7 @@ from tests.support.cluster import (
     require_shared,
 )
 from tests.support.kube_resources import NAMESPACES
+from tests.support.platform import BASE_KINDS, Platform
 from tests.support.realserver import assets_problem
 from tests.support.servers import ServerPool
 from tests.support.tools import require_tool
@@ -69,7 +70,17 @@ def pytest_configure(config: pytest.Config) -> None:
                 f"--api-server-tests needs a real kube-apiserver: {problem}")
 
 
+# Suites whose every test runs the controller against the fixed HyperConverged
+# namespace and cluster-scoped golden-state names: on a real API server each test
+# gets a server of its own.
+FIXED_NAME_SUITES = tuple(Path(__file__).parent / d for d in ("integration", "reliability"))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if any(suite in item.path.parents for suite in FIXED_NAME_SUITES) \
+                and not item.get_closest_marker("fresh_server"):
+            item.add_marker(pytest.mark.fresh_server("fixed golden-state names"))
     if not config.getoption("--api-server-tests"):
         return
     keep, drop = [], []
@@ -173,6 +184,14 @@ def _check_left_clean(c: Cluster) -> None:
             c.api("DELETE", f"{base}/{name}")
     if left:
         pytest.fail(f"webhook configurations left on the shared server: {left}")
+
+
+@pytest.fixture
+def platform(cluster: Cluster) -> Platform:
+    """The base platform's CRDs installed in the cluster; no HCO yet."""
+    p = Platform(cluster)
+    p.install(*BASE_KINDS)
+    return p
 
 
 @pytest.fixture

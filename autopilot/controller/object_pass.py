@@ -28,6 +28,7 @@ from structlog.typing import FilteringBoundLogger
 
 from autopilot import FIELD_MANAGER
 from autopilot.antithrash.pause import FAILED, PAUSED, EditWarGate, Stop
+from autopilot.controller.adoption import AdoptionReads
 from autopilot.controller.baselines import Judgement, judge
 from autopilot.controller.object_report import ObjectReports
 from autopilot.controller.ports import ClusterView, EventSink
@@ -98,6 +99,7 @@ class ObjectPass:
     book: StateBook
     rechecks: Rechecks
     edit_war: EditWarGate
+    adoption: AdoptionReads
     # ``run --observe``: report what the apply would change, never make it.
     observe: bool = False
     reports: ObjectReports = field(init=False)
@@ -139,7 +141,7 @@ class ObjectPass:
         # the first pass, and left alone if it is paused or unmanaged (a user may hand an
         # object over and strip our label). Skipping it would overwrite such objects.
         try:
-            one.live = await self.client.get(res, st.ref.name, namespace=st.ref.namespace or None)
+            one.live = await self.adoption.read(res, namespace=st.ref.namespace, name=st.ref.name)
         except ApiError as exc:
             return self._failed(one, exc.message, verb="read")
         except (OSError, TimeoutError) as exc:

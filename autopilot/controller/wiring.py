@@ -19,6 +19,7 @@ import structlog
 from autopilot.antithrash.detector import EditWarDetector
 from autopilot.antithrash.pause import EditWarGate
 from autopilot.controller import keys
+from autopilot.controller.adoption import AdoptionReads
 from autopilot.controller.cache import ClusterCache
 from autopilot.controller.cache_inputs import CacheInputs
 from autopilot.controller.debug import ControllerDebug
@@ -134,7 +135,8 @@ def _reconciler(
         seen=TombstoneWatch(parts.informers).seen,
     )
     objects = ObjectPass(client=client, view=cache, events=events, metrics=metrics, book=book,
-                         rechecks=rechecks, edit_war=gate, observe=observe)
+                         rechecks=rechecks, edit_war=gate, adoption=AdoptionReads(client=client),
+                         observe=observe)
     reconciler = Reconciler(
         golden=golden, view=cache, inputs=inputs, book=book, objects=objects, sweeper=sweeper,
         progress=progress, reports=ContextReports(events=events), pending=parts.queue.pending,

@@ -134,6 +134,7 @@ class Informer:
         self._stream_events = 0
         self._stream_started = time.monotonic()
         self.last_error: str | None = None  # why the last attempt failed; None once listed
+        self.watching = False  # a watch stream is open (the server answered it)
 
     def add_handler(self, handler: EventHandler) -> None:
         """Call ``handler(event, obj, old)`` on every add, update and delete."""
@@ -260,10 +261,14 @@ class Informer:
             path, query=query, read_timeout=self.settings.inactivity_timeout
         ) as events:
             self._alive()
-            async for event in events:
-                self._alive()
-                self._stream_events += 1
-                self._handle(event)
+            self.watching = True
+            try:
+                async for event in events:
+                    self._alive()
+                    self._stream_events += 1
+                    self._handle(event)
+            finally:
+                self.watching = False
 
     def _handle(self, event: dict[str, Any]) -> None:
         kind = str(event.get("type") or "")

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from tests.support import pyast
 from tests.support.node_scripts import SCRIPTS
 
 NAMES = sorted(p.name for p in SCRIPTS.glob("*.py"))
@@ -26,7 +27,7 @@ def test_expected_scripts_exist() -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_python39_syntax_and_stdlib_only(name: str) -> None:
     source = (SCRIPTS / name).read_text()
-    tree = ast.parse(source, filename=name, feature_version=(3, 9))
+    tree = pyast.parse(source, filename=name, feature_version=(3, 9))
     modules: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):

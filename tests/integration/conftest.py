@@ -1,8 +1,9 @@
-"""Fixtures for integration tests: a platform in the test cluster and the real controller.
+"""Fixtures for integration tests: the real controller.
 
 Every test here runs the controller against the fixed HyperConverged namespace and
 cluster-scoped golden-state names, so against a real API server each gets a fresh
-one (see ``pytest_collection_modifyitems``).
+one (``FIXED_NAME_SUITES`` in ``tests/conftest.py``, which also has the ``platform``
+fixture).
 """
 
 from __future__ import annotations
@@ -12,29 +13,12 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support.controller import PROJECT, StartController, controllers
-from tests.support.platform import BASE_KINDS, HCO_NS, Platform
-
-HERE = Path(__file__).parent
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        if HERE in item.path.parents and not item.get_closest_marker("fresh_server"):
-            item.add_marker(pytest.mark.fresh_server("fixed golden-state names"))
-
-
-@pytest.fixture
-def platform(cluster: Any) -> Platform:
-    """CRDs of the base platform installed; no HCO yet."""
-    p = Platform(cluster)
-    p.install(*BASE_KINDS)
-    return p
+from tests.support.platform import HCO_NS
 
 
 @pytest.fixture

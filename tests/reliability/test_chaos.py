@@ -42,6 +42,7 @@ from tests.support.chaos import (
     Target,
     compliance,
     get_pointer,
+    liveness_probe,
     resync_task_counts,
     rss_kib,
     targets_from,
@@ -148,10 +149,14 @@ def run_chaos(platform: Platform, controller: StartController, cluster: Any,
             done.wait(1.0)
     assert c.proc.poll() is None, c.log_text()[-3000:]
     _assert_faults_reached(c, injector.tried, seen_before)
-    # /healthz held during the faults: every sample 200 (a red probe would have the
-    # kubelet restart a controller that is only riding out API errors).
+    # /healthz held during the faults: never as many failed samples in a row as the
+    # shipped liveness probe's failureThreshold (the kubelet would restart a controller
+    # that is only riding out API errors). The sampler asks once a second with the
+    # probe's own 5 s timeout, more often than the probe's period: a lone slow answer on
+    # a starved machine is not a restart.
     assert len(health.samples) >= duration * 0.5, len(health.samples)
-    assert health.failures() == [], health.failures()[:5]
+    threshold = int(liveness_probe()["failureThreshold"])
+    assert health.longest_failure_run() < threshold, health.failures()[:5]
 
     # Recovery: golden values back, the paused object left alone.
     stopped = time.monotonic()
@@ -205,6 +210,7 @@ def run_chaos(platform: Platform, controller: StartController, cluster: Any,
         "failed_apply_lines": len(c.log_lines("failed to apply")),
         "owner_flips": flips,
         "healthz_samples_during_chaos": len(health.samples),
+        "healthz_failed_samples": len(health.failures()),
         "watch_failures_logged": len(c.log_lines("watch failed; retrying")),
         "tasks_before_after": [baseline_tasks, after_tasks],
         "rss_kib_before_after": [baseline_rss, after_rss],

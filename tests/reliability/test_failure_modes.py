@@ -86,7 +86,7 @@ def _through_proxy(cluster: Any, controller: StartController, proxy: Proxy,
     return controller(kubeconfig=kubeconfig, env=env)
 
 
-@pytest.mark.timeout(90)
+@pytest.mark.timeout(150)
 def test_api_server_away_then_back(platform: Platform, controller: StartController,
                                    cluster: Any) -> None:
     """Connections cut and refused: not ready (but alive), no exit, caught up when it returns."""

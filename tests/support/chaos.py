@@ -15,9 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from kubesim.controls import Controls
 from tests.support.controller import Controller
 from tests.support.platform import Platform
+
+PROJECT = Path(__file__).resolve().parents[2]
 
 PAUSED = "platform.kubevirt.io/reconcile-paused"
 # How watch streams are ended, in turn, and how often (seconds).
@@ -245,6 +249,24 @@ class HealthSampler(InThread):
     def failures(self) -> list[tuple[int, str]]:
         """The samples that were not 200."""
         return [s for s in self.samples if s[0] != 200]
+
+    def longest_failure_run(self) -> int:
+        """The most samples in a row that were not 200 (the kubelet restarts a
+        container only after its liveness probe's ``failureThreshold`` of them)."""
+        longest = run = 0
+        for status, _ in self.samples:
+            run = run + 1 if status != 200 else 0
+            longest = max(longest, run)
+        return longest
+
+
+def liveness_probe() -> dict[str, Any]:
+    """The controller container's liveness probe, as the shipped Deployment declares it."""
+    docs = yaml.safe_load_all((PROJECT / "manifests" / "deployment.yaml").read_text())
+    deployment = next(d for d in docs if d and d.get("kind") == "Deployment")
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    probe: dict[str, Any] = container["livenessProbe"]
+    return probe
 
     def __enter__(self) -> HealthSampler:
         self._start("healthz")

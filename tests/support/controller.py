@@ -77,8 +77,9 @@ class Controller:
         )
         return self
 
-    def wait_ready(self, timeout: float = 30.0) -> None:
-        """Wait until /readyz answers 200."""
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Wait until /readyz answers 200 (about a second on a quiet machine, many
+        times that on a starved one, hence the generous default)."""
 
         restarts = [2]
 

@@ -12,6 +12,8 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
+from tests.support import pyast
+
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "autopilot"
 
@@ -66,7 +68,7 @@ def graph() -> dict[str, set[str]]:
     """autopilot module -> the autopilot modules it imports (the package root excluded)."""
     edges: dict[str, set[str]] = {}
     for name, path in MODULES.items():
-        tree = ast.parse(path.read_text(encoding="utf-8"))
+        tree = pyast.parse(path.read_text(encoding="utf-8"))
         edges[name] = {m for m in imported(tree, name) if m in MODULES and m != name}
     return edges
 
@@ -138,7 +140,7 @@ def test_the_cycle_finder_finds_cycles() -> None:
 
 def test_no_hidden_imports() -> None:
     for name, path in MODULES.items():
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in ast.walk(pyast.parse(path.read_text(encoding="utf-8"))):
             if not isinstance(node, ast.Call):
                 continue
             func = node.func
@@ -149,7 +151,7 @@ def test_no_hidden_imports() -> None:
 
 def test_optional_packages_only_where_allowed() -> None:
     for name, path in MODULES.items():
-        tree = ast.parse(path.read_text(encoding="utf-8"))
+        tree = pyast.parse(path.read_text(encoding="utf-8"))
         for target in imported(tree, name):
             top = target.partition(".")[0]
             assert top != "tests", f"{name} imports test code ({target})"
@@ -159,7 +161,7 @@ def test_optional_packages_only_where_allowed() -> None:
 
 def test_kubesim_knows_nothing_of_the_controller() -> None:
     for path in sorted((ROOT / "kubesim").rglob("*.py")):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
+        tree = pyast.parse(path.read_text(encoding="utf-8"))
         names = list(imported(tree, str(path)))
         assert not [n for n in names if n.partition(".")[0] == "autopilot"], path
 
@@ -175,7 +177,7 @@ def test_functions_and_modules_stay_small() -> None:
         text = path.read_text(encoding="utf-8")
         if len(text.splitlines()) > MAX_MODULE_LINES:
             too_long.append(f"{name}: {len(text.splitlines())} lines")
-        for node in ast.walk(ast.parse(text)):
+        for node in ast.walk(pyast.parse(text)):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 length = (node.end_lineno or node.lineno) - node.lineno + 1
                 if length > MAX_FUNCTION_LINES:
@@ -191,7 +193,7 @@ def test_classes_stay_small() -> None:
     sizes = {
         f"{name}.{node.name}": (node.end_lineno or node.lineno) - node.lineno + 1
         for name, path in MODULES.items()
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        for node in ast.walk(pyast.parse(path.read_text(encoding="utf-8")))
         if isinstance(node, ast.ClassDef)
     }
     too_long = {c: n for c, n in sizes.items() if n > MAX_CLASS_LINES}

@@ -11,6 +11,8 @@ import ast
 import re
 from pathlib import Path
 
+from tests.support import pyast
+
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "autopilot"
 DOC = ROOT / "docs" / "architecture.md"
@@ -33,7 +35,7 @@ def definitions() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
         parts = list(path.relative_to(PACKAGE).with_suffix("").parts)
         if parts[-1] == "__init__":
             parts.pop()
-        tree = ast.parse(path.read_text(encoding="utf-8"))
+        tree = pyast.parse(path.read_text(encoding="utf-8"))
         modules[".".join(parts)] = {name for node in tree.body for name in _names(node)}
         for node in ast.walk(tree):
             if isinstance(node, ast.ClassDef):

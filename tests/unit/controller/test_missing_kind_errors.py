@@ -16,6 +16,7 @@ import pytest
 import structlog
 
 from autopilot.antithrash.pause import EditWarGate
+from autopilot.controller.adoption import AdoptionReads
 from autopilot.controller.object_pass import ObjectPass, Outcome
 from autopilot.controller.rechecks import Rechecks
 from autopilot.controller.state import StateBook
@@ -62,7 +63,7 @@ async def test_apply_after_the_crd_went_away_names_kind_version_and_crd(
     gate = EditWarGate(client=kube, events=events, metrics=metrics)  # type: ignore[arg-type]
     objects = ObjectPass(client=kube, view=StaleView(), events=events,  # type: ignore[arg-type]
                          metrics=metrics, book=book, rechecks=Rechecks(resumable=gate),
-                         edit_war=gate)
+                         edit_war=gate, adoption=AdoptionReads(client=kube))
     applied = await objects.run(asset="kubelet-performance-kubeletconfig", desired=DESIRED,
                                 res=KUBELETCONFIGS)
     assert applied.outcome is Outcome.APPLIED, applied

@@ -18,6 +18,7 @@ from structlog.testing import capture_logs
 from autopilot.antithrash.detector import EditWarDetector
 from autopilot.antithrash.pause import EditWarGate
 from autopilot.controller import keys
+from autopilot.controller.adoption import AdoptionReads
 from autopilot.controller.cache_inputs import CacheInputs
 from autopilot.controller.hco_context import ContextReports
 from autopilot.controller.object_pass import ObjectPass
@@ -80,6 +81,11 @@ class Cluster:
                   namespace: str | None = None) -> dict[str, Any] | None:
         self.timeline.append("get")
         return copy.deepcopy(self.objects.get(name))
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """The adoption census: the names of the kind (only Services here)."""
+        self.timeline.append("list")
+        return {"metadata": {}, "items": [{"metadata": {"name": n}} for n in self.objects]}
 
     async def apply(self, res: ResourceInfo, obj: dict[str, Any], *, force: bool = True,
                     dry_run: bool = False) -> dict[str, Any]:
@@ -171,7 +177,7 @@ def build(cluster: Cluster, *, pending: set[str] | None = None) -> Counting:
                        detector=EditWarDetector())
     objects = ObjectPass(client=cluster, view=cluster, events=cluster,  # type: ignore[arg-type]
                          metrics=metrics, book=book, rechecks=Rechecks(resumable=gate),
-                         edit_war=gate)
+                         edit_war=gate, adoption=AdoptionReads(client=cluster))  # type: ignore[arg-type]
     progress = Progress(asset_count=len(golden.assets), events=cluster, metrics=metrics,
                         compliant_count=lambda: 0)
     sweeper = TombstoneSweeper(tombstones=(), client=cluster,  # type: ignore[arg-type]
@@ -189,7 +195,7 @@ def converged() -> tuple[Cluster, Counting]:
     cluster = Cluster()
     rec = build(cluster)
     asyncio.run(rec.reconcile(keys.asset_key(ASSET)))
-    assert cluster.requests == ["get", "apply"] and rec.renders == 1, cluster.timeline
+    assert cluster.requests == ["list", "apply"] and rec.renders == 1, cluster.timeline
     cluster.timeline.clear()
     return cluster, rec
 

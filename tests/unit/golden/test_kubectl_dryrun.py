@@ -15,25 +15,16 @@ from ruamel.yaml import YAML
 
 from autopilot.golden.kinds import plural_of
 from autopilot.kube.resources import split_api_version
-from tests.support.cluster import CRDS, Cluster, require_shared
+from tests.support.cluster import Cluster, require_shared
 from tests.support.cmd import run_command
+from tests.support.platform import BASE_KINDS, crd_paths
 
 HCO = Path(__file__).resolve().parents[3] / "examples" / "hco.yaml"
-CRD_FILES = (
-    "kubevirt/hyperconverged-crd.yaml",
-    "prometheus/monitoring.coreos.com_servicemonitors.yaml",
-    "prometheus/monitoring.coreos.com_prometheusrules.yaml",
-    "observability/observability.openshift.io_uiplugins.yaml",
-    "observability/perses.dev_persesdashboards.yaml",
-    "openshift/machineconfig-crd.yaml",
-    "openshift/kubeletconfig-crd.yaml",
-    "openshift/operator.openshift.io_kubedeschedulers.yaml",
-)
 
 
 def _prepare(cluster: Cluster) -> tuple[str, list[dict[str, Any]]]:
     require_shared()
-    cluster.install_crds(*(CRDS / f for f in CRD_FILES))
+    cluster.install_crds(*crd_paths(BASE_KINDS))
     rendered = run_command("render", "--hco-file", str(HCO), "--output", "yaml")
     assert rendered.code == 0, rendered.err
     docs = [d for d in YAML(typ="safe").load_all(rendered.out) if d is not None]

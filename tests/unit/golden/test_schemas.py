@@ -20,6 +20,7 @@ from autopilot.golden.lookups import OfflineLookups
 from autopilot.golden.render import render_asset
 from autopilot.kube.resources import split_api_version
 from kubesim import crd_defaults, crd_validation, schema
+from tests.support.platform import CRDS
 from tests.unit.golden.conftest import SHARED
 
 MY_FEATURES = ("framework", "observability", "swap")
@@ -27,14 +28,9 @@ CRD_DIR = SHARED / "crds"
 
 
 # The CRDs of the kinds these assets render (parsing every shared CRD would be slow).
-CRD_FILES = (
-    "kubevirt/hyperconverged-crd.yaml",
-    "prometheus/monitoring.coreos.com_servicemonitors.yaml",
-    "prometheus/monitoring.coreos.com_prometheusrules.yaml",
-    "observability/observability.openshift.io_uiplugins.yaml",
-    "observability/perses.dev_persesdashboards.yaml",
-    "openshift/machineconfig-crd.yaml",
-)
+MY_KINDS = ("HyperConverged", "ServiceMonitor", "PrometheusRule", "UIPlugin", "PersesDashboard",
+            "MachineConfig")
+CRD_FILES = tuple(CRDS[kind][4] for kind in MY_KINDS)
 
 
 def _crds() -> dict[tuple[str, str], tuple[dict[str, Any], str]]:

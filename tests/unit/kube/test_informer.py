@@ -122,15 +122,17 @@ async def test_cache_converges_through_drops_410s_silence_and_500s(
         for _ in range(2):
             await asyncio.sleep(2.0)
             faults.drop_watches()
-        # 2. every reconnect gets 410: the stream holds back the writes of 0.7 s (less
-        # than the 1 s watchdog), the history is compacted past them, and the stream is
-        # dropped, so the informer resumes from a version the server no longer has.
+        # 2. every reconnect gets 410: the stream holds back a write, the history is
+        # compacted past it, and the stream is dropped, so the informer resumes from a
+        # version the server no longer has. The write is the test's own, so it happens
+        # whatever pace the writer keeps on a loaded machine.
         for round_ in range(3):
             before = informer.relists
             # The watch reopens right after the relist; silence only an open stream.
-            await asyncio.sleep(0.3)
-            faults.silence_watches(True)
-            await asyncio.sleep(0.7)
+            await eventually(lambda: informer.watching, timeout=20, what="the watch open")
+            # New streams too: a stream the watchdog reopens meanwhile must not replay it.
+            faults.silence_watches(True, new_streams=True)
+            await kube.create(CONFIGMAPS, cm(f"held-back-{round_}", namespace, "1"))
             faults.compact()
             faults.drop_watches()
             faults.silence_watches(False)
