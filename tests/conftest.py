@@ -26,6 +26,7 @@ files side by side. What keeps a test correct beside others:
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -76,7 +77,26 @@ def pytest_configure(config: pytest.Config) -> None:
 FIXED_NAME_SUITES = tuple(Path(__file__).parent / d for d in ("integration", "reliability"))
 
 
+def _scale_timeouts(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Multiply every test's timeout by ``TEST_TIMEOUT_SCALE`` (CI sets it).
+
+    The timeouts catch hangs, not slowness: on a machine shared with other work every
+    test may take a few times its quiet duration, and a test killed mid-way by its
+    timeout says nothing about the behaviour it checks.
+    """
+    scale = float(os.environ.get("TEST_TIMEOUT_SCALE") or 1)
+    if scale == 1:
+        return
+    default = float(config.getini("timeout") or 0)
+    for item in items:
+        marker = item.get_closest_marker("timeout")
+        seconds = float(marker.args[0]) if marker and marker.args else default
+        if seconds:
+            item.add_marker(pytest.mark.timeout(seconds * scale), append=False)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    _scale_timeouts(config, items)
     for item in items:
         if any(suite in item.path.parents for suite in FIXED_NAME_SUITES) \
                 and not item.get_closest_marker("fresh_server"):

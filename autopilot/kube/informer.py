@@ -192,6 +192,7 @@ class Informer:
             except Exception as exc:  # unexpected data must not end the watch for good
                 why = reason = f"unexpected {type(exc).__name__}: {exc}"
                 log.error("watch loop error", kind=self.name, error=reason, exc_info=True)
+            self.watching = False
             healthy = (
                 self._stream_events > 0
                 or time.monotonic() - self._stream_started >= self.settings.healthy_after
@@ -262,13 +263,10 @@ class Informer:
         ) as events:
             self._alive()
             self.watching = True
-            try:
-                async for event in events:
-                    self._alive()
-                    self._stream_events += 1
-                    self._handle(event)
-            finally:
-                self.watching = False
+            async for event in events:
+                self._alive()
+                self._stream_events += 1
+                self._handle(event)
 
     def _handle(self, event: dict[str, Any]) -> None:
         kind = str(event.get("type") or "")

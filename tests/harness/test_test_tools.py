@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 TESTS = ROOT / "tests"
 # Tools every machine running the suite has (the shell and coreutils-level commands).
@@ -45,3 +47,32 @@ def test_every_needed_tool_is_installed_by_ci_setup() -> None:
             needed |= set(re.findall(r'"([\w.-]+)"', args))
     assert "systemd-analyze" in needed
     assert needed - BASE - _installed_by_setup() == set()
+
+
+class _Item:
+    """Just enough of a pytest item for the timeout scaler."""
+
+    def __init__(self, *marks: pytest.MarkDecorator) -> None:
+        self.marks = [m.mark for m in marks]
+
+    def get_closest_marker(self, name: str) -> pytest.Mark | None:
+        return next((m for m in self.marks if m.name == name), None)
+
+    def add_marker(self, marker: pytest.MarkDecorator, append: bool = True) -> None:
+        self.marks.insert(len(self.marks) if append else 0, marker.mark)
+
+
+def test_timeouts_scale_in_ci_and_only_when_asked(monkeypatch: pytest.MonkeyPatch,
+                                                  pytestconfig: pytest.Config) -> None:
+    from tests.conftest import _scale_timeouts
+
+    marked, plain = _Item(pytest.mark.timeout(90)), _Item()
+    monkeypatch.delenv("TEST_TIMEOUT_SCALE", raising=False)
+    _scale_timeouts(pytestconfig, [marked, plain])  # type: ignore[list-item]
+    assert marked.get_closest_marker("timeout").args == (90,)  # type: ignore[union-attr]
+    assert plain.get_closest_marker("timeout") is None
+    monkeypatch.setenv("TEST_TIMEOUT_SCALE", "2")
+    _scale_timeouts(pytestconfig, [marked, plain])  # type: ignore[list-item]
+    assert marked.get_closest_marker("timeout").args == (180,)  # type: ignore[union-attr]
+    default = float(pytestconfig.getini("timeout"))
+    assert plain.get_closest_marker("timeout").args == (default * 2,)  # type: ignore[union-attr]

@@ -259,6 +259,13 @@ class HealthSampler(InThread):
             longest = max(longest, run)
         return longest
 
+    def __enter__(self) -> HealthSampler:
+        self._start("healthz")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._halt(must_stop=True)
+
 
 def liveness_probe() -> dict[str, Any]:
     """The controller container's liveness probe, as the shipped Deployment declares it."""
@@ -267,13 +274,6 @@ def liveness_probe() -> dict[str, Any]:
     [container] = deployment["spec"]["template"]["spec"]["containers"]
     probe: dict[str, Any] = container["livenessProbe"]
     return probe
-
-    def __enter__(self) -> HealthSampler:
-        self._start("healthz")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._halt(must_stop=True)
 
 
 def targets_from(live: dict[str, dict[str, Any]]) -> list[Target]:
