@@ -117,7 +117,8 @@ class Resolver:
 
 async def choose_targets(client: BenchClient, spec: PlatformSpec, *,
                          exclude_kinds: tuple[str, ...] = ("HyperConverged",)) -> list[Target]:
-    """One target per managed object that has an editable leaf (live value = rendered)."""
+    """One target per managed object that has an editable leaf (live value = rendered),
+    leaving out the objects their own templates read."""
     resolver = Resolver(client)
     out: list[Target] = []
     for obj in spec.expected:
@@ -126,6 +127,8 @@ async def choose_targets(client: BenchClient, spec: PlatformSpec, *,
             continue
         meta = obj.get("metadata") or {}
         name, ns = str(meta["name"]), str(meta.get("namespace") or "")
+        if (kind, ns, name) in spec.read_by_templates:
+            continue  # its render reads it: an edit is an input, kept on purpose
         collection = await resolver.collection(api_version, kind)
         path = await resolver.collection(api_version, kind, ns) + f"/{name}"
         try:

@@ -49,6 +49,9 @@ class PlatformSpec:
     infrastructure: dict[str, Any] = field(default_factory=dict)
     scheduler: dict[str, Any] = field(default_factory=dict)
     expected: list[dict[str, Any]] = field(default_factory=list)
+    # (kind, namespace, name) of the objects the templates read: an edit of one is an
+    # input of its render (a user's settings merged in), which the controller keeps.
+    read_by_templates: set[tuple[str, str, str]] = field(default_factory=set)
 
     def expected_refs(self) -> set[ObjectRef]:
         """Refs of every object the controller should apply."""
@@ -128,13 +131,39 @@ def build_platform(golden_dir: Path | None = None) -> PlatformSpec:
 def expected_objects(spec: PlatformSpec, *, hco: dict[str, Any],
                      infrastructure: dict[str, Any] | None,
                      scheduler: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """What the planner renders for these (stored) objects and the platform's nodes."""
+    """What the planner renders for these (stored) objects and the platform's nodes.
+
+    Also notes in ``spec.read_by_templates`` which objects the templates looked up.
+    """
     ctx = gcontext.build_context(hco=hco, nodes=spec.nodes, infrastructure=infrastructure,
                                  scheduler=scheduler, environ=spec.env,
                                  version=spec.golden.version, namespace=HCO_NS)
+    lookups = _RecordingLookups()
     plans = gplan.plan_all(spec.golden, ctx, activation=ggate.activation_for(hco, spec.golden),
-                           lookups=OfflineLookups())
+                           lookups=lookups)
+    spec.read_by_templates = lookups.read
     return [o for p in plans if p.included and not p.error for o in p.objects]
+
+
+class _RecordingLookups(OfflineLookups):
+    """Offline lookups that note which objects the templates read."""
+
+    def __init__(self) -> None:
+        self.read: set[tuple[str, str, str]] = set()
+
+    def object_exists(self, api_version: str, kind: str, name: str, namespace: str = "") -> bool:
+        self.read.add((kind, namespace, name))
+        return super().object_exists(api_version, kind, name, namespace)
+
+    def configmap_value(self, namespace: str, name: str, key: str, default: str = "") -> str:
+        self.read.add(("ConfigMap", namespace, name))
+        return super().configmap_value(namespace, name, key, default)
+
+    def get_object(
+        self, api_version: str, kind: str, name: str, namespace: str = ""
+    ) -> dict[str, Any] | None:
+        self.read.add((kind, namespace, name))
+        return super().get_object(api_version, kind, name, namespace)
 
 
 def seed(cluster: Any, spec: PlatformSpec) -> None:
