@@ -134,7 +134,6 @@ class Informer:
         self._stream_events = 0
         self._stream_started = time.monotonic()
         self.last_error: str | None = None  # why the last attempt failed; None once listed
-        self.watching = False  # a watch stream is open (the server answered it)
 
     def add_handler(self, handler: EventHandler) -> None:
         """Call ``handler(event, obj, old)`` on every add, update and delete."""
@@ -192,7 +191,6 @@ class Informer:
             except Exception as exc:  # unexpected data must not end the watch for good
                 why = reason = f"unexpected {type(exc).__name__}: {exc}"
                 log.error("watch loop error", kind=self.name, error=reason, exc_info=True)
-            self.watching = False
             healthy = (
                 self._stream_events > 0
                 or time.monotonic() - self._stream_started >= self.settings.healthy_after
@@ -262,7 +260,6 @@ class Informer:
             path, query=query, read_timeout=self.settings.inactivity_timeout
         ) as events:
             self._alive()
-            self.watching = True
             async for event in events:
                 self._alive()
                 self._stream_events += 1

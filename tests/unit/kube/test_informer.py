@@ -143,7 +143,7 @@ async def test_cache_converges_through_drops_410s_silence_and_500s(
             except AssertionError as exc:  # seen once under load: say where the informer was
                 raise AssertionError(
                     f"{exc}; informer at {informer.resource_version}, {informer.restarts} "
-                    f"restarts, watching={informer.watching}, last error "
+                    f"restarts, last error "
                     f"{informer.last_error!r}") from None
         # 3. the stream goes silent (the watchdog is 1 s here), new streams too
         faults.silence_watches(True, new_streams=True)
