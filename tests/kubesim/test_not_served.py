@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.support.platform import Platform, crd_name
+from tests.support.wait import eventually_sync
 
 KUBELETCONFIGS = "/apis/machineconfiguration.openshift.io/v1/kubeletconfigs"
 KUBELETCONFIG = {"apiVersion": "machineconfiguration.openshift.io/v1", "kind": "KubeletConfig",
@@ -28,6 +29,9 @@ def test_a_removed_crds_resource_answers_404_page_not_found(cluster: Any) -> Non
                             query={"fieldManager": "tests"})
     assert status == 201
     cluster.delete_crds(crd_name("KubeletConfig"))
+    # A real server stops serving the resource a moment after the CRD is gone.
+    eventually_sync(lambda: cluster.api("GET", f"{KUBELETCONFIGS}/x")[1] == "404 page not found\n",
+                    what="the removed resource no longer served")
 
     for method, path, body, ctype in (
         ("GET", f"{KUBELETCONFIGS}/x", None, "application/json"),
