@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import autopilot
-from bench.env import Env, LogTail, by_verb, log_time, proc_sample, wait_all_applied
+from bench.env import Env, LogTail, by_resource, by_verb, log_time, proc_sample, wait_all_applied
 from bench.modes import Mode
 from tests.support.wait import eventually_sync
 
@@ -62,6 +62,7 @@ def run(env: Env, mode: Mode) -> dict[str, Any]:
         "synced_to_all_applied_s": round(max(0.0, done_at - synced_at), 3),
         "total_s": round(total, 3),
         "requests_by_verb": by_verb(table),
+        "requests_by_resource": by_resource(table),
         "requests_counted_by": env.counted_by,
         "requests_but_events": requests,
         "events_created": events,
