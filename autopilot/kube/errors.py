@@ -57,6 +57,13 @@ class ApiError(Exception):
             retry_after = _parse_retry_after(details.get("retryAfterSeconds"))
         return cls(status, reason, message, body, retry_after)
 
+    @classmethod
+    def from_status(cls, status: dict[str, Any]) -> ApiError:
+        """The error a watch stream's ERROR event (a ``Status`` object) stands for."""
+        code = int(status.get("code") or 0) or 500
+        return cls(code, str(status.get("reason") or _REASONS.get(code, "Error")),
+                   str(status.get("message") or "watch error"), status)
+
 
 _REASONS = {
     400: "BadRequest",

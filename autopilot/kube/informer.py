@@ -2,12 +2,15 @@
 
 One informer keeps an in-memory :class:`Store` of one resource (optionally
 label/field-selected and reduced by a ``transform``) equal to the server's
-state. Its loop: list; watch from the list's resourceVersion with bookmarks and
-a jittered server timeout; re-open the watch when the server ends it; relist on
-410 Gone; treat a stream silent for ``inactivity_timeout`` as dead; back off
-exponentially (with jitter) on errors, resetting after a healthy stream. After
-a relist the handlers see synthesised deletes and updates, so they never miss
-a change that happened while the stream was down.
+state. Its loop: get the current state with one streaming list (a watch whose
+first events are that state, :mod:`autopilot.kube.watchlist`) and follow the same
+stream, or, from a server that cannot stream lists, list and then watch from the
+list's resourceVersion; watches ask for bookmarks and a jittered server timeout;
+re-open the watch when the server ends it; relist on 410 Gone; treat a stream
+silent for ``inactivity_timeout`` as dead; back off exponentially (with jitter)
+on errors, resetting after a healthy stream. After a relist the handlers see
+synthesised deletes and updates, so they never miss a change that happened
+while the stream was down.
 
 A ``Retry-After`` is honoured, with one exception. While the API server fills
 the watch cache of a resource (on the first request for a custom resource since
@@ -40,7 +43,14 @@ from autopilot.kube.store import (
     Key,
     RetryDelay,
     Store,
+    object_key,
     storage_initializing,
+)
+from autopilot.kube.watchlist import (
+    EndBookmarkMissing,
+    initial_state,
+    refuses_streaming_lists,
+    streaming_list_query,
 )
 
 if TYPE_CHECKING:
@@ -62,16 +72,6 @@ _STREAM_ERRORS = (
     ConnectionError,
     OSError,
 )
-
-
-class _Gone(Exception):
-    """The watch's resourceVersion is too old: relist."""
-
-
-def object_key(obj: dict[str, Any]) -> Key:
-    """(namespace, name) of an object dict."""
-    meta = obj.get("metadata") or {}
-    return str(meta.get("namespace") or ""), str(meta.get("name") or "")
 
 
 def _rv(obj: dict[str, Any] | None) -> str:
@@ -98,7 +98,8 @@ class WatchSettings:
     backoff_max: float = 30.0
     healthy_after: float = 5.0  # a stream that lived this long resets the backoff
     page_size: int = 500
-    list_timeout: float = 60.0
+    list_timeout: float = 60.0  # also bounds the wait for a streaming list's end
+    streaming_lists: bool = True  # start with one streaming list (watch-list) when served
 
 
 class Informer:
@@ -134,6 +135,9 @@ class Informer:
         self._stream_events = 0
         self._stream_started = time.monotonic()
         self.last_error: str | None = None  # why the last attempt failed; None once listed
+        # Whether the next relist is a streaming list; off for good once the server
+        # refused one or ignored its parameters.
+        self.streaming_lists = settings.streaming_lists
 
     def add_handler(self, handler: EventHandler) -> None:
         """Call ``handler(event, obj, old)`` on every add, update and delete."""
@@ -172,17 +176,22 @@ class Informer:
             self._stream_started = time.monotonic()
             reason: str | None = None
             error: ApiError | None = None
+            streaming = self.streaming_lists and not self.resource_version
             try:
-                if not self.resource_version:
+                if not self.resource_version and not streaming:
                     await self._relist()
                 self._stream_started = time.monotonic()
-                await self._watch()
+                await self._watch(streaming=streaming)
                 why = "stream ended"
-            except _Gone:
-                self.resource_version, why = "", "410 Gone"
+            except EndBookmarkMissing as exc:
+                self._stop_streaming_lists(str(exc))
+                continue
             except ApiError as exc:
                 if exc.status == 410:
                     self.resource_version, why = "", "410 Gone"
+                elif streaming and refuses_streaming_lists(exc):
+                    self._stop_streaming_lists(str(exc))
+                    continue
                 else:
                     why = reason = f"{exc.status} {exc.reason}: {exc.message}"
                     error = exc
@@ -221,6 +230,11 @@ class Informer:
             self.metrics.watch_restarts_total.labels(kind=self.name).inc()
         log.debug("watch restarting", kind=self.name, why=why)
 
+    def _stop_streaming_lists(self, why: str) -> None:
+        self.streaming_lists = False
+        log.info("streaming lists not served; listing, then watching", kind=self.name,
+                 reason=why)
+
     async def _relist(self) -> None:
         select = self.select
         items, rv = await self.client.list(
@@ -232,10 +246,13 @@ class Informer:
             timeout=self.settings.list_timeout,
             transform=self._prepare,
         )
+        self._synced_with({object_key(obj): obj for obj in items}, rv)
+
+    def _synced_with(self, fresh: dict[Key, dict[str, Any]], rv: str) -> None:
+        """Make the cache the listed state ``fresh`` (at ``rv``), telling the handlers."""
         self.relists += 1
         if self.metrics is not None:
             self.metrics.watch_relists_total.labels(kind=self.name).inc()
-        fresh = {object_key(obj): obj for obj in items}
         # Tell handlers what changed while we were not watching.
         for event, obj, old in _changes(self.store._replace(fresh), fresh):
             self._notify(event, obj, old)
@@ -245,13 +262,20 @@ class Informer:
             self._synced.set()
         self._alive()
 
-    async def _watch(self) -> None:
-        """Follow one watch stream from :attr:`resource_version`, advancing it."""
+    async def _watch(self, *, streaming: bool = False) -> None:
+        """Follow one watch stream from :attr:`resource_version`, advancing it.
+
+        ``streaming``: a streaming list, whose first events are the current state; the
+        cache becomes that state at its end, and the same stream goes on as the watch.
+        """
         select = self.select
-        query: dict[str, str | int | bool | None] = {
+        timeout = random.randint(*self.settings.watch_timeout)
+        query = streaming_list_query(
+            label_selector=select.label_selector, field_selector=select.field_selector,
+            timeout_seconds=timeout) if streaming else {
             "resourceVersion": self.resource_version,
             "allowWatchBookmarks": True,
-            "timeoutSeconds": random.randint(*self.settings.watch_timeout),
+            "timeoutSeconds": timeout,
             "labelSelector": select.label_selector,
             "fieldSelector": select.field_selector,
         }
@@ -260,10 +284,19 @@ class Informer:
             path, query=query, read_timeout=self.settings.inactivity_timeout
         ) as events:
             self._alive()
+            if streaming:
+                state = await initial_state(events, within=self.settings.list_timeout,
+                                            complete=self._complete, seen=self._event_seen)
+                if state is None:
+                    return  # the stream ended before the state did: the cache is as it was
+                self._synced_with(*state)
             async for event in events:
-                self._alive()
-                self._stream_events += 1
+                self._event_seen()
                 self._handle(event)
+
+    def _event_seen(self) -> None:
+        self._alive()
+        self._stream_events += 1
 
     def _handle(self, event: dict[str, Any]) -> None:
         kind = str(event.get("type") or "")
@@ -271,14 +304,12 @@ class Informer:
         if not isinstance(obj, dict):
             return
         if kind == "ERROR":
-            raise _watch_error(obj)
+            raise ApiError.from_status(obj)
         new_rv = _rv(obj) or self.resource_version
         if kind == "BOOKMARK":
             self.resource_version = new_rv
             return
-        obj.setdefault("apiVersion", self.resource.api_version)
-        obj.setdefault("kind", self.resource.kind)
-        obj = self._prepare(obj)
+        obj = self._complete(obj)
         key = object_key(obj)
         if kind in ("ADDED", "MODIFIED"):
             old = self.store._put(key, obj)
@@ -287,6 +318,12 @@ class Informer:
             old = self.store._pop(key)
             self._notify("DELETED", obj, old)
         self.resource_version = new_rv
+
+    def _complete(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """An event's object as the cache keeps it: typed, then transformed."""
+        obj.setdefault("apiVersion", self.resource.api_version)
+        obj.setdefault("kind", self.resource.kind)
+        return self._prepare(obj)
 
     def _prepare(self, obj: dict[str, Any]) -> dict[str, Any]:
         return _transformed(self.select.transform, obj, kind=self.name)
@@ -298,15 +335,6 @@ class Informer:
             except Exception as exc:
                 log.error("event handler failed", kind=self.name, event_type=event,
                           error=f"{type(exc).__name__}: {exc}")
-
-def _watch_error(status: dict[str, Any]) -> Exception:
-    """The exception an ERROR event of a watch stands for (410: relist)."""
-    code = int(status.get("code") or 0)
-    if code == 410:
-        return _Gone()
-    return ApiError(code or 500, str(status.get("reason") or "Error"),
-                    str(status.get("message") or "watch error"), status)
-
 
 def _transformed(transform: Transform | None, obj: dict[str, Any], *, kind: str
                  ) -> dict[str, Any]:

@@ -29,6 +29,12 @@ def storage_initializing(exc: ApiError) -> bool:
     return exc.status == 429 and STORAGE_INITIALIZING in exc.message
 
 
+def object_key(obj: dict[str, Any]) -> Key:
+    """(namespace, name) of an object dict."""
+    meta = obj.get("metadata") or {}
+    return str(meta.get("namespace") or ""), str(meta.get("name") or "")
+
+
 class Store:
     """The cache: objects by (namespace, name). Reads never block."""
 

@@ -10,7 +10,9 @@ Its controls are kubesim's :class:`~kubesim.controls.Controls` (the same
 methods and rule bookkeeping), so one test body drives both worlds: latency,
 answers held back after the server carried the request out, error answers (5xx,
 429 with Retry-After), hung requests, connection resets, dropped and silent watch
-streams, and request counters by verb, resource, user agent and dry run.
+streams, streaming lists refused or ignored (``set_streaming_lists``, as by a
+server with the ``WatchList`` gate off or one older than the feature), and request
+counters by verb, resource, user agent and dry run.
 ``compact()`` waits for the real server's own etcd compaction
 (servers started with compaction only). What a proxy must not fake is refused
 with a pointer to the real mechanism: identities, admission and RBAC denials.
@@ -32,7 +34,9 @@ from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
+from kubesim import listoptions
 from kubesim.controls import Controls, ErrorRule
+from kubesim.errors import SimError
 from kubesim.tls import serving_cert
 
 # Not forwarded in either direction: they describe one hop, not the message.
@@ -117,6 +121,26 @@ async def _hold(request: web.Request, limit: float = 600.0) -> None:
         if _closing(request):  # no event tells when a peer hangs up: poll the transport
             return
         await asyncio.sleep(0.1)
+
+
+# What a server older than streaming lists makes of one: it does not know the first two
+# parameters; and while the real server behind the proxy ends a watch's synthetic ADDED
+# events with the annotated bookmark whenever bookmarks are allowed, an old one sends its
+# first bookmark a minute or so later, unannotated. The stream goes without bookmarks.
+_UNKNOWN_TO_OLD_SERVERS = ("sendInitialEvents", "resourceVersionMatch", "allowWatchBookmarks")
+
+
+def _as_served(request: web.Request, mode: str) -> str:
+    """The watch's path and query as a server without streaming lists takes them: a 422
+    from one with the WatchList gate off, the parameters dropped by an older one."""
+    query = request.rel_url.query
+    if "sendInitialEvents" not in query:
+        return request.raw_path
+    if mode == "refused":
+        listoptions.validate(query, watch=True, mode=mode)
+        return request.raw_path
+    kept = [(k, v) for k, v in query.items() if k not in _UNKNOWN_TO_OLD_SERVERS]
+    return str(request.rel_url.with_query(kept))
 
 
 def _forwarded(headers: Any) -> CIMultiDict[str]:
@@ -217,11 +241,18 @@ class FaultProxy:
         rule = c.take_error(verb, resource)
         if rule is not None:
             return await self._fault(request, rule)
+        raw_path = request.raw_path
+        if verb == "watch" and c.streaming_lists != "on":
+            try:
+                raw_path = _as_served(request, c.streaming_lists)
+            except SimError as exc:
+                return web.Response(status=exc.code, body=json.dumps(exc.body()).encode(),
+                                    headers={"Content-Type": "application/json"})
         body = await request.read()
         assert self._session is not None
         try:
             upstream = await self._session.request(
-                request.method, URL(self.upstream + request.raw_path, encoded=True),
+                request.method, URL(self.upstream + raw_path, encoded=True),
                 headers=_forwarded(request.headers), data=body or None,
                 allow_redirects=False,
                 timeout=aiohttp.ClientTimeout(total=None if verb == "watch" else 120,

@@ -97,6 +97,9 @@ class Controls:
         self._on_window: Callable[[int], None] | None = None
         self._on_interval: Callable[[float], None] | None = None
         self.silence_new_watches = False
+        # Streaming lists (watch-list): "on" (served), "refused" (422, as with the WatchList
+        # gate off) or "ignored" (parameters dropped, as by a server older than the feature).
+        self.streaming_lists = "on"
 
     def reset(self) -> None:
         """Lift every fault and denial, un-silence streams and zero the counters."""
@@ -108,6 +111,7 @@ class Controls:
             self._rbac.clear()
             self._counts.clear()
             self._log.clear()
+        self.streaming_lists = "on"
         self.silence_watches(False)
 
     # -- identities -----------------------------------------------------------------------
@@ -259,6 +263,19 @@ class Controls:
         if self._call_in_loop and self._on_silence:
             on_silence = self._on_silence
             self._call_in_loop(lambda: on_silence(silent))
+
+    def set_streaming_lists(self, mode: str) -> None:
+        """How watches asking for their initial state (``sendInitialEvents``) are answered.
+
+        ``on``: served, like a v1.36 server. ``refused``: 422 Invalid, like a server with
+        the ``WatchList`` feature gate off. ``ignored``: ``sendInitialEvents`` and
+        ``resourceVersionMatch`` dropped, like a server older than the feature: a watch
+        without a resourceVersion then streams the objects as synthetic ADDED events and
+        never says where they end (v1.36 ends them with the annotated bookmark).
+        """
+        if mode not in ("on", "refused", "ignored"):
+            raise ValueError(f"streaming lists: {mode!r} is not on, refused or ignored")
+        self.streaming_lists = mode
 
     def compact(self) -> None:
         """Forget the change history: watches from any older resourceVersion get 410."""

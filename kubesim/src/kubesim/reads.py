@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from kubesim import event_views, table
+from kubesim import event_views, listoptions, table
 from kubesim.errors import SimError, not_found
 from kubesim.request import ApiRequest
 from kubesim.selectors import make_matcher
@@ -67,6 +67,8 @@ def _with_event_views(state: SimState, req: ApiRequest) -> Iterator[Obj]:
 def list_objects(state: SimState, req: ApiRequest, form: str) -> Obj:
     """A collection, filtered by selectors and paged with ``limit``/``continue``."""
     q = req.query
+    listoptions.validate(listoptions.as_served(q, state.controls.streaming_lists), watch=False,
+                         mode=state.controls.streaming_lists)
     matcher = make_matcher(q.get("labelSelector"), q.get("fieldSelector"))
     limit = int(q.get("limit") or 0)
     start = _decode_continue(q["continue"]) if q.get("continue") else ""

@@ -21,6 +21,9 @@ Key = tuple[str, str]
 Obj = dict[str, Any]
 # A queued watch item: (event type, object); None closes the stream.
 WatchItem = tuple[str, Obj] | None
+# The queued item ending a streaming list's initial state (its object: the state's
+# resourceVersion in metadata); the stream writes it as the annotated BOOKMARK.
+INITIAL_EVENTS_END = "__initial_events_end__"
 
 
 @dataclass
@@ -161,14 +164,22 @@ class Store:
         self.compacted_rv = self.rv
 
     def open_watch(
-        self, key: Key, *, namespace: str, matcher: Matcher | None, since: int | None
+        self, key: Key, *, namespace: str, matcher: Matcher | None, since: int | None,
+        end_initial: bool = False,
     ) -> Watcher:
-        """Register a watcher; pre-fill its queue (replay from ``since`` or initial ADDED)."""
+        """Register a watcher; pre-fill its queue (replay from ``since`` or initial ADDED).
+
+        ``end_initial``: the initial ADDED events are a streaming list's, followed by
+        the item that ends them (:data:`INITIAL_EVENTS_END`).
+        """
         watcher = Watcher(key, namespace, matcher)
         if since is None:
             for obj in self.iter(key, namespace):
                 if matcher is None or matcher(obj):
                     watcher.queue.put_nowait(("ADDED", obj))
+            if end_initial:
+                watcher.queue.put_nowait(
+                    (INITIAL_EVENTS_END, {"metadata": {"resourceVersion": str(self.rv)}}))
         else:
             if since < self.compacted_rv:
                 oldest = self.compacted_rv + 1

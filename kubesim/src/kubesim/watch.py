@@ -9,12 +9,12 @@ from typing import Any
 
 from aiohttp import web
 
-from kubesim import table
+from kubesim import listoptions, table
 from kubesim.errors import SimError
 from kubesim.request import ApiRequest, truthy
 from kubesim.selectors import make_matcher
 from kubesim.state import SimState
-from kubesim.store import Watcher
+from kubesim.store import INITIAL_EVENTS_END, Watcher
 
 Obj = dict[str, Any]
 ABORT = "__abort__"
@@ -43,13 +43,28 @@ def _closing(request: web.Request) -> bool:
 
 async def serve_watch(request: web.Request, state: SimState, req: ApiRequest,
                       form: str) -> web.StreamResponse:
-    """Answer ``watch=true``: events as JSON lines until timeout, drop or disconnect."""
-    q = req.query
+    """Answer ``watch=true``: events as JSON lines until timeout, drop or disconnect.
+
+    With ``sendInitialEvents=true`` (a streaming list) the stream starts with every
+    selected object as ADDED, then (when bookmarks are allowed) the BOOKMARK annotated
+    ``k8s.io/initial-events-end``. v1.36 ends the synthetic ADDED events of a watch
+    without a resourceVersion the same way; a server older than streaming lists
+    (controls: ``ignored``) does not. ``sendInitialEvents=false`` without a
+    resourceVersion starts from now, with no initial events at all.
+    """
+    mode = state.controls.streaming_lists
+    q = listoptions.as_served(req.query, mode)
+    listoptions.validate(q, watch=True, mode=mode)
     raw_rv = q.get("resourceVersion") or ""
     try:
         since = None if raw_rv in ("", "0") else int(raw_rv)
     except ValueError as exc:
         raise SimError(400, f'invalid resource version: "{raw_rv}"') from exc
+    streaming = truthy(q.get("sendInitialEvents"))
+    if streaming:
+        since = None  # the current state, whatever version was asked (not older than it)
+    elif "sendInitialEvents" in q and since is None:
+        since = state.store.rv
     timeout = float(q.get("timeoutSeconds") or DEFAULT_TIMEOUT)
     bookmarks = truthy(q.get("allowWatchBookmarks"))
     fields = q.get("fieldSelector") or ""
@@ -60,7 +75,8 @@ async def serve_watch(request: web.Request, state: SimState, req: ApiRequest,
     response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
     try:
         watcher = state.store.open_watch(req.rtype.key, namespace=req.namespace,
-                                         matcher=matcher, since=since)
+                                         matcher=matcher, since=since,
+                                         end_initial=since is None and mode != "ignored")
     except SimError as exc:
         await response.prepare(request)
         await response.write(_line("ERROR", exc.body()))
@@ -102,7 +118,7 @@ async def _pump(request: web.Request, response: web.StreamResponse, state: SimSt
         left = deadline - time.monotonic()
         if left <= 0:
             if bookmarks and watcher.queue.empty():
-                await response.write(_bookmark(state, req))
+                await response.write(_bookmark(req, form, state.store.rv))
             return
         wait = min(left, max(0.05, interval - (time.monotonic() - last_bookmark))) \
             if bookmarks else left
@@ -118,11 +134,16 @@ async def _pump(request: web.Request, response: web.StreamResponse, state: SimSt
             return
         if watcher.silent:
             continue
-        if kind:
+        if kind == INITIAL_EVENTS_END:
+            if bookmarks:  # without bookmarks a real server never says the state ended
+                await response.write(_bookmark(req, form, obj["metadata"]["resourceVersion"],
+                                               end=True))
+                last_bookmark = time.monotonic()
+        elif kind:
             await response.write(_line(kind, _shape(req, form, obj)))
         if bookmarks and watcher.queue.empty() and \
                 time.monotonic() - last_bookmark >= interval:
-            await response.write(_bookmark(state, req))
+            await response.write(_bookmark(req, form, state.store.rv))
             last_bookmark = time.monotonic()
 
 
@@ -132,9 +153,14 @@ def _abort(request: web.Request) -> None:
         transport.abort()
 
 
-def _bookmark(state: SimState, req: ApiRequest) -> bytes:
-    obj = {"kind": req.rtype.kind, "apiVersion": req.api_version,
-           "metadata": {"resourceVersion": str(state.store.rv)}}
+def _bookmark(req: ApiRequest, form: str, rv: int | str, *, end: bool = False) -> bytes:
+    meta: Obj = {"resourceVersion": str(rv)}
+    if end:
+        meta["annotations"] = {"k8s.io/initial-events-end": "true"}
+    if form in ("partial", "partial-list"):
+        obj = {"kind": "PartialObjectMetadata", "apiVersion": table.META_API, "metadata": meta}
+    else:
+        obj = {"kind": req.rtype.kind, "apiVersion": req.api_version, "metadata": meta}
     return _line("BOOKMARK", obj)
 
 
