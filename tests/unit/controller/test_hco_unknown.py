@@ -8,6 +8,8 @@ exists. The informer remembers why its last attempt failed, the cache says so.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from autopilot.controller.cache import HCO_INFORMER, ClusterCache
@@ -23,21 +25,32 @@ HCOS = ResourceInfo("hco.kubevirt.io", "v1beta1", "HyperConverged", "hyperconver
 NS = "openshift-cnv"
 
 
+REFUSED = ApiError(403, "Forbidden", "hyperconvergeds.hco.kubevirt.io is forbidden")
+
+
 class RefusingThenAllowing:
-    """A client whose lists are refused with 403 until ``allow`` is set."""
+    """A client whose lists and watches are refused with 403 until ``allow`` is set."""
 
     def __init__(self) -> None:
         self.allow = asyncio.Event()
 
     async def list(self, res: ResourceInfo, **_: Any) -> tuple[list[dict[str, Any]], str]:
         if not self.allow.is_set():
-            raise ApiError(403, "Forbidden", 'hyperconvergeds.hco.kubevirt.io is forbidden')
+            raise REFUSED
         hco = {"apiVersion": "hco.kubevirt.io/v1beta1", "kind": "HyperConverged",
                "metadata": {"name": HCO_NAME, "namespace": NS, "resourceVersion": "7"}}
         return [hco], "7"
 
-    async def watch(self, *_: Any, **__: Any) -> Any:
-        await asyncio.Event().wait()  # a stream that stays open and quiet
+    @asynccontextmanager
+    async def watch_stream(self, *_: Any, **__: Any) -> AsyncIterator[AsyncIterator[Any]]:
+        if not self.allow.is_set():
+            raise REFUSED  # a streaming list too: the informer then lists, refused again
+        yield _quiet()
+
+
+async def _quiet() -> AsyncIterator[Any]:
+    await asyncio.Event().wait()  # a stream that stays open and quiet
+    yield
 
 
 class Informers:

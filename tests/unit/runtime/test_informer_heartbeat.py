@@ -9,6 +9,8 @@ so the test does not wait for it.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from autopilot.kube.informer import Informer, WatchSettings
@@ -27,7 +29,7 @@ class FakeTime:
 
 
 class HangingClient:
-    """A client whose list never answers (and ignores its timeout): a stuck loop."""
+    """A client whose lists never answer (and ignore their timeout): a stuck loop."""
 
     def __init__(self) -> None:
         self.lists = 0
@@ -36,6 +38,13 @@ class HangingClient:
         self.lists += 1
         await asyncio.Event().wait()
         raise AssertionError("unreachable")
+
+    @asynccontextmanager
+    async def watch_stream(self, *_: Any, **__: Any) -> AsyncIterator[Any]:
+        self.lists += 1  # a streaming list: the informer's first request
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+        yield
 
 
 def test_default_informer_allowance_is_about_200_seconds() -> None:
@@ -58,7 +67,7 @@ async def test_a_stuck_informer_turns_health_red_after_its_allowance() -> None:
     informers.add("nodes", informer)
     informers.start()
     try:
-        await eventually(lambda: client.lists == 1, what="the informer's first list")
+        await eventually(lambda: client.lists == 1, what="the informer's first (streaming) list")
         assert supervisor.health() == (True, "")
         clock.now += allowance - 0.5
         assert supervisor.health() == (True, ""), "red before the allowance was over"
