@@ -28,13 +28,14 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import structlog
 
+from autopilot.kube.cachefeed import CacheFeed, EventHandler, Selection, Transform
 from autopilot.kube.client import ApiError, ApiUnreachable, KubeClient
 from autopilot.kube.resources import ResourceInfo
 from autopilot.kube.store import (
@@ -58,12 +59,8 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("autopilot.informer")
 
-__all__ = ["STORAGE_INITIALIZING", "Informer", "Selection", "Store", "WatchSettings",
-           "object_key", "storage_initializing"]
-
-# (event type ADDED|MODIFIED|DELETED, object, previous cached object or None)
-EventHandler = Callable[[str, dict[str, Any], dict[str, Any] | None], None]
-Transform = Callable[[dict[str, Any]], dict[str, Any]]
+__all__ = ["STORAGE_INITIALIZING", "EventHandler", "Informer", "Selection", "Store",
+           "Transform", "WatchSettings", "object_key", "storage_initializing"]
 
 _STREAM_ERRORS = (
     ApiUnreachable,
@@ -72,20 +69,6 @@ _STREAM_ERRORS = (
     ConnectionError,
     OSError,
 )
-
-
-def _rv(obj: dict[str, Any] | None) -> str:
-    return str(((obj or {}).get("metadata") or {}).get("resourceVersion") or "")
-
-
-@dataclass(frozen=True)
-class Selection:
-    """Which objects of the resource an informer caches, and how it reduces each."""
-
-    namespace: str | None = None
-    label_selector: str | None = None
-    field_selector: str | None = None
-    transform: Transform | None = None
 
 
 @dataclass(frozen=True)
@@ -102,7 +85,7 @@ class WatchSettings:
     streaming_lists: bool = True  # start with one streaming list (watch-list) when served
 
 
-class Informer:
+class Informer(CacheFeed):
     """List-watch cache of one resource. Run it with ``await informer.run()``."""
 
     def __init__(
@@ -115,22 +98,12 @@ class Informer:
         metrics: Metrics | None = None,
         name: str | None = None,
     ) -> None:
+        super().__init__(resource, select=select, metrics=metrics, name=name)
         self.client = client
-        self.resource = resource
-        self.select = select or Selection()
         self.settings = settings = settings or WatchSettings()
-        self.metrics = metrics
-        self.name = name or resource.kind
-        self.store = Store()
-        self._handlers: list[EventHandler] = []
         self._retry = RetryDelay(Backoff(settings.backoff_initial, settings.backoff_max))
-        self._synced = asyncio.Event()
         self.last_activity = time.monotonic()
         self.beat: Callable[[], None] | None = None
-        # Where the next watch starts: the last list's or event's resourceVersion
-        # ("" after a 410 Gone: relist first).
-        self.resource_version = ""
-        self.relists = 0
         self.restarts = 0
         self._stream_events = 0
         self._stream_started = time.monotonic()
@@ -138,24 +111,6 @@ class Informer:
         # Whether the next relist is a streaming list; off for good once the server
         # refused one or ignored its parameters.
         self.streaming_lists = settings.streaming_lists
-
-    def add_handler(self, handler: EventHandler) -> None:
-        """Call ``handler(event, obj, old)`` on every add, update and delete."""
-        self._handlers.append(handler)
-
-    @property
-    def has_synced(self) -> bool:
-        """Whether the first list completed."""
-        return self._synced.is_set()
-
-    async def wait_synced(self, timeout: float | None = None) -> bool:
-        """Wait for the first list; False on timeout."""
-        try:
-            async with asyncio.timeout(timeout):
-                await self._synced.wait()
-        except TimeoutError:
-            return False
-        return True
 
     @property
     def max_quiet(self) -> float:
@@ -244,22 +199,13 @@ class Informer:
             field_selector=select.field_selector,
             limit=self.settings.page_size,
             timeout=self.settings.list_timeout,
-            transform=self._prepare,
+            transform=self._complete,
         )
         self._synced_with({object_key(obj): obj for obj in items}, rv)
 
     def _synced_with(self, fresh: dict[Key, dict[str, Any]], rv: str) -> None:
-        """Make the cache the listed state ``fresh`` (at ``rv``), telling the handlers."""
-        self.relists += 1
-        if self.metrics is not None:
-            self.metrics.watch_relists_total.labels(kind=self.name).inc()
-        # Tell handlers what changed while we were not watching.
-        for event, obj, old in _changes(self.store._replace(fresh), fresh):
-            self._notify(event, obj, old)
-        self.resource_version, self.last_error = rv, None
-        if not self._synced.is_set():
-            log.info("cache synced", kind=self.name, objects=len(fresh))
-            self._synced.set()
+        super()._synced_with(fresh, rv)
+        self.last_error = None
         self._alive()
 
     async def _watch(self, *, streaming: bool = False) -> None:
@@ -297,69 +243,6 @@ class Informer:
     def _event_seen(self) -> None:
         self._alive()
         self._stream_events += 1
-
-    def _handle(self, event: dict[str, Any]) -> None:
-        kind = str(event.get("type") or "")
-        obj = event.get("object")
-        if not isinstance(obj, dict):
-            return
-        if kind == "ERROR":
-            raise ApiError.from_status(obj)
-        new_rv = _rv(obj) or self.resource_version
-        if kind == "BOOKMARK":
-            self.resource_version = new_rv
-            return
-        obj = self._complete(obj)
-        key = object_key(obj)
-        if kind in ("ADDED", "MODIFIED"):
-            old = self.store._put(key, obj)
-            self._notify("ADDED" if old is None else "MODIFIED", obj, old)
-        elif kind == "DELETED":
-            old = self.store._pop(key)
-            self._notify("DELETED", obj, old)
-        self.resource_version = new_rv
-
-    def _complete(self, obj: dict[str, Any]) -> dict[str, Any]:
-        """An event's object as the cache keeps it: typed, then transformed."""
-        obj.setdefault("apiVersion", self.resource.api_version)
-        obj.setdefault("kind", self.resource.kind)
-        return self._prepare(obj)
-
-    def _prepare(self, obj: dict[str, Any]) -> dict[str, Any]:
-        return _transformed(self.select.transform, obj, kind=self.name)
-
-    def _notify(self, event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
-        for handler in list(self._handlers):
-            try:
-                handler(event, obj, old)
-            except Exception as exc:
-                log.error("event handler failed", kind=self.name, event_type=event,
-                          error=f"{type(exc).__name__}: {exc}")
-
-def _transformed(transform: Transform | None, obj: dict[str, Any], *, kind: str
-                 ) -> dict[str, Any]:
-    if transform is None:
-        return obj
-    try:
-        return transform(obj)
-    except Exception as exc:  # a bad object must not kill the watch
-        log.warning("transform failed; caching as is", kind=kind, error=str(exc))
-        return obj
-
-
-def _changes(
-    old: dict[Key, dict[str, Any]], fresh: dict[Key, dict[str, Any]]
-) -> Iterator[tuple[str, dict[str, Any], dict[str, Any] | None]]:
-    """The events that turn the cache ``old`` into the listing ``fresh``."""
-    for key, obj in old.items():
-        if key not in fresh:
-            yield "DELETED", obj, obj
-    for key, obj in fresh.items():
-        prev = old.get(key)
-        if prev is None:
-            yield "ADDED", obj, None
-        elif _rv(prev) != _rv(obj):
-            yield "MODIFIED", obj, prev
 
 
 def _log_retry(kind: str, *, error: ApiError | None, reason: str | None, why: str,
