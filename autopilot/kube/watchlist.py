@@ -8,13 +8,16 @@ and then goes on as an ordinary watch from it. One request replaces a list and a
 watch (Kubernetes "streaming lists", KEP-3157; served by kube-apiserver whenever
 its ``WatchList`` feature gate is on, the default again since 1.34).
 
-Two kinds of server cannot do it. One with the gate off refuses the parameters
-(422 Invalid); an informer that meets such a client error falls back to a list
-and a watch for good. One older than the feature ignores them: it streams the
-objects as a plain watch from "now" does, and never the end bookmark; the informer
-waits a bounded time for it, then falls back the same way. The choice is each
-informer's own: kinds served by an aggregated API server (another program, of
-another version) may answer differently from the ones kube-apiserver serves.
+Servers that cannot do it refuse the parameters or ignore them. A server with the
+gate off refuses them (422 Invalid), and so does one older than the feature from
+1.19 on (it forbids ``resourceVersionMatch`` on a watch); an informer that meets
+such a client error falls back to a list and a watch for good. A server that
+knows neither parameter (older still, or a server or proxy in between that drops
+them) streams the objects as a plain watch without a resourceVersion does, and
+never the end bookmark; the informer waits a bounded time for it, then falls
+back the same way. The choice is each informer's own: kinds served by an
+aggregated API server (another program, of another version) may answer
+differently from the ones kube-apiserver serves.
 """
 
 from __future__ import annotations

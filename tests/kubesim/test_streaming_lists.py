@@ -166,8 +166,8 @@ def test_metadata_only_streaming_list_ends_with_a_metadata_bookmark(cluster: Clu
 def test_servers_without_streaming_lists_as_the_faults_act_them(
     cluster: Cluster, faults: Any, mode: str
 ) -> None:
-    """The controls play a server with the WatchList gate off (422) or one older than the
-    feature (a watch from now, with the objects as synthetic ADDED and no end)."""
+    """The controls play a server with the WatchList gate off (422) or one that knows
+    neither parameter (a plain watch: the objects as synthetic ADDED and no end)."""
     ns, picked = _seeded(cluster)
     faults.set_streaming_lists(mode)
     status, body = cluster.api("GET", f"/api/v1/namespaces/{ns}/configmaps",

@@ -11,7 +11,7 @@ methods and rule bookkeeping), so one test body drives both worlds: latency,
 answers held back after the server carried the request out, error answers (5xx,
 429 with Retry-After), hung requests, connection resets, dropped and silent watch
 streams, streaming lists refused or ignored (``set_streaming_lists``, as by a
-server with the ``WatchList`` gate off or one older than the feature), and request
+server with the ``WatchList`` gate off or one that knows neither parameter), and request
 counters by verb, resource, user agent and dry run.
 ``compact()`` waits for the real server's own etcd compaction
 (servers started with compaction only). What a proxy must not fake is refused
@@ -123,10 +123,11 @@ async def _hold(request: web.Request, limit: float = 600.0) -> None:
         await asyncio.sleep(0.1)
 
 
-# What a server older than streaming lists makes of one: it does not know the first two
-# parameters; and while the real server behind the proxy ends a watch's synthetic ADDED
-# events with the annotated bookmark whenever bookmarks are allowed, an old one sends its
-# first bookmark a minute or so later, unannotated. The stream goes without bookmarks.
+# What a server that knows neither streaming-list parameter (older than 1.19) makes of a
+# streaming list: a plain watch. And while the real server behind the proxy ends a watch's
+# synthetic ADDED events with the annotated bookmark whenever bookmarks are allowed, an
+# old one sends its first bookmark a minute or so later, unannotated: the stream goes
+# without bookmarks.
 _UNKNOWN_TO_OLD_SERVERS = ("sendInitialEvents", "resourceVersionMatch", "allowWatchBookmarks")
 
 

@@ -98,7 +98,7 @@ class Controls:
         self._on_interval: Callable[[float], None] | None = None
         self.silence_new_watches = False
         # Streaming lists (watch-list): "on" (served), "refused" (422, as with the WatchList
-        # gate off) or "ignored" (parameters dropped, as by a server older than the feature).
+        # gate off) or "ignored" (parameters dropped, as by a server that knows neither).
         self.streaming_lists = "on"
 
     def reset(self) -> None:
@@ -269,9 +269,11 @@ class Controls:
 
         ``on``: served, like a v1.36 server. ``refused``: 422 Invalid, like a server with
         the ``WatchList`` feature gate off. ``ignored``: ``sendInitialEvents`` and
-        ``resourceVersionMatch`` dropped, like a server older than the feature: a watch
-        without a resourceVersion then streams the objects as synthetic ADDED events and
-        never says where they end (v1.36 ends them with the annotated bookmark).
+        ``resourceVersionMatch`` dropped, like a server that knows neither (older than
+        1.19; from 1.19 to 1.26 a server refuses the second on a watch) or a proxy that
+        strips them: a watch without a resourceVersion then streams the objects as
+        synthetic ADDED events and never says where they end (v1.36 ends them with the
+        annotated bookmark).
         """
         if mode not in ("on", "refused", "ignored"):
             raise ValueError(f"streaming lists: {mode!r} is not on, refused or ignored")

@@ -11,7 +11,7 @@ and the ``WatchList`` feature gate; ``resourceVersionMatch`` on a watch needs
 What the streaming-list feature does is the test controls' choice
 (``Controls.set_streaming_lists``): served (``on``, a v1.36 server's default),
 refused like a server with the gate off (``refused``), or unknown like a server
-older than the feature, which drops both parameters (``ignored``).
+that knows neither parameter (older than 1.19), which drops both (``ignored``).
 """
 
 from __future__ import annotations

@@ -373,7 +373,7 @@ async def test_an_informer_falls_back_to_list_and_watch_for_good(
     cluster: Any, faults: Controls, kube: KubeClient, namespace: str, mode: str
 ) -> None:
     """A server that refuses the parameters (the WatchList gate off), or ignores them and
-    never ends the initial state (older than the feature): after the refusal, or the
+    never ends the initial state (one that knows neither): after the refusal, or the
     bounded wait, the informer lists and watches, says so once, and never half-fills
     its cache from the stream it gave up."""
     for name in ("a", "b"):
