@@ -48,8 +48,8 @@ async def serve_watch(request: web.Request, state: SimState, req: ApiRequest,
     With ``sendInitialEvents=true`` (a streaming list) the stream starts with every
     selected object as ADDED, then (when bookmarks are allowed) the BOOKMARK annotated
     ``k8s.io/initial-events-end``. v1.36 ends the synthetic ADDED events of a watch
-    without a resourceVersion the same way; a server older than streaming lists
-    (controls: ``ignored``) does not. ``sendInitialEvents=false`` without a
+    without a resourceVersion the same way; a server that knows neither streaming-list
+    parameter (controls: ``ignored``) does not. ``sendInitialEvents=false`` without a
     resourceVersion starts from now, with no initial events at all.
     """
     mode = state.controls.streaming_lists
