@@ -381,7 +381,7 @@ async def test_an_informer_falls_back_to_list_and_watch_for_good(
     faults.set_streaming_lists(mode)
     informer = Informer(kube, CONFIGMAPS, select=Selection(namespace=namespace,
                                                            label_selector=LABEL),
-                        settings=WatchSettings(list_timeout=3.0))
+                        settings=WatchSettings(list_timeout=5.0))
     mirror = Mirror()
     informer.add_handler(mirror)
     with capture_logs() as logs:
