@@ -19,7 +19,6 @@ from typing import Any, Protocol, TypeAlias, TypeVar
 
 import structlog
 from aiohttp import web
-from ruamel.yaml import YAML
 
 from autopilot.observability.exposition import CONTENT_TYPE
 from autopilot.observability.metrics import Metrics
@@ -178,6 +177,9 @@ def _dump(value: Any, *, fmt: str, documents: bool) -> web.Response:
     if fmt == "json":
         body = json.dumps(data, indent=2, sort_keys=False) + "\n"
         return web.Response(text=body, headers={"Content-Type": JSON_CONTENT_TYPE})
+    # Imported on a debug request only: ruamel is not otherwise on the controller's path.
+    from ruamel.yaml import YAML
+
     yaml = YAML(typ="safe", pure=True)
     yaml.default_flow_style = False
     buf = io.StringIO()

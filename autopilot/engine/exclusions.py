@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ruamel.yaml import YAML
+from autopilot.yamlload import load_one
 
 _KEYS: Final = ("kind", "name", "namespace")
 
@@ -80,7 +80,7 @@ def _parse_cached(text: str) -> tuple[Exclusion, ...] | str:
 
 def _parse(text: str) -> list[Exclusion]:
     try:
-        doc = YAML(typ="safe", pure=True).load(text)
+        doc = load_one(text)
     except Exception as exc:  # the parser raises assorted types on bad input
         raise ExclusionError(f"invalid YAML: {_one_line(exc)}") from None
     if doc is None:

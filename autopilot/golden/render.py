@@ -13,14 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from autopilot import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from autopilot.golden.catalog import Asset, GoldenState
 from autopilot.golden.context import RenderContext
 from autopilot.golden.lookups import Lookups
 from autopilot.golden.templating import RenderFailed
-from autopilot.golden.yamlload import copy_tree, load_all
+from autopilot.yamlload import copy_tree, load_all, yaml_problem
 
 LOOKUP_HELPERS = (
     "crd_enum",
@@ -151,18 +150,13 @@ def render_asset(
     template_file = str(Path(golden.root) / asset.path)
     try:
         docs = _parse_documents(text)
-    except MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        raise RenderError(
-            f"output is not valid YAML (output line {line}): {exc.problem or exc.context}",
-            asset=asset.name,
-            template=template_file,
-            line=None,
-        ) from None
-    except YAMLError as exc:
-        raise RenderError(
-            f"output is not valid YAML: {exc}", asset=asset.name, template=template_file, line=None
-        ) from None
+    except Exception as exc:
+        problem = yaml_problem(exc)
+        if problem is None:
+            raise
+        message = (f"output is not valid YAML (output line {problem.line}): {problem.problem}"
+                   if problem.marked else f"output is not valid YAML: {problem.message}")
+        raise RenderError(message, asset=asset.name, template=template_file, line=None) from None
     try:
         return [_check_object(doc, i + 1) for i, doc in enumerate(docs)]
     except ValueError as exc:

@@ -14,15 +14,15 @@ import re
 import struct
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-from ruamel.yaml.representer import SafeRepresenter
 
-from autopilot.golden.yamlload import copy_tree, load_one
+from autopilot.yamlload import copy_tree, load_one, yaml_problem
+
+if TYPE_CHECKING:
+    from ruamel.yaml import YAML
 
 _MISSING = object()
 GZIP_LEVEL = 9
@@ -64,24 +64,35 @@ _YAML11_NUMBER = re.compile(
 )
 
 
-class _Representer(SafeRepresenter):
-    """Quotes strings that YAML 1.1 readers would turn into booleans or numbers."""
+@functools.cache
+def _representer() -> type[Any]:
+    """ruamel's safe representer, quoting what YAML 1.1 readers would not read as strings.
 
-    def represent_str(self, data: Any) -> Any:
-        if data.lower() in _YAML11_BOOL_NULL or _YAML11_NUMBER.match(data):
-            return self.represent_scalar("tag:yaml.org,2002:str", data, style='"')
-        return super().represent_str(data)
+    Built on first use: ruamel is imported only by a template that writes YAML (an
+    opt-in asset), a ``plan`` or a debug page, never by the controller's start.
+    """
+    from ruamel.yaml.representer import SafeRepresenter
 
+    class Representer(SafeRepresenter):
+        """Quotes strings that YAML 1.1 readers would turn into booleans or numbers."""
 
-_Representer.add_representer(str, _Representer.represent_str)
+        def represent_str(self, data: Any) -> Any:
+            if data.lower() in _YAML11_BOOL_NULL or _YAML11_NUMBER.match(data):
+                return self.represent_scalar("tag:yaml.org,2002:str", data, style='"')
+            return super().represent_str(data)
+
+    Representer.add_representer(str, Representer.represent_str)
+    return Representer
 
 
 def _yaml() -> YAML:
+    from ruamel.yaml import YAML  # imported on first use: see _representer
+
     y = YAML(typ="safe", pure=True)
     y.default_flow_style = False
     y.width = 4096  # never fold long strings: keeps output stable and greppable
     y.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
-    y.Representer = _Representer
+    y.Representer = _representer()
     return y
 
 
@@ -104,8 +115,11 @@ def from_yaml(text: str) -> Any:
     """Parse one YAML document (safe loader); repeated texts are parsed once."""
     try:
         return copy_tree(_parse_yaml_cached(str(text)))
-    except YAMLError as exc:
-        raise RenderFailed(f"invalid YAML: {_one_line(str(exc))}") from None
+    except Exception as exc:
+        problem = yaml_problem(exc)
+        if problem is None:
+            raise
+        raise RenderFailed(f"invalid YAML: {_one_line(problem.message)}") from None
 
 
 def to_json(value: Any) -> str:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from autopilot.yamlload import load_all_with_lines, yaml_problem
 
-from autopilot.golden.yamlload import load_all_with_lines
+if TYPE_CHECKING:
+    from ruamel.yaml import YAML
 
 
 class GoldenStateError(Exception):
@@ -17,6 +17,8 @@ class GoldenStateError(Exception):
 
 def rt_yaml() -> YAML:
     # The round-trip loader is still safe (no arbitrary objects) and keeps line numbers.
+    from ruamel.yaml import YAML  # ruamel stays off the controller's path
+
     return YAML(typ="rt")
 
 
@@ -58,8 +60,10 @@ def load_documents(path: Path) -> list[Any]:
         # libyaml where it reads as the round-trip loader would (lines included): the
         # golden state's files were most of its load time in pure Python.
         return [d for d in load_all_with_lines(text) if d is not None]
-    except MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        raise rep.error(f"invalid YAML: {exc.problem or exc.context}", line=line) from None
-    except YAMLError as exc:
-        raise rep.error(f"invalid YAML: {exc}") from None
+    except Exception as exc:
+        problem = yaml_problem(exc)
+        if problem is None:
+            raise
+        if problem.marked:
+            raise rep.error(f"invalid YAML: {problem.problem}", line=problem.line) from None
+        raise rep.error(f"invalid YAML: {problem.message}") from None

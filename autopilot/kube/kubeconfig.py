@@ -24,10 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
 from autopilot.kube.errors import ClientConfigError
+from autopilot.yamlload import load_one, yaml_problem
 
 SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 TOKEN_REFRESH_S = 60.0
@@ -134,12 +132,13 @@ def load_kubeconfig(paths: list[Path], *, context: str | None = None) -> Configu
     Raises :class:`NeedsPlugin` for exec/auth-provider users and
     :class:`KubeconfigError` for anything unusable.
     """
-    yaml = YAML(typ="safe", pure=True)
     docs: list[tuple[Path, dict[str, Any]]] = []
     for path in paths:
         try:
-            doc = yaml.load(path.read_text())
-        except (OSError, YAMLError, UnicodeDecodeError) as exc:
+            doc = load_one(path.read_text())
+        except Exception as exc:
+            if not isinstance(exc, OSError | UnicodeDecodeError) and yaml_problem(exc) is None:
+                raise
             raise KubeconfigError(f"{path}: {' '.join(str(exc).split())}") from None
         if doc is None:
             continue

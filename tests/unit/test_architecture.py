@@ -20,6 +20,7 @@ PACKAGE = ROOT / "autopilot"
 # Lowest first. A module may import its own layer and the layers below it, never above.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("package constants", ("autopilot",)),
+    ("YAML reading", ("autopilot.yamlload",)),
     ("observability", ("autopilot.observability",)),
     ("kube", ("autopilot.kube",)),
     ("http and flags", ("autopilot.web", "autopilot.config")),

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from autopilot import cli
+
+PROJECT = Path(__file__).resolve().parents[2]
 
 # What the other commands need and the controller never does.
 NOT_FOR_RUN = (
@@ -28,6 +31,9 @@ NOT_FOR_RUN = (
     "autopilot.golden.rbaccheck",
     "kubesim",  # the demo's API server
     "kubernetes_asyncio",  # its generated models alone are tens of MB
+    # About 2 MB resident: libyaml reads what the controller reads (autopilot.yamlload),
+    # ruamel only the rare text it leaves, a template writing YAML or a debug page.
+    "ruamel",
 )
 
 
@@ -66,6 +72,51 @@ def test_run_imports_only_the_run_path() -> None:
         or any(name == p or name.startswith(p + ".") for p in NOT_FOR_RUN)
     )
     assert unwanted == [], f"`autopilot run` imports {unwanted}"
+
+
+# What the controller reads at start, in a fresh interpreter: its golden state, a
+# kubeconfig, the exclusions annotation, then every asset rendered.
+READS = r"""
+import sys
+from pathlib import Path
+from autopilot.engine.exclusions import parse_disabled_resources
+from autopilot.golden.catalog import load_golden_state
+from autopilot.golden.render import render_asset
+from autopilot.golden.kinds import all_on_contexts
+from autopilot.golden.lookups import OfflineLookups
+from autopilot.kube.kubeconfig import load_kubeconfig
+golden = load_golden_state(Path("golden_state"))
+path = Path(sys.argv[1])
+path.write_text(
+    "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+    "clusters: [{name: k, cluster: {server: 'https://127.0.0.1:6443'}}]\n"
+    "users: [{name: u, user: {token: abc}}]\n"
+    "contexts: [{name: c, context: {cluster: k, user: u}}]\n")
+assert load_kubeconfig([path]).host == "https://127.0.0.1:6443"
+assert len(parse_disabled_resources("- {kind: ConfigMap, name: x}")) == 1
+print("before rendering:", sorted(m for m in sys.modules if m.split(".")[0] == "ruamel"))
+ctx = all_on_contexts(golden)[0]
+for asset in golden.assets:
+    render_asset(golden, asset, ctx, lookups=OfflineLookups())
+    if "ruamel" in sys.modules:
+        print("loaded by:", asset.path)
+        break
+"""
+
+
+def test_the_controllers_reads_leave_ruamel_unloaded(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", READS, str(tmp_path / "kubeconfig")], cwd=PROJECT,
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert "before rendering: []" in lines, done.stdout[-2000:]
+    # Rendering loads it only for a template that writes YAML (``to_yaml``).
+    writers = {str(p.relative_to(PROJECT / "golden_state"))
+               for p in (PROJECT / "golden_state").rglob("*.j2") if "to_yaml(" in p.read_text()}
+    loaded_by = [line.split(": ", 1)[1] for line in lines if line.startswith("loaded by: ")]
+    assert set(loaded_by) <= writers, (loaded_by, writers)
 
 
 def test_help_without_a_command_still_lists_every_command(

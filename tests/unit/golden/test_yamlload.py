@@ -1,6 +1,6 @@
 """The fast YAML loader gives exactly what the reference loader (ruamel, YAML 1.2) gives.
 
-Rendered output is read by :mod:`autopilot.golden.yamlload`: libyaml builds the
+Rendered output is read by :mod:`autopilot.yamlload`: libyaml builds the
 common cases, everything else goes to ruamel's safe loader. These tests compare the
 two on what the golden state renders, on the scalars where YAML 1.1 and 1.2 part
 ways, on generated scalars, and on broken text (same error).
@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from autopilot.golden import yamlload
+from autopilot import yamlload
 from autopilot.golden.catalog import GoldenState
 from autopilot.golden.kinds import all_on_contexts
 from autopilot.golden.lookups import OfflineLookups

@@ -15,6 +15,11 @@ reference's; the one difference left is some malformed text the reference refuse
 and libyaml reads (``key: >#``). :func:`load_all_with_lines` does the same for
 ruamel's round-trip loader, with the line of every mapping, key and item (``lc``).
 Without PyYAML's C extension every text goes to the reference loader.
+
+ruamel.yaml is imported only when a text needs it: the controller reads its golden
+state, kubeconfig and rendered output on the fast path, and ruamel's modules are
+about 2 MB of its resident memory. Its errors are recognised with
+:func:`yaml_problem`, which needs no import of ruamel either.
 """
 
 from __future__ import annotations
@@ -22,10 +27,12 @@ from __future__ import annotations
 import copy
 import math
 import re
+import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ruamel.yaml import YAML
+if TYPE_CHECKING:
+    from ruamel.yaml import YAML
 
 try:
     from yaml import _yaml as libyaml
@@ -34,8 +41,8 @@ try:
 except ImportError:  # PyYAML without libyaml, or no PyYAML: the reference loader alone
     libyaml = None
 
-__all__ = ["LineCol", "LinedMap", "LinedSeq", "copy_tree", "load_all", "load_all_with_lines",
-           "load_one"]
+__all__ = ["LineCol", "LinedMap", "LinedSeq", "YamlProblem", "copy_tree", "load_all",
+           "load_all_with_lines", "load_one", "yaml_problem"]
 
 _STR = "tag:yaml.org,2002:str"
 _SEQ = "tag:yaml.org,2002:seq"
@@ -70,8 +77,36 @@ class _Unsupported(Exception):
     """The text uses something the fast path leaves to the reference loader."""
 
 
-def _reference() -> YAML:
-    return YAML(typ="safe", pure=True)
+def _reference(typ: str = "safe") -> YAML:
+    from ruamel.yaml import YAML  # only for texts the fast path leaves
+
+    return YAML(typ=typ, pure=True) if typ == "safe" else YAML(typ=typ)
+
+
+@dataclass(frozen=True)
+class YamlProblem:
+    """What a reference loader's error says: its text, and where it is when it knows."""
+
+    message: str
+    marked: bool  # a ``MarkedYAMLError``: ``problem`` and ``line`` are its own
+    problem: str
+    line: int | None  # 1-based
+
+
+def yaml_problem(exc: BaseException) -> YamlProblem | None:
+    """The problem a YAML loader of this module raised (None: not a YAML error).
+
+    Callers catch ``Exception`` and ask here, so they need not import ruamel: while
+    ruamel is not loaded, no error can be its own.
+    """
+    errors = sys.modules.get("ruamel.yaml.error")
+    if errors is None or not isinstance(exc, errors.YAMLError):
+        return None
+    if not isinstance(exc, errors.MarkedYAMLError):
+        return YamlProblem(message=str(exc), marked=False, problem="", line=None)
+    mark = exc.problem_mark
+    return YamlProblem(message=str(exc), marked=True, problem=str(exc.problem or exc.context),
+                       line=mark.line + 1 if mark else None)
 
 
 def load_all(text: str) -> list[Any]:
@@ -96,7 +131,7 @@ def load_all_with_lines(text: str) -> list[Any]:
             return _fast_documents(text, lines=True)
         except (_Unsupported, libyaml.YAMLError, RecursionError):
             pass
-    return list(YAML(typ="rt").load_all(text))
+    return list(_reference("rt").load_all(text))
 
 
 def load_one(text: str) -> Any:
