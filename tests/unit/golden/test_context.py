@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import gc
+import json
+import tracemalloc
 from typing import Any
 
 from autopilot.golden.context import (
+    NodesSummary,
     build_context,
     detect_hardware,
     detect_topology,
@@ -64,6 +68,48 @@ def test_reduce_node_keeps_only_what_detection_reads() -> None:
         "status": {"capacity": {"devices.kubevirt.io/kvm": "1k", "nvidia.com/gpu": "1"}},
     }
     assert reduce_node(reduced) == reduced  # idempotent
+
+
+def pool(count: int, *, gpu: str = "0") -> list[dict[str, Any]]:
+    """Workers of one pool, each decoded apart as a watch delivers them."""
+    return [json.loads(json.dumps(node(f"w{i}", labels={WORKER: ""},
+                                       capacity={"nvidia.com/gpu": gpu})))
+            for i in range(count)]
+
+
+def test_reduced_nodes_of_a_pool_share_their_parts() -> None:
+    reduced = [reduce_node(n) for n in pool(3)]
+    first = reduced[0]
+    for other in reduced[1:]:
+        assert other["metadata"]["labels"] is first["metadata"]["labels"]
+        assert other["metadata"]["annotations"] is first["metadata"]["annotations"]
+        assert other["spec"] is first["spec"] and other["status"] is first["status"]
+        assert other["metadata"] is not first["metadata"]  # name and resourceVersion
+    # A node with other content gets its own part, and the pool's stays as it was.
+    gpu = reduce_node(pool(1, gpu="2")[0])
+    assert gpu["status"] is not first["status"]
+    assert first["status"] == {"capacity": {"nvidia.com/gpu": "0"}}
+    assert gpu["status"] == {"capacity": {"nvidia.com/gpu": "2"}}
+    assert reduce_node(first) is first
+
+
+def test_a_big_pool_costs_a_few_hundred_bytes_a_node() -> None:
+    # Measured: 1,230 bytes a node when every node had its own parts, 380 shared.
+    raw = pool(2000)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        reduced = [reduce_node(n) for n in raw]
+        per_node = (tracemalloc.get_traced_memory()[0] - before) / len(reduced)
+        tracemalloc.reset_peak()
+        summary = NodesSummary.of(reduced)
+        copied = tracemalloc.get_traced_memory()[1] - before - per_node * len(reduced)
+    finally:
+        tracemalloc.stop()
+    assert per_node < 500, per_node
+    assert copied < 100_000, copied  # the summary reads the cache's nodes, no copy
+    assert (summary.workers, summary.total) == (2000, 2000)
 
 
 def test_hardware_detectors() -> None:
