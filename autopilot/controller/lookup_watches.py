@@ -2,7 +2,10 @@
 
 A template's first question about an object starts a watch of that object alone
 (``metadata.name`` field selector, in its namespace): a ConfigMap lookup never
-caches another ConfigMap. The kinds the derived lookups list (PrometheusRules for
+caches another ConfigMap. An object another listed informer of the controller
+already keeps whole whatever its labels (:mod:`autopilot.runtime.coverage`) starts
+no watch: that informer answers, and its events of the object re-render the assets
+that read it. The kinds the derived lookups list (PrometheusRules for
 ``recording_rule_exists``, StorageProfiles and StorageClasses for the storage
 lookups) are watched whole, each object reduced to what those lookups read. After
 its first list a watch answers from its cache: a resync pass asks the API server
@@ -30,10 +33,11 @@ import structlog
 
 from autopilot.golden.lookups import PROMETHEUS_RULE, STORAGE_CLASS, STORAGE_PROFILE, ObjectLookups
 from autopilot.kube.client import KubeClient
-from autopilot.kube.informer import Informer, Selection, Transform
+from autopilot.kube.informer import Informer, Selection, Transform, object_key
 from autopilot.kube.resources import ResourceInfo
 from autopilot.kube.store import STORAGE_INITIALIZING, Store
 from autopilot.observability.metrics import Metrics
+from autopilot.runtime.coverage import covering
 from autopilot.runtime.informer_set import InformerSet
 
 log = structlog.get_logger("autopilot.lookups")
@@ -91,6 +95,7 @@ class _Watch:
     api_version: str
     kind: str
     select: Selection
+    named: tuple[str, str] | None = None  # (namespace, name) of a one-object watch
 
 
 class WatchedLookups(ObjectLookups):
@@ -117,6 +122,8 @@ class WatchedLookups(ObjectLookups):
         self._users: dict[str, set[str]] = {}  # watch name -> assets whose render read it
         # Watches that answered a default before their first list: that list re-renders.
         self._defaulted: set[str] = set()
+        # Named watches answered by another listed informer (read on the loop only).
+        self._lent: dict[str, Informer] = {}
 
     def for_asset(self, asset: str) -> ObjectLookups:
         """Lookups for one render of ``asset``: the watches it reads are recorded anew."""
@@ -145,7 +152,8 @@ class WatchedLookups(ObjectLookups):
             watch_name = self._named(api_version, kind, name, namespace)
 
         def pick(store: Store, res: ResourceInfo) -> dict[str, Any] | None:
-            return store.get((namespace or None) if res.namespaced else None, name)
+            obj = store.get((namespace or None) if res.namespaced else None, name)
+            return None if obj is None else _without_managed_fields(obj)  # a lent cache's
 
         return self._ask(asset, watch_name, pick, default=None)
 
@@ -160,7 +168,7 @@ class WatchedLookups(ObjectLookups):
         watch_name = f"lookup/{api_version}/{kind}/{namespace}/{name}"
         select = Selection(namespace=namespace or None, field_selector=f"metadata.name={name}",
                            transform=_without_managed_fields)
-        return self._register(watch_name, _Watch(api_version, kind, select))
+        return self._register(watch_name, _Watch(api_version, kind, select, (namespace, name)))
 
     def _listing(self, api_version: str, kind: str) -> str:
         select = Selection(transform=LISTED_KINDS[(api_version, kind)])
@@ -210,6 +218,9 @@ class WatchedLookups(ObjectLookups):
         return copy.deepcopy(pick(inf.store, res))
 
     async def _informer(self, watch_name: str, watch: _Watch, res: ResourceInfo) -> Informer:
+        lent = self._lender(watch_name, watch, res)
+        if lent is not None:
+            return lent
         inf = self._informers.get(watch_name)
         while inf is not None and inf.resource != res:
             await self._informers.remove(watch_name)  # its kind moved (discovery changed)
@@ -223,6 +234,29 @@ class WatchedLookups(ObjectLookups):
         self._informers.add(watch_name, inf, optional=True)
         log.info("watching for template lookups", informer=watch_name)
         return inf
+
+    def _lender(self, watch_name: str, watch: _Watch, res: ResourceInfo) -> Informer | None:
+        """A listed informer of the controller's that keeps the named object whole."""
+        held = self._lent.pop(watch_name, None)
+        if held is not None and held.resource == res and self._running(held):
+            self._lent[watch_name] = held
+            return held
+        if watch.named is None or watch_name in self._informers:
+            return None  # a listing, or a watch of its own already started
+        namespace, name = watch.named
+        key = (namespace if res.namespaced else "", name)
+        cover = covering(self._informers, res, namespace=key[0], name=name, whole=True)
+        if cover is None:
+            return None
+        cover.informer.add_handler(lambda event, obj, old: self._changed(
+            watch_name, event, obj, old) if object_key(obj) == key else None)
+        self._lent[watch_name] = cover.informer
+        log.info("template lookup answered by a running watch", lookup=watch_name,
+                 informer=cover.name)
+        return cover.informer
+
+    def _running(self, inf: Informer) -> bool:
+        return any(running is inf for _, running in self._informers.items())
 
     def _changed(self, watch_name: str, event: str, obj: dict[str, Any],
                  old: dict[str, Any] | None) -> None:
@@ -243,6 +277,12 @@ class WatchedLookups(ObjectLookups):
         moved: set[str] = set()
         for watch_name, watch in watches.items():
             res = self._resource_for(watch.api_version, watch.kind)
+            held = self._lent.get(watch_name)
+            if held is not None:
+                if held.resource != res or not self._running(held):
+                    del self._lent[watch_name]  # the lender stopped: ask again
+                    moved.add(watch_name)
+                continue
             inf = self._informers.get(watch_name)
             current = inf.resource if inf is not None else None
             if res == current:
