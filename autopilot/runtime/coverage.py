@@ -5,8 +5,10 @@ selector, in the object's namespace or in all of them, and with no field selecto
 but one naming the object itself: whatever labels the object carries, a listed
 cache of that informer holds it when it exists. Such a cache answers whether the
 object exists; it answers what the object holds only when it keeps objects whole
-(no transform). Readers ask here before they start a watch or send a read of their
-own, so an object the controller already watches is neither watched nor read twice.
+(no transform). A cache told to keep only some names
+(:class:`~autopilot.kube.kept_store.KeptStore`) covers those alone. Readers ask
+here before they start a watch or send a read of their own, so an object the
+controller already watches is neither watched nor read twice.
 Nothing here knows a kind: only the selections decide.
 """
 
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from autopilot.kube.informer import Informer, Selection
+from autopilot.kube.kept_store import KeptStore
 from autopilot.kube.resources import ResourceInfo
 from autopilot.runtime.informer_set import InformerSet
 
@@ -64,11 +67,14 @@ def covering(
     not to consider (a reader's own watches).
     """
     found: Cover | None = None
+    key = (namespace if res.namespaced else "", name)
     for inf_name, inf in informers.items():
         if inf_name in exclude or inf.resource != res or not inf.has_synced:
             continue
         if not selects(inf.select, res, namespace=namespace, name=name):
             continue
+        if isinstance(inf.store, KeptStore) and key not in inf.store.keep:
+            continue  # absent from it says nothing: it drops what it was not told to keep
         cover = Cover(inf_name, inf)
         if cover.whole:
             return cover

@@ -2,9 +2,8 @@
 
 Counted by the server (kubesim's own count, the real server's audit log) from the
 controller's start until it converged, with two of the golden state's tombstoned
-ClusterRoleBindings present and not ours: the kind's tombstones share one watch
-(which, covering every binding, also answers the adoption reads of the kind: no
-census), and the objects whose kind an unselected informer already caches (the
+ClusterRoleBindings present and not ours: the kind's tombstones share one watch,
+and the objects whose kind an unselected informer already caches (the
 HyperConverged, the namespaces) are not listed or read again.
 """
 
@@ -54,7 +53,8 @@ def test_start_watches_and_reads_each_object_once(platform: Platform, controller
     counts = {f"{verb} {resource}": n for (verb, resource, dry), n in served.items()
               if not dry}
 
-    # The managed bindings' watch and one watch for the kind's five tombstones.
+    # The managed bindings' watch and one watch for the kind's five tombstones (nothing
+    # enabled here renders a binding: no census).
     assert counts.get("watch clusterrolebindings") == 2, counts
     assert counts.get("list clusterrolebindings") == 2, counts
     assert counts.get("get clusterrolebindings", 0) == 0, counts

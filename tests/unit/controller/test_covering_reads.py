@@ -115,6 +115,16 @@ async def test_a_kind_wide_watch_keeps_only_the_names_it_was_given(
         await kube.delete(CONFIGMAPS, "later", namespace=namespace)
         await eventually(lambda: (namespace, "later") not in inf.store, what="delete seen")
         assert inf.store.keys() == [(namespace, "kept")]
+
+        # It covers the names it keeps, and those alone: another one's absence from it
+        # proves nothing, so an adoption read asks the server.
+        adoption = AdoptionReads(client=kube, informers=informers)
+        before = cluster.request_counts(user_agent=USER_AGENT)
+        assert await adoption.read(CONFIGMAPS, namespace=namespace, name="later") is None
+        assert served_since(cluster, before) == {}
+        live = await adoption.read(CONFIGMAPS, namespace=namespace, name="other-a")
+        assert live is not None and live["metadata"]["name"] == "other-a"
+        assert served_since(cluster, before) == {"list configmaps": 1, "get configmaps": 1}
     finally:
         await informers.stop()
 
