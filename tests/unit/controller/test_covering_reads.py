@@ -12,8 +12,11 @@ from typing import Any
 
 import pytest
 
+from autopilot import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from autopilot.controller.adoption import AdoptionReads
 from autopilot.controller.lookup_watches import WatchedLookups
+from autopilot.controller.tombstone_watch import TombstoneWatch, Wanted, wanted_tombstone_watches
+from autopilot.golden.tombstones import Tombstone
 from autopilot.kube.client import USER_AGENT, KubeClient
 from autopilot.kube.informer import Informer, Selection
 from autopilot.kube.kept_store import KeptStore
@@ -158,5 +161,62 @@ async def test_a_lookup_of_an_object_kept_whole_elsewhere_starts_no_watch(
         assert await asyncio.to_thread(ask, namespace, "unlent", "k", "d") == "d"
         assert sorted(n.rpartition("/")[2] for n, _ in informers.items()) == [
             "lender", "unlent"]
+    finally:
+        await informers.stop()
+
+
+def tombstone(name: str, namespace: str) -> Tombstone:
+    return Tombstone(api_version="v1", kind="ConfigMap", name=name, namespace=namespace,
+                     labels={MANAGED_BY_LABEL: MANAGED_BY_VALUE})
+
+
+async def test_tombstones_read_a_whole_cache_else_share_one_watch_of_their_kind(
+    cluster: Any, kube: KubeClient, namespace: str
+) -> None:
+    """As the controller's watches start them: the wanted informers, then the sweep's view."""
+    await kube.create(CONFIGMAPS, configmap("held-whole", namespace))
+    await kube.create(CONFIGMAPS, configmap("tomb-a", namespace))
+    await kube.create(CONFIGMAPS, configmap("bystander", namespace))
+    swept: list[str] = []
+    others: dict[str, Wanted] = {"whole": (CONFIGMAPS, Selection(
+        namespace=namespace, field_selector="metadata.name=held-whole"),
+        lambda *_: None, None)}
+    tombs = [tombstone(n, namespace) for n in ("held-whole", "tomb-a", "tomb-b")]
+    wanted, sweep_on = wanted_tombstone_watches(
+        tombs, resource_for=lambda av, kind: SERVED.get((av, kind)),
+        handler=lambda event, obj, old: swept.append(obj["metadata"]["name"]), others=others)
+    started = {n: w for n, w in wanted.items() if w[0] is not None}
+    # The object kept whole elsewhere has no watch of its own; the other two share one.
+    assert list(started) == ["tombstones/v1/ConfigMap"]
+    assert list(sweep_on) == ["whole"]
+    informers = InformerSet()
+    informers.start()
+    try:
+        for name, (res, select, handler, keep) in {**others, **started}.items():
+            assert res is not None
+            inf = Informer(kube, res, select=select, name=name)
+            if keep is not None:
+                inf.store = KeptStore(keep)
+            inf.add_handler(sweep_on.get(name, handler))
+            informers.add(name, inf)
+        for _, inf in informers.items():
+            assert await inf.wait_synced(timeout=20)
+        seen = TombstoneWatch(informers, resource_for=lambda av, kind: SERVED.get((av, kind)))
+        whole = seen.seen(tombs[0])
+        assert whole is not None and whole[0] is not None
+        assert set(whole[0]["metadata"]) >= {"name", "labels", "annotations"}
+        assert "data" not in whole[0]  # reduced as the sweep reads it
+        assert [s[0]["metadata"]["name"] if s and s[0] else s for s in map(seen.seen, tombs[1:])
+                ] == ["tomb-a", (None,)]
+        assert informers.get("tombstones/v1/ConfigMap").store.keys() == [(namespace, "tomb-a")]
+        assert sorted(swept) == ["held-whole", "tomb-a"]  # the first lists: no bystander
+
+        # Changes of the tombstoned objects, and of them alone, reach the sweep.
+        await kube.create(CONFIGMAPS, configmap("tomb-b", namespace))
+        await kube.patch(CONFIGMAPS, "bystander", {"data": {"k": "x"}}, namespace=namespace)
+        await kube.patch(CONFIGMAPS, "held-whole", {"data": {"k": "x"}}, namespace=namespace)
+        await eventually(lambda: swept.count("held-whole") == 2, what="held-whole swept")
+        await eventually(lambda: "tomb-b" in swept, what="tomb-b swept")
+        assert "bystander" not in swept
     finally:
         await informers.stop()
