@@ -161,6 +161,15 @@ async def test_a_lookup_of_an_object_kept_whole_elsewhere_starts_no_watch(
         assert await asyncio.to_thread(ask, namespace, "unlent", "k", "d") == "d"
         assert sorted(n.rpartition("/")[2] for n, _ in informers.items()) == [
             "lender", "unlent"]
+
+        # The lender stops (its kind moved): the asset is rendered again, and asking
+        # again starts the lookup's own watch.
+        renders = len(rerendered)
+        await informers.remove("lender")
+        await lookups.kinds_changed()
+        assert rerendered[renders:] == [{"a"}]
+        assert await asyncio.to_thread(ask, namespace, "lent", "k", "") == "two"
+        assert sorted(n.rpartition("/")[2] for n, _ in informers.items()) == ["lent", "unlent"]
     finally:
         await informers.stop()
 
