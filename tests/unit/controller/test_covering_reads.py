@@ -229,3 +229,38 @@ async def test_tombstones_read_a_whole_cache_else_share_one_watch_of_their_kind(
         assert "bystander" not in swept
     finally:
         await informers.stop()
+
+
+async def test_an_existence_lookup_reads_a_cache_that_keeps_names_only(
+    cluster: Any, kube: KubeClient, namespace: str
+) -> None:
+    await kube.create(CONFIGMAPS, configmap("named", namespace, "whole"))
+    informers = InformerSet()
+    informers.start()
+    rerendered: list[set[str]] = []
+    try:
+        await listed(cluster, informers, "names", kube, Selection(
+            namespace=namespace, transform=reduce_to_name))
+        lookups = WatchedLookups(client=kube, informers=informers,
+                                 resource_for=lambda av, kind: SERVED.get((av, kind)),
+                                 loop=asyncio.get_running_loop(), rerender=rerendered.append)
+        before = cluster.request_counts(user_agent=USER_AGENT)
+        exists = lookups.for_asset("a").object_exists
+        assert await asyncio.to_thread(exists, "v1", "ConfigMap", "named", namespace) is True
+        assert await asyncio.to_thread(exists, "v1", "ConfigMap", "absent", namespace) is False
+        assert [n for n, _ in informers.items()] == ["names"]
+        assert served_since(cluster, before) == {}
+        # Its appearing re-renders the asset that found it absent.
+        await kube.create(CONFIGMAPS, configmap("absent", namespace))
+        await eventually(lambda: rerendered == [{"a"}], what="asset a re-rendered")
+
+        # A get needs the object whole: the names cannot answer it, its own watch does,
+        # and an existence question outside the names' namespace shares such a watch.
+        got = await asyncio.to_thread(lookups.get_object, "v1", "ConfigMap", "named", namespace)
+        assert got is not None and got["data"] == {"k": "whole"}
+        assert await asyncio.to_thread(exists, "v1", "ConfigMap", "elsewhere", "default") is False
+        assert sorted(n for n, _ in informers.items()) == [
+            "lookup/v1/ConfigMap/default/elsewhere", f"lookup/v1/ConfigMap/{namespace}/named",
+            "names"]
+    finally:
+        await informers.stop()
