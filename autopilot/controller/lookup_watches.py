@@ -270,7 +270,8 @@ class WatchedLookups(ObjectLookups):
             return
         inf = self._informers.get(watch_name)
         with self._lock:
-            if inf is not None and not inf.has_synced and watch_name not in self._defaulted:
+            defaulted = {watch_name, watch_name + _EXISTS} & self._defaulted
+            if inf is not None and not inf.has_synced and not defaulted:
                 return  # the first list: the render that started the watch waits for it
             users = _users_of(self._users, {watch_name})
         if users:
