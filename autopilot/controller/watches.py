@@ -175,7 +175,8 @@ class Watches:
             self.parts.events.emit(hco, type="Normal", reason=reason, note=note, action="Watch")
 
     def _wanted(self) -> dict[str, Wanted]:
-        """Every kind-dependent informer: managed kinds, the HCO, the OpenShift config kinds."""
+        """Every kind-dependent informer: managed kinds, the HCO, the OpenShift config kinds,
+        the tombstones' (none for one another of these keeps whole: it also sweeps)."""
         mapper, triggers = self.parts.mapper, self.triggers
         wanted: dict[str, Wanted] = {}
         for api_version, kind in sorted(self.wanted):
