@@ -97,11 +97,12 @@ def _report(outcome: dict[str, Any], tail: LogTail) -> dict[str, Any]:
         mine = [x for x in tail.lines if ref_of_line(x) == key and start <= log_time(x) <= end]
         pause = [x for x in mine if x.get("event") == PAUSE_LOG]
         period, after = fight["period_s"], fight["paused_after_s"]
+        after = None if after is None else round(after, 1)  # the figure printed decides
         bound = BOUNDS.get(round(period, 3), 600.0)
         rows.append({
             "object": f"{key[0]}/{key[1]}",
             "edit_every_s": round(period, 3),
-            "time_to_pause_s": None if after is None else round(after, 1),
+            "time_to_pause_s": after,
             "edits_before_pause": fight["edits"],
             "applies": sum(1 for x in mine if x.get("event") == "successfully applied"),
             "flips_counted": sum(1 for x in mine if x.get("event") == "owner flip"),

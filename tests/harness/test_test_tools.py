@@ -76,3 +76,26 @@ def test_timeouts_scale_in_ci_and_only_when_asked(monkeypatch: pytest.MonkeyPatc
     assert marked.get_closest_marker("timeout").args == (180,)  # type: ignore[union-attr]
     default = float(pytestconfig.getini("timeout"))
     assert plain.get_closest_marker("timeout").args == (default * 2,)  # type: ignore[union-attr]
+
+
+def test_a_wait_without_a_timeout_scales_and_an_explicit_one_does_not(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A wait given no bound lengthens with TEST_TIMEOUT_SCALE; a bound a test asserts
+    (an explicit timeout) never does."""
+    from tests.support import wait
+
+    monkeypatch.setenv("TEST_TIMEOUT_SCALE", "3")
+    assert wait.default_wait() == wait.DEFAULT_WAIT_S * 3
+    clock = [0.0]
+    monkeypatch.setattr(wait.time, "monotonic", lambda: clock[0])
+
+    def advance(seconds: float) -> None:
+        clock[0] += seconds
+
+    monkeypatch.setattr(wait.time, "sleep", advance)
+    with pytest.raises(AssertionError, match=r"timed out after 30\.0s"):
+        wait.eventually_sync(lambda: False, interval=1.0)
+    with pytest.raises(AssertionError, match=r"timed out after 2\.0s"):
+        wait.eventually_sync(lambda: False, timeout=2.0, interval=1.0)
+    monkeypatch.delenv("TEST_TIMEOUT_SCALE")
+    assert wait.default_wait() == wait.DEFAULT_WAIT_S

@@ -170,8 +170,11 @@ def run_chaos(platform: Platform, controller: StartController, cluster: Any,
                 return False
         return True
 
-    eventually_sync(recovered, timeout=RECOVERY_WITH_HANGS_S if hangs else RECOVERY_S,
-                    what="every object compliant with golden values after the faults")
+    try:
+        eventually_sync(recovered, timeout=RECOVERY_WITH_HANGS_S if hangs else RECOVERY_S,
+                        what="every object compliant with golden values after the faults")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{_not_recovered(c, platform, expected, targets)}") from None
     took = time.monotonic() - stopped
 
     paused = platform.get(paused_path)
@@ -236,6 +239,23 @@ def _assert_faults_reached(c: Controller, tried: dict[str, int],
     assert after["virt_platform_watch_relists_total"] > before[
         "virt_platform_watch_relists_total"], (before, after)
     assert after["fault responses"] > before["fault responses"], (before, after)
+
+
+def _not_recovered(c: Controller, platform: Platform, expected: set[tuple[str, str, str]],
+                   targets: list[Target]) -> str:
+    """What a failed recovery left behind, and what the controller last said of it."""
+    series = compliance(c)
+    behind = sorted(k for k in expected if series.get(k) != 1)
+    reverted = []
+    for t in targets:
+        obj = platform.get(t.path)
+        if obj is None or get_pointer(obj, t.pointer) != t.golden:
+            reverted.append(t.path)
+    names = {name for _, name, _ in behind} | {p.rsplit("/", 1)[-1] for p in reverted}
+    said = [line for line in c.logs() if str(line.get("name")) in names]
+    tail = "\n".join(json.dumps(line) for line in said[-15:])
+    return (f"not compliant: {[(k, series.get(k)) for k in behind]}\n"
+            f"not back to golden: {reverted}\nlast log lines about them:\n{tail}")
 
 
 def _paused_target(path: str) -> Target:
