@@ -14,11 +14,16 @@ creates without our label after the census and before our apply would be
 written over without a read, so the window is kept to the first passes that
 share it. A kind with more objects than one page holds is not counted (every
 miss is read), nor is one whose list the server refuses.
+
+Before any census, a listed informer that already covers the object whatever its
+labels (:mod:`autopilot.runtime.coverage`) answers: absent there is absent, and an
+object it keeps whole is copied from it. Only an object it keeps reduced is read.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +33,8 @@ import structlog
 
 from autopilot.kube.errors import ApiError
 from autopilot.kube.resources import ResourceInfo
+from autopilot.runtime.coverage import covering
+from autopilot.runtime.informer_set import InformerSet
 
 log = structlog.get_logger("autopilot.reconcile")
 
@@ -65,6 +72,8 @@ class AdoptionReads:
     """The read that tells a missing object from an unlabelled one, by census first."""
 
     client: Reads
+    # The controller's informers: one covering the object answers before any census.
+    informers: InformerSet | None = None
     ttl: float = CENSUS_TTL
     page: int = CENSUS_PAGE
     clock: Callable[[], float] = time.monotonic
@@ -78,6 +87,15 @@ class AdoptionReads:
         Raises what the client raises (``ApiError``, ``OSError``, ``TimeoutError``) for
         the full read; a failed census only means the object is read.
         """
+        cover = None if self.informers is None else covering(
+            self.informers, res, namespace=namespace, name=name)
+        if cover is not None:
+            cached = cover.get(namespace=namespace, name=name)
+            if cached is None:
+                return None
+            if cover.whole:
+                return copy.deepcopy(cached)  # the pass must not change the cache
+            return await self.client.get(res, name, namespace=namespace or None)
         census = await self._census_of(res, namespace)
         if census.names is not None and name not in census.names:
             return None

@@ -2,9 +2,14 @@
 
 A template's first question about an object starts a watch of that object alone
 (``metadata.name`` field selector, in its namespace): a ConfigMap lookup never
-caches another ConfigMap. The kinds the derived lookups list (PrometheusRules for
-``recording_rule_exists``, StorageProfiles and StorageClasses for the storage
-lookups) are watched whole, each object reduced to what those lookups read. After
+caches another ConfigMap. An object another listed informer of the controller
+already keeps whole whatever its labels (:mod:`autopilot.runtime.coverage`) starts
+no watch: that informer answers, and its events of the object re-render the assets
+that read it; ``object_exists`` is answered by a listed cache that keeps the
+object reduced as well (a cache of names tells existence). The kinds the derived
+lookups list (PrometheusRules for ``recording_rule_exists``, StorageProfiles and
+StorageClasses for the storage lookups) are watched whole, each object reduced to
+what those lookups read. After
 its first list a watch answers from its cache: a resync pass asks the API server
 nothing.
 
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +34,7 @@ from typing import Any, TypeVar
 
 import structlog
 
+from autopilot.controller.lookup_lenders import Lenders
 from autopilot.golden.lookups import PROMETHEUS_RULE, STORAGE_CLASS, STORAGE_PROFILE, ObjectLookups
 from autopilot.kube.client import KubeClient
 from autopilot.kube.informer import Informer, Selection, Transform
@@ -41,6 +48,8 @@ log = structlog.get_logger("autopilot.lookups")
 T = TypeVar("T")
 
 LOOKUP_TIMEOUT = 10.0
+# The existence question about a named object, beside the watch of its get.
+_EXISTS = "?exists"
 _FIRST_LIST_POLL = 0.05
 
 
@@ -91,6 +100,8 @@ class _Watch:
     api_version: str
     kind: str
     select: Selection
+    named: tuple[str, str] | None = None  # (namespace, name) of a one-object watch
+    exists: bool = False  # asks only whether the object exists
 
 
 class WatchedLookups(ObjectLookups):
@@ -117,6 +128,8 @@ class WatchedLookups(ObjectLookups):
         self._users: dict[str, set[str]] = {}  # watch name -> assets whose render read it
         # Watches that answered a default before their first list: that list re-renders.
         self._defaulted: set[str] = set()
+        # Named watches answered by another listed informer (read on the loop only).
+        self._lenders = Lenders(informers=informers, changed=self._changed)
 
     def for_asset(self, asset: str) -> ObjectLookups:
         """Lookups for one render of ``asset``: the watches it reads are recorded anew."""
@@ -145,9 +158,26 @@ class WatchedLookups(ObjectLookups):
             watch_name = self._named(api_version, kind, name, namespace)
 
         def pick(store: Store, res: ResourceInfo) -> dict[str, Any] | None:
-            return store.get((namespace or None) if res.namespaced else None, name)
+            obj = store.get((namespace or None) if res.namespaced else None, name)
+            return None if obj is None else _without_managed_fields(obj)  # a lent cache's
 
         return self._ask(asset, watch_name, pick, default=None)
+
+    def exists_for(
+        self, asset: str | None, api_version: str, kind: str, name: str, namespace: str
+    ) -> bool:
+        """:meth:`object_exists` on behalf of ``asset``: a reduced covering cache answers too."""
+        if (api_version, kind) in _WHOLE:
+            return self.get_for(asset, api_version, kind, name, namespace) is not None
+        get_name = self._named(api_version, kind, name, namespace)
+        with self._lock:
+            watch = dataclasses.replace(self._watches[get_name], exists=True)
+        watch_name = self._register(get_name + _EXISTS, watch)
+
+        def pick(store: Store, res: ResourceInfo) -> bool:
+            return store.get((namespace or None) if res.namespaced else None, name) is not None
+
+        return self._ask(asset, watch_name, pick, default=False)
 
     def list_for(self, asset: str | None, api_version: str, kind: str) -> list[dict[str, Any]]:
         """:meth:`list_objects` on behalf of ``asset`` (None: record nothing)."""
@@ -160,7 +190,7 @@ class WatchedLookups(ObjectLookups):
         watch_name = f"lookup/{api_version}/{kind}/{namespace}/{name}"
         select = Selection(namespace=namespace or None, field_selector=f"metadata.name={name}",
                            transform=_without_managed_fields)
-        return self._register(watch_name, _Watch(api_version, kind, select))
+        return self._register(watch_name, _Watch(api_version, kind, select, (namespace, name)))
 
     def _listing(self, api_version: str, kind: str) -> str:
         select = Selection(transform=LISTED_KINDS[(api_version, kind)])
@@ -210,6 +240,16 @@ class WatchedLookups(ObjectLookups):
         return copy.deepcopy(pick(inf.store, res))
 
     async def _informer(self, watch_name: str, watch: _Watch, res: ResourceInfo) -> Informer:
+        # Not for a listing, nor for a lookup whose own watch already started.
+        lent = None if watch.named is None or watch_name in self._informers else (
+            self._lenders.lender(watch_name, res=res, named=watch.named, whole=not watch.exists))
+        if lent is not None:
+            return lent
+        if watch.exists:  # no cache covers it: the watch of the object's get answers
+            get_name = watch_name.removesuffix(_EXISTS)
+            with self._lock:
+                twin = self._watches[get_name]
+            return await self._informer(get_name, twin, res)
         inf = self._informers.get(watch_name)
         while inf is not None and inf.resource != res:
             await self._informers.remove(watch_name)  # its kind moved (discovery changed)
@@ -230,9 +270,10 @@ class WatchedLookups(ObjectLookups):
             return
         inf = self._informers.get(watch_name)
         with self._lock:
-            if inf is not None and not inf.has_synced and watch_name not in self._defaulted:
+            defaulted = {watch_name, watch_name + _EXISTS} & self._defaulted
+            if inf is not None and not inf.has_synced and not defaulted:
                 return  # the first list: the render that started the watch waits for it
-            users = set(self._users.get(watch_name, ()))
+            users = _users_of(self._users, {watch_name})
         if users:
             self._rerender(users)
 
@@ -243,6 +284,13 @@ class WatchedLookups(ObjectLookups):
         moved: set[str] = set()
         for watch_name, watch in watches.items():
             res = self._resource_for(watch.api_version, watch.kind)
+            lent = self._lenders.moved(watch_name, res)
+            if lent is not None:
+                if lent:  # the lender stopped: the next question asks again
+                    moved.add(watch_name)
+                continue
+            if watch.exists:
+                continue  # read through its get's watch, which this loop checks
             inf = self._informers.get(watch_name)
             current = inf.resource if inf is not None else None
             if res == current:
@@ -251,7 +299,7 @@ class WatchedLookups(ObjectLookups):
                 await self._informers.remove(watch_name)
             moved.add(watch_name)
         with self._lock:
-            users = {a for name in moved for a in self._users.get(name, ())}
+            users = _users_of(self._users, moved)
         if users:
             self._rerender(users)
 
@@ -272,6 +320,16 @@ class _AssetLookups(ObjectLookups):
     def list_objects(self, api_version: str, kind: str) -> list[dict[str, Any]]:
         """Every object of a listed kind."""
         return self._owner.list_for(self._asset, api_version, kind)
+
+    def object_exists(self, api_version: str, kind: str, name: str, namespace: str = "") -> bool:
+        """Whether the object exists."""
+        return self._owner.exists_for(self._asset, api_version, kind, name, namespace)
+
+
+def _users_of(users: dict[str, set[str]], watch_names: set[str]) -> set[str]:
+    """The assets that read these watches, or asked existence through them."""
+    return {asset for name in watch_names for asked in (name, name + _EXISTS)
+            for asset in users.get(asked, ())}
 
 
 _NOT_SERVED = ResourceInfo("", "v1", "", "", False)

@@ -1,37 +1,59 @@
 """Tombstoned objects seen through watches, so a sweep asks the cache, not the API server.
 
-One informer per tombstone, selected by ``metadata.name`` (and the namespace): a
-tombstone names one object, which may or may not carry our label (a migration
+A tombstone names one object, which may or may not carry our label (a migration
 tombstone names the reference operator's object; an unlabelled one is skipped, not
-deleted, and the sweep must tell it from an absent one). The cache keeps only what
-the sweep reads: the name, the ownership label and the ``mode`` annotation. Any
-change of a tombstoned object enqueues a sweep.
+deleted, and the sweep must tell it from an absent one): its watch selects by name,
+never by label. Which watch answers for it, decided by the informers' selections:
+
+- an informer the controller runs anyway that covers the object whatever its labels
+  and keeps it whole (:mod:`autopilot.runtime.coverage`): no watch of its own, and
+  that informer's events of the object enqueue the sweep;
+- else, the only tombstone of its kind: a watch of its name alone (``metadata.name``
+  field selector, in its namespace);
+- else one watch of the kind shared by its tombstones (in their namespace when they
+  share one), whose cache keeps only the tombstoned objects
+  (:class:`~autopilot.kube.kept_store.KeptStore`): a watch of every
+  ClusterRoleBinding does not cache every binding of the cluster.
+
+A tombstone watch's cache keeps what the sweep reads: the name, the ownership label
+and the ``mode`` annotation. Any change of a tombstoned object enqueues a sweep.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from autopilot import MANAGED_BY_LABEL
 from autopilot.engine.annotations import MODE
 from autopilot.golden.tombstones import Tombstone
-from autopilot.kube.informer import Selection
+from autopilot.kube.informer import Selection, object_key
 from autopilot.kube.resources import ResourceInfo
+from autopilot.kube.store import Key
+from autopilot.runtime.coverage import covering, keeps_whole, selects
 from autopilot.runtime.informer_set import InformerSet
 
 EventHandler = Callable[[str, dict[str, Any], dict[str, Any] | None], None]
 # The sweep's view of one tombstoned object: None when no synced watch covers it (read
 # the API server), else (the reduced object, or None when it does not exist).
 Seen = tuple[dict[str, Any] | None] | None
+# One wanted informer: its resource (None: not served, stop it), its selection, its
+# handler, and the only keys its cache keeps (None: every object it selects).
+Wanted = tuple[ResourceInfo | None, Selection, EventHandler, frozenset[Key] | None]
+ResourceFor = Callable[[str, str], ResourceInfo | None]
 
 _KEPT_META = ("name", "namespace", "resourceVersion", "uid", "deletionTimestamp")
 
 
 def tombstone_informer(tomb: Tombstone) -> str:
-    """Name of the informer watching one tombstoned object."""
+    """Name of the informer watching one tombstoned object alone."""
     return f"tombstone/{tomb.api_version}/{tomb.kind}/{tomb.namespace}/{tomb.name}"
+
+
+def shared_tombstone_informer(api_version: str, kind: str) -> str:
+    """Name of the informer watching the tombstoned objects of a kind with several."""
+    return f"tombstones/{api_version}/{kind}"
 
 
 def reduce_tombstoned(obj: dict[str, Any]) -> dict[str, Any]:
@@ -45,36 +67,97 @@ def reduce_tombstoned(obj: dict[str, Any]) -> dict[str, Any]:
     return {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "metadata": kept}
 
 
+def _key(tomb: Tombstone, res: ResourceInfo) -> Key:
+    return (tomb.namespace if res.namespaced else "", tomb.name)
+
+
+def _only(keys: frozenset[Key], handler: EventHandler) -> EventHandler:
+    """``handler`` for the events of the objects in ``keys`` alone."""
+    def on_event(event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        if object_key(obj) in keys:
+            handler(event, obj, old)
+    return on_event
+
+
+def _covered_by(tomb: Tombstone, res: ResourceInfo, others: Mapping[str, Wanted]) -> str | None:
+    """The other wanted informer that keeps the tombstoned object whole, if any."""
+    ns = tomb.namespace if res.namespaced else ""
+    for name, (other_res, select, _, keep) in others.items():
+        if other_res == res and keep is None and keeps_whole(select) and selects(
+                select, res, namespace=ns, name=tomb.name):
+            return name
+    return None
+
+
 def wanted_tombstone_watches(
-    tombstones: Iterable[Tombstone],
-    *,
-    resource_for: Callable[[str, str], ResourceInfo | None],
-    handler: EventHandler,
-) -> dict[str, tuple[ResourceInfo | None, Selection, EventHandler]]:
-    """The informers the tombstones need (resource None: the kind is not served now)."""
-    wanted: dict[str, tuple[ResourceInfo | None, Selection, EventHandler]] = {}
+    tombstones: Iterable[Tombstone], *, resource_for: ResourceFor, handler: EventHandler,
+    others: Mapping[str, Wanted],
+) -> tuple[dict[str, Wanted], dict[str, EventHandler]]:
+    """The informers the tombstones need (resource None: stop it if it runs), and the
+    handlers to add to those of ``others`` that cover tombstones whole."""
+    groups: dict[tuple[str, str], list[Tombstone]] = {}
     for tomb in tombstones:
-        res = resource_for(tomb.api_version, tomb.kind)
-        namespace = (tomb.namespace or None) if res is not None and res.namespaced else None
-        wanted[tombstone_informer(tomb)] = (
-            res,
-            Selection(namespace=namespace, field_selector=f"metadata.name={tomb.name}",
-                      transform=reduce_tombstoned),
-            handler,
-        )
-    return wanted
+        groups.setdefault((tomb.api_version, tomb.kind), []).append(tomb)
+    wanted: dict[str, Wanted] = {}
+    extra: dict[str, list[Key]] = {}
+    for (api_version, kind), tombs in groups.items():
+        res = resource_for(api_version, kind)
+        # Every name this kind's tombstones could use: those not chosen stop if they run.
+        shared = shared_tombstone_informer(api_version, kind)
+        for name in [shared, *(tombstone_informer(t) for t in tombs)]:
+            wanted[name] = (None, Selection(), handler, None)
+        if res is None:
+            continue
+        own = []
+        for tomb in tombs:
+            cover = _covered_by(tomb, res, others)
+            if cover is None:
+                own.append(tomb)
+            else:
+                extra.setdefault(cover, []).append(_key(tomb, res))
+        wanted.update(_own_watches(own, res, handler))
+    return wanted, {name: _only(frozenset(keys), handler) for name, keys in extra.items()}
+
+
+def _own_watches(tombs: list[Tombstone], res: ResourceInfo, handler: EventHandler
+                 ) -> dict[str, Wanted]:
+    """One watch of a lone tombstone's name, or one kind-wide watch keeping only theirs."""
+    if not tombs:
+        return {}
+    if len(tombs) == 1:
+        [tomb] = tombs
+        namespace = (tomb.namespace or None) if res.namespaced else None
+        return {tombstone_informer(tomb): (
+            res, Selection(namespace=namespace, field_selector=f"metadata.name={tomb.name}",
+                           transform=reduce_tombstoned), handler, None)}
+    keys = frozenset(_key(t, res) for t in tombs)
+    namespaces = {ns for ns, _ in keys}
+    namespace = (next(iter(namespaces)) or None) if len(namespaces) == 1 else None
+    shared = shared_tombstone_informer(tombs[0].api_version, tombs[0].kind)
+    return {shared: (res, Selection(namespace=namespace, transform=reduce_tombstoned),
+                     _only(keys, handler), keys)}
 
 
 @dataclass(frozen=True, slots=True)
 class TombstoneWatch:
-    """Answers the sweep from the tombstones' informers."""
+    """Answers the sweep from the informer that covers each tombstoned object."""
 
     informers: InformerSet
+    resource_for: ResourceFor
 
     def seen(self, tomb: Tombstone) -> Seen:
-        """The object as the watch shows it, or None when no synced watch covers it."""
-        inf = self.informers.get(tombstone_informer(tomb))
-        if inf is None or not inf.has_synced:
+        """The object as a watch shows it, or None when no synced watch covers it."""
+        res = self.resource_for(tomb.api_version, tomb.kind)
+        if res is None:
             return None
-        namespace = tomb.namespace if inf.resource.namespaced else ""
-        return (inf.store.get(namespace or None, tomb.name),)
+        namespace, name = _key(tomb, res)
+        cover = covering(self.informers, res, namespace=namespace, name=name, whole=True)
+        if cover is not None:
+            obj = cover.get(namespace=namespace, name=name)
+            return (None if obj is None else reduce_tombstoned(obj),)
+        for watch in (tombstone_informer(tomb),
+                      shared_tombstone_informer(tomb.api_version, tomb.kind)):
+            inf = self.informers.get(watch)
+            if inf is not None and inf.resource == res:
+                return (inf.store.get(namespace or None, name),) if inf.has_synced else None
+        return None

@@ -2,7 +2,7 @@
 
 This module decides what to watch (the HCO, nodes, namespaces, CRDs,
 the OpenShift config objects, every managed kind through the ownership
-label, and each tombstoned object by name), which handlers hear each watch
+label, and the tombstoned objects by name), which handlers hear each watch
 (the cache's node counter, the triggers, the sweep), and keeps those watches
 in step with the CRDs installed at run time. The caches are read through
 :class:`~autopilot.controller.cache.ClusterCache`.
@@ -27,12 +27,13 @@ from autopilot.controller.cache import (
     config_informer,
     managed_informer,
 )
-from autopilot.controller.tombstone_watch import wanted_tombstone_watches
+from autopilot.controller.tombstone_watch import Wanted, wanted_tombstone_watches
 from autopilot.controller.triggers import EventHandler, Triggers
 from autopilot.golden.context import reduce_node as reduce_node_for_detection
 from autopilot.golden.tombstones import Tombstone
 from autopilot.kube.discovery import RestMapper
 from autopilot.kube.informer import Informer, Selection
+from autopilot.kube.kept_store import KeptStore
 from autopilot.kube.resources import ResourceInfo
 from autopilot.kube.wellknown import (
     CONFIG_KINDS,
@@ -48,8 +49,6 @@ from autopilot.runtime.process import Parts
 log = structlog.get_logger("autopilot.manager")
 
 SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"
-# What one wanted informer is: its resource (None = kind not served), its options, its handler.
-_Wanted = tuple[ResourceInfo | None, Selection, EventHandler]
 
 
 def _reduce_crd(crd: dict[str, Any]) -> dict[str, Any]:
@@ -85,6 +84,13 @@ def _served_as_discovered(crd: dict[str, Any], mapper: RestMapper) -> bool:
         if info is None or info.plural != names.get("plural"):
             return False
     return True
+
+
+def _both(first: EventHandler, then: EventHandler) -> EventHandler:
+    def on_event(event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        first(event, obj, old)
+        then(event, obj, old)
+    return on_event
 
 
 def _reduce_namespace(ns: dict[str, Any]) -> dict[str, Any]:
@@ -168,10 +174,11 @@ class Watches:
         if hco is not None:
             self.parts.events.emit(hco, type="Normal", reason=reason, note=note, action="Watch")
 
-    def _wanted(self) -> dict[str, _Wanted]:
-        """Every kind-dependent informer: managed kinds, the HCO, the OpenShift config kinds."""
+    def _wanted(self) -> dict[str, Wanted]:
+        """Every kind-dependent informer: managed kinds, the HCO, the OpenShift config kinds,
+        the tombstones' (none for one another of these keeps whole: it also sweeps)."""
         mapper, triggers = self.parts.mapper, self.triggers
-        wanted: dict[str, _Wanted] = {}
+        wanted: dict[str, Wanted] = {}
         for api_version, kind in sorted(self.wanted):
             wanted[managed_informer(api_version, kind)] = (
                 mapper.lookup(api_version, kind),
@@ -179,21 +186,28 @@ class Watches:
                 # of our own making (autopilot.antithrash.flips).
                 Selection(label_selector=SELECTOR),
                 triggers.on_managed,
+                None,
             )
         wanted[HCO_INFORMER] = (
             mapper.lookup(HCO.api_version, HCO.kind),
             Selection(namespace=self.namespace, field_selector=f"metadata.name={HCO_NAME}"),
             triggers.on_hco,
+            None,
         )
         for config in CONFIG_KINDS:
             wanted[config_informer(config.kind)] = (
                 mapper.lookup(config.api_version, config.kind),
                 Selection(field_selector=f"metadata.name={CONFIG_NAME}"),
                 triggers.on_config,
+                None,
             )
-        wanted.update(wanted_tombstone_watches(
-            self.tombstones, resource_for=mapper.lookup, handler=self._on_tombstoned))
-        return wanted
+        tombs, sweep_on = wanted_tombstone_watches(
+            self.tombstones, resource_for=mapper.lookup, handler=self._on_tombstoned,
+            others=wanted)
+        for name, sweep in sweep_on.items():  # a tombstoned object kept whole elsewhere
+            res, select, handler, keep = wanted[name]
+            wanted[name] = (res, select, _both(handler, sweep), keep)
+        return {**wanted, **tombs}
 
     def _on_tombstoned(self, event: str, obj: dict[str, Any], old: dict[str, Any] | None
                        ) -> None:
@@ -207,7 +221,7 @@ class Watches:
         informers = self.parts.informers
         await self.parts.mapper.resolve(HCO.api_version, HCO.kind)
         changed = False
-        for name, (res, select, handler) in self._wanted().items():
+        for name, (res, select, handler, keep) in self._wanted().items():
             current = informers.get(name)
             if res is None and current is not None:
                 await informers.remove(name)
@@ -216,8 +230,10 @@ class Watches:
             elif res is not None and (current is None or current.resource != res):
                 if current is not None:
                     await informers.remove(name)
-                inf = informers.add(name, self._informer(res, select, name=name))
-                inf.add_handler(handler)
+                inf = self._informer(res, select, name=name)
+                if keep is not None:
+                    inf.store = KeptStore(keep)  # a kind-wide watch for a few names
+                informers.add(name, inf).add_handler(handler)
                 log.info("watching", informer=name)
                 changed = True
         if changed:

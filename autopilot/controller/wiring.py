@@ -132,11 +132,11 @@ def _reconciler(
         tombstones=() if observe else golden.tombstones, client=client, view=cache,
         events=events, metrics=metrics,
         check=ReplacementCheck(book=book, reconciled=progress.reconciled),
-        seen=TombstoneWatch(parts.informers).seen,
+        seen=TombstoneWatch(parts.informers, resource_for=cache.resource_for).seen,
     )
+    adoption = AdoptionReads(client=client, informers=parts.informers)
     objects = ObjectPass(client=client, view=cache, events=events, metrics=metrics, book=book,
-                         rechecks=rechecks, edit_war=gate, adoption=AdoptionReads(client=client),
-                         observe=observe)
+                         rechecks=rechecks, edit_war=gate, adoption=adoption, observe=observe)
     reconciler = Reconciler(
         golden=golden, view=cache, inputs=inputs, book=book, objects=objects, sweeper=sweeper,
         progress=progress, reports=ContextReports(events=events), pending=parts.queue.pending,

@@ -141,7 +141,8 @@ def plan_rbac(golden: GoldenState, objects: list[dict[str, Any]]) -> RbacPlan:
         group, _ = split_api_version(tomb.api_version)
         resource = plural_of(tomb.kind, plurals)
         _add(plan.scope(tomb.namespace), GrantKey(group, resource, (tomb.name,)), ("delete",))
-        # The sweep watches each tombstoned object by name; reads stay cluster-wide.
+        # The sweep watches each tombstoned object by name (a kind with several: the kind,
+        # keeping their names only); reads stay cluster-wide.
         _add(plan.cluster, GrantKey(group, resource), READ_VERBS)
     for group, resource, verbs, names in CONTROLLER_NEEDS:
         _add(plan.cluster, GrantKey(group, resource, names), verbs)

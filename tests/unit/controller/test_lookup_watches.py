@@ -128,3 +128,35 @@ async def test_a_kind_coming_and_going_re_renders_the_assets_that_asked(
         assert rerendered == [{"a"}, {"a"}] and informers.items() == []
     finally:
         await informers.stop()
+
+
+async def test_an_existence_lookup_nothing_covers_shares_the_watch_of_the_get(
+    cluster: Any, kube: KubeClient, namespace: str
+) -> None:
+    await kube.create(CONFIGMAPS, configmap("wanted", namespace, "one"))
+    served: dict[tuple[str, str], Any] = {}
+    informers = InformerSet()
+    informers.start()
+    rerendered: list[set[str]] = []
+    lookups = WatchedLookups(client=kube, informers=informers,
+                             resource_for=lambda av, kind: served.get((av, kind)),
+                             loop=asyncio.get_running_loop(), rerender=rerendered.append)
+
+    def ask() -> tuple[bool, str]:
+        view = lookups.for_asset("a")
+        return (view.object_exists("v1", "ConfigMap", "wanted", namespace),
+                view.configmap_value(namespace, "wanted", "k", "default"))
+
+    try:
+        assert await asyncio.to_thread(ask) == (False, "default")  # not served: absent
+        served.update(SERVED)
+        await lookups.kinds_changed()
+        assert rerendered == [{"a"}]
+        assert await asyncio.to_thread(ask) == (True, "one")
+        assert [n for n, _ in informers.items()] == [f"lookup/v1/ConfigMap/{namespace}/wanted"]
+        # Its deletion re-renders the asset, which asked existence through that watch too.
+        await kube.delete(CONFIGMAPS, "wanted", namespace=namespace)
+        await eventually(lambda: rerendered == [{"a"}, {"a"}], what="asset a re-rendered")
+        assert await asyncio.to_thread(ask) == (False, "default")
+    finally:
+        await informers.stop()

@@ -1,0 +1,75 @@
+"""At start each object is watched (and read) once: tombstones, adoption reads and caches.
+
+Counted by the server (kubesim's own count, the real server's audit log) from the
+controller's start until it converged, with two of the golden state's tombstoned
+ClusterRoleBindings present and not ours: the kind's tombstones share one watch,
+and the objects whose kind an unselected informer already caches (the
+HyperConverged, the namespaces) are not listed or read again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.support.platform import Platform
+from tests.support.wait import eventually_sync
+
+UA = "virt-platform-autopilot"  # the controller's User-Agent product
+ON = {"platform.kubevirt.io/autopilot": "true",
+      "platform.kubevirt.io/enable-ksm-zero-only": "true"}
+CRBS = "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"
+# Tombstoned by the golden state (migration from the reference operator).
+TOMBSTONED = ("logging-collector-audit", "logging-collector-application")
+MONITORING_CONFIG = "/api/v1/namespaces/openshift-monitoring/configmaps/cluster-monitoring-config"
+SHARED = "tombstones/rbac.authorization.k8s.io/v1/ClusterRoleBinding"
+
+
+def binding(name: str) -> dict[str, Any]:
+    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+            "metadata": {"name": name},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                        "name": "view"},
+            "subjects": [{"kind": "ServiceAccount", "name": "x", "namespace": "default"}]}
+
+
+@pytest.mark.timeout(150)
+def test_start_watches_and_reads_each_object_once(platform: Platform, controller: Any,
+                                                  cluster: Any) -> None:
+    platform.ensure_namespace("openshift-monitoring")
+    for name in TOMBSTONED:
+        status, body = cluster.api("POST", CRBS, body=binding(name))
+        assert status == 201, body
+    platform.create_hco(ON)
+    before = cluster.request_counts(user_agent=UA)
+    c = controller()
+    platform.wait_for(MONITORING_CONFIG, timeout=60, what="monitoring config applied")
+    for name in TOMBSTONED:
+        eventually_sync(lambda name=name: c.metric(
+            "virt_platform_tombstone_status", kind="ClusterRoleBinding", name=name) == -2,
+            timeout=30, what=f"tombstone {name} skipped (not ours)")
+    served = cluster.request_counts(user_agent=UA) - before
+    counts = {f"{verb} {resource}": n for (verb, resource, dry), n in served.items()
+              if not dry}
+
+    # The managed bindings' watch and one watch for the kind's five tombstones; each
+    # informer lists once, or not at all when it starts with a streaming list, and
+    # nothing else lists (nothing enabled here renders a binding: no census) or reads.
+    assert counts.get("watch clusterrolebindings") == 2, counts
+    only_the_informers_read(counts, "clusterrolebindings")
+    watching = {line["informer"] for line in c.log_lines("watching")}
+    assert SHARED in watching, watching
+    assert not [w for w in watching if w.startswith("tombstone/") and "ClusterRoleBinding" in w]
+    # The HyperConverged (adopted from the cache that holds it whole) and the namespaces
+    # (absent ones told by the namespaces' watch): no census, no read of the HCO.
+    assert counts.get("patch hyperconvergeds", 0) >= 1, counts
+    assert counts.get("get hyperconvergeds", 0) == 0, counts
+    assert counts.get("watch namespaces") == 2, counts  # the names, the labelled ones
+    assert counts.get("list namespaces", 0) in (0, 2), counts
+
+
+def only_the_informers_read(counts: dict[str, int], resource: str) -> None:
+    """Lists of ``resource`` are its informers' first lists (one each, or none), no GET."""
+    assert counts.get(f"list {resource}", 0) in (0, counts.get(f"watch {resource}")), counts
+    assert counts.get(f"get {resource}", 0) == 0, counts
