@@ -218,13 +218,30 @@ class Cluster:
         eventually_sync(ready, timeout=timeout, what=f"CRD {name} established and served")
 
     def delete_crds(self, *names: str, timeout: float = 30.0) -> None:
-        """Delete CRDs and wait until they are gone."""
+        """Delete CRDs and wait until they are gone and their resources no longer served.
+
+        A real server answers a write to a custom resource with 403 "create not allowed
+        while custom resource definition is terminating" for a moment after the CRD
+        itself reads 404: its handler's cache still holds the terminating CRD. Tests of
+        a kind gone for good wait for the resource's own 404.
+        """
+        resources = []
         for name in names:
-            self.api("DELETE", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}")
+            path = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}"
+            status, crd = self.api("GET", path)
+            if status == 200 and isinstance(crd, dict):
+                spec = crd.get("spec") or {}
+                resources += [f"/apis/{spec.get('group')}/{v.get('name')}/"
+                              f"{(spec.get('names') or {}).get('plural')}"
+                              for v in spec.get("versions") or [] if v.get("served")]
+            self.api("DELETE", path)
         for name in names:
             eventually_sync(lambda n=name: self.api(  # type: ignore[misc]
                 "GET", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{n}")[0] == 404,
                 timeout=timeout, what=f"CRD {name} deleted")
+        for resource in resources:
+            eventually_sync(lambda r=resource: self.api("GET", r)[0] == 404,  # type: ignore[misc]
+                            timeout=timeout, what=f"{resource} no longer served")
 
 
 def _decode(raw: bytes) -> Any:
