@@ -187,6 +187,51 @@ def test_the_invalid_message_names_each_cause_once(
     assert answer["details"]["causes"].count(IMMUTABLE) == 2, answer
 
 
+# (collection under a namespace or "" for cluster scope, body): each resource's own
+# update validation repeats the metadata checks in its own order ("L" a bad label,
+# "U" the changed uid).
+UPDATE_REPEATS = {
+    "configmap": ("/api/v1/namespaces/{ns}/configmaps", _cm("r1"), "LULULL"),
+    "service": ("/api/v1/namespaces/{ns}/services", {
+        "apiVersion": "v1", "kind": "Service", "metadata": {"name": "r1"},
+        "spec": {"ports": [{"port": 80}]}}, "LULUL"),
+    "role": ("/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles", {
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+        "metadata": {"name": "r1"}, "rules": []}, "LULLUL"),
+    "core event": ("/api/v1/namespaces/{ns}/events", {
+        "apiVersion": "v1", "kind": "Event", "metadata": {"name": "r1"},
+        "involvedObject": {"kind": "ConfigMap", "namespace": "{ns}", "name": "a"},
+        "reason": "R", "message": "m", "type": "Normal", "source": {"component": "c"}},
+        "LUL"),
+    "webhook configuration": (
+        "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations", {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingWebhookConfiguration", "metadata": {"name": "r1-{ns}"},
+            "webhooks": []}, "LULL"),
+}
+
+
+@pytest.mark.real_ok
+@pytest.mark.parametrize(("collection", "body", "fields"), UPDATE_REPEATS.values(),
+                         ids=UPDATE_REPEATS.keys())
+def test_an_update_repeats_the_metadata_checks_as_each_resource_does(
+    cluster: Cluster, collection: str, body: dict[str, Any], fields: str
+) -> None:
+    ns = cluster.new_namespace("uid")
+    collection = collection.format(ns=ns)
+    obj = _created(cluster, collection, json.loads(json.dumps(body).replace("{ns}", ns)))
+    path = f"{collection}/{obj['metadata']['name']}"
+    try:
+        status, answer = _patch(cluster, path, MERGE,
+                                {"metadata": {"uid": WRONG, "labels": {"a": "-x-"}}})
+        assert status == 422, answer
+        got = "".join(c["field"][len("metadata.")].upper() for c in answer["details"]["causes"])
+        assert got == fields, answer
+    finally:
+        if "/namespaces/" not in collection:
+            cluster.api("DELETE", path)
+
+
 @pytest.mark.real_ok
 def test_a_status_patch_may_not_change_the_uid_either(cluster: Cluster) -> None:
     name = f"n-{uuid.uuid4().hex[:8]}"

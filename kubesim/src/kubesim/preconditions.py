@@ -70,17 +70,13 @@ def check_apply_create(rtype: ResourceType, name: str, applied: Obj) -> None:
                             "existing object was found")
 
 
-def uid_causes(given: str, old: Obj | None) -> list[dict[str, Any]]:
-    """The validation causes of a patched object whose uid is not the stored one.
-
-    Two identical causes: the server validates object metadata twice on update
-    (the common checks, then the resource's own), and both see the uid.
-    """
-    if old is None or not given or given == old["metadata"]["uid"]:
+def uid_causes(given: str, old: Obj) -> list[dict[str, Any]]:
+    """The validation cause of a patched object whose uid is not the stored one (the
+    update's metadata checks repeat it: see ``validation.update_metadata_causes``)."""
+    if not given or given == old["metadata"]["uid"]:
         return []
-    cause = {"reason": "FieldValueInvalid",
-             "message": f'Invalid value: "{given}": field is immutable', "field": "metadata.uid"}
-    return [cause, dict(cause)]
+    return [{"reason": "FieldValueInvalid",
+             "message": f'Invalid value: "{given}": field is immutable', "field": "metadata.uid"}]
 
 
 def check_delete(rtype: ResourceType, old: Obj, options: Any) -> None:

@@ -34,7 +34,12 @@ from kubesim.objects import (
 )
 from kubesim.request import ApiRequest, truthy
 from kubesim.state import CRD_KEY, NS_KEY, SimState, now
-from kubesim.validation import event_causes, metadata_causes, name_causes
+from kubesim.validation import (
+    event_causes,
+    metadata_causes,
+    name_causes,
+    update_metadata_causes,
+)
 
 Obj = dict[str, Any]
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
@@ -121,9 +126,9 @@ class Writer:
         rt = req.rtype
         causes: list[dict[str, Any]] = []
         if old is None:
-            causes += name_causes(rt.key, name)
-        causes += metadata_causes(new)
-        causes += preconditions.uid_causes(uid, old)
+            causes += name_causes(rt.key, name) + metadata_causes(new)
+        else:
+            causes += update_metadata_causes(rt.key, new, preconditions.uid_causes(uid, old))
         causes += event_causes(rt.key, new)
         causes += builtin_causes(rt.key, new, old)
         if rt.key == CRD_KEY:
