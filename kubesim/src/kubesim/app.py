@@ -20,6 +20,7 @@ from kubesim.errors import (
     bad_request,
     forbidden,
     method_not_allowed,
+    not_found,
     page_not_found,
     status_body,
 )
@@ -246,6 +247,10 @@ class Router:
                                 subresource=sub, namespace=namespace, name=name):
                 raise forbidden(user=who.user, verb=verb, plural=plural, group=group,
                                 namespace=namespace, name=name or None, subresource=sub)
+            if rtype is not None and rtype.crd_name:
+                # A custom resource's handler answers any subresource its CRD does not
+                # define as the object not found (whether or not it exists).
+                raise not_found(plural, group, name)
             raise page_not_found(group)
         if namespace and not rtype.namespaced:
             raise page_not_found(group)
