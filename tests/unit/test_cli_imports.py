@@ -79,6 +79,17 @@ def test_run_imports_only_the_run_path() -> None:
     assert unwanted == [], f"`autopilot run` imports {unwanted}"
 
 
+def test_run_maps_no_cplusplus_runtime() -> None:
+    # libstdc++ is about 0.9 MB resident, loaded for a C++ extension (frozenlist's,
+    # under aiohttp) the controller does not need: its pure-Python twin is used.
+    probe = PROBE + "\nsys.stdout.write('\\n' + open('/proc/self/maps').read())"
+    done = subprocess.run([sys.executable, "-c", probe, "run", "--help"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "frozenlist" in done.stdout  # aiohttp's dependency was imported
+    assert "libstdc++" not in done.stdout
+
+
 # What the controller reads at start, in a fresh interpreter: its golden state, a
 # kubeconfig, the exclusions annotation, then every asset rendered.
 READS = r"""
