@@ -33,7 +33,6 @@ from autopilot.golden.context import reduce_node as reduce_node_for_detection
 from autopilot.golden.tombstones import Tombstone
 from autopilot.kube.discovery import RestMapper
 from autopilot.kube.informer import Informer, Selection
-from autopilot.kube.kept_store import KeptStore
 from autopilot.kube.resources import ResourceInfo
 from autopilot.kube.wellknown import (
     CONFIG_KINDS,
@@ -186,27 +185,24 @@ class Watches:
                 # of our own making (autopilot.antithrash.flips).
                 Selection(label_selector=SELECTOR),
                 triggers.on_managed,
-                None,
             )
         wanted[HCO_INFORMER] = (
             mapper.lookup(HCO.api_version, HCO.kind),
             Selection(namespace=self.namespace, field_selector=f"metadata.name={HCO_NAME}"),
             triggers.on_hco,
-            None,
         )
         for config in CONFIG_KINDS:
             wanted[config_informer(config.kind)] = (
                 mapper.lookup(config.api_version, config.kind),
                 Selection(field_selector=f"metadata.name={CONFIG_NAME}"),
                 triggers.on_config,
-                None,
             )
         tombs, sweep_on = wanted_tombstone_watches(
             self.tombstones, resource_for=mapper.lookup, handler=self._on_tombstoned,
             others=wanted)
         for name, sweep in sweep_on.items():  # a tombstoned object kept whole elsewhere
-            res, select, handler, keep = wanted[name]
-            wanted[name] = (res, select, _both(handler, sweep), keep)
+            res, select, handler = wanted[name]
+            wanted[name] = (res, select, _both(handler, sweep))
         return {**wanted, **tombs}
 
     def _on_tombstoned(self, event: str, obj: dict[str, Any], old: dict[str, Any] | None
@@ -221,7 +217,7 @@ class Watches:
         informers = self.parts.informers
         await self.parts.mapper.resolve(HCO.api_version, HCO.kind)
         changed = False
-        for name, (res, select, handler, keep) in self._wanted().items():
+        for name, (res, select, handler) in self._wanted().items():
             current = informers.get(name)
             if res is None and current is not None:
                 await informers.remove(name)
@@ -231,8 +227,6 @@ class Watches:
                 if current is not None:
                     await informers.remove(name)
                 inf = self._informer(res, select, name=name)
-                if keep is not None:
-                    inf.store = KeptStore(keep)  # a kind-wide watch for a few names
                 informers.add(name, inf).add_handler(handler)
                 log.info("watching", informer=name)
                 changed = True
