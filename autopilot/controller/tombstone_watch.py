@@ -80,13 +80,14 @@ def _only(keys: frozenset[Key], handler: EventHandler) -> EventHandler:
     return on_event
 
 
-def _covered_by(tomb: Tombstone, res: ResourceInfo, others: Mapping[str, Wanted]) -> str | None:
-    """The other wanted informer that keeps the tombstoned object whole, if any."""
-    ns = tomb.namespace if res.namespaced else ""
-    for name, (other_res, select, _) in others.items():
+def covered_by(res: ResourceInfo, *, namespace: str, name: str,
+               others: Mapping[str, Wanted]) -> str | None:
+    """The wanted informer in ``others`` that would keep the object whole, if any."""
+    ns = namespace if res.namespaced else ""
+    for inf_name, (other_res, select, _) in others.items():
         if other_res == res and select.keep is None and keeps_whole(select) and selects(
-                select, res, namespace=ns, name=tomb.name):
-            return name
+                select, res, namespace=ns, name=name):
+            return inf_name
     return None
 
 
@@ -111,7 +112,7 @@ def wanted_tombstone_watches(
             continue
         own = []
         for tomb in tombs:
-            cover = _covered_by(tomb, res, others)
+            cover = covered_by(res, namespace=tomb.namespace, name=tomb.name, others=others)
             if cover is None:
                 own.append(tomb)
             else:
