@@ -3,7 +3,7 @@
 MetalLB is one: its managed watch selects no label, so the cache answers the
 adoption read (no census, no GET) and the kind is watched once. An unlabelled
 MetalLB with the managed name that existed before the controller, handed over
-with ``mode: unmanaged``, is still read before any write and left alone; another
+with ``mode: unmanaged`` or paused, is still read before any write and left alone; another
 MetalLB of the cluster is cached but never reconciled. Counted by the server
 (kubesim's own count, the real server's audit log).
 """
@@ -23,6 +23,12 @@ METALLBS = f"/apis/metallb.io/v1beta1/namespaces/{NS}/metallbs"
 MANAGED = f"{METALLBS}/metallb"
 ON = {"platform.kubevirt.io/autopilot": "true", "platform.kubevirt.io/enable-metallb": "true"}
 INFO = "virt_platform_customization_info"
+PAUSED = "virt_platform_paused_resources"
+# The annotation handing the object over, and the series that says it was respected.
+HANDED_OVER = {
+    "unmanaged": (("platform.kubevirt.io/mode", "unmanaged"), (INFO, {"type": "unmanaged"})),
+    "paused": (("platform.kubevirt.io/reconcile-paused", "true"), (PAUSED, {})),
+}
 
 
 def metallb(name: str, **annotations: str) -> dict[str, Any]:
@@ -32,21 +38,22 @@ def metallb(name: str, **annotations: str) -> dict[str, Any]:
 
 
 @pytest.mark.timeout(150)
+@pytest.mark.parametrize("how", sorted(HANDED_OVER))
 def test_an_unlabelled_object_of_a_kind_watched_whole_is_read_and_respected(
-        platform: Platform, controller: Any, cluster: Any) -> None:
+        platform: Platform, controller: Any, cluster: Any, how: str) -> None:
+    (key, value), (series, labels) = HANDED_OVER[how]
     platform.install("MetalLB")
     platform.ensure_namespace(NS)
-    for body in (metallb("metallb", **{"platform.kubevirt.io/mode": "unmanaged"}),
-                 metallb("someone-elses")):
+    for body in (metallb("metallb", **{key: value}), metallb("someone-elses")):
         status, obj = cluster.api("POST", METALLBS, body=body)
         assert status == 201, obj
     platform.create_hco(ON)
     before = cluster.request_counts(user_agent=UA)
     c = controller()
 
-    eventually_sync(lambda: c.metric(INFO, kind="MetalLB", name="metallb", namespace=NS,
-                                     type="unmanaged") == 1, timeout=60,
-                    what="the pre-existing MetalLB seen as unmanaged")
+    eventually_sync(lambda: c.metric(series, kind="MetalLB", name="metallb", namespace=NS,
+                                     **labels) == 1, timeout=60,
+                    what=f"the pre-existing MetalLB seen as {how}")
     assert [line["informer"] for line in c.log_lines("watching")
             if "MetalLB" in line["informer"]] == ["managed/metallb.io/v1beta1/MetalLB"]
     served = cluster.request_counts(user_agent=UA) - before
@@ -58,6 +65,5 @@ def test_an_unlabelled_object_of_a_kind_watched_whole_is_read_and_respected(
         live = platform.get(f"{METALLBS}/{name}")
         assert live is not None and live["spec"]["logLevel"] == "debug", live
         assert "platform.kubevirt.io/managed-by" not in labels_of(live)
-    assert annotations_of(platform.get(MANAGED) or {}).get("platform.kubevirt.io/mode") == (
-        "unmanaged")
+    assert annotations_of(platform.get(MANAGED) or {}).get(key) == value
     assert not c.log_lines("successfully applied", kind="MetalLB")
