@@ -75,7 +75,8 @@ def platform_crds(golden: GoldenState) -> list[dict[str, Any]]:
 
 
 def install(cluster: Any, crds: list[dict[str, Any]], *, timeout: float = 120.0) -> None:
-    """Apply ``crds`` to ``cluster`` and wait until each is Established and in discovery."""
+    """Apply ``crds`` to ``cluster``; wait until each is Established, in discovery and
+    its custom resources' watch caches are filled (:func:`warm`)."""
     for crd in crds:
         name = crd["metadata"]["name"]
         status, body = cluster.api("PATCH", f"{CRD_API}/{name}", body=crd,
@@ -99,6 +100,34 @@ def install(cluster: Any, crds: list[dict[str, Any]], *, timeout: float = 120.0)
             raise RuntimeError(f"CRDs not served after {timeout:g}s: {sorted(pending)[:5]}")
         if pending:
             time.sleep(0.1)
+    warm(cluster, crds, timeout=timeout)
+
+
+# A watch that streams the current state first, as the controller's informers ask.
+_STREAMING_WATCH = {"watch": "1", "sendInitialEvents": "true", "allowWatchBookmarks": "true",
+                    "resourceVersionMatch": "NotOlderThan", "timeoutSeconds": "1"}
+
+
+def warm(cluster: Any, crds: list[dict[str, Any]], *, timeout: float) -> None:
+    """Wait until every served custom resource's watch cache is filled.
+
+    A real API server builds the watch cache of a custom resource on the first
+    request for it after it started, answering watches ``429 storage is
+    (re)initializing`` until it is filled. On a cluster in use the operators owning
+    those CRDs have long made that first request; a benchmark server started a
+    moment ago has not, and the controller's first watches would pay for the
+    cache's start instead of measuring the controller. kubesim has no watch
+    cache: every watch is accepted at once.
+    """
+    pending = [f"/apis/{c['spec']['group']}/{v['name']}/{c['spec']['names']['plural']}"
+               for c in crds for v in c["spec"]["versions"] if v.get("served", True)]
+    deadline = time.monotonic() + timeout
+    while pending:
+        pending = [p for p in pending if cluster.status_of(p, _STREAMING_WATCH) == 429]
+        if pending and time.monotonic() > deadline:
+            raise RuntimeError(f"watch caches not filled after {timeout:g}s: {pending[:5]}")
+        if pending:
+            time.sleep(0.05)
 
 
 def _in_discovery(cluster: Any, crd: dict[str, Any]) -> bool:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench import versus
 from bench.report import FORMATS, server_side
 
 HERE = Path(__file__).resolve().parent
@@ -131,7 +132,8 @@ def _cell(name: str, r: dict[str, Any] | None) -> str:
 
 
 def tables(reports: dict[str, dict[str, Any] | None]) -> str:
-    """The generated Markdown: where each world was measured, then one row per benchmark."""
+    """The generated Markdown: where each world was measured, one row per benchmark, then
+    one row per speed target beside the reference operator's quoted figures."""
     lines = ["| world | commit | date | mode | machine | load average | run time |",
              "|---|---|---|---|---|---|---|"]
     for world, title in WORLDS.items():
@@ -153,6 +155,8 @@ def tables(reports: dict[str, dict[str, Any] | None]) -> str:
         target = next((str(r.get("target", "")) for r in found.values() if r), "")
         cells = " | ".join(_cell(name, found[w]) for w in WORLDS)
         lines.append(f"| {TITLES.get(name, name)} | {target} | {cells} |")
+    lines += ["", "Beside the reference (Go) operator, one row per speed target:", ""]
+    lines += versus.table(reports, WORLDS)
     return "\n".join(lines)
 
 

@@ -104,3 +104,27 @@ def test_steady_cell_counts_every_request_when_recorded() -> None:
     # A run recorded before requests were all counted keeps its old cell.
     assert real_cell.startswith("yes: 0.0 writes, 0.0 dry runs, 17.0 reads")
     assert target == "0 requests per pass (reads included)"  # the first world's target
+
+
+def test_the_speed_targets_sit_beside_the_reference_figures() -> None:
+    cold = {"total_s": 0.8, "to_caches_synced_s": 0.5, "rss_mb": 58.4, "requests_but_events": 159,
+            "objects": 84, "kinds_watched": 32, "events_created": 84, "met": False}
+    drift = {"latency_ms": {"p50": 3.0, "p99": 9.0, "max": 20.0}, "restored": 9, "edits": 9,
+             "server_ms": {"MachineConfig": {"p50": 2.9, "max": 16.0, "n": 79},
+                           "Service": {"p50": 2.8, "max": 3.1, "n": 9}}}
+    sim = report("kubesim", cold_start=cold, drift=drift, idle=IDLE)
+    text = results_doc.tables({"kubesim": sim, "real": None})
+    rows = {line.split(" | ")[0].lstrip("| "): line.split(" | ")
+            for line in text.partition("reference (Go) operator")[2].splitlines()
+            if line.startswith("| ") and not line.startswith("| figure")}
+    assert rows["process start to every object compliant"][1:4] == [
+        "3.35 s", "<= 1.5 s", "yes: 0.8 s"]
+    assert rows["RSS after converging"][3] == "**NO**: 58.4 MB"
+    assert rows["start-up requests"][3].startswith("**NO**: 159 for 116 (84 objects + 32 kinds)")
+    # A maximum over its bound fails the row even when the median is well within.
+    assert rows["MachineConfig drift undone, server-side (tamper to our apply)"][3].startswith(
+        "**NO**: p50 2.9 ms, max 16.0 ms")
+    assert rows["Service drift undone, server-side"][3].startswith("yes: p50 2.8 ms")
+    assert rows["idle"][3].startswith("yes: per minute: 0.0 watch re-opens")
+    assert rows["a resync pass, nothing changed"][3] == "not run"
+    assert rows["RSS with 5,000 nodes + 20,000 ConfigMaps"][4] == "not run |"
