@@ -15,6 +15,7 @@ from autopilot.commands import UsageError
 from autopilot.config import FlagError, RunConfig, add_run_arguments, config_from_args
 from autopilot.controller.wiring import ControllerError, build_controller
 from autopilot.kube import client as kube_client
+from autopilot.kube.tlsdefaults import release_default_trust_stores
 from autopilot.observability.logging import configure_logging
 from autopilot.runtime.process import run_controller
 
@@ -37,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     except FlagError as exc:
         raise UsageError(str(exc)) from None
     configure_logging(fmt=config.log_format, level=config.log_level)
+    release_default_trust_stores()  # before the start allocates: it reuses what this frees
     return asyncio.run(controller(config))
 
 

@@ -33,6 +33,7 @@ import structlog
 
 from autopilot.kube.errors import ApiError
 from autopilot.kube.resources import ResourceInfo
+from autopilot.kube.verbs import METADATA_LIST
 from autopilot.runtime.coverage import covering
 from autopilot.runtime.informer_set import InformerSet
 
@@ -41,8 +42,6 @@ log = structlog.get_logger("autopilot.reconcile")
 CENSUS_TTL = 5.0
 CENSUS_PAGE = 500
 CENSUS_TIMEOUT = 10.0
-# Names and annotations of each object rather than the objects themselves.
-METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 
 
 class Reads(Protocol):

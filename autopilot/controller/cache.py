@@ -12,8 +12,10 @@ from typing import Any
 
 from autopilot.controller.triggers import detection_view
 from autopilot.kube.discovery import RestMapper
+from autopilot.kube.informer import Informer
 from autopilot.kube.resources import ResourceInfo
-from autopilot.kube.wellknown import CONFIG_NAME, HCO_NAME
+from autopilot.kube.wellknown import CONFIG_NAME, HCO, HCO_NAME
+from autopilot.runtime.coverage import keeps_whole, selects
 from autopilot.runtime.informer_set import InformerSet
 
 # Names of the informers in the informer set.
@@ -54,13 +56,25 @@ class ClusterCache:
         inf = self._informers.get(name)
         return inf.store.get(namespace, obj_name) if inf is not None else None
 
+    def _hco_informer(self) -> Informer | None:
+        """The HyperConverged's own watch, or its kind's when that one is kind-wide."""
+        own = self._informers.get(HCO_INFORMER)
+        if own is not None:
+            return own
+        inf = self._informers.get(managed_informer(HCO.api_version, HCO.kind))
+        if inf is not None and keeps_whole(inf.select) and selects(
+                inf.select, inf.resource, namespace=self._namespace, name=HCO_NAME):
+            return inf
+        return None
+
     def hco(self) -> dict[str, Any] | None:
         """The HyperConverged object from the cache."""
-        return self._store_get(HCO_INFORMER, self._namespace, HCO_NAME)
+        inf = self._hco_informer()
+        return inf.store.get(self._namespace, HCO_NAME) if inf is not None else None
 
     def hco_unknown(self) -> str | None:
         """Why the cache cannot tell yet whether the HyperConverged exists (None: it can)."""
-        inf = self._informers.get(HCO_INFORMER)
+        inf = self._hco_informer()
         if inf is None:
             return ("unknown: the HyperConverged is not watched yet (its kind was not "
                     "discovered; the log says why)")
@@ -90,7 +104,8 @@ class ClusterCache:
     def cached_object(
         self, res: ResourceInfo, *, namespace: str, name: str
     ) -> dict[str, Any] | None:
-        """Managed object from the label-selected cache of its kind (None: not there)."""
+        """Managed object from the cache of its kind (None: not there). The cache is
+        label-selected, or holds every object of a few-per-cluster kind."""
         inf = self._informers.get(managed_informer(res.api_version, res.kind))
         if inf is None or not inf.has_synced:
             return None

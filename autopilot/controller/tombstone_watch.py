@@ -11,12 +11,13 @@ never by label. Which watch answers for it, decided by the informers' selections
 - else, the only tombstone of its kind: a watch of its name alone (``metadata.name``
   field selector, in its namespace);
 - else one watch of the kind shared by its tombstones (in their namespace when they
-  share one), whose cache keeps only the tombstoned objects
-  (:class:`~autopilot.kube.kept_store.KeptStore`): a watch of every
-  ClusterRoleBinding does not cache every binding of the cluster.
+  share one), whose cache keeps only the tombstoned objects (``Selection.keep``): a
+  watch of every ClusterRoleBinding does not cache every binding of the cluster.
 
-A tombstone watch's cache keeps what the sweep reads: the name, the ownership label
-and the ``mode`` annotation. Any change of a tombstoned object enqueues a sweep.
+A tombstone watch asks for metadata only (``PartialObjectMetadata``: a watch of a
+whole kind for a few names transfers no object's spec) and its cache keeps what the
+sweep reads: the name, the ownership label and the ``mode`` annotation. Any change
+of a tombstoned object enqueues a sweep.
 """
 
 from __future__ import annotations
@@ -38,9 +39,9 @@ EventHandler = Callable[[str, dict[str, Any], dict[str, Any] | None], None]
 # The sweep's view of one tombstoned object: None when no synced watch covers it (read
 # the API server), else (the reduced object, or None when it does not exist).
 Seen = tuple[dict[str, Any] | None] | None
-# One wanted informer: its resource (None: not served, stop it), its selection, its
-# handler, and the only keys its cache keeps (None: every object it selects).
-Wanted = tuple[ResourceInfo | None, Selection, EventHandler, frozenset[Key] | None]
+# One wanted informer: its resource (None: not served, stop it), its selection (with
+# the only keys its cache keeps, if any) and its handler.
+Wanted = tuple[ResourceInfo | None, Selection, EventHandler]
 ResourceFor = Callable[[str, str], ResourceInfo | None]
 
 _KEPT_META = ("name", "namespace", "resourceVersion", "uid", "deletionTimestamp")
@@ -79,13 +80,14 @@ def _only(keys: frozenset[Key], handler: EventHandler) -> EventHandler:
     return on_event
 
 
-def _covered_by(tomb: Tombstone, res: ResourceInfo, others: Mapping[str, Wanted]) -> str | None:
-    """The other wanted informer that keeps the tombstoned object whole, if any."""
-    ns = tomb.namespace if res.namespaced else ""
-    for name, (other_res, select, _, keep) in others.items():
-        if other_res == res and keep is None and keeps_whole(select) and selects(
-                select, res, namespace=ns, name=tomb.name):
-            return name
+def covered_by(res: ResourceInfo, *, namespace: str, name: str,
+               others: Mapping[str, Wanted]) -> str | None:
+    """The wanted informer in ``others`` that would keep the object whole, if any."""
+    ns = namespace if res.namespaced else ""
+    for inf_name, (other_res, select, _) in others.items():
+        if other_res == res and select.keep is None and keeps_whole(select) and selects(
+                select, res, namespace=ns, name=name):
+            return inf_name
     return None
 
 
@@ -105,12 +107,12 @@ def wanted_tombstone_watches(
         # Every name this kind's tombstones could use: those not chosen stop if they run.
         shared = shared_tombstone_informer(api_version, kind)
         for name in [shared, *(tombstone_informer(t) for t in tombs)]:
-            wanted[name] = (None, Selection(), handler, None)
+            wanted[name] = (None, Selection(), handler)
         if res is None:
             continue
         own = []
         for tomb in tombs:
-            cover = _covered_by(tomb, res, others)
+            cover = covered_by(res, namespace=tomb.namespace, name=tomb.name, others=others)
             if cover is None:
                 own.append(tomb)
             else:
@@ -129,13 +131,13 @@ def _own_watches(tombs: list[Tombstone], res: ResourceInfo, handler: EventHandle
         namespace = (tomb.namespace or None) if res.namespaced else None
         return {tombstone_informer(tomb): (
             res, Selection(namespace=namespace, field_selector=f"metadata.name={tomb.name}",
-                           transform=reduce_tombstoned), handler, None)}
+                           transform=reduce_tombstoned, metadata_only=True), handler)}
     keys = frozenset(_key(t, res) for t in tombs)
     namespaces = {ns for ns, _ in keys}
     namespace = (next(iter(namespaces)) or None) if len(namespaces) == 1 else None
     shared = shared_tombstone_informer(tombs[0].api_version, tombs[0].kind)
-    return {shared: (res, Selection(namespace=namespace, transform=reduce_tombstoned),
-                     _only(keys, handler), keys)}
+    return {shared: (res, Selection(namespace=namespace, transform=reduce_tombstoned,
+                                    keep=keys, metadata_only=True), _only(keys, handler))}
 
 
 @dataclass(frozen=True, slots=True)

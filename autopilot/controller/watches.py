@@ -6,6 +6,13 @@ label, and the tombstoned objects by name), which handlers hear each watch
 (the cache's node counter, the triggers, the sweep), and keeps those watches
 in step with the CRDs installed at run time. The caches are read through
 :class:`~autopilot.controller.cache.ClusterCache`.
+
+A managed kind the golden state declares ``few_per_cluster`` is watched whole, not
+through the label: its cache then covers every object of the kind whatever its
+labels (:mod:`autopilot.runtime.coverage`), so an adoption read needs no census,
+and a template lookup, a tombstone or the HyperConverged's own watch of that kind
+needs no second watch. Its reconcile trigger still hears only what a label-selected
+watch would show (:func:`as_labelled`): an unlabelled object causes no work.
 """
 
 from __future__ import annotations
@@ -27,13 +34,12 @@ from autopilot.controller.cache import (
     config_informer,
     managed_informer,
 )
-from autopilot.controller.tombstone_watch import Wanted, wanted_tombstone_watches
+from autopilot.controller.tombstone_watch import Wanted, covered_by, wanted_tombstone_watches
 from autopilot.controller.triggers import EventHandler, Triggers
 from autopilot.golden.context import reduce_node as reduce_node_for_detection
 from autopilot.golden.tombstones import Tombstone
 from autopilot.kube.discovery import RestMapper
-from autopilot.kube.informer import Informer, Selection
-from autopilot.kube.kept_store import KeptStore
+from autopilot.kube.informer import Informer, Selection, object_key
 from autopilot.kube.resources import ResourceInfo
 from autopilot.kube.wellknown import (
     CONFIG_KINDS,
@@ -93,6 +99,34 @@ def _both(first: EventHandler, then: EventHandler) -> EventHandler:
     return on_event
 
 
+def _ours(obj: dict[str, Any] | None) -> bool:
+    labels = ((obj or {}).get("metadata") or {}).get("labels") or {}
+    return isinstance(labels, dict) and labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE
+
+
+def as_labelled(handler: EventHandler) -> EventHandler:
+    """``handler`` hearing a kind-wide watch as a watch selecting our label would show it:
+    an object gaining the label is ADDED, one losing it DELETED, others are not heard."""
+    def on_event(event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        before = old is not None and _ours(old)
+        if event == "DELETED":
+            if before or _ours(obj):
+                handler(event, obj, old)
+        elif _ours(obj):
+            handler("MODIFIED" if before else "ADDED", obj, old if before else None)
+        elif before:
+            handler("DELETED", obj, old)
+    return on_event
+
+
+def _only_object(key: tuple[str, str], handler: EventHandler) -> EventHandler:
+    """``handler`` for the events of one object alone."""
+    def on_event(event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        if object_key(obj) == key:
+            handler(event, obj, old)
+    return on_event
+
+
 def _reduce_namespace(ns: dict[str, Any]) -> dict[str, Any]:
     meta = ns.get("metadata") or {}
     return {"metadata": {"name": meta.get("name"), "resourceVersion": meta.get("resourceVersion")}}
@@ -110,6 +144,7 @@ class Watches:
         managed_kinds: set[tuple[str, str]],
         on_kinds_changed: Callable[[], Awaitable[None]],
         tombstones: Iterable[Tombstone] = (),
+        few_per_cluster: frozenset[tuple[str, str]] = frozenset(),
     ) -> None:
         self.parts = parts
         self.namespace = parts.config.namespace
@@ -117,6 +152,8 @@ class Watches:
         self.triggers = triggers
         # (apiVersion, kind) of everything the golden state can render.
         self.wanted = set(managed_kinds)
+        # (group, kind) of the managed kinds watched whole (the golden state says which).
+        self.few_per_cluster = few_per_cluster
         # Kinds came or went (discovery refreshed): template lookups may now answer
         # differently.
         self.on_kinds_changed = on_kinds_changed
@@ -178,36 +215,45 @@ class Watches:
         """Every kind-dependent informer: managed kinds, the HCO, the OpenShift config kinds,
         the tombstones' (none for one another of these keeps whole: it also sweeps)."""
         mapper, triggers = self.parts.mapper, self.triggers
-        wanted: dict[str, Wanted] = {}
-        for api_version, kind in sorted(self.wanted):
-            wanted[managed_informer(api_version, kind)] = (
-                mapper.lookup(api_version, kind),
-                # managedFields stay: they tell an owner flip, and who made it, from drift
-                # of our own making (autopilot.antithrash.flips).
-                Selection(label_selector=SELECTOR),
-                triggers.on_managed,
-                None,
-            )
-        wanted[HCO_INFORMER] = (
-            mapper.lookup(HCO.api_version, HCO.kind),
-            Selection(namespace=self.namespace, field_selector=f"metadata.name={HCO_NAME}"),
-            triggers.on_hco,
-            None,
-        )
+        wanted = self._managed()
+        hco_res = mapper.lookup(HCO.api_version, HCO.kind)
+        hco_select = Selection(namespace=self.namespace, field_selector=f"metadata.name={HCO_NAME}")
+        cover = None if hco_res is None else covered_by(
+            hco_res, namespace=self.namespace, name=HCO_NAME, others=wanted)
+        if cover is None:
+            wanted[HCO_INFORMER] = (hco_res, hco_select, triggers.on_hco)
+        else:  # the HCO's kind is watched whole: that watch tells the HCO's changes too
+            res, select, handler = wanted[cover]
+            wanted[cover] = (res, select, _both(handler, _only_object(
+                (self.namespace, HCO_NAME), triggers.on_hco)))
+            wanted[HCO_INFORMER] = (None, hco_select, triggers.on_hco)
         for config in CONFIG_KINDS:
             wanted[config_informer(config.kind)] = (
                 mapper.lookup(config.api_version, config.kind),
                 Selection(field_selector=f"metadata.name={CONFIG_NAME}"),
                 triggers.on_config,
-                None,
             )
         tombs, sweep_on = wanted_tombstone_watches(
             self.tombstones, resource_for=mapper.lookup, handler=self._on_tombstoned,
             others=wanted)
         for name, sweep in sweep_on.items():  # a tombstoned object kept whole elsewhere
-            res, select, handler, keep = wanted[name]
-            wanted[name] = (res, select, _both(handler, sweep), keep)
+            res, select, handler = wanted[name]
+            wanted[name] = (res, select, _both(handler, sweep))
         return {**wanted, **tombs}
+
+    def _managed(self) -> dict[str, Wanted]:
+        """The managed kinds' informers: label-selected, or whole for few-per-cluster kinds."""
+        wanted: dict[str, Wanted] = {}
+        for api_version, kind in sorted(self.wanted):
+            whole = (api_version.rpartition("/")[0], kind) in self.few_per_cluster
+            # managedFields stay: they tell an owner flip, and who made it, from drift
+            # of our own making (autopilot.antithrash.flips).
+            wanted[managed_informer(api_version, kind)] = (
+                self.parts.mapper.lookup(api_version, kind),
+                Selection() if whole else Selection(label_selector=SELECTOR),
+                as_labelled(self.triggers.on_managed) if whole else self.triggers.on_managed,
+            )
+        return wanted
 
     def _on_tombstoned(self, event: str, obj: dict[str, Any], old: dict[str, Any] | None
                        ) -> None:
@@ -221,7 +267,7 @@ class Watches:
         informers = self.parts.informers
         await self.parts.mapper.resolve(HCO.api_version, HCO.kind)
         changed = False
-        for name, (res, select, handler, keep) in self._wanted().items():
+        for name, (res, select, handler) in self._wanted().items():
             current = informers.get(name)
             if res is None and current is not None:
                 await informers.remove(name)
@@ -231,8 +277,6 @@ class Watches:
                 if current is not None:
                     await informers.remove(name)
                 inf = self._informer(res, select, name=name)
-                if keep is not None:
-                    inf.store = KeptStore(keep)  # a kind-wide watch for a few names
                 informers.add(name, inf).add_handler(handler)
                 log.info("watching", informer=name)
                 changed = True

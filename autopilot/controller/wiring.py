@@ -83,6 +83,7 @@ async def build_controller(parts: Parts) -> Wiring:
         on_kinds_changed=kinds_changed,
         # An observer deletes nothing, so it watches no tombstoned object either.
         tombstones=() if parts.config.observe else golden.tombstones,
+        few_per_cluster=golden.few_per_cluster,
     )
     await _start(parts, watches)
     log.info("golden state loaded", version=golden.version, assets=len(golden.assets),

@@ -4,7 +4,9 @@ Layout: ``catalog/*.yaml`` (merged, in file-name order), ``assets/**.j2``, ``fil
 ``tombstones/**.yaml``, ``aliases/*.yaml`` (other names for our assets, see
 :mod:`autopilot.golden.aliases`) and ``VERSION``. A catalog file holds ``features``, ``assets``,
 ``excluded_assets`` and, rarely, ``plurals`` (``Kind: resource`` for kinds whose REST
-name English pluralisation gets wrong; used by ``autopilot rbac``). Every problem is
+name English pluralisation gets wrong; used by ``autopilot rbac``) and
+``few_per_cluster`` (``{group, kind}`` of managed kinds a cluster holds a handful of:
+the controller watches all of them, whatever their labels). Every problem is
 reported as a :class:`GoldenStateError` whose message is one line naming the file,
 line and entry.
 """
@@ -51,7 +53,9 @@ __all__ = [
     "load_golden_state",
 ]
 
-_FILE_KEYS = frozenset({"features", "assets", "excluded_assets", "plurals"})
+_FILE_KEYS = frozenset({"features", "assets", "excluded_assets", "plurals", "few_per_cluster"})
+# (group, kind); the core group is "".
+GroupKind = tuple[str, str]
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,8 @@ class GoldenState:
     tombstones: tuple[Tombstone, ...] = ()
     excluded_assets: tuple[str, ...] = ()
     plurals: Mapping[str, str] = field(default_factory=dict)
+    # Managed kinds with a few objects per cluster: watched whole, not label-selected.
+    few_per_cluster: frozenset[GroupKind] = frozenset()
     aliases: tuple[Alias, ...] = ()
     env: SandboxedEnvironment | None = field(default=None, repr=False, compare=False)
 
@@ -116,6 +122,25 @@ class _Collected:
     features: dict[str, tuple[Feature, bool, Reporter, int | None]] = field(default_factory=dict)
     excluded: dict[str, tuple[Reporter, int | None]] = field(default_factory=dict)
     plurals: dict[str, str] = field(default_factory=dict)
+    few: set[GroupKind] = field(default_factory=set)
+
+
+def _few_per_cluster(rep: Reporter, data: Mapping[str, object]) -> set[GroupKind]:
+    """The ``few_per_cluster`` entries of one catalog file."""
+    entries = data.get("few_per_cluster") or []
+    line = line_of(data, "few_per_cluster")
+    if not isinstance(entries, list):
+        raise rep.error("'few_per_cluster' must be a list", line=line)
+    out: set[GroupKind] = set()
+    for entry in entries:
+        if not (isinstance(entry, Mapping) and set(entry) == {"group", "kind"}
+                and isinstance(entry["group"], str) and isinstance(entry["kind"], str)
+                and entry["kind"]):
+            raise rep.error(
+                f"few_per_cluster: {entry!r} must be {{group: <API group>, kind: <Kind>}}",
+                line=line)
+        out.add((entry["group"], entry["kind"]))
+    return out
 
 
 def _collect_file(path: Path, out: _Collected) -> None:
@@ -160,6 +185,7 @@ def _collect_file(path: Path, out: _Collected) -> None:
             "'plurals' must map Kind to plural resource name", line=line_of(data, "plurals")
         )
     out.plurals.update({str(k): str(v) for k, v in plurals.items()})
+    out.few |= _few_per_cluster(rep, data)
 
 
 def _check_template(root: Path, env: SandboxedEnvironment, asset: Asset) -> None:
@@ -267,6 +293,7 @@ def load_golden_state(root: Path) -> GoldenState:
         tombstones=tombstones,
         excluded_assets=tuple(sorted(collected.excluded)),
         plurals=dict(collected.plurals),
+        few_per_cluster=frozenset(collected.few),
         aliases=load_aliases(root, assets=collected.assets.keys(), groups=groups),
         env=env,
     )

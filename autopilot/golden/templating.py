@@ -10,7 +10,6 @@ import base64
 import functools
 import io
 import json
-import re
 import struct
 import zlib
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
+from autopilot.golden import yamlwrite
 from autopilot.yamlload import copy_tree, load_one, yaml_problem
 
 if TYPE_CHECKING:
@@ -54,22 +54,12 @@ def _is_index(part: str) -> bool:
     return part.lstrip("-").isdigit()
 
 
-# Plain scalars a YAML 1.1 reader (kubectl, most Go tools) would not read as strings.
-_YAML11_BOOL_NULL = frozenset(
-    {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~", ""}
-)
-_YAML11_NUMBER = re.compile(
-    r"^[-+]?(0[0-7_]+|0b[01_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?"
-    r"|[0-9][0-9_]*(\.[0-9_]*)?([eE][-+]?[0-9]+)?|\.[0-9_]+([eE][-+]?[0-9]+)?)$"
-)
-
-
 @functools.cache
 def _representer() -> type[Any]:
     """ruamel's safe representer, quoting what YAML 1.1 readers would not read as strings.
 
-    Built on first use: ruamel is imported only by a template that writes YAML (an
-    opt-in asset), a ``plan`` or a debug page, never by the controller's start.
+    Used only where libyaml is missing (:mod:`autopilot.golden.yamlwrite` writes
+    otherwise), and by the tests as the reference that writer keeps to.
     """
     from ruamel.yaml.representer import SafeRepresenter
 
@@ -77,7 +67,7 @@ def _representer() -> type[Any]:
         """Quotes strings that YAML 1.1 readers would turn into booleans or numbers."""
 
         def represent_str(self, data: Any) -> Any:
-            if data.lower() in _YAML11_BOOL_NULL or _YAML11_NUMBER.match(data):
+            if yamlwrite.reads_as_other_than_text_in_yaml11(data):
                 return self.represent_scalar("tag:yaml.org,2002:str", data, style='"')
             return super().represent_str(data)
 
@@ -90,7 +80,7 @@ def _yaml() -> YAML:
 
     y = YAML(typ="safe", pure=True)
     y.default_flow_style = False
-    y.width = 4096  # never fold long strings: keeps output stable and greppable
+    y.width = yamlwrite.WIDTH
     y.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
     y.Representer = _representer()
     return y
@@ -98,9 +88,12 @@ def _yaml() -> YAML:
 
 def to_yaml(value: Any) -> str:
     """Block-style YAML of ``value`` without the trailing newline (for ``indent``)."""
-    stream = io.StringIO()
-    _yaml().dump(value, stream)
-    text = stream.getvalue()
+    if yamlwrite.available():
+        text = yamlwrite.dump(value)
+    else:
+        stream = io.StringIO()
+        _yaml().dump(value, stream)
+        text = stream.getvalue()
     if text.endswith("\n...\n"):
         text = text[: -len("\n...\n")]
     return text.rstrip("\n")

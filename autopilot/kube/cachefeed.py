@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from autopilot.kube.errors import ApiError
+from autopilot.kube.kept_store import KeptStore
 from autopilot.kube.resources import ResourceInfo
 from autopilot.kube.store import Key, Store, object_key
 
@@ -33,12 +34,20 @@ Transform = Callable[[dict[str, Any]], dict[str, Any]]
 
 @dataclass(frozen=True)
 class Selection:
-    """Which objects of the resource an informer caches, and how it reduces each."""
+    """Which objects of the resource an informer caches, and how it reduces each.
+
+    ``keep``: the only (namespace, name) keys its cache holds (a watch of a whole kind
+    for a few names, :class:`KeptStore`); its handlers still hear of every object.
+    ``metadata_only``: the server sends each object's metadata alone
+    (``PartialObjectMetadata``), typed as the resource's kind when cached.
+    """
 
     namespace: str | None = None
     label_selector: str | None = None
     field_selector: str | None = None
     transform: Transform | None = None
+    keep: frozenset[Key] | None = None
+    metadata_only: bool = False
 
 
 class CacheFeed:
@@ -50,7 +59,8 @@ class CacheFeed:
         self.select = select or Selection()
         self.metrics = metrics
         self.name = name or resource.kind
-        self.store = Store()
+        keep = self.select.keep
+        self.store = Store() if keep is None else KeptStore(keep)
         self._handlers: list[EventHandler] = []
         self._synced = asyncio.Event()
         # Where the next watch starts: the last listing's or event's resourceVersion
@@ -113,6 +123,8 @@ class CacheFeed:
 
     def _complete(self, obj: dict[str, Any]) -> dict[str, Any]:
         """An object as the cache keeps it: typed (list items lack it), then transformed."""
+        if self.select.metadata_only:  # typed PartialObjectMetadata: name the real kind
+            obj["apiVersion"], obj["kind"] = self.resource.api_version, self.resource.kind
         obj.setdefault("apiVersion", self.resource.api_version)
         obj.setdefault("kind", self.resource.kind)
         transform = self.select.transform

@@ -264,15 +264,17 @@ class KubeClient(ResourceVerbs):
 
     @asynccontextmanager
     async def watch_stream(
-        self, path: str, *, query: Query, read_timeout: float
+        self, path: str, *, query: Query, read_timeout: float, accept: str | None = None
     ) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
-        """Open a watch; yields an iterator of decoded events.
+        """Open a watch (``accept``: another representation); yields decoded events.
 
         Iterating raises ``TimeoutError`` when nothing (not even a bookmark)
         arrives for ``read_timeout`` seconds, :class:`ApiUnreachable` when the
         connection breaks, and ends when the server closes the stream.
         """
         headers = await self._headers(None)
+        if accept:
+            headers["Accept"] = accept
         params = _params({**query, "watch": "true"})
         client_timeout = aiohttp.ClientTimeout(
             total=None, connect=CONNECT_TIMEOUT, sock_connect=CONNECT_TIMEOUT

@@ -47,6 +47,7 @@ from autopilot.kube.store import (
     object_key,
     storage_initializing,
 )
+from autopilot.kube.verbs import METADATA_LIST, METADATA_WATCH
 from autopilot.kube.watchlist import (
     EndBookmarkMissing,
     initial_state,
@@ -200,6 +201,7 @@ class Informer(CacheFeed):
             limit=self.settings.page_size,
             timeout=self.settings.list_timeout,
             transform=self._complete,
+            accept=METADATA_LIST if select.metadata_only else None,
         )
         self._synced_with({object_key(obj): obj for obj in items}, rv)
 
@@ -227,7 +229,8 @@ class Informer(CacheFeed):
         }
         path = self.resource.path(namespace=select.namespace)
         async with self.client.watch_stream(
-            path, query=query, read_timeout=self.settings.inactivity_timeout
+            path, query=query, read_timeout=self.settings.inactivity_timeout,
+            accept=METADATA_WATCH if select.metadata_only else None,
         ) as events:
             self._alive()
             if streaming:

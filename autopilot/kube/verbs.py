@@ -15,6 +15,10 @@ from autopilot.kube.resources import ResourceInfo
 
 Query = Mapping[str, str | int | bool | None]
 
+# Content negotiation for the metadata of objects rather than the objects themselves.
+METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+METADATA_WATCH = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
+
 
 class ResourceVerbs:
     """Object-level calls, each one :meth:`request` (``list`` follows ``continue``)."""
@@ -28,6 +32,7 @@ class ResourceVerbs:
         body: Any = None,
         content_type: str = "application/json",
         timeout: float | None = None,
+        accept: str | None = None,
     ) -> dict[str, Any]:
         """One request; implemented by the client."""
         raise NotImplementedError
@@ -53,12 +58,14 @@ class ResourceVerbs:
         limit: int = 500,
         timeout: float | None = None,
         transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        accept: str | None = None,
     ) -> tuple[list[dict[str, Any]], str]:
         """All objects (following ``continue``) and the list's resourceVersion.
 
         Items get ``apiVersion`` and ``kind`` filled in (list items lack them).
         ``transform`` is applied to each item as its page arrives, so a caller that
         keeps only part of each object never holds every full page at once.
+        ``accept``: another representation (:data:`METADATA_LIST`).
         """
         items: list[dict[str, Any]] = []
         cont: str | None = None
@@ -71,7 +78,7 @@ class ResourceVerbs:
                 "continue": cont,
             }
             page = await self.request("GET", res.path(namespace=namespace), query=query,
-                                      timeout=timeout)
+                                      timeout=timeout, accept=accept)
             for item in page.get("items") or []:
                 if isinstance(item, dict):
                     item.setdefault("apiVersion", res.api_version)

@@ -5,8 +5,8 @@ selector, in the object's namespace or in all of them, and with no field selecto
 but one naming the object itself: whatever labels the object carries, a listed
 cache of that informer holds it when it exists. Such a cache answers whether the
 object exists; it answers what the object holds only when it keeps objects whole
-(no transform). A cache told to keep only some names
-(:class:`~autopilot.kube.kept_store.KeptStore`) covers those alone. Readers ask
+(no transform, not metadata-only). A cache told to keep only some names
+(``Selection.keep``) covers those alone. Readers ask
 here before they start a watch or send a read of their own, so an object the
 controller already watches is neither watched nor read twice.
 Nothing here knows a kind: only the selections decide.
@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from autopilot.kube.informer import Informer, Selection
-from autopilot.kube.kept_store import KeptStore
 from autopilot.kube.resources import ResourceInfo
 from autopilot.runtime.informer_set import InformerSet
 
@@ -36,7 +35,7 @@ def selects(select: Selection, res: ResourceInfo, *, namespace: str, name: str) 
 
 def keeps_whole(select: Selection) -> bool:
     """Whether the informer caches objects as the server sent them (not reduced)."""
-    return select.transform is None
+    return select.transform is None and not select.metadata_only
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +72,7 @@ def covering(
             continue
         if not selects(inf.select, res, namespace=namespace, name=name):
             continue
-        if isinstance(inf.store, KeptStore) and key not in inf.store.keep:
+        if inf.select.keep is not None and key not in inf.select.keep:
             continue  # absent from it says nothing: it drops what it was not told to keep
         cover = Cover(inf_name, inf)
         if cover.whole:

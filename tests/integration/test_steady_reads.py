@@ -72,8 +72,10 @@ def test_a_resync_pass_makes_no_request(platform: Platform, controller: Any,
     assert any("ConfigMap/openshift-monitoring/cluster-monitoring-config" in w
                for w in watched), watched
     assert any(w.endswith("/PrometheusRule") for w in watched), watched
+    # NodeHealthCheck is watched whole (few per cluster): that watch covers the tombstone.
     swept = {line["informer"] for line in c.log_lines("watching")}
-    assert any(w.startswith("tombstone/") and "virt-node-health-check" in w for w in swept)
+    assert "managed/remediation.medik8s.io/v1alpha1/NodeHealthCheck" in swept, swept
+    assert not any(w.startswith("tombstone") and "NodeHealthCheck" in w for w in swept), swept
     assert c.metric("virt_platform_tombstone_status", kind="NodeHealthCheck",
                     name="virt-node-health-check") == -2
 

@@ -18,7 +18,6 @@ from autopilot.controller.tombstone_watch import TombstoneWatch, Wanted, wanted_
 from autopilot.golden.tombstones import Tombstone
 from autopilot.kube.client import USER_AGENT, KubeClient
 from autopilot.kube.informer import Informer, Selection
-from autopilot.kube.kept_store import KeptStore
 from autopilot.runtime.informer_set import InformerSet
 from tests.support.kube_resources import CONFIGMAPS
 from tests.support.lookups import (
@@ -93,8 +92,9 @@ async def test_a_kind_wide_watch_keeps_only_the_names_it_was_given(
         await kube.create(CONFIGMAPS, configmap(name, namespace))
     async with running_informers() as informers:
         heard: list[tuple[str, str]] = []
-        inf = Informer(kube, CONFIGMAPS, select=Selection(namespace=namespace), name="kept")
-        inf.store = KeptStore(frozenset({(namespace, "kept"), (namespace, "later")}))
+        keep = frozenset({(namespace, "kept"), (namespace, "later")})
+        inf = Informer(kube, CONFIGMAPS, select=Selection(namespace=namespace, keep=keep),
+                       name="kept")
         inf.add_handler(lambda event, obj, old: heard.append((event, obj["metadata"]["name"])))
         informers.add("kept", inf)
         assert await inf.wait_synced(timeout=20)
@@ -167,7 +167,7 @@ async def test_tombstones_read_a_whole_cache_else_share_one_watch_of_their_kind(
     swept: list[str] = []
     others: dict[str, Wanted] = {"whole": (CONFIGMAPS, Selection(
         namespace=namespace, field_selector="metadata.name=held-whole"),
-        lambda *_: None, None)}
+        lambda *_: None)}
     tombs = [tombstone(n, namespace) for n in ("held-whole", "tomb-a", "tomb-b")]
     wanted, sweep_on = wanted_tombstone_watches(
         tombs, resource_for=resource_for(),
@@ -177,11 +177,9 @@ async def test_tombstones_read_a_whole_cache_else_share_one_watch_of_their_kind(
     assert list(started) == ["tombstones/v1/ConfigMap"]
     assert list(sweep_on) == ["whole"]
     async with running_informers() as informers:
-        for name, (res, select, handler, keep) in {**others, **started}.items():
+        for name, (res, select, handler) in {**others, **started}.items():
             assert res is not None
             inf = Informer(kube, res, select=select, name=name)
-            if keep is not None:
-                inf.store = KeptStore(keep)
             inf.add_handler(sweep_on.get(name, handler))
             informers.add(name, inf)
         for _, inf in informers.items():

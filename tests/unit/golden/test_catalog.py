@@ -268,3 +268,17 @@ def test_groups_assign_assets_to_features(make_golden: GoldenBuilder) -> None:
     """
     gs = load_golden_state(make_golden({CAT: catalog}))
     assert gs.asset("demo-cm").feature == "demo"
+
+
+def test_few_per_cluster_kinds_are_declared_by_group_and_kind(make_golden: GoldenBuilder) -> None:
+    gs = load_golden_state(make_golden({"catalog/kinds.yaml": """
+        few_per_cluster:
+          - {group: metallb.io, kind: MetalLB}
+          - {group: "", kind: Secret}
+        """}))
+    assert gs.few_per_cluster == {("metallb.io", "MetalLB"), ("", "Secret")}
+    message = _error(make_golden({"catalog/kinds.yaml": """
+        few_per_cluster: [{kind: MetalLB}]
+        """}))
+    assert "catalog/kinds.yaml:2:" in message and "few_per_cluster" in message
+    assert "{group: <API group>, kind: <Kind>}" in message

@@ -215,6 +215,39 @@ async def test_transform_applies_before_caching(
 
 
 @pytest.mark.real_ok
+@pytest.mark.parametrize("streaming", [True, False], ids=["streaming-list", "list-then-watch"])
+async def test_a_metadata_only_informer_is_sent_no_object_body(
+    kube: KubeClient, namespace: str, streaming: bool
+) -> None:
+    """``PartialObjectMetadata`` lists, streaming lists and watch events: the server sends
+    each object's metadata alone, and the cache types it as the resource's kind."""
+    await kube.create(CONFIGMAPS, cm("first", namespace, "x" * 1000))
+    informer = Informer(kube, CONFIGMAPS, select=Selection(namespace=namespace,
+                                                           metadata_only=True),
+                        settings=WatchSettings(streaming_lists=streaming))
+    mirror = Mirror()
+    informer.add_handler(mirror)
+    async with running(informer):
+        assert await informer.wait_synced(20)
+        first = informer.store.get(namespace, "first")
+        assert first is not None and "data" not in first, first
+        assert (first["apiVersion"], first["kind"]) == ("v1", "ConfigMap")
+        assert first["metadata"]["labels"] == {"app": "chaos"}
+        await kube.create(CONFIGMAPS, cm("later", namespace, "y"))
+        await kube.patch(CONFIGMAPS, "first", {"metadata": {"labels": {"app": "moved"}}},
+                         namespace=namespace)
+        await eventually(lambda: (informer.store.get(namespace, "first") or {}).get(
+            "metadata", {}).get("labels") == {"app": "moved"} and "later" in mirror.objects,
+            timeout=20, what="the changes, as metadata")
+        later = informer.store.get(namespace, "later")
+        assert later is not None and "data" not in later and later["kind"] == "ConfigMap"
+        assert informer.streaming_lists is streaming and informer.restarts == 0
+        assert cache_state(informer) == {
+            o["metadata"]["name"]: o["metadata"]["resourceVersion"]
+            for o in (await kube.list(CONFIGMAPS, namespace=namespace))[0]}
+
+
+@pytest.mark.real_ok
 @pytest.mark.timeout(180)
 async def test_label_selected_cache_holds_only_owned_objects(
     kube: KubeClient, namespace: str
