@@ -9,11 +9,11 @@ owner flips) amount to an edit war is decided by
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Final
 
+from autopilot.runtime.lru import LruMap
 from autopilot.runtime.tokenbucket import TokenBucket
 
 CAPACITY: Final = 10
@@ -59,44 +59,36 @@ class ThrashGuard:
         # Never forget a bucket before it could have refilled completely.
         full = capacity / refill_per_second if refill_per_second > 0 else float("inf")
         self._idle = max(idle_seconds, full)
-        self._max_refs = max(1, max_refs)
-        self._states: OrderedDict[Hashable, _State] = OrderedDict()
+        self._states: LruMap[Hashable, _State] = LruMap(max_refs)
 
     def acquire(self, ref: Hashable) -> Decision:
         """Take a token for one apply of ``ref``, or report a throttle."""
         now = self._clock()
         self._prune(now)
-        state = self._states.get(ref)
+        state = self._states.peek(ref)
         if state is None:
-            bucket = TokenBucket(self._capacity, self._rate, self._clock)
-            state = self._states[ref] = _State(bucket=bucket)
+            state = _State(bucket=TokenBucket(self._capacity, self._rate, self._clock))
         state.last_seen = now
-        self._states.move_to_end(ref)
-        while len(self._states) > self._max_refs:
-            self._states.popitem(last=False)
+        self._states.put(ref, state)
         if state.bucket.try_take():
             return Decision(allowed=True)
         return Decision(allowed=False, retry_after=state.bucket.seconds_until_token())
 
     def reset(self, ref: Hashable) -> None:
         """Start over (pause annotation removed): a full bucket."""
-        self._states.pop(ref, None)
+        self._states.drop(ref)
 
     def forget(self, ref: Hashable) -> None:
         """Drop everything about ``ref`` (object deleted or no longer managed)."""
-        self._states.pop(ref, None)
+        self._states.drop(ref)
 
     def tokens(self, ref: Hashable) -> float:
         """Tokens ``ref`` has now (full capacity if unknown)."""
-        state = self._states.get(ref)
+        state = self._states.peek(ref)
         return state.bucket.available() if state else float(self._capacity)
 
     def __len__(self) -> int:
         return len(self._states)
 
     def _prune(self, now: float) -> None:
-        while self._states:
-            ref, state = next(iter(self._states.items()))
-            if now - state.last_seen < self._idle:
-                return
-            del self._states[ref]
+        self._states.drop_oldest_while(lambda state: now - state.last_seen >= self._idle)

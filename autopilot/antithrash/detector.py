@@ -34,13 +34,14 @@ from __future__ import annotations
 
 import math
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from autopilot.antithrash.budget import CAPACITY, REFILL_SECONDS
 from autopilot.antithrash.flips import Contest, FieldPath, Writer
+from autopilot.runtime.lru import LruMap
 
 FLIPS_TO_PAUSE: Final = 5
 WINDOW_SECONDS: Final = 600.0
@@ -100,8 +101,7 @@ class EditWarDetector:
         self._clock = clock
         # Never forget an object while its evidence could still pause it.
         self._idle = max(idle_seconds, window, quiet)
-        self._max_refs = max(1, max_refs)
-        self._states: OrderedDict[Hashable, _State] = OrderedDict()
+        self._states: LruMap[Hashable, _State] = LruMap(max_refs)
 
     # -- observations --------------------------------------------------------------------
 
@@ -146,7 +146,7 @@ class EditWarDetector:
 
     def episode_open(self, ref: Hashable) -> bool:
         """``ref`` was paused and reported, and the user has not resumed it yet."""
-        st = self._states.get(ref)
+        st = self._states.peek(ref)
         return st is not None and st.episode
 
     def mark_paused(self, ref: Hashable) -> bool:
@@ -158,27 +158,27 @@ class EditWarDetector:
 
     def reset(self, ref: Hashable) -> None:
         """The user resumed ``ref``: a fresh window and fresh counters."""
-        self._states.pop(ref, None)
+        self._states.drop(ref)
 
     def forget(self, ref: Hashable) -> None:
         """Drop everything about ``ref`` (object deleted or no longer managed)."""
-        self._states.pop(ref, None)
+        self._states.drop(ref)
 
     # -- views ---------------------------------------------------------------------------
 
     def previous(self, ref: Hashable) -> frozenset[FieldPath] | None:
         """What we owned after our last apply or in-sync check (None if unknown)."""
-        st = self._states.get(ref)
+        st = self._states.peek(ref)
         return st.owned if st is not None else None
 
     def writers(self, ref: Hashable) -> tuple[Writer, ...]:
         """The other writer(s) last seen taking fields of ``ref``."""
-        st = self._states.get(ref)
+        st = self._states.peek(ref)
         return st.writers if st is not None else ()
 
     def snapshot(self, ref: Hashable) -> dict[str, Any]:
         """Counters of ``ref`` for the debug view and ``autopilot explain``."""
-        st = self._states.get(ref) or _State()
+        st = self._states.peek(ref) or _State()
         now = self._clock()
         self._expire(st, now)
         return {
@@ -220,18 +220,12 @@ class EditWarDetector:
 
     def _touch(self, ref: Hashable, now: float) -> _State:
         self._prune(now)
-        st = self._states.get(ref)
+        st = self._states.peek(ref)
         if st is None:
-            st = self._states[ref] = _State()
+            st = _State()
         st.last_seen = now
-        self._states.move_to_end(ref)
-        while len(self._states) > self._max_refs:
-            self._states.popitem(last=False)
+        self._states.put(ref, st)
         return st
 
     def _prune(self, now: float) -> None:
-        while self._states:
-            ref, st = next(iter(self._states.items()))
-            if now - st.last_seen < self._idle:
-                return
-            del self._states[ref]
+        self._states.drop_oldest_while(lambda st: now - st.last_seen >= self._idle)

@@ -18,7 +18,6 @@ request:
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -26,6 +25,7 @@ from typing import Any
 
 from autopilot.antithrash.flips import FieldPath, applied_by
 from autopilot.engine import drift
+from autopilot.runtime.lru import LruMap
 
 
 class Judgement(Enum):
@@ -82,34 +82,8 @@ def judge(base: Baseline | None, *, fingerprint: str, live: Mapping[str, Any],
     return Judgement.UNSURE
 
 
-class Baselines:
+class Baselines(LruMap[Hashable, Baseline]):
     """Baselines by object; the least recently used beyond ``max_entries`` are dropped."""
 
     def __init__(self, max_entries: int = 10_000) -> None:
-        self._max = max(1, max_entries)
-        self._entries: OrderedDict[Hashable, Baseline] = OrderedDict()
-
-    def get(self, ref: Hashable) -> Baseline | None:
-        """The baseline of ``ref``, if one is kept."""
-        base = self._entries.get(ref)
-        if base is not None:
-            self._entries.move_to_end(ref)
-        return base
-
-    def put(self, ref: Hashable, base: Baseline) -> None:
-        """Keep ``base`` for ``ref`` (replacing any older one)."""
-        self._entries[ref] = base
-        self._entries.move_to_end(ref)
-        while len(self._entries) > self._max:
-            self._entries.popitem(last=False)
-
-    def drop(self, ref: Hashable) -> None:
-        """Forget the baseline of ``ref``."""
-        self._entries.pop(ref, None)
-
-    def clear(self) -> None:
-        """Forget every baseline."""
-        self._entries.clear()
-
-    def __len__(self) -> int:
-        return len(self._entries)
+        super().__init__(max_entries)

@@ -21,12 +21,12 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any, Final
 
 from autopilot.engine.pointers import escape_token
+from autopilot.runtime.lru import LruMap
 
 SERVER_MANAGED_METADATA: Final = (
     "resourceVersion",
@@ -128,17 +128,16 @@ class VerdictCache:
     """
 
     def __init__(self, max_entries: int = 10_000) -> None:
-        self._max = max(1, max_entries)
-        self._entries: OrderedDict[Hashable, _Verdict] = OrderedDict()
+        self._entries: LruMap[Hashable, _Verdict] = LruMap(max_entries)
 
     def get(self, ref: Hashable, fingerprint: str, resource_version: str) -> bool | None:
         """The cached verdict for exactly this state, or None when unknown."""
-        entry = self._entries.get(ref)
+        entry = self._entries.peek(ref)  # only a verdict still valid counts as a use
         if entry is None or not resource_version:
             return None
         if entry.fingerprint != fingerprint or entry.resource_version != resource_version:
             return None
-        self._entries.move_to_end(ref)
+        self._entries.get(ref)
         return entry.in_sync
 
     def put(
@@ -146,16 +145,13 @@ class VerdictCache:
     ) -> None:
         """Record a verdict (replaces any older one for ``ref``)."""
         if not resource_version:
-            self._entries.pop(ref, None)
+            self._entries.drop(ref)
             return
-        self._entries[ref] = _Verdict(fingerprint, resource_version, in_sync)
-        self._entries.move_to_end(ref)
-        while len(self._entries) > self._max:
-            self._entries.popitem(last=False)
+        self._entries.put(ref, _Verdict(fingerprint, resource_version, in_sync))
 
     def invalidate(self, ref: Hashable) -> None:
         """Forget the verdict for ``ref`` (force-reconcile, pause removed, deleted)."""
-        self._entries.pop(ref, None)
+        self._entries.drop(ref)
 
     def clear(self) -> None:
         """Forget every verdict."""

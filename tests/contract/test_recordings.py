@@ -174,24 +174,19 @@ def _replay(sim: KubeSim, url: str, name: str, rvs: RvMap, *, check: bool) -> No
         if check:
             assert status == step["response"]["status"], (where, body)
             _compare_body(name, i, step, body)
-        rvs.learn(_recorded_rv(step), _sim_rv(body), where)
+        rvs.learn(_meta_of(step["response"]["body"], "resourceVersion"),
+                  _meta_of(body, "resourceVersion"), where)
+        rvs.learn_uid(_meta_of(step["response"]["body"], "uid"), _meta_of(body, "uid"))
         if step["request"]["method"] == "POST" and "customresourcedefinitions" in \
                 step["request"]["path"] and status == 201:
             _wait_established(sim, body["metadata"]["name"])
 
 
-def _recorded_rv(step: dict[str, Any]) -> str | None:
-    body = step["response"]["body"]
+def _meta_of(body: Any, key: str) -> str | None:
+    """``metadata.<key>`` of an answer that is one object (not a Status, Table or list)."""
     if isinstance(body, dict) and body.get("kind") not in ("Status", "Table") and \
             not str(body.get("kind", "")).endswith("List"):
-        return str((body.get("metadata") or {}).get("resourceVersion") or "") or None
-    return None
-
-
-def _sim_rv(body: Any) -> str | None:
-    if isinstance(body, dict) and body.get("kind") not in ("Status", "Table") and \
-            not str(body.get("kind", "")).endswith("List"):
-        return str((body.get("metadata") or {}).get("resourceVersion") or "") or None
+        return str((body.get("metadata") or {}).get(key) or "") or None
     return None
 
 

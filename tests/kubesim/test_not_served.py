@@ -8,6 +8,9 @@ this body when it applies a kind whose CRD was just removed.
 
 from __future__ import annotations
 
+import json
+import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -55,3 +58,44 @@ def test_unknown_resources_of_built_in_groups_answer_a_status(cluster: Any) -> N
         assert status == 404 and isinstance(body, dict), (path, body)
         assert (body["kind"], body["reason"], body["message"]) == (
             "Status", "NotFound", NOT_FOUND), body
+
+
+@pytest.mark.real_ok
+def test_a_subresource_a_crd_does_not_define_answers_the_object_not_found(
+    cluster: Any, tmp_path: Path
+) -> None:
+    """Built-in resources answer an unknown subresource as an unknown path; a custom
+    resource's handler names the object, whether or not it exists."""
+    group = f"s{uuid.uuid4().hex[:6]}.example.com"
+    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+           "metadata": {"name": f"widgets.{group}"},
+           "spec": {"group": group, "scope": "Namespaced",
+                    "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+                    "versions": [{"name": "v1", "served": True, "storage": True, "schema": {
+                        "openAPIV3Schema": {"type": "object"}}}]}}
+    path = tmp_path / "crd.json"
+    path.write_text(json.dumps(crd))
+    (name,) = cluster.install_crds(path)
+    try:
+        ns = cluster.new_namespace("sub")
+        base = f"/apis/{group}/v1/namespaces/{ns}/widgets"
+        status, body = cluster.api("POST", base, body={
+            "apiVersion": f"{group}/v1", "kind": "Widget", "metadata": {"name": "w1"}})
+        assert status == 201, body
+        for method, widget, sub in (("GET", "w1", "status"), ("PATCH", "w1", "status"),
+                                    ("GET", "w1", "scale"), ("GET", "w9", "status")):
+            status, body = cluster.api(method, f"{base}/{widget}/{sub}",
+                                       body={} if method == "PATCH" else None,
+                                       content_type="application/merge-patch+json")
+            assert (status, body) == (404, {
+                "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                "message": f'widgets.{group} "{widget}" not found', "reason": "NotFound",
+                "details": {"name": widget, "group": group, "kind": "widgets"},
+                "code": 404}), (method, widget, sub)
+        status, body = cluster.api("POST", f"/api/v1/namespaces/{ns}/configmaps", body={
+            "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c1"}})
+        assert status == 201, body
+        status, body = cluster.api("GET", f"/api/v1/namespaces/{ns}/configmaps/c1/status")
+        assert status == 404 and (body["message"], body["details"]) == (NOT_FOUND, {}), body
+    finally:
+        cluster.delete_crds(name)

@@ -68,6 +68,25 @@ def _events(text: Any) -> list[dict[str, Any]]:
     return [json.loads(line) for line in str(text).splitlines() if line.strip()]
 
 
+def _watched(cluster: Cluster, ns: str, query: dict[str, str],
+             accept: str = "application/json") -> list[dict[str, Any]]:
+    """The events a watch of the namespace's ConfigMaps sends until it times out."""
+    status, text = cluster.api("GET", f"/api/v1/namespaces/{ns}/configmaps", query=query,
+                               accept=accept)
+    assert status == 200, text
+    return _events(text)
+
+
+def _added(events: list[dict[str, Any]]) -> list[str]:
+    """The names the ADDED events carry, sorted."""
+    return sorted(e["object"]["metadata"]["name"] for e in events if e["type"] == "ADDED")
+
+
+def _marks_the_end(event: dict[str, Any]) -> bool:
+    """Whether the event carries the initial-events-end annotation."""
+    return (event["object"]["metadata"].get("annotations") or {}).get(END) == "true"
+
+
 def _seeded(cluster: Cluster) -> tuple[str, dict[str, str]]:
     """A namespace with three ConfigMaps, two labelled ``pick=yes``: name -> rv of those."""
     ns = cluster.new_namespace("wl")
@@ -85,12 +104,8 @@ def _seeded(cluster: Cluster) -> tuple[str, dict[str, str]]:
 @pytest.mark.real_ok
 def test_a_streaming_list_sends_the_selected_state_then_its_end(cluster: Cluster) -> None:
     ns, picked = _seeded(cluster)
-    status, text = cluster.api("GET", f"/api/v1/namespaces/{ns}/configmaps",
-                               query={**STREAM, "labelSelector": "pick=yes"})
-    assert status == 200, text
-    events = _events(text)
-    ends = [i for i, e in enumerate(events) if e["type"] == "BOOKMARK"
-            and (e["object"]["metadata"].get("annotations") or {}).get(END) == "true"]
+    events = _watched(cluster, ns, {**STREAM, "labelSelector": "pick=yes"})
+    ends = [i for i, e in enumerate(events) if e["type"] == "BOOKMARK" and _marks_the_end(e)]
     assert len(ends) == 1, events
     state = events[:ends[0]]
     assert {e["object"]["metadata"]["name"]: e["object"]["metadata"]["resourceVersion"]
@@ -105,11 +120,8 @@ def test_a_streaming_list_sends_the_selected_state_then_its_end(cluster: Cluster
 def test_without_bookmarks_the_state_comes_but_never_its_end(cluster: Cluster) -> None:
     ns, picked = _seeded(cluster)
     query = {k: v for k, v in STREAM.items() if k != "allowWatchBookmarks"}
-    status, text = cluster.api("GET", f"/api/v1/namespaces/{ns}/configmaps",
-                               query={**query, "labelSelector": "pick=yes"})
-    assert status == 200, text
-    events = _events(text)
-    assert sorted(e["object"]["metadata"]["name"] for e in events) == sorted(picked), events
+    events = _watched(cluster, ns, {**query, "labelSelector": "pick=yes"})
+    assert _added(events) == sorted(picked), events
     assert {e["type"] for e in events} == {"ADDED"}
 
 
@@ -121,15 +133,10 @@ def test_a_watch_without_resource_version_ends_its_synthetic_state_too(
     allowed (only then: without them nothing tells where they end)."""
     ns, picked = _seeded(cluster)
     for bookmarks, ends in (("true", 1), ("false", 0)):
-        status, text = cluster.api("GET", f"/api/v1/namespaces/{ns}/configmaps", query={
-            "watch": "true", "allowWatchBookmarks": bookmarks, "timeoutSeconds": "1",
-            "labelSelector": "pick=yes"})
-        assert status == 200, text
-        events = _events(text)
-        assert sorted(e["object"]["metadata"]["name"] for e in events
-                      if e["type"] == "ADDED") == sorted(picked)
-        marked = [e for e in events
-                  if (e["object"]["metadata"].get("annotations") or {}).get(END) == "true"]
+        events = _watched(cluster, ns, {"watch": "true", "allowWatchBookmarks": bookmarks,
+                                        "timeoutSeconds": "1", "labelSelector": "pick=yes"})
+        assert _added(events) == sorted(picked)
+        marked = [e for e in events if _marks_the_end(e)]
         assert len(marked) == ends, events
         if ends:
             assert marked[0] is next(e for e in events if e["type"] != "ADDED"), events
@@ -138,27 +145,19 @@ def test_a_watch_without_resource_version_ends_its_synthetic_state_too(
 @pytest.mark.real_ok
 def test_send_initial_events_false_starts_from_now(cluster: Cluster) -> None:
     ns, _ = _seeded(cluster)
-    status, text = cluster.api("GET", f"/api/v1/namespaces/{ns}/configmaps",
-                               query={**STREAM, "sendInitialEvents": "false"})
-    assert status == 200, text
-    assert [e for e in _events(text) if e["type"] != "BOOKMARK"] == []
+    events = _watched(cluster, ns, {**STREAM, "sendInitialEvents": "false"})
+    assert [e for e in events if e["type"] != "BOOKMARK"] == []
 
 
 @pytest.mark.real_ok
 def test_metadata_only_streaming_list_ends_with_a_metadata_bookmark(cluster: Cluster) -> None:
     ns, picked = _seeded(cluster)
-    status, text = cluster.api(
-        "GET", f"/api/v1/namespaces/{ns}/configmaps",
-        query={**STREAM, "labelSelector": "pick=yes"},
-        accept="application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1")
-    assert status == 200, text
-    events = _events(text)
+    events = _watched(cluster, ns, {**STREAM, "labelSelector": "pick=yes"},
+                      accept="application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1")
     kinds = {(e["object"]["kind"], e["object"]["apiVersion"]) for e in events}
     assert kinds == {("PartialObjectMetadata", "meta.k8s.io/v1")}, events
-    assert sorted(e["object"]["metadata"]["name"] for e in events
-                  if e["type"] == "ADDED") == sorted(picked)
-    assert any((e["object"]["metadata"].get("annotations") or {}).get(END) == "true"
-               for e in events if e["type"] == "BOOKMARK"), events
+    assert _added(events) == sorted(picked)
+    assert any(_marks_the_end(e) for e in events if e["type"] == "BOOKMARK"), events
 
 
 @pytest.mark.real_ok
@@ -180,12 +179,9 @@ def test_servers_without_streaming_lists_as_the_faults_act_them(
         return
     assert status == 200, body
     events = _events(body)
-    assert sorted(e["object"]["metadata"]["name"] for e in events
-                  if e["type"] == "ADDED") == sorted(picked)
+    assert _added(events) == sorted(picked)
     assert not any((e["object"]["metadata"].get("annotations") or {}).get(END)
                    for e in events), events
     # A plain watch is served as before whatever the mode.
-    status, body = cluster.api("GET", f"/api/v1/namespaces/{ns}/configmaps",
-                               query={"watch": "true", "timeoutSeconds": "1",
-                                      "labelSelector": f"x-{uuid.uuid4().hex[:6]}=y"})
-    assert status == 200, body
+    _watched(cluster, ns, {"watch": "true", "timeoutSeconds": "1",
+                           "labelSelector": f"x-{uuid.uuid4().hex[:6]}=y"})

@@ -4,7 +4,8 @@ Recorded answers and kubesim's are compared after normalising what legitimately
 differs between two servers: uids, timestamps, generated name suffixes, allocated
 cluster IPs and resourceVersion numbers. ResourceVersions are compared by
 behaviour instead: every recorded value maps to exactly one kubesim value, so
-"a no-op keeps the resourceVersion" and "a write changes it" both hold.
+"a no-op keeps the resourceVersion" and "a write changes it" both hold. A request
+naming a recorded uid names kubesim's instead (a PUT's uid is a precondition).
 """
 
 from __future__ import annotations
@@ -32,10 +33,17 @@ def load(path: Path) -> dict[str, Any]:
 
 @dataclass
 class RvMap:
-    """Recorded resourceVersion -> kubesim resourceVersion, kept one-to-one."""
+    """Recorded resourceVersion -> kubesim resourceVersion, kept one-to-one; and the
+    recorded objects' uids -> kubesim's."""
 
     forward: dict[str, str] = field(default_factory=dict)
     backward: dict[str, str] = field(default_factory=dict)
+    uids: dict[str, str] = field(default_factory=dict)
+
+    def learn_uid(self, real: str | None, sim: str | None) -> None:
+        """Record that the object of uid ``real`` has ``sim`` in kubesim."""
+        if real and sim:
+            self.uids[real] = sim
 
     def learn(self, real: str | None, sim: str | None, where: str) -> None:
         """Record (and check) that ``real`` corresponds to ``sim``."""
@@ -52,13 +60,14 @@ class RvMap:
         self.backward[sim] = real
 
     def translate(self, body: Any) -> Any:
-        """A request body with recorded resourceVersions replaced by kubesim's."""
-        if not isinstance(body, dict):
+        """A request body with recorded resourceVersions and uids replaced by kubesim's."""
+        if not isinstance(body, dict) or not isinstance(body.get("metadata"), dict):
             return body
-        meta = body.get("metadata")
-        if isinstance(meta, dict) and meta.get("resourceVersion") in self.forward:
-            body = copy.deepcopy(body)
-            body["metadata"]["resourceVersion"] = self.forward[meta["resourceVersion"]]
+        body = copy.deepcopy(body)
+        meta = body["metadata"]
+        for key, known in (("resourceVersion", self.forward), ("uid", self.uids)):
+            if meta.get(key) in known:
+                meta[key] = known[meta[key]]
         return body
 
 

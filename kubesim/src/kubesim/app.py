@@ -20,6 +20,7 @@ from kubesim.errors import (
     bad_request,
     forbidden,
     method_not_allowed,
+    not_found,
     page_not_found,
     status_body,
 )
@@ -246,6 +247,10 @@ class Router:
                                 subresource=sub, namespace=namespace, name=name):
                 raise forbidden(user=who.user, verb=verb, plural=plural, group=group,
                                 namespace=namespace, name=name or None, subresource=sub)
+            if rtype is not None and rtype.crd_name:
+                # A custom resource's handler answers any subresource its CRD does not
+                # define as the object not found (whether or not it exists).
+                raise not_found(plural, group, name)
             raise page_not_found(group)
         if namespace and not rtype.namespaced:
             raise page_not_found(group)
@@ -316,7 +321,7 @@ class Router:
         raw = await request.read()
         ctype = request.headers.get("Content-Type", "application/json")
         if req.verb == "deletecollection":
-            code, obj = await self._delete_collection(req)
+            code, obj = await self._delete_collection(req, _parse_body(raw, ctype))
         else:
             code, obj = await self._reviewed(req, lambda: self._write(req, raw, ctype))
         late = state.controls.answer_delay_for(req.verb, req.rtype.plural)
@@ -345,14 +350,20 @@ class Router:
             return self.writer.delete(req, _parse_body(raw, ctype))
         raise method_not_allowed()
 
-    async def _delete_collection(self, req: ApiRequest) -> tuple[int, dict[str, Any]]:
+    async def _delete_collection(self, req: ApiRequest, options: Any
+                                 ) -> tuple[int, dict[str, Any]]:
+        """Delete the selected objects one by one, each with the request's options.
+
+        The first refusal (a precondition each object must meet) ends it, as the real
+        server's single delete-collection worker stops at its first error.
+        """
         selectors = {k: v for k, v in req.query.items() if k in ("labelSelector", "fieldSelector")}
         listed = reads.list_objects(self.state, replace(req, query=selectors), "json")
         for item in listed["items"]:
             one = replace(req, name=item["metadata"]["name"], verb="delete",
                           namespace=item["metadata"].get("namespace", ""), in_collection=True)
             # Each object is reviewed by the webhooks on its own, as on a real server.
-            await self._reviewed(one, partial(self.writer.delete, one, None))
+            await self._reviewed(one, partial(self.writer.delete, one, options))
         return 200, listed
 
 

@@ -98,20 +98,28 @@ def already_exists(plural: str, group: str, name: str) -> SimError:
     )
 
 
-def conflict(plural: str, group: str, name: str) -> SimError:
-    """409 Conflict on a stale resourceVersion."""
+def cannot_fulfil(resource: str, group: str, name: str, why: str) -> SimError:
+    """409 Conflict: ``resource`` is a plural, or a kind where the server names one."""
     return SimError(
         409,
-        f'Operation cannot be fulfilled on {qualified(plural, group)} "{name}": the object has '
-        "been modified; please apply your changes to the latest version and try again",
-        details=_details(name, group, plural),
+        f'Operation cannot be fulfilled on {qualified(resource, group)} "{name}": {why}',
+        details=_details(name, group, resource),
     )
+
+
+def conflict(plural: str, group: str, name: str) -> SimError:
+    """409 Conflict on a stale resourceVersion."""
+    return cannot_fulfil(plural, group, name, "the object has been modified; please apply "
+                         "your changes to the latest version and try again")
 
 
 def invalid(kind: str, group: str, name: str, causes: list[dict[str, Any]]) -> SimError:
     """422 Invalid with field causes (message lists them like the real server)."""
     qual = f"{kind}.{group}" if group else kind
-    parts = [f"{c.get('field', '')}: {c.get('message', '')}" for c in causes]
+    # The message names each distinct cause once (the causes keep every repeat), as Go's
+    # ErrorList.ToAggregate does.
+    parts = list(dict.fromkeys(f"{c.get('field', '')}: {c.get('message', '')}"
+                               for c in causes))
     joined = parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"
     details: dict[str, Any] = _details(name, group, kind)
     details["causes"] = causes

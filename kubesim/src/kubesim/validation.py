@@ -107,6 +107,38 @@ def metadata_causes(obj: dict[str, Any]) -> list[dict[str, Any]]:
     return causes
 
 
+# An update validates object metadata several times, and each resource's own update
+# validation repeats it in its own order. "meta": the new object's metadata checks;
+# "update": the immutable fields (uid) then "meta" again. After the common checks
+# (meta, update) comes the resource's part, as read off a v1.36 server.
+_META_THEN_UPDATE = ("meta", "update")
+_UPDATE_PARTS: dict[tuple[str, str], tuple[str, ...]] = {
+    **{("", p): ("update", "meta") for p in (
+        "configmaps", "secrets", "serviceaccounts", "pods")},
+    **{key: _META_THEN_UPDATE for key in (
+        ("", "namespaces"), ("", "nodes"), ("storage.k8s.io", "storageclasses"),
+        *(("rbac.authorization.k8s.io", p) for p in (
+            "roles", "rolebindings", "clusterroles", "clusterrolebindings")))},
+    ("", "events"): (),
+    **{("admissionregistration.k8s.io", p): ("meta",) for p in (
+        "validatingwebhookconfigurations", "mutatingwebhookconfigurations")},
+}
+
+
+def update_metadata_causes(key: tuple[str, str], obj: dict[str, Any],
+                           immutable: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The metadata causes of an update, repeated as the server repeats them.
+
+    ``immutable``: causes of metadata fields the update may not change (the uid).
+    Resources not in the table validate the update once more (services, workloads,
+    leases, CRDs, custom resources).
+    """
+    meta = metadata_causes(obj)
+    parts = {"meta": meta, "update": immutable + meta}
+    return [c for part in ("meta", "update", *_UPDATE_PARTS.get(key, ("update",)))
+            for c in parts[part]]
+
+
 def event_causes(key: tuple[str, str], obj: dict[str, Any]) -> list[dict[str, Any]]:
     """The namespace rule for events: regarding/involvedObject must live in the event's."""
     if key[1] != "events" or key[0] not in ("", "events.k8s.io"):

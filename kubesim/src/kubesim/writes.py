@@ -11,7 +11,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from kubesim import crd_defaults, crd_validation, crds, patches, rbac, ssa, webhooks
+from kubesim import crd_defaults, crd_validation, crds, patches, preconditions, rbac, ssa, webhooks
 from kubesim.builtin_checks import builtin_causes
 from kubesim.defaults import apply_builtin_defaults, apply_conversion_fields
 from kubesim.errors import (
@@ -34,7 +34,12 @@ from kubesim.objects import (
 )
 from kubesim.request import ApiRequest, truthy
 from kubesim.state import CRD_KEY, NS_KEY, SimState, now
-from kubesim.validation import event_causes, metadata_causes, name_causes
+from kubesim.validation import (
+    event_causes,
+    metadata_causes,
+    name_causes,
+    update_metadata_causes,
+)
 
 Obj = dict[str, Any]
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
@@ -95,10 +100,11 @@ class Writer:
     def _finish(self, req: ApiRequest, old: Obj | None, new: Obj, *, operation: str,
                 status_write: bool = False) -> Obj:
         """Default, validate, admit and store ``new`` (a private copy); returns the result."""
+        uid = preconditions.given_uid(new)  # before the stored identity replaces it
         name = _set_identity(req, old, new)
         _carry_status(req, old, new, status_write=status_write)
         new = self._normalised(req, old, new)
-        self._validate(req, old, new, name)
+        self._validate(req, old, new, name, uid=uid)
         self._authorise_and_admit(req, old, new, operation, name)
         _bump_generation(req, old, new, status_write=status_write)
         return self._store(req, old, new, name)
@@ -111,13 +117,18 @@ class Writer:
             new["status"] = crds.initial_status(new)
         return new
 
-    def _validate(self, req: ApiRequest, old: Obj | None, new: Obj, name: str) -> None:
-        """422 Invalid with every cause found: names, metadata, built-in and schema rules."""
+    def _validate(self, req: ApiRequest, old: Obj | None, new: Obj, name: str, *,
+                  uid: str) -> None:
+        """422 Invalid with every cause found: names, metadata, built-in and schema rules.
+
+        ``uid``: the one the written object named, which must be the stored one.
+        """
         rt = req.rtype
         causes: list[dict[str, Any]] = []
         if old is None:
-            causes += name_causes(rt.key, name)
-        causes += metadata_causes(new)
+            causes += name_causes(rt.key, name) + metadata_causes(new)
+        else:
+            causes += update_metadata_causes(rt.key, new, preconditions.uid_causes(uid, old))
         causes += event_causes(rt.key, new)
         causes += builtin_causes(rt.key, new, old)
         if rt.key == CRD_KEY:
@@ -228,6 +239,7 @@ class Writer:
             raise bad_request("the body of the request was in an unknown format")
         self._check_body_identity(req, body, name=req.name)
         old = self._live(req)
+        preconditions.check_update(req.rtype, old, body)
         given = (body.get("metadata") or {}).get("resourceVersion")
         if given and given != old["metadata"]["resourceVersion"]:
             raise conflict(req.rtype.plural, req.rtype.group, req.name)
@@ -244,6 +256,8 @@ class Writer:
             keep = copy.deepcopy(as_version(old, req))
             keep["status"] = new.get("status")
             keep["metadata"]["managedFields"] = new["metadata"].get("managedFields")
+            if preconditions.given_uid(new):  # validated like any write's
+                keep["metadata"]["uid"] = new["metadata"]["uid"]
             return self._finish(req, old, keep, operation="UPDATE", status_write=True)
         return self._finish(req, old, new, operation="UPDATE")
 
@@ -314,6 +328,8 @@ class Writer:
         force = truthy(req.query.get("force"))
         old = self.state.store.get(req.rtype.key, req.namespace, req.name)
         if old is None:
+            # A uid says the caller expected an object: none is created in its place.
+            preconditions.check_apply_create(req.rtype, req.name, applied)
             # An apply that creates is authorised as `create` on that name too, as on a
             # real server (so `create` limited by resourceNames covers it).
             if not rbac.allowed(self.state.store, req.identity, verb="create",
@@ -326,7 +342,9 @@ class Writer:
             if causes:
                 raise self._invalid(req, req.name, causes)
         given = meta.get("resourceVersion")
-        if given and (old is None or given != old["metadata"]["resourceVersion"]):
+        # A resourceVersion guards an existing object only: an apply that finds none
+        # creates it, as on a real server.
+        if given and old is not None and given != old["metadata"]["resourceVersion"]:
             raise conflict(req.rtype.plural, req.rtype.group, req.name)
         try:
             new = ssa.server_side_apply(
@@ -338,6 +356,8 @@ class Writer:
                            details={"causes": normalise_causes(list(exc.causes))}) from exc
         except InvalidObject as exc:
             raise self._typed_patch_error(req, exc) from exc
+        if preconditions.given_uid(applied):  # validated against the stored one
+            new["metadata"]["uid"] = preconditions.given_uid(applied)
         if old is None:
             return 201, self._finish(req, None, new, operation="CREATE")
         return 200, self._write_existing(req, old, new)
@@ -362,15 +382,7 @@ class Writer:
     def delete(self, req: ApiRequest, body: Any) -> tuple[int, Obj]:
         """DELETE one object (finalizers honoured: it waits with a deletionTimestamp)."""
         old = self._live(req)
-        pre = (body or {}).get("preconditions") if isinstance(body, dict) else None
-        if isinstance(pre, dict):
-            if pre.get("uid") and pre["uid"] != old["metadata"]["uid"]:
-                raise SimError(409, f'Precondition failed: UID in precondition: {pre["uid"]}, '
-                               f'UID in object meta: {old["metadata"]["uid"]}',
-                               details={"name": req.name, "kind": req.rtype.plural})
-            if pre.get("resourceVersion") and \
-                    pre["resourceVersion"] != old["metadata"]["resourceVersion"]:
-                raise conflict(req.rtype.plural, req.rtype.group, req.name)
+        preconditions.check_delete(req.rtype, old, body)
         self._admit(req, None, "DELETE", old=old)
         if old["metadata"].get("finalizers"):
             if old["metadata"].get("deletionTimestamp"):

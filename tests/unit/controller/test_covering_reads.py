@@ -14,28 +14,22 @@ import pytest
 
 from autopilot import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from autopilot.controller.adoption import AdoptionReads
-from autopilot.controller.lookup_watches import WatchedLookups
 from autopilot.controller.tombstone_watch import TombstoneWatch, Wanted, wanted_tombstone_watches
 from autopilot.golden.tombstones import Tombstone
 from autopilot.kube.client import USER_AGENT, KubeClient
 from autopilot.kube.informer import Informer, Selection
 from autopilot.runtime.informer_set import InformerSet
 from tests.support.kube_resources import CONFIGMAPS
+from tests.support.lookups import (
+    configmap,
+    resource_for,
+    running_informers,
+    served_since,
+    watched_lookups,
+)
 from tests.support.wait import eventually
 
 pytestmark = pytest.mark.real_ok
-
-SERVED = {("v1", "ConfigMap"): CONFIGMAPS}
-
-
-def configmap(name: str, namespace: str, value: str = "v") -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": name, "namespace": namespace}, "data": {"k": value}}
-
-
-def served_since(cluster: Any, before: Any) -> dict[str, int]:
-    served = cluster.request_counts(user_agent=USER_AGENT) - before
-    return {f"{verb} {resource}": n for (verb, resource, _), n in served.items()}
 
 
 async def listed(cluster: Any, informers: InformerSet, name: str, kube: KubeClient,
@@ -58,9 +52,7 @@ async def test_adoption_reads_ask_a_covering_cache_before_any_census(
     cluster: Any, kube: KubeClient, namespace: str
 ) -> None:
     await kube.create(CONFIGMAPS, configmap("kept-whole", namespace))
-    informers = InformerSet()
-    informers.start()
-    try:
+    async with running_informers() as informers:
         # A label-selected cache covers nothing: the census still answers for it.
         await listed(cluster, informers, "labelled", kube, Selection(namespace=namespace,
                                                             label_selector="x=y"))
@@ -91,8 +83,6 @@ async def test_adoption_reads_ask_a_covering_cache_before_any_census(
         before = cluster.request_counts(user_agent=USER_AGENT)
         assert await other.read(CONFIGMAPS, namespace="kube-system", name="absent-x") is None
         assert served_since(cluster, before) == {"list configmaps": 1}
-    finally:
-        await informers.stop()
 
 
 async def test_a_kind_wide_watch_keeps_only_the_names_it_was_given(
@@ -100,15 +90,13 @@ async def test_a_kind_wide_watch_keeps_only_the_names_it_was_given(
 ) -> None:
     for name in ("kept", "other-a", "other-b"):
         await kube.create(CONFIGMAPS, configmap(name, namespace))
-    informers = InformerSet()
-    informers.start()
-    heard: list[tuple[str, str]] = []
-    keep = frozenset({(namespace, "kept"), (namespace, "later")})
-    inf = Informer(kube, CONFIGMAPS, select=Selection(namespace=namespace, keep=keep),
-                   name="kept")
-    inf.add_handler(lambda event, obj, old: heard.append((event, obj["metadata"]["name"])))
-    informers.add("kept", inf)
-    try:
+    async with running_informers() as informers:
+        heard: list[tuple[str, str]] = []
+        keep = frozenset({(namespace, "kept"), (namespace, "later")})
+        inf = Informer(kube, CONFIGMAPS, select=Selection(namespace=namespace, keep=keep),
+                       name="kept")
+        inf.add_handler(lambda event, obj, old: heard.append((event, obj["metadata"]["name"])))
+        informers.add("kept", inf)
         assert await inf.wait_synced(timeout=20)
         assert inf.store.keys() == [(namespace, "kept")]
         await kube.create(CONFIGMAPS, configmap("later", namespace))
@@ -128,50 +116,40 @@ async def test_a_kind_wide_watch_keeps_only_the_names_it_was_given(
         live = await adoption.read(CONFIGMAPS, namespace=namespace, name="other-a")
         assert live is not None and live["metadata"]["name"] == "other-a"
         assert served_since(cluster, before) == {"list configmaps": 1, "get configmaps": 1}
-    finally:
-        await informers.stop()
 
 
 async def test_a_lookup_of_an_object_kept_whole_elsewhere_starts_no_watch(
     cluster: Any, kube: KubeClient, namespace: str
 ) -> None:
     await kube.create(CONFIGMAPS, configmap("lent", namespace, "one"))
-    informers = InformerSet()
-    informers.start()
-    rerendered: list[set[str]] = []
-    try:
-        await listed(cluster, informers, "lender", kube, Selection(
+    async with watched_lookups(kube) as rig:
+        await listed(cluster, rig.informers, "lender", kube, Selection(
             namespace=namespace, field_selector="metadata.name=lent"))
-        lookups = WatchedLookups(client=kube, informers=informers,
-                                 resource_for=lambda av, kind: SERVED.get((av, kind)),
-                                 loop=asyncio.get_running_loop(), rerender=rerendered.append)
         before = cluster.request_counts(user_agent=USER_AGENT)
-        ask = lookups.for_asset("a").configmap_value
+        ask = rig.watched.for_asset("a").configmap_value
         assert await asyncio.to_thread(ask, namespace, "lent", "k", "") == "one"
-        assert [n for n, _ in informers.items()] == ["lender"]
+        assert [n for n, _ in rig.informers.items()] == ["lender"]
         assert served_since(cluster, before) == {}
-        obj = await asyncio.to_thread(lookups.get_object, "v1", "ConfigMap", "lent", namespace)
+        obj = await asyncio.to_thread(rig.watched.get_object, "v1", "ConfigMap", "lent", namespace)
         assert obj is not None and "managedFields" not in obj["metadata"]
 
         # The lender's events of that object re-render the asset that read it.
         await kube.patch(CONFIGMAPS, "lent", {"data": {"k": "two"}}, namespace=namespace)
-        await eventually(lambda: rerendered == [{"a"}], what="asset a re-rendered")
+        await eventually(lambda: rig.rerendered == [{"a"}], what="asset a re-rendered")
         assert await asyncio.to_thread(ask, namespace, "lent", "k", "") == "two"
         # Another name is not covered: that one gets a watch of its own.
         assert await asyncio.to_thread(ask, namespace, "unlent", "k", "d") == "d"
-        assert sorted(n.rpartition("/")[2] for n, _ in informers.items()) == [
+        assert sorted(n.rpartition("/")[2] for n, _ in rig.informers.items()) == [
             "lender", "unlent"]
 
         # The lender stops (its kind moved): the asset is rendered again, and asking
         # again starts the lookup's own watch.
-        renders = len(rerendered)
-        await informers.remove("lender")
-        await lookups.kinds_changed()
-        assert rerendered[renders:] == [{"a"}]
+        renders = len(rig.rerendered)
+        await rig.informers.remove("lender")
+        await rig.watched.kinds_changed()
+        assert rig.rerendered[renders:] == [{"a"}]
         assert await asyncio.to_thread(ask, namespace, "lent", "k", "") == "two"
-        assert sorted(n.rpartition("/")[2] for n, _ in informers.items()) == ["lent", "unlent"]
-    finally:
-        await informers.stop()
+        assert sorted(n.rpartition("/")[2] for n, _ in rig.informers.items()) == ["lent", "unlent"]
 
 
 def tombstone(name: str, namespace: str) -> Tombstone:
@@ -192,15 +170,13 @@ async def test_tombstones_read_a_whole_cache_else_share_one_watch_of_their_kind(
         lambda *_: None)}
     tombs = [tombstone(n, namespace) for n in ("held-whole", "tomb-a", "tomb-b")]
     wanted, sweep_on = wanted_tombstone_watches(
-        tombs, resource_for=lambda av, kind: SERVED.get((av, kind)),
+        tombs, resource_for=resource_for(),
         handler=lambda event, obj, old: swept.append(obj["metadata"]["name"]), others=others)
     started = {n: w for n, w in wanted.items() if w[0] is not None}
     # The object kept whole elsewhere has no watch of its own; the other two share one.
     assert list(started) == ["tombstones/v1/ConfigMap"]
     assert list(sweep_on) == ["whole"]
-    informers = InformerSet()
-    informers.start()
-    try:
+    async with running_informers() as informers:
         for name, (res, select, handler) in {**others, **started}.items():
             assert res is not None
             inf = Informer(kube, res, select=select, name=name)
@@ -208,7 +184,7 @@ async def test_tombstones_read_a_whole_cache_else_share_one_watch_of_their_kind(
             informers.add(name, inf)
         for _, inf in informers.items():
             assert await inf.wait_synced(timeout=20)
-        seen = TombstoneWatch(informers, resource_for=lambda av, kind: SERVED.get((av, kind)))
+        seen = TombstoneWatch(informers, resource_for=resource_for())
         whole = seen.seen(tombs[0])
         assert whole is not None and whole[0] is not None
         assert set(whole[0]["metadata"]) >= {"name", "labels", "annotations"}
@@ -225,40 +201,30 @@ async def test_tombstones_read_a_whole_cache_else_share_one_watch_of_their_kind(
         await eventually(lambda: swept.count("held-whole") == 2, what="held-whole swept")
         await eventually(lambda: "tomb-b" in swept, what="tomb-b swept")
         assert "bystander" not in swept
-    finally:
-        await informers.stop()
 
 
 async def test_an_existence_lookup_reads_a_cache_that_keeps_names_only(
     cluster: Any, kube: KubeClient, namespace: str
 ) -> None:
     await kube.create(CONFIGMAPS, configmap("named", namespace, "whole"))
-    informers = InformerSet()
-    informers.start()
-    rerendered: list[set[str]] = []
-    try:
-        await listed(cluster, informers, "names", kube, Selection(
+    async with watched_lookups(kube) as rig:
+        await listed(cluster, rig.informers, "names", kube, Selection(
             namespace=namespace, transform=reduce_to_name))
-        lookups = WatchedLookups(client=kube, informers=informers,
-                                 resource_for=lambda av, kind: SERVED.get((av, kind)),
-                                 loop=asyncio.get_running_loop(), rerender=rerendered.append)
         before = cluster.request_counts(user_agent=USER_AGENT)
-        exists = lookups.for_asset("a").object_exists
+        exists = rig.watched.for_asset("a").object_exists
         assert await asyncio.to_thread(exists, "v1", "ConfigMap", "named", namespace) is True
         assert await asyncio.to_thread(exists, "v1", "ConfigMap", "absent", namespace) is False
-        assert [n for n, _ in informers.items()] == ["names"]
+        assert [n for n, _ in rig.informers.items()] == ["names"]
         assert served_since(cluster, before) == {}
         # Its appearing re-renders the asset that found it absent.
         await kube.create(CONFIGMAPS, configmap("absent", namespace))
-        await eventually(lambda: rerendered == [{"a"}], what="asset a re-rendered")
+        await eventually(lambda: rig.rerendered == [{"a"}], what="asset a re-rendered")
 
         # A get needs the object whole: the names cannot answer it, its own watch does,
         # and an existence question outside the names' namespace shares such a watch.
-        got = await asyncio.to_thread(lookups.get_object, "v1", "ConfigMap", "named", namespace)
+        got = await asyncio.to_thread(rig.watched.get_object, "v1", "ConfigMap", "named", namespace)
         assert got is not None and got["data"] == {"k": "whole"}
         assert await asyncio.to_thread(exists, "v1", "ConfigMap", "elsewhere", "default") is False
-        assert sorted(n for n, _ in informers.items()) == [
+        assert sorted(n for n, _ in rig.informers.items()) == [
             "lookup/v1/ConfigMap/default/elsewhere", f"lookup/v1/ConfigMap/{namespace}/named",
             "names"]
-    finally:
-        await informers.stop()

@@ -9,18 +9,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from autopilot.controller.lookup_watches import WatchedLookups
 from autopilot.kube.client import USER_AGENT, KubeClient
-from autopilot.runtime.informer_set import InformerSet
 from tests.support.kube_resources import CONFIGMAPS
+from tests.support.lookups import CONFIGMAPS_SERVED, configmap, served_since, watched_lookups
 from tests.support.wait import eventually
-
-SERVED = {("v1", "ConfigMap"): CONFIGMAPS}
-
-
-def configmap(name: str, namespace: str, value: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": name, "namespace": namespace}, "data": {"k": value}}
 
 
 async def test_a_configmap_lookup_watches_that_configmap_alone(
@@ -30,17 +22,13 @@ async def test_a_configmap_lookup_watches_that_configmap_alone(
     await kube.create(CONFIGMAPS, configmap("unrelated", namespace, "x"))
     # A shared real server's audit log holds every earlier test's requests too.
     start = cluster.request_counts(user_agent=USER_AGENT)
-    informers = InformerSet()
-    informers.start()
-    rerendered: list[set[str]] = []
-    lookups = WatchedLookups(client=kube, informers=informers,
-                             resource_for=lambda av, kind: SERVED.get((av, kind)),
-                             loop=asyncio.get_running_loop(), rerender=rerendered.append)
+    async with watched_lookups(kube) as rig:
+        informers, rerendered = rig.informers, rig.rerendered
 
-    def ask(asset: str, name: str = "wanted") -> str:
-        return lookups.for_asset(asset).configmap_value(namespace, name, "k", "default")
+        def ask(asset: str, name: str = "wanted") -> str:
+            return rig.watched.for_asset(asset).configmap_value(namespace, name, "k",
+                                                                "default")
 
-    try:
         assert await asyncio.to_thread(ask, "a") == "one"
         assert await asyncio.to_thread(ask, "b", "missing") == "default"
         [(name, inf)] = [(n, i) for n, i in informers.items() if "/wanted" in n]
@@ -51,12 +39,12 @@ async def test_a_configmap_lookup_watches_that_configmap_alone(
         assert "managedFields" not in inf.store.list()[0]["metadata"]
 
         # Listed once (and each watch opened after its list): asking again reads nothing.
-        await eventually(lambda: (cluster.request_counts(user_agent=USER_AGENT) - start)[
-            ("watch", "configmaps", False)] == 2, what="both watches open")
+        await eventually(lambda: served_since(cluster, start).get("watch configmaps") == 2,
+                         what="both watches open")
         before = cluster.request_counts(user_agent=USER_AGENT)
         assert await asyncio.to_thread(ask, "a") == "one"
         assert await asyncio.to_thread(ask, "b", "missing") == "default"
-        assert cluster.request_counts(user_agent=USER_AGENT) - before == {}
+        assert served_since(cluster, before) == {}
 
         # A change of the looked-up object re-renders the asset that read it, and only it.
         await kube.patch(CONFIGMAPS, "wanted", {"data": {"k": "two"}}, namespace=namespace)
@@ -68,95 +56,72 @@ async def test_a_configmap_lookup_watches_that_configmap_alone(
         assert await asyncio.to_thread(ask, "b", "missing") == "three"
 
         # A render that no longer reads it is no longer re-rendered by it.
-        await asyncio.to_thread(lookups.for_asset, "a")
+        await asyncio.to_thread(rig.watched.for_asset, "a")
         seen = len(rerendered)
         await kube.patch(CONFIGMAPS, "wanted", {"data": {"k": "four"}}, namespace=namespace)
         await eventually(lambda: inf.store.get(namespace, "wanted")["data"]["k"] == "four",
                          what="the watch saw the edit")
         assert len(rerendered) == seen
         assert name in informers  # still watched (a later render may ask again)
-    finally:
-        await informers.stop()
 
 
 async def test_a_kind_not_served_answers_absent_without_a_request(
     cluster: Any, kube: KubeClient
 ) -> None:
-    informers = InformerSet()
-    informers.start()
-    lookups = WatchedLookups(client=kube, informers=informers, resource_for=lambda av, k: None,
-                             loop=asyncio.get_running_loop(), rerender=lambda assets: None)
-    before = cluster.request_counts(user_agent=USER_AGENT)
+    async with watched_lookups(kube, served={}) as rig:
+        before = cluster.request_counts(user_agent=USER_AGENT)
 
-    def ask() -> tuple[bool, list[str], bool]:
-        view = lookups.for_asset("a")
-        return (view.object_exists("example.com/v1", "Widget", "w", "ns"),
-                view.crd_enum("widgets.example.com", "spec.x"),
-                view.recording_rule_exists("r"))
+        def ask() -> tuple[bool, list[str], bool]:
+            view = rig.watched.for_asset("a")
+            return (view.object_exists("example.com/v1", "Widget", "w", "ns"),
+                    view.crd_enum("widgets.example.com", "spec.x"),
+                    view.recording_rule_exists("r"))
 
-    assert await asyncio.to_thread(ask) == (False, [], False)
-    assert informers.items() == []
-    assert cluster.request_counts(user_agent=USER_AGENT) - before == {}
+        assert await asyncio.to_thread(ask) == (False, [], False)
+        assert rig.informers.items() == []
+        assert served_since(cluster, before) == {}
+        assert rig.rerendered == []
 
 
 async def test_a_kind_coming_and_going_re_renders_the_assets_that_asked(
     cluster: Any, kube: KubeClient, namespace: str
 ) -> None:
     await kube.create(CONFIGMAPS, configmap("wanted", namespace, "one"))
-    served: dict[tuple[str, str], Any] = {}
-    informers = InformerSet()
-    informers.start()
-    rerendered: list[set[str]] = []
-    lookups = WatchedLookups(client=kube, informers=informers,
-                             resource_for=lambda av, kind: served.get((av, kind)),
-                             loop=asyncio.get_running_loop(), rerender=rerendered.append)
+    async with watched_lookups(kube, served={}) as rig:
 
-    def ask() -> str:
-        return lookups.for_asset("a").configmap_value(namespace, "wanted", "k", "default")
+        def ask() -> str:
+            return rig.watched.for_asset("a").configmap_value(namespace, "wanted", "k",
+                                                              "default")
 
-    try:
         assert await asyncio.to_thread(ask) == "default"  # not served: absent
-        await lookups.kinds_changed()
-        assert rerendered == []  # nothing moved
-        served.update(SERVED)
-        await lookups.kinds_changed()
-        assert rerendered == [{"a"}]
+        await rig.serve({})
+        assert rig.rerendered == []  # nothing moved
+        await rig.serve(CONFIGMAPS_SERVED)
+        assert rig.rerendered == [{"a"}]
         assert await asyncio.to_thread(ask) == "one"
-        assert len(informers.items()) == 1
-        served.clear()
-        await lookups.kinds_changed()
-        assert rerendered == [{"a"}, {"a"}] and informers.items() == []
-    finally:
-        await informers.stop()
+        assert len(rig.informers.items()) == 1
+        await rig.serve({})
+        assert rig.rerendered == [{"a"}, {"a"}] and rig.informers.items() == []
 
 
 async def test_an_existence_lookup_nothing_covers_shares_the_watch_of_the_get(
     cluster: Any, kube: KubeClient, namespace: str
 ) -> None:
     await kube.create(CONFIGMAPS, configmap("wanted", namespace, "one"))
-    served: dict[tuple[str, str], Any] = {}
-    informers = InformerSet()
-    informers.start()
-    rerendered: list[set[str]] = []
-    lookups = WatchedLookups(client=kube, informers=informers,
-                             resource_for=lambda av, kind: served.get((av, kind)),
-                             loop=asyncio.get_running_loop(), rerender=rerendered.append)
+    async with watched_lookups(kube, served={}) as rig:
 
-    def ask() -> tuple[bool, str]:
-        view = lookups.for_asset("a")
-        return (view.object_exists("v1", "ConfigMap", "wanted", namespace),
-                view.configmap_value(namespace, "wanted", "k", "default"))
+        def ask() -> tuple[bool, str]:
+            view = rig.watched.for_asset("a")
+            return (view.object_exists("v1", "ConfigMap", "wanted", namespace),
+                    view.configmap_value(namespace, "wanted", "k", "default"))
 
-    try:
         assert await asyncio.to_thread(ask) == (False, "default")  # not served: absent
-        served.update(SERVED)
-        await lookups.kinds_changed()
-        assert rerendered == [{"a"}]
+        await rig.serve(CONFIGMAPS_SERVED)
+        assert rig.rerendered == [{"a"}]
         assert await asyncio.to_thread(ask) == (True, "one")
-        assert [n for n, _ in informers.items()] == [f"lookup/v1/ConfigMap/{namespace}/wanted"]
+        assert [n for n, _ in rig.informers.items()] == [
+            f"lookup/v1/ConfigMap/{namespace}/wanted"]
         # Its deletion re-renders the asset, which asked existence through that watch too.
         await kube.delete(CONFIGMAPS, "wanted", namespace=namespace)
-        await eventually(lambda: rerendered == [{"a"}, {"a"}], what="asset a re-rendered")
+        await eventually(lambda: rig.rerendered == [{"a"}, {"a"}], what="asset a re-rendered")
         assert await asyncio.to_thread(ask) == (False, "default")
-    finally:
-        await informers.stop()
