@@ -160,6 +160,10 @@ class Controller:
     def metrics_text(self) -> str:
         """The raw /metrics exposition."""
         status, body = self.http(self.metrics_port, "/metrics")
+        if status == 0:
+            self._check_alive()  # a process that exited says why, with its last log lines
+            raise AssertionError(f"/metrics on port {self.metrics_port} did not answer within "
+                                 "5 s, though the process is alive")
         if status != 200:
             raise AssertionError(f"/metrics answered {status}")
         return body
