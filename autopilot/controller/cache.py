@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from autopilot.controller.summaries import is_summary
 from autopilot.controller.triggers import detection_view
 from autopilot.kube.discovery import RestMapper
 from autopilot.kube.informer import Informer
@@ -104,12 +105,14 @@ class ClusterCache:
     def cached_object(
         self, res: ResourceInfo, *, namespace: str, name: str
     ) -> dict[str, Any] | None:
-        """Managed object from the cache of its kind (None: not there). The cache is
-        label-selected, or holds every object of a few-per-cluster kind."""
+        """Managed object from the cache of its kind (None: not there, or kept there only
+        as a summary). The cache is label-selected, or holds every object of a
+        few-per-cluster kind, or our objects of a hundreds-per-cluster kind whole."""
         inf = self._informers.get(managed_informer(res.api_version, res.kind))
         if inf is None or not inf.has_synced:
             return None
-        return inf.store.get(namespace or None, name)
+        obj = inf.store.get(namespace or None, name)
+        return None if obj is None or is_summary(inf.select, obj) else obj
 
     def namespace_exists(self, name: str) -> bool | None:
         """Whether a namespace exists (None before the cache synced)."""

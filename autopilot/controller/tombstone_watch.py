@@ -6,8 +6,9 @@ deleted, and the sweep must tell it from an absent one): its watch selects by na
 never by label. Which watch answers for it, decided by the informers' selections:
 
 - an informer the controller runs anyway that covers the object whatever its labels
-  and keeps it whole (:mod:`autopilot.runtime.coverage`): no watch of its own, and
-  that informer's events of the object enqueue the sweep;
+  and keeps it whole, or at least what the sweep reads of it
+  (:mod:`autopilot.runtime.coverage`, :mod:`autopilot.controller.summaries`): no watch
+  of its own, and that informer's events of the object enqueue the sweep;
 - else, the only tombstone of its kind: a watch of its name alone (``metadata.name``
   field selector, in its namespace);
 - else one watch of the kind shared by its tombstones (in their namespace when they
@@ -26,13 +27,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from autopilot import MANAGED_BY_LABEL
-from autopilot.engine.annotations import MODE
+from autopilot.controller.summaries import keeps_sweep_view
+from autopilot.controller.summaries import sweep_view as reduce_tombstoned
 from autopilot.golden.tombstones import Tombstone
 from autopilot.kube.informer import Selection, object_key
 from autopilot.kube.resources import ResourceInfo
 from autopilot.kube.store import Key
-from autopilot.runtime.coverage import covering, keeps_whole, selects
+from autopilot.runtime.coverage import covering, selects
 from autopilot.runtime.informer_set import InformerSet
 
 EventHandler = Callable[[str, dict[str, Any], dict[str, Any] | None], None]
@@ -44,9 +45,6 @@ Seen = tuple[dict[str, Any] | None] | None
 Wanted = tuple[ResourceInfo | None, Selection, EventHandler]
 ResourceFor = Callable[[str, str], ResourceInfo | None]
 
-_KEPT_META = ("name", "namespace", "resourceVersion", "uid", "deletionTimestamp")
-
-
 def tombstone_informer(tomb: Tombstone) -> str:
     """Name of the informer watching one tombstoned object alone."""
     return f"tombstone/{tomb.api_version}/{tomb.kind}/{tomb.namespace}/{tomb.name}"
@@ -55,17 +53,6 @@ def tombstone_informer(tomb: Tombstone) -> str:
 def shared_tombstone_informer(api_version: str, kind: str) -> str:
     """Name of the informer watching the tombstoned objects of a kind with several."""
     return f"tombstones/{api_version}/{kind}"
-
-
-def reduce_tombstoned(obj: dict[str, Any]) -> dict[str, Any]:
-    """Keep what the sweep decides on: identity, the ownership label, the mode annotation."""
-    meta = obj.get("metadata") or {}
-    labels = meta.get("labels") or {}
-    annotations = meta.get("annotations") or {}
-    kept: dict[str, Any] = {k: meta[k] for k in _KEPT_META if k in meta}
-    kept["labels"] = {k: v for k, v in labels.items() if k == MANAGED_BY_LABEL}
-    kept["annotations"] = {k: v for k, v in annotations.items() if k == MODE}
-    return {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "metadata": kept}
 
 
 def _key(tomb: Tombstone, res: ResourceInfo) -> Key:
@@ -82,10 +69,11 @@ def _only(keys: frozenset[Key], handler: EventHandler) -> EventHandler:
 
 def covered_by(res: ResourceInfo, *, namespace: str, name: str,
                others: Mapping[str, Wanted]) -> str | None:
-    """The wanted informer in ``others`` that would keep the object whole, if any."""
+    """The wanted informer in ``others`` that would keep the object whole, or at least
+    what the sweep reads of it (:mod:`autopilot.controller.summaries`), if any."""
     ns = namespace if res.namespaced else ""
     for inf_name, (other_res, select, _) in others.items():
-        if other_res == res and select.keep is None and keeps_whole(select) and selects(
+        if other_res == res and select.keep is None and keeps_sweep_view(select) and selects(
                 select, res, namespace=ns, name=name):
             return inf_name
     return None
@@ -153,7 +141,8 @@ class TombstoneWatch:
         if res is None:
             return None
         namespace, name = _key(tomb, res)
-        cover = covering(self.informers, res, namespace=namespace, name=name, whole=True)
+        cover = covering(self.informers, res, namespace=namespace, name=name,
+                         accept=keeps_sweep_view)
         if cover is not None:
             obj = cover.get(namespace=namespace, name=name)
             return (None if obj is None else reduce_tombstoned(obj),)

@@ -11,8 +11,12 @@ A managed kind the golden state declares ``few_per_cluster`` is watched whole, n
 through the label: its cache then covers every object of the kind whatever its
 labels (:mod:`autopilot.runtime.coverage`), so an adoption read needs no census,
 and a template lookup, a tombstone or the HyperConverged's own watch of that kind
-needs no second watch. Its reconcile trigger still hears only what a label-selected
-watch would show (:func:`as_labelled`): an unlabelled object causes no work.
+needs no second watch. A kind declared ``hundreds_per_cluster`` is watched whole too,
+but its cache keeps only our objects whole and every other as what a sweep reads
+(:mod:`autopilot.controller.summaries`): adoption needs no census and a tombstone
+no watch, and an unlabelled object with a managed name is still read whole from the
+server. Either way the reconcile trigger hears only what a label-selected watch
+would show (:func:`as_labelled`): an unlabelled object causes no work.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from autopilot.controller.cache import (
     config_informer,
     managed_informer,
 )
+from autopilot.controller.summaries import is_ours, summarise_unlabelled
 from autopilot.controller.tombstone_watch import Wanted, covered_by, wanted_tombstone_watches
 from autopilot.controller.triggers import EventHandler, Triggers
 from autopilot.golden.context import reduce_node as reduce_node_for_detection
@@ -99,20 +104,15 @@ def _both(first: EventHandler, then: EventHandler) -> EventHandler:
     return on_event
 
 
-def _ours(obj: dict[str, Any] | None) -> bool:
-    labels = ((obj or {}).get("metadata") or {}).get("labels") or {}
-    return isinstance(labels, dict) and labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE
-
-
 def as_labelled(handler: EventHandler) -> EventHandler:
     """``handler`` hearing a kind-wide watch as a watch selecting our label would show it:
     an object gaining the label is ADDED, one losing it DELETED, others are not heard."""
     def on_event(event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
-        before = old is not None and _ours(old)
+        before = old is not None and is_ours(old)
         if event == "DELETED":
-            if before or _ours(obj):
+            if before or is_ours(obj):
                 handler(event, obj, old)
-        elif _ours(obj):
+        elif is_ours(obj):
             handler("MODIFIED" if before else "ADDED", obj, old if before else None)
         elif before:
             handler("DELETED", obj, old)
@@ -145,6 +145,7 @@ class Watches:
         on_kinds_changed: Callable[[], Awaitable[None]],
         tombstones: Iterable[Tombstone] = (),
         few_per_cluster: frozenset[tuple[str, str]] = frozenset(),
+        hundreds_per_cluster: frozenset[tuple[str, str]] = frozenset(),
     ) -> None:
         self.parts = parts
         self.namespace = parts.config.namespace
@@ -154,6 +155,8 @@ class Watches:
         self.wanted = set(managed_kinds)
         # (group, kind) of the managed kinds watched whole (the golden state says which).
         self.few_per_cluster = few_per_cluster
+        # ... and those watched whole but kept whole only when ours.
+        self.hundreds_per_cluster = hundreds_per_cluster
         # Kinds came or went (discovery refreshed): template lookups may now answer
         # differently.
         self.on_kinds_changed = on_kinds_changed
@@ -242,17 +245,22 @@ class Watches:
         return {**wanted, **tombs}
 
     def _managed(self) -> dict[str, Wanted]:
-        """The managed kinds' informers: label-selected, or whole for few-per-cluster kinds."""
+        """The managed kinds' informers: label-selected, or kind-wide for the kinds the
+        golden state declares few (kept whole) or hundreds (ours kept whole) per cluster."""
         wanted: dict[str, Wanted] = {}
         for api_version, kind in sorted(self.wanted):
-            whole = (api_version.rpartition("/")[0], kind) in self.few_per_cluster
+            group_kind = (api_version.rpartition("/")[0], kind)
             # managedFields stay: they tell an owner flip, and who made it, from drift
             # of our own making (autopilot.antithrash.flips).
+            if group_kind in self.few_per_cluster:
+                select, handler = Selection(), as_labelled(self.triggers.on_managed)
+            elif group_kind in self.hundreds_per_cluster:
+                select = Selection(transform=summarise_unlabelled)
+                handler = as_labelled(self.triggers.on_managed)
+            else:
+                select, handler = Selection(label_selector=SELECTOR), self.triggers.on_managed
             wanted[managed_informer(api_version, kind)] = (
-                self.parts.mapper.lookup(api_version, kind),
-                Selection() if whole else Selection(label_selector=SELECTOR),
-                as_labelled(self.triggers.on_managed) if whole else self.triggers.on_managed,
-            )
+                self.parts.mapper.lookup(api_version, kind), select, handler)
         return wanted
 
     def _on_tombstoned(self, event: str, obj: dict[str, Any], old: dict[str, Any] | None

@@ -84,6 +84,7 @@ async def build_controller(parts: Parts) -> Wiring:
         # An observer deletes nothing, so it watches no tombstoned object either.
         tombstones=() if parts.config.observe else golden.tombstones,
         few_per_cluster=golden.few_per_cluster,
+        hundreds_per_cluster=golden.hundreds_per_cluster,
     )
     await _start(parts, watches)
     log.info("golden state loaded", version=golden.version, assets=len(golden.assets),

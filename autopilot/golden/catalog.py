@@ -5,8 +5,10 @@ Layout: ``catalog/*.yaml`` (merged, in file-name order), ``assets/**.j2``, ``fil
 :mod:`autopilot.golden.aliases`) and ``VERSION``. A catalog file holds ``features``, ``assets``,
 ``excluded_assets`` and, rarely, ``plurals`` (``Kind: resource`` for kinds whose REST
 name English pluralisation gets wrong; used by ``autopilot rbac``) and
-``few_per_cluster`` (``{group, kind}`` of managed kinds a cluster holds a handful of:
-the controller watches all of them, whatever their labels). Every problem is
+``few_per_cluster`` and ``hundreds_per_cluster`` (``{group, kind}`` of managed kinds a
+cluster holds a handful, or up to hundreds, of: the controller watches all of them,
+whatever their labels, keeping the first whole and the second's unlabelled ones as a
+name). Every problem is
 reported as a :class:`GoldenStateError` whose message is one line naming the file,
 line and entry.
 """
@@ -53,7 +55,8 @@ __all__ = [
     "load_golden_state",
 ]
 
-_FILE_KEYS = frozenset({"features", "assets", "excluded_assets", "plurals", "few_per_cluster"})
+_FILE_KEYS = frozenset({"features", "assets", "excluded_assets", "plurals", "few_per_cluster",
+                        "hundreds_per_cluster"})
 # (group, kind); the core group is "".
 GroupKind = tuple[str, str]
 
@@ -71,6 +74,9 @@ class GoldenState:
     plurals: Mapping[str, str] = field(default_factory=dict)
     # Managed kinds with a few objects per cluster: watched whole, not label-selected.
     few_per_cluster: frozenset[GroupKind] = frozenset()
+    # Managed kinds with up to hundreds of objects per cluster: watched whole, the objects
+    # without our label kept as a name (and what the sweep reads), not label-selected.
+    hundreds_per_cluster: frozenset[GroupKind] = frozenset()
     aliases: tuple[Alias, ...] = ()
     env: SandboxedEnvironment | None = field(default=None, repr=False, compare=False)
 
@@ -123,21 +129,22 @@ class _Collected:
     excluded: dict[str, tuple[Reporter, int | None]] = field(default_factory=dict)
     plurals: dict[str, str] = field(default_factory=dict)
     few: set[GroupKind] = field(default_factory=set)
+    hundreds: set[GroupKind] = field(default_factory=set)
 
 
-def _few_per_cluster(rep: Reporter, data: Mapping[str, object]) -> set[GroupKind]:
-    """The ``few_per_cluster`` entries of one catalog file."""
-    entries = data.get("few_per_cluster") or []
-    line = line_of(data, "few_per_cluster")
+def _group_kinds(rep: Reporter, data: Mapping[str, object], key: str) -> set[GroupKind]:
+    """The ``few_per_cluster`` (or ``hundreds_per_cluster``) entries of one catalog file."""
+    entries = data.get(key) or []
+    line = line_of(data, key)
     if not isinstance(entries, list):
-        raise rep.error("'few_per_cluster' must be a list", line=line)
+        raise rep.error(f"'{key}' must be a list", line=line)
     out: set[GroupKind] = set()
     for entry in entries:
         if not (isinstance(entry, Mapping) and set(entry) == {"group", "kind"}
                 and isinstance(entry["group"], str) and isinstance(entry["kind"], str)
                 and entry["kind"]):
             raise rep.error(
-                f"few_per_cluster: {entry!r} must be {{group: <API group>, kind: <Kind>}}",
+                f"{key}: {entry!r} must be {{group: <API group>, kind: <Kind>}}",
                 line=line)
         out.add((entry["group"], entry["kind"]))
     return out
@@ -185,7 +192,12 @@ def _collect_file(path: Path, out: _Collected) -> None:
             "'plurals' must map Kind to plural resource name", line=line_of(data, "plurals")
         )
     out.plurals.update({str(k): str(v) for k, v in plurals.items()})
-    out.few |= _few_per_cluster(rep, data)
+    out.few |= _group_kinds(rep, data, "few_per_cluster")
+    out.hundreds |= _group_kinds(rep, data, "hundreds_per_cluster")
+    both = sorted(f"{kind}.{group}" if group else kind for group, kind in out.few & out.hundreds)
+    if both:
+        raise rep.error(f"declared both few_per_cluster and hundreds_per_cluster: "
+                        f"{', '.join(both)}", line=line_of(data, "hundreds_per_cluster"))
 
 
 def _check_template(root: Path, env: SandboxedEnvironment, asset: Asset) -> None:
@@ -294,6 +306,7 @@ def load_golden_state(root: Path) -> GoldenState:
         excluded_assets=tuple(sorted(collected.excluded)),
         plurals=dict(collected.plurals),
         few_per_cluster=frozenset(collected.few),
+        hundreds_per_cluster=frozenset(collected.hundreds),
         aliases=load_aliases(root, assets=collected.assets.keys(), groups=groups),
         env=env,
     )

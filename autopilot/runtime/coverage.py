@@ -14,6 +14,7 @@ Nothing here knows a kind: only the selections decide.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,16 +60,20 @@ class Cover:
 def covering(
     informers: InformerSet, res: ResourceInfo, *, namespace: str, name: str,
     whole: bool = False, exclude: frozenset[str] = frozenset(),
+    accept: Callable[[Selection], bool] | None = None,
 ) -> Cover | None:
     """A *listed* informer covering the object (one keeping it whole first), or None.
 
     ``whole``: only an informer that keeps objects whole. ``exclude``: informer names
-    not to consider (a reader's own watches).
+    not to consider (a reader's own watches). ``accept``: only informers whose
+    selection it accepts (what the reader needs of a reduced object).
     """
     found: Cover | None = None
     key = (namespace if res.namespaced else "", name)
     for inf_name, inf in informers.items():
         if inf_name in exclude or inf.resource != res or not inf.has_synced:
+            continue
+        if accept is not None and not accept(inf.select):
             continue
         if not selects(inf.select, res, namespace=namespace, name=name):
             continue

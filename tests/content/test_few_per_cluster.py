@@ -3,7 +3,11 @@
 A kind declared ``few_per_cluster`` is watched and cached whole, every object of
 the cluster: never one a cluster holds many or large objects of (rendered
 MachineConfigs are hundreds of KB each; ConfigMaps, Nodes, Namespaces and RBAC
-objects number in the thousands on a busy cluster).
+objects number in the thousands on a busy cluster). A kind declared
+``hundreds_per_cluster`` is watched whole but its objects not ours are kept as a
+name: never one whose count grows with the namespaces (every namespace holds its
+service accounts, role bindings, ConfigMaps ...), so the cache of names stays
+bounded by what the platform's operators make.
 """
 
 from __future__ import annotations
@@ -11,20 +15,36 @@ from __future__ import annotations
 from autopilot.golden.catalog import GoldenState
 from autopilot.golden.kinds import rendered_objects
 
-NEVER_WHOLE = {
-    ("machineconfiguration.openshift.io", "MachineConfig"), ("", "ConfigMap"), ("", "Node"),
-    ("", "Namespace"), ("", "Secret"), ("", "Service"), ("", "ServiceAccount"),
+PER_NAMESPACE = {
+    ("", "ConfigMap"), ("", "Node"), ("", "Namespace"), ("", "Secret"), ("", "Service"),
+    ("", "ServiceAccount"), ("", "Pod"), ("", "Event"),
+    ("rbac.authorization.k8s.io", "Role"), ("rbac.authorization.k8s.io", "RoleBinding"),
+}
+NEVER_WHOLE = PER_NAMESPACE | {
+    ("machineconfiguration.openshift.io", "MachineConfig"),
     ("apps", "DaemonSet"), ("monitoring.coreos.com", "PrometheusRule"),
     ("monitoring.coreos.com", "ServiceMonitor"), ("monitoring.coreos.com", "PodMonitor"),
-    *(("rbac.authorization.k8s.io", k)
-      for k in ("ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")),
+    *(("rbac.authorization.k8s.io", k) for k in ("ClusterRole", "ClusterRoleBinding")),
 }
+
+
+def _managed(golden: GoldenState) -> set[tuple[str, str]]:
+    objects, _ = rendered_objects(golden)
+    return {(str(o["apiVersion"]).rpartition("/")[0], str(o["kind"])) for _, o in objects}
 
 
 def test_every_kind_watched_whole_is_a_managed_kind_a_cluster_holds_few_of(
         golden: GoldenState) -> None:
-    objects, _ = rendered_objects(golden)
-    managed = {(str(o["apiVersion"]).rpartition("/")[0], str(o["kind"])) for _, o in objects}
+    managed = _managed(golden)
     assert golden.few_per_cluster, "nothing declared"
     assert golden.few_per_cluster <= managed, golden.few_per_cluster - managed
     assert not golden.few_per_cluster & NEVER_WHOLE, golden.few_per_cluster & NEVER_WHOLE
+
+
+def test_every_kind_watched_whole_as_names_is_managed_and_not_one_per_namespace(
+        golden: GoldenState) -> None:
+    managed = _managed(golden)
+    assert golden.hundreds_per_cluster, "nothing declared"
+    assert golden.hundreds_per_cluster <= managed, golden.hundreds_per_cluster - managed
+    assert not golden.hundreds_per_cluster & PER_NAMESPACE, (
+        golden.hundreds_per_cluster & PER_NAMESPACE)

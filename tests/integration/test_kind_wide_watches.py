@@ -67,3 +67,52 @@ def test_an_unlabelled_object_of_a_kind_watched_whole_is_read_and_respected(
         assert "platform.kubevirt.io/managed-by" not in labels_of(live)
     assert annotations_of(platform.get(MANAGED) or {}).get(key) == value
     assert not c.log_lines("successfully applied", kind="MetalLB")
+
+
+SERVICEMONITORS = "/apis/monitoring.coreos.com/v1/namespaces/openshift-cnv/servicemonitors"
+SERVICEMONITOR = "virt-platform-autopilot-metrics"  # the observability asset's
+
+
+def servicemonitor(name: str, **annotations: str) -> dict[str, Any]:
+    return {"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
+            "metadata": {"name": name, "namespace": "openshift-cnv",
+                         "annotations": annotations},
+            "spec": {"selector": {"matchLabels": {"app": "someone"}},
+                     "endpoints": [{"port": "web", "interval": "60s"}]}}
+
+
+@pytest.mark.timeout(150)
+@pytest.mark.parametrize("how", sorted(HANDED_OVER))
+def test_an_unlabelled_object_of_a_kind_watched_whole_as_names_is_read_and_respected(
+        platform: Platform, controller: Any, cluster: Any, how: str) -> None:
+    """ServiceMonitor is declared hundreds per cluster: one kind-wide watch, objects not
+    ours cached as their names. The pre-existing one with the managed name is read whole
+    once (the adoption read) and left alone; the other is never read or written."""
+    (key, value), (series, labels) = HANDED_OVER[how]
+    platform.install("ServiceMonitor")
+    platform.ensure_namespace("openshift-cnv")
+    for body in (servicemonitor(SERVICEMONITOR, **{key: value}), servicemonitor("another")):
+        status, obj = cluster.api("POST", SERVICEMONITORS, body=body)
+        assert status == 201, obj
+    platform.create_hco({"platform.kubevirt.io/autopilot": "true"})
+    before = cluster.request_counts(user_agent=UA)
+    c = controller()
+
+    eventually_sync(lambda: c.metric(series, kind="ServiceMonitor", name=SERVICEMONITOR,
+                                     namespace="openshift-cnv", **labels) == 1, timeout=60,
+                    what=f"the pre-existing ServiceMonitor seen as {how}")
+    assert [line["informer"] for line in c.log_lines("watching")
+            if "ServiceMonitor" in line["informer"]] == [
+        "managed/monitoring.coreos.com/v1/ServiceMonitor"]
+    served = cluster.request_counts(user_agent=UA) - before
+    reads = {f"{verb} {resource}": n for (verb, resource, _), n in served.items()
+             if resource == "servicemonitors"}
+    # One watch, no census; the managed name's object read whole once, nothing written.
+    assert reads == {"watch servicemonitors": 1, "get servicemonitors": 1}, reads
+    for name in (SERVICEMONITOR, "another"):
+        live = platform.get(f"{SERVICEMONITORS}/{name}")
+        assert live is not None and live["spec"]["endpoints"][0]["port"] == "web", live
+        assert "platform.kubevirt.io/managed-by" not in labels_of(live)
+    assert annotations_of(platform.get(f"{SERVICEMONITORS}/{SERVICEMONITOR}") or {}
+                          ).get(key) == value
+    assert not c.log_lines("successfully applied", kind="ServiceMonitor")

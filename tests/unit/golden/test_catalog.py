@@ -282,3 +282,23 @@ def test_few_per_cluster_kinds_are_declared_by_group_and_kind(make_golden: Golde
         """}))
     assert "catalog/kinds.yaml:2:" in message and "few_per_cluster" in message
     assert "{group: <API group>, kind: <Kind>}" in message
+
+
+def test_hundreds_per_cluster_kinds_are_declared_once_by_group_and_kind(
+        make_golden: GoldenBuilder) -> None:
+    gs = load_golden_state(make_golden({"catalog/kinds.yaml": """
+        hundreds_per_cluster:
+          - {group: monitoring.coreos.com, kind: ServiceMonitor}
+        """}))
+    assert gs.hundreds_per_cluster == {("monitoring.coreos.com", "ServiceMonitor")}
+    assert gs.few_per_cluster == frozenset()
+    message = _error(make_golden({"catalog/kinds.yaml": """
+        hundreds_per_cluster: {group: apps, kind: DaemonSet}
+        """}))
+    assert "catalog/kinds.yaml:2:" in message and "'hundreds_per_cluster' must be a list" in message
+    message = _error(make_golden({"catalog/kinds.yaml": """
+        few_per_cluster: [{group: apps, kind: DaemonSet}]
+        hundreds_per_cluster: [{group: apps, kind: DaemonSet}]
+        """}))
+    assert "catalog/kinds.yaml:3:" in message, message
+    assert "declared both few_per_cluster and hundreds_per_cluster: DaemonSet.apps" in message
