@@ -15,7 +15,7 @@ from autopilot.controller.triggers import detection_view
 from autopilot.kube.discovery import RestMapper
 from autopilot.kube.informer import Informer
 from autopilot.kube.resources import ResourceInfo
-from autopilot.kube.wellknown import CONFIG_NAME, HCO, HCO_NAME
+from autopilot.kube.wellknown import CONFIG_NAME, HCO, HCO_NAME, NAMESPACES
 from autopilot.runtime.coverage import keeps_whole, selects
 from autopilot.runtime.informer_set import InformerSet
 
@@ -32,7 +32,12 @@ def config_informer(kind: str) -> str:
 
 
 def managed_informer(api_version: str, kind: str) -> str:
-    """Informer of a managed kind (label-selected on the ownership label)."""
+    """Informer of a managed kind (label-selected on the ownership label, or kind-wide).
+
+    Namespaces are watched anyway, all of them, our own kept whole: that watch serves
+    the managed Namespace kind too."""
+    if (api_version, kind) == (NAMESPACES.api_version, NAMESPACES.kind):
+        return NAMESPACES_INFORMER
     return f"managed/{api_version}/{kind}"
 
 
@@ -107,7 +112,8 @@ class ClusterCache:
     ) -> dict[str, Any] | None:
         """Managed object from the cache of its kind (None: not there, or kept there only
         as a summary). The cache is label-selected, or holds every object of a
-        few-per-cluster kind, or our objects of a hundreds-per-cluster kind whole."""
+        few-per-cluster kind, or our objects of a hundreds-per-cluster kind (and our
+        namespaces) whole."""
         inf = self._informers.get(managed_informer(res.api_version, res.kind))
         if inf is None or not inf.has_synced:
             return None

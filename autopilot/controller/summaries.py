@@ -13,11 +13,12 @@ the reconcile reads it whole from the API server before deciding anything.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from autopilot import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from autopilot.engine.annotations import MODE
-from autopilot.kube.informer import Selection
+from autopilot.kube.informer import Selection, Transform
 from autopilot.runtime.coverage import keeps_whole
 
 _KEPT_META = ("name", "namespace", "resourceVersion", "uid", "deletionTimestamp")
@@ -40,9 +41,18 @@ def sweep_view(obj: dict[str, Any]) -> dict[str, Any]:
     return {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "metadata": kept}
 
 
-def summarise_unlabelled(obj: dict[str, Any]) -> dict[str, Any]:
-    """``obj`` whole when it is ours, else its sweep view (an informer's transform)."""
-    return obj if is_ours(obj) else sweep_view(obj)
+@dataclass(frozen=True)
+class KeepOursWhole:
+    """An informer's transform: our objects whole, every other reduced by ``reduce``."""
+
+    reduce: Transform
+
+    def __call__(self, obj: dict[str, Any]) -> dict[str, Any]:
+        return obj if is_ours(obj) else self.reduce(obj)
+
+
+# Our objects whole, every other as its sweep view.
+summarise_unlabelled = KeepOursWhole(sweep_view)
 
 
 def keeps_sweep_view(select: Selection) -> bool:
@@ -52,4 +62,4 @@ def keeps_sweep_view(select: Selection) -> bool:
 
 def is_summary(select: Selection, obj: dict[str, Any]) -> bool:
     """Whether ``obj``, cached by an informer with ``select``, is a sweep view, not whole."""
-    return select.transform is summarise_unlabelled and not is_ours(obj)
+    return isinstance(select.transform, KeepOursWhole) and not is_ours(obj)

@@ -38,7 +38,7 @@ from autopilot.controller.cache import (
     config_informer,
     managed_informer,
 )
-from autopilot.controller.summaries import is_ours, summarise_unlabelled
+from autopilot.controller.summaries import KeepOursWhole, is_ours, summarise_unlabelled
 from autopilot.controller.tombstone_watch import Wanted, covered_by, wanted_tombstone_watches
 from autopilot.controller.triggers import EventHandler, Triggers
 from autopilot.golden.context import reduce_node as reduce_node_for_detection
@@ -180,10 +180,13 @@ class Watches:
         )
         nodes.add_handler(self.cache.on_node)
         nodes.add_handler(triggers.on_node)
-        nss = informers.add(
-            NAMESPACES_INFORMER, self._informer(NAMESPACES, Selection(transform=_reduce_namespace))
-        )
+        # Every namespace's name (the namespace guard, the triggers), and our own whole:
+        # this one watch also serves the managed Namespace kind (cache.managed_informer).
+        nss = informers.add(NAMESPACES_INFORMER, self._informer(
+            NAMESPACES, Selection(transform=KeepOursWhole(_reduce_namespace))))
         nss.add_handler(triggers.on_namespace)
+        if (NAMESPACES.api_version, NAMESPACES.kind) in self.wanted:
+            nss.add_handler(as_labelled(triggers.on_managed))
 
     def _on_crd(self, event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
         if event == "MODIFIED" and old is not None and old.get("established") == obj.get(
@@ -249,6 +252,9 @@ class Watches:
         golden state declares few (kept whole) or hundreds (ours kept whole) per cluster."""
         wanted: dict[str, Wanted] = {}
         for api_version, kind in sorted(self.wanted):
+            name = managed_informer(api_version, kind)
+            if name == NAMESPACES_INFORMER:
+                continue  # served by the namespaces' watch, which runs whatever is installed
             group_kind = (api_version.rpartition("/")[0], kind)
             # managedFields stay: they tell an owner flip, and who made it, from drift
             # of our own making (autopilot.antithrash.flips).
@@ -259,8 +265,7 @@ class Watches:
                 handler = as_labelled(self.triggers.on_managed)
             else:
                 select, handler = Selection(label_selector=SELECTOR), self.triggers.on_managed
-            wanted[managed_informer(api_version, kind)] = (
-                self.parts.mapper.lookup(api_version, kind), select, handler)
+            wanted[name] = (self.parts.mapper.lookup(api_version, kind), select, handler)
         return wanted
 
     def _on_tombstoned(self, event: str, obj: dict[str, Any], old: dict[str, Any] | None

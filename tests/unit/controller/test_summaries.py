@@ -8,6 +8,7 @@ from typing import Any
 
 from autopilot.controller.cache import ClusterCache, managed_informer
 from autopilot.controller.summaries import (
+    KeepOursWhole,
     is_summary,
     keeps_sweep_view,
     summarise_unlabelled,
@@ -42,6 +43,9 @@ def test_ours_stays_whole_and_another_is_kept_as_what_the_sweep_reads() -> None:
                                   "annotations": {"platform.kubevirt.io/mode": "unmanaged"}}}
     assert is_summary(SUMMARY, other) and not is_summary(SUMMARY, ours)
     assert not is_summary(Selection(), other)  # a cache keeping all whole holds no summary
+    names = Selection(transform=KeepOursWhole(lambda o: {"metadata": {"name": "x"}}))
+    assert is_summary(names, {"metadata": {"name": "x"}}) and not is_summary(names, ours)
+    assert not keeps_sweep_view(names)  # a name alone is not what the sweep reads
     assert keeps_sweep_view(SUMMARY) and keeps_sweep_view(Selection())
     assert not keeps_sweep_view(Selection(transform=lambda o: {"metadata": {}}))
     assert not keeps_sweep_view(Selection(metadata_only=True))
