@@ -5,8 +5,10 @@ A lookup of one named object would start a watch of that object alone
 the object whatever its labels (:mod:`autopilot.runtime.coverage`), keeping it whole
 for a get, or at all for an existence question, that informer *lends* its cache: no
 watch starts, and its events of the object reach the lookups as their own watch's
-would. A lender that stops (its kind moved) is forgotten; the next question finds
-another, or starts the lookup's own watch. Used on the event loop only.
+would. A listing of a whole kind is lent the same way by an informer of the whole kind that
+keeps what the listing reads (:mod:`autopilot.controller.summaries`). A lender that
+stops (its kind moved) is forgotten; the next question finds another, or starts the
+lookup's own watch. Used on the event loop only.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 import structlog
 
-from autopilot.kube.informer import Informer, object_key
+from autopilot.kube.informer import Informer, Selection, object_key
 from autopilot.kube.resources import ResourceInfo
 from autopilot.runtime.coverage import covering
 from autopilot.runtime.informer_set import InformerSet
@@ -53,6 +55,27 @@ class Lenders:
         log.info("template lookup answered by a running watch", lookup=watch_name,
                  informer=cover.name)
         return cover.informer
+
+    def listing_lender(self, watch_name: str, *, res: ResourceInfo,
+                       keeps: Callable[[Selection], bool]) -> Informer | None:
+        """The informer lending every object of ``res`` to the listing ``watch_name``
+        (found now if none yet: one of the whole kind, in every namespace, keeping what
+        ``keeps`` asks), or None."""
+        held = self._lent.pop(watch_name, None)
+        if held is not None and held.resource == res and self._running(held):
+            self._lent[watch_name] = held
+            return held
+        for inf_name, inf in self._informers.items():
+            select = inf.select
+            if (inf.resource != res or select.namespace is not None or select.label_selector
+                    or select.field_selector or select.keep is not None or not keeps(select)):
+                continue
+            inf.add_handler(lambda event, obj, old: self._changed(watch_name, event, obj, old))
+            self._lent[watch_name] = inf
+            log.info("template lookup answered by a running watch", lookup=watch_name,
+                     informer=inf_name)
+            return inf
+        return None
 
     def moved(self, watch_name: str, res: ResourceInfo | None) -> bool | None:
         """After a discovery change: None when nothing lends to ``watch_name``; else

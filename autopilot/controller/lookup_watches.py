@@ -9,7 +9,8 @@ that read it; ``object_exists`` is answered by a listed cache that keeps the
 object reduced as well (a cache of names tells existence). The kinds the derived
 lookups list (PrometheusRules for ``recording_rule_exists``, StorageProfiles and
 StorageClasses for the storage lookups) are watched whole, each object reduced to
-what those lookups read. After
+what those lookups read, unless a managed kind's watch of every object keeps that
+much (:mod:`autopilot.controller.summaries`): then it lends its cache. After
 its first list a watch answers from its cache: a resync pass asks the API server
 nothing.
 
@@ -35,6 +36,7 @@ from typing import Any, TypeVar
 import structlog
 
 from autopilot.controller.lookup_lenders import Lenders
+from autopilot.controller.summaries import keeps_listing
 from autopilot.golden.lookups import PROMETHEUS_RULE, STORAGE_CLASS, STORAGE_PROFILE, ObjectLookups
 from autopilot.kube.client import KubeClient
 from autopilot.kube.informer import Informer, Selection, Transform
@@ -240,9 +242,15 @@ class WatchedLookups(ObjectLookups):
         return copy.deepcopy(pick(inf.store, res))
 
     async def _informer(self, watch_name: str, watch: _Watch, res: ResourceInfo) -> Informer:
-        # Not for a listing, nor for a lookup whose own watch already started.
-        lent = None if watch.named is None or watch_name in self._informers else (
-            self._lenders.lender(watch_name, res=res, named=watch.named, whole=not watch.exists))
+        # Not for a lookup whose own watch already started.
+        lent = None
+        if watch_name not in self._informers:
+            if watch.named is not None:
+                lent = self._lenders.lender(watch_name, res=res, named=watch.named,
+                                            whole=not watch.exists)
+            elif (listing := LISTED_KINDS.get((watch.api_version, watch.kind))) is not None:
+                lent = self._lenders.listing_lender(
+                    watch_name, res=res, keeps=lambda select: keeps_listing(select, listing))
         if lent is not None:
             return lent
         if watch.exists:  # no cache covers it: the watch of the object's get answers

@@ -43,21 +43,46 @@ def sweep_view(obj: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class KeepOursWhole:
-    """An informer's transform: our objects whole, every other reduced by ``reduce``."""
+    """An informer's transform: our objects whole, every other reduced by ``reduce``.
+
+    ``sweep``: that reduction keeps the sweep view; ``listing``: it also keeps what
+    that template-lookup listing keeps of each object, so the listing can read it.
+    """
 
     reduce: Transform
+    sweep: bool = False
+    listing: Transform | None = None
 
     def __call__(self, obj: dict[str, Any]) -> dict[str, Any]:
         return obj if is_ours(obj) else self.reduce(obj)
 
 
 # Our objects whole, every other as its sweep view.
-summarise_unlabelled = KeepOursWhole(sweep_view)
+summarise_unlabelled = KeepOursWhole(sweep_view, sweep=True)
+
+
+def summary_for(listing: Transform | None) -> KeepOursWhole:
+    """The summary of a kind watched whole as names: the sweep view, and what the
+    lookups' listing of the kind keeps when they list it (one watch serves both)."""
+    if listing is None:
+        return summarise_unlabelled
+
+    def reduce(obj: dict[str, Any]) -> dict[str, Any]:
+        return {**listing(obj), **sweep_view(obj)}
+
+    return KeepOursWhole(reduce, sweep=True, listing=listing)
 
 
 def keeps_sweep_view(select: Selection) -> bool:
     """Whether an informer with ``select`` keeps at least the sweep view of each object."""
-    return keeps_whole(select) or select.transform is summarise_unlabelled
+    t = select.transform
+    return keeps_whole(select) or (isinstance(t, KeepOursWhole) and t.sweep)
+
+
+def keeps_listing(select: Selection, listing: Transform) -> bool:
+    """Whether an informer with ``select`` keeps at least what ``listing`` keeps."""
+    t = select.transform
+    return keeps_whole(select) or (isinstance(t, KeepOursWhole) and t.listing is listing)
 
 
 def is_summary(select: Selection, obj: dict[str, Any]) -> bool:

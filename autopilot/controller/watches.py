@@ -38,7 +38,8 @@ from autopilot.controller.cache import (
     config_informer,
     managed_informer,
 )
-from autopilot.controller.summaries import KeepOursWhole, is_ours, summarise_unlabelled
+from autopilot.controller.lookup_watches import LISTED_KINDS
+from autopilot.controller.summaries import KeepOursWhole, is_ours, summary_for
 from autopilot.controller.tombstone_watch import Wanted, covered_by, wanted_tombstone_watches
 from autopilot.controller.triggers import EventHandler, Triggers
 from autopilot.golden.context import reduce_node as reduce_node_for_detection
@@ -261,7 +262,8 @@ class Watches:
             if group_kind in self.few_per_cluster:
                 select, handler = Selection(), as_labelled(self.triggers.on_managed)
             elif group_kind in self.hundreds_per_cluster:
-                select = Selection(transform=summarise_unlabelled)
+                # A kind the lookups list keeps what they read too: they borrow this watch.
+                select = Selection(transform=summary_for(LISTED_KINDS.get((api_version, kind))))
                 handler = as_labelled(self.triggers.on_managed)
             else:
                 select, handler = Selection(label_selector=SELECTOR), self.triggers.on_managed

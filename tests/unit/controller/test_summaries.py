@@ -10,8 +10,10 @@ from autopilot.controller.cache import ClusterCache, managed_informer
 from autopilot.controller.summaries import (
     KeepOursWhole,
     is_summary,
+    keeps_listing,
     keeps_sweep_view,
     summarise_unlabelled,
+    summary_for,
 )
 from autopilot.kube.discovery import RestMapper
 from autopilot.kube.informer import Selection
@@ -72,3 +74,18 @@ def test_the_cache_answers_with_our_object_whole_and_not_with_a_summary() -> Non
     # Present, but only as a summary: the reconcile must read it whole (adoption read).
     assert cache.cached_object(SMS, namespace="openshift-cnv", name="other") is None
     assert cache.cached_object(SMS, namespace="openshift-cnv", name="absent") is None
+
+
+def test_a_kind_the_lookups_list_keeps_what_the_listing_reads_beside_the_sweep_view() -> None:
+    def records(obj: dict[str, Any]) -> dict[str, Any]:
+        return {"metadata": {"name": obj["metadata"]["name"]}, "spec": {"records": ["r"]}}
+
+    summary = summary_for(records)
+    select = Selection(transform=summary)
+    kept = summary(sm("other", {}))
+    assert kept["spec"] == {"records": ["r"]}
+    assert kept["metadata"] == summarise_unlabelled(sm("other", {}))["metadata"]
+    assert summary(sm("ours", OURS))["spec"] == {"endpoints": [{"port": "web"}]}
+    assert keeps_sweep_view(select) and keeps_listing(select, records)
+    assert not keeps_listing(SUMMARY, records) and keeps_listing(Selection(), records)
+    assert summary_for(None) is summarise_unlabelled
