@@ -18,7 +18,8 @@ from typing import Any
 
 import structlog
 
-from autopilot.kube.informer import Informer, Selection, object_key
+from autopilot.controller.summaries import keeps_listing
+from autopilot.kube.informer import Informer, Selection, Transform, object_key
 from autopilot.kube.resources import ResourceInfo
 from autopilot.runtime.coverage import covering
 from autopilot.runtime.informer_set import InformerSet
@@ -55,6 +56,16 @@ class Lenders:
         log.info("template lookup answered by a running watch", lookup=watch_name,
                  informer=cover.name)
         return cover.informer
+
+    def lend(self, watch_name: str, *, res: ResourceInfo, named: tuple[str, str] | None,
+             whole: bool, listing: Transform | None) -> Informer | None:
+        """The lender of a named lookup (``named``), or of a listing reduced by ``listing``."""
+        if named is not None:
+            return self.lender(watch_name, res=res, named=named, whole=whole)
+        if listing is not None:
+            return self.listing_lender(watch_name, res=res,
+                                       keeps=lambda select: keeps_listing(select, listing))
+        return None
 
     def listing_lender(self, watch_name: str, *, res: ResourceInfo,
                        keeps: Callable[[Selection], bool]) -> Informer | None:

@@ -36,7 +36,6 @@ from typing import Any, TypeVar
 import structlog
 
 from autopilot.controller.lookup_lenders import Lenders
-from autopilot.controller.summaries import keeps_listing
 from autopilot.golden.lookups import PROMETHEUS_RULE, STORAGE_CLASS, STORAGE_PROFILE, ObjectLookups
 from autopilot.kube.client import KubeClient
 from autopilot.kube.informer import Informer, Selection, Transform
@@ -243,14 +242,9 @@ class WatchedLookups(ObjectLookups):
 
     async def _informer(self, watch_name: str, watch: _Watch, res: ResourceInfo) -> Informer:
         # Not for a lookup whose own watch already started.
-        lent = None
-        if watch_name not in self._informers:
-            if watch.named is not None:
-                lent = self._lenders.lender(watch_name, res=res, named=watch.named,
-                                            whole=not watch.exists)
-            elif (listing := LISTED_KINDS.get((watch.api_version, watch.kind))) is not None:
-                lent = self._lenders.listing_lender(
-                    watch_name, res=res, keeps=lambda select: keeps_listing(select, listing))
+        lent = None if watch_name in self._informers else self._lenders.lend(
+            watch_name, res=res, named=watch.named, whole=not watch.exists,
+            listing=LISTED_KINDS.get((watch.api_version, watch.kind)))
         if lent is not None:
             return lent
         if watch.exists:  # no cache covers it: the watch of the object's get answers

@@ -15,14 +15,17 @@ needs no second watch. A kind declared ``hundreds_per_cluster`` is watched whole
 but its cache keeps only our objects whole and every other as what a sweep reads
 (:mod:`autopilot.controller.summaries`): adoption needs no census and a tombstone
 no watch, and an unlabelled object with a managed name is still read whole from the
-server. Either way the reconcile trigger hears only what a label-selected watch
-would show (:func:`as_labelled`): an unlabelled object causes no work.
+server. A kind declared ``in_one_namespace`` is watched the same way, in the one
+namespace the golden state renders it into. Either way the reconcile trigger hears
+only what a label-selected watch would show (:func:`as_labelled`): an unlabelled
+object causes no work.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
@@ -133,6 +136,17 @@ def _reduce_namespace(ns: dict[str, Any]) -> dict[str, Any]:
     return {"metadata": {"name": meta.get("name"), "resourceVersion": meta.get("resourceVersion")}}
 
 
+@dataclass(frozen=True)
+class KindScopes:
+    """Which managed kinds are watched whole, by (group, kind): those kept whole
+    (``few_per_cluster``), those whose objects not ours are kept as a summary
+    (``hundreds_per_cluster``), and those watched so in their one namespace."""
+
+    few_per_cluster: frozenset[tuple[str, str]] = frozenset()
+    hundreds_per_cluster: frozenset[tuple[str, str]] = frozenset()
+    one_namespace: Mapping[tuple[str, str], str] = field(default_factory=dict)
+
+
 class Watches:
     """Owns the informers of the controller and keeps the kind watches in step with CRDs."""
 
@@ -145,8 +159,7 @@ class Watches:
         managed_kinds: set[tuple[str, str]],
         on_kinds_changed: Callable[[], Awaitable[None]],
         tombstones: Iterable[Tombstone] = (),
-        few_per_cluster: frozenset[tuple[str, str]] = frozenset(),
-        hundreds_per_cluster: frozenset[tuple[str, str]] = frozenset(),
+        scopes: KindScopes | None = None,
     ) -> None:
         self.parts = parts
         self.namespace = parts.config.namespace
@@ -154,10 +167,8 @@ class Watches:
         self.triggers = triggers
         # (apiVersion, kind) of everything the golden state can render.
         self.wanted = set(managed_kinds)
-        # (group, kind) of the managed kinds watched whole (the golden state says which).
-        self.few_per_cluster = few_per_cluster
-        # ... and those watched whole but kept whole only when ours.
-        self.hundreds_per_cluster = hundreds_per_cluster
+        # Which managed kinds are watched whole, and where (the golden state says).
+        self.scopes = scopes or KindScopes()
         # Kinds came or went (discovery refreshed): template lookups may now answer
         # differently.
         self.on_kinds_changed = on_kinds_changed
@@ -259,11 +270,13 @@ class Watches:
             group_kind = (api_version.rpartition("/")[0], kind)
             # managedFields stay: they tell an owner flip, and who made it, from drift
             # of our own making (autopilot.antithrash.flips).
-            if group_kind in self.few_per_cluster:
+            scopes = self.scopes
+            if group_kind in scopes.few_per_cluster:
                 select, handler = Selection(), as_labelled(self.triggers.on_managed)
-            elif group_kind in self.hundreds_per_cluster:
+            elif group_kind in scopes.hundreds_per_cluster or group_kind in scopes.one_namespace:
                 # A kind the lookups list keeps what they read too: they borrow this watch.
-                select = Selection(transform=summary_for(LISTED_KINDS.get((api_version, kind))))
+                select = Selection(namespace=scopes.one_namespace.get(group_kind),
+                                   transform=summary_for(LISTED_KINDS.get((api_version, kind))))
                 handler = as_labelled(self.triggers.on_managed)
             else:
                 select, handler = Selection(label_selector=SELECTOR), self.triggers.on_managed

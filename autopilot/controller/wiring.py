@@ -34,9 +34,14 @@ from autopilot.controller.state import StateBook
 from autopilot.controller.sweeper import TombstoneSweeper
 from autopilot.controller.tombstone_watch import TombstoneWatch
 from autopilot.controller.triggers import Triggers
-from autopilot.controller.watches import Watches
+from autopilot.controller.watches import KindScopes, Watches
 from autopilot.golden.catalog import GoldenState, GoldenStateError, load_golden_state
-from autopilot.golden.kinds import UnrenderableAsset, plural_of, rendered_objects
+from autopilot.golden.kinds import (
+    UnrenderableAsset,
+    one_namespace_of,
+    plural_of,
+    rendered_objects,
+)
 from autopilot.golden.locate import resolve_golden_state_dir
 from autopilot.runtime.process import Parts, Wiring
 
@@ -49,7 +54,7 @@ class ControllerError(Exception):
 
 async def build_controller(parts: Parts) -> Wiring:
     """Build the controller logic for ``autopilot run``; raises :class:`ControllerError`."""
-    golden, managed_kinds = _load(parts)
+    golden, managed_kinds, one_namespace = _load(parts)
     cache = ClusterCache(
         informers=parts.informers, mapper=parts.mapper, namespace=parts.config.namespace
     )
@@ -83,8 +88,7 @@ async def build_controller(parts: Parts) -> Wiring:
         on_kinds_changed=kinds_changed,
         # An observer deletes nothing, so it watches no tombstoned object either.
         tombstones=() if parts.config.observe else golden.tombstones,
-        few_per_cluster=golden.few_per_cluster,
-        hundreds_per_cluster=golden.hundreds_per_cluster,
+        scopes=KindScopes(golden.few_per_cluster, golden.hundreds_per_cluster, one_namespace),
     )
     await _start(parts, watches)
     log.info("golden state loaded", version=golden.version, assets=len(golden.assets),
@@ -150,16 +154,17 @@ def _reconciler(
     return reconciler, debug, rechecks
 
 
-def _load(parts: Parts) -> tuple[GoldenState, set[tuple[str, str]]]:
-    """The golden state and the (apiVersion, kind) of everything it can render."""
+def _load(parts: Parts) -> tuple[GoldenState, set[tuple[str, str]], dict[tuple[str, str], str]]:
+    """The golden state, the (apiVersion, kind) of everything it can render, and the
+    namespace of each kind it renders into one namespace (declared ``in_one_namespace``)."""
     try:
         golden = load_golden_state(resolve_golden_state_dir(parts.config.golden_state))
-        managed_kinds = {
-            (str(o["apiVersion"]), str(o["kind"])) for _, o in rendered_objects(golden)[0]
-        }
+        objects = rendered_objects(golden, namespace=parts.config.namespace)[0]
+        managed_kinds = {(str(o["apiVersion"]), str(o["kind"])) for _, o in objects}
+        one_namespace = one_namespace_of(golden, objects)
     except (GoldenStateError, UnrenderableAsset) as exc:
         raise ControllerError(f"invalid golden state: {exc}") from None
-    return golden, managed_kinds
+    return golden, managed_kinds, one_namespace
 
 
 def _gate_kinds(

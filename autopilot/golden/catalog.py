@@ -8,7 +8,8 @@ name English pluralisation gets wrong; used by ``autopilot rbac``) and
 ``few_per_cluster`` and ``hundreds_per_cluster`` (``{group, kind}`` of managed kinds a
 cluster holds a handful, or up to hundreds, of: the controller watches all of them,
 whatever their labels, keeping the first whole and the second's unlabelled ones as a
-name). Every problem is
+name), and ``in_one_namespace`` (managed kinds the golden state renders into one
+namespace: watched whole there). Every problem is
 reported as a :class:`GoldenStateError` whose message is one line naming the file,
 line and entry.
 """
@@ -56,7 +57,7 @@ __all__ = [
 ]
 
 _FILE_KEYS = frozenset({"features", "assets", "excluded_assets", "plurals", "few_per_cluster",
-                        "hundreds_per_cluster"})
+                        "hundreds_per_cluster", "in_one_namespace"})
 # (group, kind); the core group is "".
 GroupKind = tuple[str, str]
 
@@ -77,6 +78,9 @@ class GoldenState:
     # Managed kinds with up to hundreds of objects per cluster: watched whole, the objects
     # without our label kept as a name (and what the sweep reads), not label-selected.
     hundreds_per_cluster: frozenset[GroupKind] = frozenset()
+    # Managed kinds whose objects the golden state renders into one namespace: watched
+    # whole in that namespace, the objects without our label kept as a summary.
+    in_one_namespace: frozenset[GroupKind] = frozenset()
     aliases: tuple[Alias, ...] = ()
     env: SandboxedEnvironment | None = field(default=None, repr=False, compare=False)
 
@@ -130,10 +134,12 @@ class _Collected:
     plurals: dict[str, str] = field(default_factory=dict)
     few: set[GroupKind] = field(default_factory=set)
     hundreds: set[GroupKind] = field(default_factory=set)
+    one_namespace: set[GroupKind] = field(default_factory=set)
 
 
 def _group_kinds(rep: Reporter, data: Mapping[str, object], key: str) -> set[GroupKind]:
-    """The ``few_per_cluster`` (or ``hundreds_per_cluster``) entries of one catalog file."""
+    """The ``few_per_cluster`` (``hundreds_per_cluster``, ``in_one_namespace``) entries of
+    one catalog file."""
     entries = data.get(key) or []
     line = line_of(data, key)
     if not isinstance(entries, list):
@@ -194,10 +200,18 @@ def _collect_file(path: Path, out: _Collected) -> None:
     out.plurals.update({str(k): str(v) for k, v in plurals.items()})
     out.few |= _group_kinds(rep, data, "few_per_cluster")
     out.hundreds |= _group_kinds(rep, data, "hundreds_per_cluster")
-    both = sorted(f"{kind}.{group}" if group else kind for group, kind in out.few & out.hundreds)
-    if both:
-        raise rep.error(f"declared both few_per_cluster and hundreds_per_cluster: "
-                        f"{', '.join(both)}", line=line_of(data, "hundreds_per_cluster"))
+    out.one_namespace |= _group_kinds(rep, data, "in_one_namespace")
+    for first, second, key, twice in (
+            ("few_per_cluster", "hundreds_per_cluster", "hundreds_per_cluster",
+             out.few & out.hundreds),
+            ("few_per_cluster", "in_one_namespace", "in_one_namespace",
+             out.few & out.one_namespace),
+            ("hundreds_per_cluster", "in_one_namespace", "in_one_namespace",
+             out.hundreds & out.one_namespace)):
+        both = sorted(f"{kind}.{group}" if group else kind for group, kind in twice)
+        if both:
+            raise rep.error(f"declared both {first} and {second}: {', '.join(both)}",
+                            line=line_of(data, key))
 
 
 def _check_template(root: Path, env: SandboxedEnvironment, asset: Asset) -> None:
@@ -307,6 +321,7 @@ def load_golden_state(root: Path) -> GoldenState:
         plurals=dict(collected.plurals),
         few_per_cluster=frozenset(collected.few),
         hundreds_per_cluster=frozenset(collected.hundreds),
+        in_one_namespace=frozenset(collected.one_namespace),
         aliases=load_aliases(root, assets=collected.assets.keys(), groups=groups),
         env=env,
     )

@@ -124,15 +124,16 @@ class _OptimisticLookups(OfflineLookups):
 
 
 def rendered_objects(
-    golden: GoldenState,
+    golden: GoldenState, *, namespace: str = "openshift-cnv",
 ) -> tuple[list[tuple[Asset, dict[str, Any]]], list[str]]:
-    """Every object any variant renders, and the assets that rendered nothing at all.
+    """Every object any variant renders (the controller in ``namespace``), and the
+    assets that rendered nothing at all.
 
     An asset failing in every variant is an error.
     """
     variants = [
         (ctx, lookups)
-        for ctx in all_on_contexts(golden)
+        for ctx in all_on_contexts(golden, namespace)
         for lookups in (OfflineLookups(), _OptimisticLookups())
     ]
     found: list[tuple[Asset, dict[str, Any]]] = []
@@ -152,3 +153,25 @@ def rendered_objects(
         if len(found) == before:
             silent.append(asset.name)
     return found, silent
+
+
+def one_namespace_of(
+    golden: GoldenState, objects: list[tuple[Asset, dict[str, Any]]]
+) -> dict[tuple[str, str], str]:
+    """The namespace of each kind declared ``in_one_namespace``, by (group, kind), from
+    ``objects`` (:func:`rendered_objects`); :class:`UnrenderableAsset` names a declared
+    kind rendered into no namespace or several."""
+    seen: dict[tuple[str, str], set[str]] = {kind: set() for kind in golden.in_one_namespace}
+    for _, obj in objects:
+        group_kind = (str(obj.get("apiVersion", "")).rpartition("/")[0], str(obj.get("kind", "")))
+        if group_kind in seen:
+            seen[group_kind].add(str((obj.get("metadata") or {}).get("namespace") or ""))
+    out: dict[tuple[str, str], str] = {}
+    for (group, kind), namespaces in sorted(seen.items()):
+        if len(namespaces) != 1 or "" in namespaces:
+            where = ", ".join(sorted(n or "(cluster scope)" for n in namespaces)) or "nowhere"
+            name = f"{kind}.{group}" if group else kind
+            raise UnrenderableAsset(
+                f"{name} is declared in_one_namespace but is rendered into {where}")
+        out[(group, kind)] = namespaces.pop()
+    return out

@@ -13,7 +13,7 @@ bounded by what the platform's operators make.
 from __future__ import annotations
 
 from autopilot.golden.catalog import GoldenState
-from autopilot.golden.kinds import rendered_objects
+from autopilot.golden.kinds import one_namespace_of, rendered_objects
 
 PER_NAMESPACE = {
     ("", "ConfigMap"), ("", "Node"), ("", "Namespace"), ("", "Secret"), ("", "Service"),
@@ -48,3 +48,18 @@ def test_every_kind_watched_whole_as_names_is_managed_and_not_one_per_namespace(
     assert golden.hundreds_per_cluster <= managed, golden.hundreds_per_cluster - managed
     assert not golden.hundreds_per_cluster & PER_NAMESPACE, (
         golden.hundreds_per_cluster & PER_NAMESPACE)
+
+
+# A namespace may hold many or large objects of these (openshift-monitoring's rule files
+# are ConfigMaps of megabytes, rewritten whenever any PrometheusRule changes).
+NEVER_IN_ONE_NAMESPACE = {("", "ConfigMap"), ("", "Secret"), ("", "Pod"), ("", "Event")}
+
+
+def test_every_kind_watched_in_its_namespace_is_rendered_into_exactly_one(
+        golden: GoldenState) -> None:
+    objects, _ = rendered_objects(golden, namespace="some-namespace")
+    assert golden.in_one_namespace, "nothing declared"
+    namespaces = one_namespace_of(golden, objects)  # raises for none or several
+    assert set(namespaces) == golden.in_one_namespace
+    assert namespaces[("", "Service")] == "some-namespace"  # follows the controller's
+    assert not golden.in_one_namespace & NEVER_IN_ONE_NAMESPACE

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from autopilot.golden.catalog import GoldenState, GoldenStateError, load_golden_state
+from autopilot.golden.kinds import UnrenderableAsset, one_namespace_of
 from tests.unit.golden.conftest import GoldenBuilder
 
 
@@ -302,3 +304,28 @@ def test_hundreds_per_cluster_kinds_are_declared_once_by_group_and_kind(
         """}))
     assert "catalog/kinds.yaml:3:" in message, message
     assert "declared both few_per_cluster and hundreds_per_cluster: DaemonSet.apps" in message
+
+
+def test_a_kind_declared_in_one_namespace_must_be_rendered_into_exactly_one(
+        make_golden: GoldenBuilder) -> None:
+    gs = load_golden_state(make_golden({"catalog/kinds.yaml": """
+        in_one_namespace: [{group: "", kind: Service}]
+        """}))
+    assert gs.in_one_namespace == {("", "Service")}
+
+    def svc(namespace: str) -> tuple[Any, dict[str, Any]]:
+        return None, {"apiVersion": "v1", "kind": "Service",
+                      "metadata": {"name": "s", "namespace": namespace}}
+
+    assert one_namespace_of(gs, [svc("a"), svc("a")]) == {("", "Service"): "a"}
+    for objects, where in (([svc("a"), svc("b")], "a, b"), ([], "nowhere"),
+                           ([svc("")], "(cluster scope)")):
+        with pytest.raises(UnrenderableAsset) as caught:
+            one_namespace_of(gs, objects)
+        assert str(caught.value) == (
+            f"Service is declared in_one_namespace but is rendered into {where}"), caught.value
+    message = _error(make_golden({"catalog/kinds.yaml": """
+        hundreds_per_cluster: [{group: "", kind: Service}]
+        in_one_namespace: [{group: "", kind: Service}]
+        """}))
+    assert "declared both hundreds_per_cluster and in_one_namespace: Service" in message
