@@ -26,6 +26,16 @@ NAMESPACES_INFORMER = "namespaces"
 CRDS_INFORMER = "crds"
 
 
+def crd_established(crd: dict[str, Any]) -> bool:
+    """Whether a cached CRD is established (reduced CRDs carry the verdict, whole ones
+    their conditions)."""
+    if "established" in crd:
+        return bool(crd["established"])
+    conditions = (crd.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Established" and c.get("status") == "True"
+               for c in conditions if isinstance(c, dict))
+
+
 def config_informer(kind: str) -> str:
     """Informer of an OpenShift config kind (Infrastructure, Scheduler)."""
     return f"config/{kind}"
@@ -105,7 +115,7 @@ class ClusterCache:
     def crd_exists(self, name: str) -> bool:
         """Whether a CRD exists and is established."""
         crd = self._store_get(CRDS_INFORMER, None, name)
-        return bool(crd and crd.get("established"))
+        return crd is not None and crd_established(crd)
 
     def cached_object(
         self, res: ResourceInfo, *, namespace: str, name: str

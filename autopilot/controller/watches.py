@@ -39,6 +39,7 @@ from autopilot.controller.cache import (
     NODES_INFORMER,
     ClusterCache,
     config_informer,
+    crd_established,
     managed_informer,
 )
 from autopilot.controller.lookup_watches import LISTED_KINDS
@@ -69,15 +70,13 @@ SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"
 def _reduce_crd(crd: dict[str, Any]) -> dict[str, Any]:
     """Keep what kind tracking needs of a CRD (schemas are large and read on demand)."""
     spec = crd.get("spec") or {}
-    conditions = (crd.get("status") or {}).get("conditions") or []
     return {
         "metadata": {k: v for k, v in (crd.get("metadata") or {}).items()
                      if k in ("name", "resourceVersion", "uid")},
         "spec": {"group": spec.get("group"), "names": spec.get("names"),
                  "versions": [{"name": v.get("name"), "served": v.get("served")}
                               for v in spec.get("versions") or []]},
-        "established": any(c.get("type") == "Established" and c.get("status") == "True"
-                           for c in conditions),
+        "established": crd_established(crd),
     }
 
 
@@ -92,7 +91,7 @@ def _served_as_discovered(crd: dict[str, Any], mapper: RestMapper) -> bool:
     spec = crd.get("spec") or {}
     names = spec.get("names") or {}
     served = [v.get("name") for v in spec.get("versions") or [] if v.get("served")]
-    if not (crd.get("established") and mapper.loaded and served and names.get("kind")):
+    if not (crd_established(crd) and mapper.loaded and served and names.get("kind")):
         return False
     for version in served:
         info = mapper.lookup(f"{spec.get('group')}/{version}", str(names["kind"]))
@@ -160,6 +159,7 @@ class Watches:
         on_kinds_changed: Callable[[], Awaitable[None]],
         tombstones: Iterable[Tombstone] = (),
         scopes: KindScopes | None = None,
+        crds_whole: frozenset[str] = frozenset(),
     ) -> None:
         self.parts = parts
         self.namespace = parts.config.namespace
@@ -169,6 +169,8 @@ class Watches:
         self.wanted = set(managed_kinds)
         # Which managed kinds are watched whole, and where (the golden state says).
         self.scopes = scopes or KindScopes()
+        # CRDs the templates read whole (by name): the CRDs' watch keeps them so.
+        self.crds_whole = crds_whole
         # Kinds came or went (discovery refreshed): template lookups may now answer
         # differently.
         self.on_kinds_changed = on_kinds_changed
@@ -183,7 +185,9 @@ class Watches:
     def add_static_informers(self) -> None:
         """Watches that exist whatever is installed: CRDs, nodes, namespaces."""
         informers, triggers = self.parts.informers, self.triggers
-        crds = informers.add(CRDS_INFORMER, self._informer(CRDS, Selection(transform=_reduce_crd)))
+        # Schemas are large: kept only of the CRDs the templates read whole (crd_enum).
+        crds = informers.add(CRDS_INFORMER, self._informer(CRDS, Selection(
+            transform=_reduce_crd, whole_keys=frozenset(("", n) for n in self.crds_whole))))
         crds.add_handler(self._on_crd)
         # Cache only what detection reads: heartbeats and unrelated label/annotation
         # churn then compare equal and fan out to nothing.
@@ -201,8 +205,8 @@ class Watches:
             nss.add_handler(as_labelled(triggers.on_managed))
 
     def _on_crd(self, event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
-        if event == "MODIFIED" and old is not None and old.get("established") == obj.get(
-            "established"
+        if event == "MODIFIED" and old is not None and crd_established(old) == crd_established(
+            obj
         ) and old.get("spec") == obj.get("spec"):
             return
         crds = self.parts.informers.get(CRDS_INFORMER)
@@ -219,8 +223,8 @@ class Watches:
                        for av, k in self.wanted | {(HCO.api_version, HCO.kind)})
         # A CRD is created first and established a moment later (usually a MODIFIED);
         # the first list shows what was installed before we started: nothing appeared.
-        appeared = event != "DELETED" and bool(obj.get("established")) and not (
-            old or {}).get("established")
+        appeared = event != "DELETED" and crd_established(obj) and not (
+            old is not None and crd_established(old))
         if relevant and listed and appeared:
             self._platform_event("CRDDiscovered", f"{kind}.{spec.get('group')} is now installed")
 

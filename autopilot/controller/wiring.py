@@ -35,6 +35,7 @@ from autopilot.controller.sweeper import TombstoneSweeper
 from autopilot.controller.tombstone_watch import TombstoneWatch
 from autopilot.controller.triggers import Triggers
 from autopilot.controller.watches import KindScopes, Watches
+from autopilot.golden.asked import crds_read_by_name
 from autopilot.golden.catalog import GoldenState, GoldenStateError, load_golden_state
 from autopilot.golden.kinds import (
     UnrenderableAsset,
@@ -89,6 +90,7 @@ async def build_controller(parts: Parts) -> Wiring:
         # An observer deletes nothing, so it watches no tombstoned object either.
         tombstones=() if parts.config.observe else golden.tombstones,
         scopes=KindScopes(golden.few_per_cluster, golden.hundreds_per_cluster, one_namespace),
+        crds_whole=crds_read_by_name(golden),
     )
     await _start(parts, watches)
     log.info("golden state loaded", version=golden.version, assets=len(golden.assets),

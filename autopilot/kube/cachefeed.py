@@ -40,6 +40,7 @@ class Selection:
     for a few names, :class:`KeptStore`); its handlers still hear of every object.
     ``metadata_only``: the server sends each object's metadata alone
     (``PartialObjectMetadata``), typed as the resource's kind when cached.
+    ``whole_keys``: the (namespace, name) keys the ``transform`` leaves as sent.
     """
 
     namespace: str | None = None
@@ -48,6 +49,7 @@ class Selection:
     transform: Transform | None = None
     keep: frozenset[Key] | None = None
     metadata_only: bool = False
+    whole_keys: frozenset[Key] = frozenset()
 
 
 class CacheFeed:
@@ -128,7 +130,8 @@ class CacheFeed:
         obj.setdefault("apiVersion", self.resource.api_version)
         obj.setdefault("kind", self.resource.kind)
         transform = self.select.transform
-        if transform is None:
+        if transform is None or (self.select.whole_keys and object_key(obj)
+                                 in self.select.whole_keys):
             return obj
         try:
             return transform(obj)

@@ -5,7 +5,8 @@ selector, in the object's namespace or in all of them, and with no field selecto
 but one naming the object itself: whatever labels the object carries, a listed
 cache of that informer holds it when it exists. Such a cache answers whether the
 object exists; it answers what the object holds only when it keeps objects whole
-(no transform, not metadata-only). A cache told to keep only some names
+(no transform, not metadata-only), or that object (``Selection.whole_keys``). A cache
+told to keep only some names
 (``Selection.keep``) covers those alone. Readers ask
 here before they start a watch or send a read of their own, so an object the
 controller already watches is neither watched nor read twice.
@@ -41,15 +42,12 @@ def keeps_whole(select: Selection) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Cover:
-    """A listed informer whose cache holds the object (whole or reduced) when it exists."""
+    """A listed informer whose cache holds the object (whole or reduced) when it exists;
+    ``whole``: whether it holds the object whole (it keeps every object or this one so)."""
 
     name: str
     informer: Informer
-
-    @property
-    def whole(self) -> bool:
-        """Whether the cached object is the whole object."""
-        return keeps_whole(self.informer.select)
+    whole: bool
 
     def get(self, *, namespace: str, name: str) -> dict[str, Any] | None:
         """The cached object (reduced unless :attr:`whole`), or None: it does not exist."""
@@ -79,7 +77,8 @@ def covering(
             continue
         if inf.select.keep is not None and key not in inf.select.keep:
             continue  # absent from it says nothing: it drops what it was not told to keep
-        cover = Cover(inf_name, inf)
+        cover = Cover(inf_name, inf, whole=keeps_whole(inf.select) or (
+            not inf.select.metadata_only and key in inf.select.whole_keys))
         if cover.whole:
             return cover
         if not whole and found is None:
