@@ -8,7 +8,8 @@ whole would cost memory in proportion to the cluster, so :func:`summarise_unlabe
 keeps our objects (the ownership label) whole and every other as its *sweep view*
 (:func:`sweep_view`): identity, the ownership label and the ``mode`` annotation, which
 is all a tombstone sweep reads. Such an object is never taken for the live object:
-the reconcile reads it whole from the API server before deciding anything.
+the reconcile reads it whole before deciding anything, from the cache when its name
+is one the golden state renders (``Selection.whole_keys``), else from the API server.
 """
 
 from __future__ import annotations

@@ -51,6 +51,7 @@ from autopilot.golden.tombstones import Tombstone
 from autopilot.kube.discovery import RestMapper
 from autopilot.kube.informer import Informer, Selection, object_key
 from autopilot.kube.resources import ResourceInfo
+from autopilot.kube.store import Key
 from autopilot.kube.wellknown import (
     CONFIG_KINDS,
     CONFIG_NAME,
@@ -144,6 +145,10 @@ class KindScopes:
     few_per_cluster: frozenset[tuple[str, str]] = frozenset()
     hundreds_per_cluster: frozenset[tuple[str, str]] = frozenset()
     one_namespace: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    # (namespace, name) of every object the golden state renders, by (group, kind): a
+    # kind-wide watch keeps those whole whatever their labels, so an object with a
+    # managed name made by someone else is read from the cache, not the API server.
+    rendered: Mapping[tuple[str, str], frozenset[Key]] = field(default_factory=dict)
 
 
 class Watches:
@@ -198,8 +203,9 @@ class Watches:
         nodes.add_handler(triggers.on_node)
         # Every namespace's name (the namespace guard, the triggers), and our own whole:
         # this one watch also serves the managed Namespace kind (cache.managed_informer).
-        nss = informers.add(NAMESPACES_INFORMER, self._informer(
-            NAMESPACES, Selection(transform=KeepOursWhole(_reduce_namespace))))
+        nss = informers.add(NAMESPACES_INFORMER, self._informer(NAMESPACES, Selection(
+            transform=KeepOursWhole(_reduce_namespace),
+            whole_keys=self.scopes.rendered.get(("", NAMESPACES.kind), frozenset()))))
         nss.add_handler(triggers.on_namespace)
         if (NAMESPACES.api_version, NAMESPACES.kind) in self.wanted:
             nss.add_handler(as_labelled(triggers.on_managed))
@@ -280,7 +286,8 @@ class Watches:
             elif group_kind in scopes.hundreds_per_cluster or group_kind in scopes.one_namespace:
                 # A kind the lookups list keeps what they read too: they borrow this watch.
                 select = Selection(namespace=scopes.one_namespace.get(group_kind),
-                                   transform=summary_for(LISTED_KINDS.get((api_version, kind))))
+                                   transform=summary_for(LISTED_KINDS.get((api_version, kind))),
+                                   whole_keys=scopes.rendered.get(group_kind, frozenset()))
                 handler = as_labelled(self.triggers.on_managed)
             else:
                 select, handler = Selection(label_selector=SELECTOR), self.triggers.on_managed

@@ -41,6 +41,7 @@ from autopilot.golden.kinds import (
     UnrenderableAsset,
     one_namespace_of,
     plural_of,
+    rendered_keys,
     rendered_objects,
 )
 from autopilot.golden.locate import resolve_golden_state_dir
@@ -55,7 +56,7 @@ class ControllerError(Exception):
 
 async def build_controller(parts: Parts) -> Wiring:
     """Build the controller logic for ``autopilot run``; raises :class:`ControllerError`."""
-    golden, managed_kinds, one_namespace = _load(parts)
+    golden, managed_kinds, scopes = _load(parts)
     cache = ClusterCache(
         informers=parts.informers, mapper=parts.mapper, namespace=parts.config.namespace
     )
@@ -89,7 +90,7 @@ async def build_controller(parts: Parts) -> Wiring:
         on_kinds_changed=kinds_changed,
         # An observer deletes nothing, so it watches no tombstoned object either.
         tombstones=() if parts.config.observe else golden.tombstones,
-        scopes=KindScopes(golden.few_per_cluster, golden.hundreds_per_cluster, one_namespace),
+        scopes=scopes,
         crds_whole=crds_read_by_name(golden),
     )
     await _start(parts, watches)
@@ -156,17 +157,18 @@ def _reconciler(
     return reconciler, debug, rechecks
 
 
-def _load(parts: Parts) -> tuple[GoldenState, set[tuple[str, str]], dict[tuple[str, str], str]]:
-    """The golden state, the (apiVersion, kind) of everything it can render, and the
-    namespace of each kind it renders into one namespace (declared ``in_one_namespace``)."""
+def _load(parts: Parts) -> tuple[GoldenState, set[tuple[str, str]], KindScopes]:
+    """The golden state, the (apiVersion, kind) of everything it can render, and how
+    its kinds are watched (from the catalogue and what it renders)."""
     try:
         golden = load_golden_state(resolve_golden_state_dir(parts.config.golden_state))
         objects = rendered_objects(golden, namespace=parts.config.namespace)[0]
         managed_kinds = {(str(o["apiVersion"]), str(o["kind"])) for _, o in objects}
-        one_namespace = one_namespace_of(golden, objects)
+        scopes = KindScopes(golden.few_per_cluster, golden.hundreds_per_cluster,
+                            one_namespace_of(golden, objects), rendered_keys(objects))
     except (GoldenStateError, UnrenderableAsset) as exc:
         raise ControllerError(f"invalid golden state: {exc}") from None
-    return golden, managed_kinds, one_namespace
+    return golden, managed_kinds, scopes
 
 
 def _gate_kinds(

@@ -175,3 +175,17 @@ def one_namespace_of(
                 f"{name} is declared in_one_namespace but is rendered into {where}")
         out[(group, kind)] = namespaces.pop()
     return out
+
+
+def rendered_keys(
+    objects: list[tuple[Asset, dict[str, Any]]],
+) -> dict[tuple[str, str], frozenset[tuple[str, str]]]:
+    """The (namespace, name) of every object in ``objects`` (:func:`rendered_objects`),
+    by (group, kind); the namespace is ``""`` for a cluster-scoped object."""
+    keys: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    for _, obj in objects:
+        group_kind = (str(obj.get("apiVersion", "")).rpartition("/")[0], str(obj.get("kind", "")))
+        meta = obj.get("metadata") or {}
+        keys.setdefault(group_kind, set()).add(
+            (str(meta.get("namespace") or ""), str(meta.get("name") or "")))
+    return {kind: frozenset(found) for kind, found in keys.items()}
