@@ -26,6 +26,11 @@ NAMESPACES_INFORMER = "namespaces"
 CRDS_INFORMER = "crds"
 
 
+def managed_object_informer(api_version: str, kind: str, namespace: str, name: str) -> str:
+    """Informer of one object of a managed kind watched object by object (by name)."""
+    return f"managed/{api_version}/{kind}/{namespace}/{name}"
+
+
 def crd_established(crd: dict[str, Any]) -> bool:
     """Whether a cached CRD is established (reduced CRDs carry the verdict, whole ones
     their conditions)."""
@@ -125,6 +130,9 @@ class ClusterCache:
         few-per-cluster kind, or our objects of a hundreds-per-cluster kind (and our
         namespaces) whole."""
         inf = self._informers.get(managed_informer(res.api_version, res.kind))
+        if inf is None:  # a kind watched object by object
+            inf = self._informers.get(
+                managed_object_informer(res.api_version, res.kind, namespace, name))
         if inf is None or not inf.has_synced:
             return None
         obj = inf.store.get(namespace or None, name)

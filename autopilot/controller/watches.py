@@ -41,6 +41,7 @@ from autopilot.controller.cache import (
     config_informer,
     crd_established,
     managed_informer,
+    managed_object_informer,
 )
 from autopilot.controller.lookup_watches import LISTED_KINDS
 from autopilot.controller.summaries import KeepOursWhole, is_ours, summary_for
@@ -140,7 +141,8 @@ def _reduce_namespace(ns: dict[str, Any]) -> dict[str, Any]:
 class KindScopes:
     """Which managed kinds are watched whole, by (group, kind): those kept whole
     (``few_per_cluster``), those whose objects not ours are kept as a summary
-    (``hundreds_per_cluster``), and those watched so in their one namespace."""
+    (``hundreds_per_cluster``), those watched so in their one namespace, and those
+    whose objects are each watched by name (``by_name``)."""
 
     few_per_cluster: frozenset[tuple[str, str]] = frozenset()
     hundreds_per_cluster: frozenset[tuple[str, str]] = frozenset()
@@ -149,6 +151,8 @@ class KindScopes:
     # kind-wide watch keeps those whole whatever their labels, so an object with a
     # managed name made by someone else is read from the cache, not the API server.
     rendered: Mapping[tuple[str, str], frozenset[Key]] = field(default_factory=dict)
+    # Kinds each of whose rendered objects is watched by its name (whole).
+    by_name: frozenset[tuple[str, str]] = frozenset()
 
 
 class Watches:
@@ -280,7 +284,14 @@ class Watches:
             group_kind = (api_version.rpartition("/")[0], kind)
             # managedFields stay: they tell an owner flip, and who made it, from drift
             # of our own making (autopilot.antithrash.flips).
-            scopes = self.scopes
+            scopes, res = self.scopes, self.parts.mapper.lookup(api_version, kind)
+            if group_kind in scopes.by_name:
+                for namespace, obj_name in sorted(scopes.rendered.get(group_kind, ())):
+                    wanted[managed_object_informer(api_version, kind, namespace, obj_name)] = (
+                        res, Selection(namespace=namespace or None,
+                                       field_selector=f"metadata.name={obj_name}"),
+                        as_labelled(self.triggers.on_managed))
+                continue
             if group_kind in scopes.few_per_cluster:
                 select, handler = Selection(), as_labelled(self.triggers.on_managed)
             elif group_kind in scopes.hundreds_per_cluster or group_kind in scopes.one_namespace:
@@ -291,7 +302,7 @@ class Watches:
                 handler = as_labelled(self.triggers.on_managed)
             else:
                 select, handler = Selection(label_selector=SELECTOR), self.triggers.on_managed
-            wanted[name] = (self.parts.mapper.lookup(api_version, kind), select, handler)
+            wanted[name] = (res, select, handler)
         return wanted
 
     def _on_tombstoned(self, event: str, obj: dict[str, Any], old: dict[str, Any] | None

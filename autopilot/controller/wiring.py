@@ -165,7 +165,8 @@ def _load(parts: Parts) -> tuple[GoldenState, set[tuple[str, str]], KindScopes]:
         objects = rendered_objects(golden, namespace=parts.config.namespace)[0]
         managed_kinds = {(str(o["apiVersion"]), str(o["kind"])) for _, o in objects}
         scopes = KindScopes(golden.few_per_cluster, golden.hundreds_per_cluster,
-                            one_namespace_of(golden, objects), rendered_keys(objects))
+                            one_namespace_of(golden, objects), rendered_keys(objects),
+                            by_name=golden.by_name)
     except (GoldenStateError, UnrenderableAsset) as exc:
         raise ControllerError(f"invalid golden state: {exc}") from None
     return golden, managed_kinds, scopes

@@ -8,8 +8,9 @@ name English pluralisation gets wrong; used by ``autopilot rbac``) and
 ``few_per_cluster`` and ``hundreds_per_cluster`` (``{group, kind}`` of managed kinds a
 cluster holds a handful, or up to hundreds, of: the controller watches all of them,
 whatever their labels, keeping the first whole and the second's unlabelled ones as a
-name), and ``in_one_namespace`` (managed kinds the golden state renders into one
-namespace: watched whole there). Every problem is
+name), ``in_one_namespace`` (managed kinds the golden state renders into one
+namespace: watched whole there) and ``by_name`` (managed kinds it renders a few objects
+of: each watched by its name). Every problem is
 reported as a :class:`GoldenStateError` whose message is one line naming the file,
 line and entry.
 """
@@ -56,8 +57,9 @@ __all__ = [
     "load_golden_state",
 ]
 
-_FILE_KEYS = frozenset({"features", "assets", "excluded_assets", "plurals", "few_per_cluster",
-                        "hundreds_per_cluster", "in_one_namespace"})
+# How a managed kind may be declared watched (golden_state/README.md): one of these.
+_SCOPES = ("few_per_cluster", "hundreds_per_cluster", "in_one_namespace", "by_name")
+_FILE_KEYS = frozenset({"features", "assets", "excluded_assets", "plurals", *_SCOPES})
 # (group, kind); the core group is "".
 GroupKind = tuple[str, str]
 
@@ -81,6 +83,8 @@ class GoldenState:
     # Managed kinds whose objects the golden state renders into one namespace: watched
     # whole in that namespace, the objects without our label kept as a summary.
     in_one_namespace: frozenset[GroupKind] = frozenset()
+    # Managed kinds the golden state renders a few objects of: each watched by its name.
+    by_name: frozenset[GroupKind] = frozenset()
     aliases: tuple[Alias, ...] = ()
     env: SandboxedEnvironment | None = field(default=None, repr=False, compare=False)
 
@@ -132,14 +136,12 @@ class _Collected:
     features: dict[str, tuple[Feature, bool, Reporter, int | None]] = field(default_factory=dict)
     excluded: dict[str, tuple[Reporter, int | None]] = field(default_factory=dict)
     plurals: dict[str, str] = field(default_factory=dict)
-    few: set[GroupKind] = field(default_factory=set)
-    hundreds: set[GroupKind] = field(default_factory=set)
-    one_namespace: set[GroupKind] = field(default_factory=set)
+    # How each declared managed kind is watched: _SCOPES key -> (group, kind).
+    scopes: dict[str, set[GroupKind]] = field(default_factory=dict)
 
 
 def _group_kinds(rep: Reporter, data: Mapping[str, object], key: str) -> set[GroupKind]:
-    """The ``few_per_cluster`` (``hundreds_per_cluster``, ``in_one_namespace``) entries of
-    one catalog file."""
+    """The entries of one catalog file declaring how kinds are watched (``_SCOPES``)."""
     entries = data.get(key) or []
     line = line_of(data, key)
     if not isinstance(entries, list):
@@ -198,20 +200,15 @@ def _collect_file(path: Path, out: _Collected) -> None:
             "'plurals' must map Kind to plural resource name", line=line_of(data, "plurals")
         )
     out.plurals.update({str(k): str(v) for k, v in plurals.items()})
-    out.few |= _group_kinds(rep, data, "few_per_cluster")
-    out.hundreds |= _group_kinds(rep, data, "hundreds_per_cluster")
-    out.one_namespace |= _group_kinds(rep, data, "in_one_namespace")
-    for first, second, key, twice in (
-            ("few_per_cluster", "hundreds_per_cluster", "hundreds_per_cluster",
-             out.few & out.hundreds),
-            ("few_per_cluster", "in_one_namespace", "in_one_namespace",
-             out.few & out.one_namespace),
-            ("hundreds_per_cluster", "in_one_namespace", "in_one_namespace",
-             out.hundreds & out.one_namespace)):
-        both = sorted(f"{kind}.{group}" if group else kind for group, kind in twice)
-        if both:
-            raise rep.error(f"declared both {first} and {second}: {', '.join(both)}",
-                            line=line_of(data, key))
+    for key in _SCOPES:
+        out.scopes.setdefault(key, set()).update(_group_kinds(rep, data, key))
+    for i, first in enumerate(_SCOPES):
+        for second in _SCOPES[i + 1:]:
+            twice = out.scopes[first] & out.scopes[second]
+            both = sorted(f"{kind}.{group}" if group else kind for group, kind in twice)
+            if both:
+                raise rep.error(f"declared both {first} and {second}: {', '.join(both)}",
+                                line=line_of(data, second))
 
 
 def _check_template(root: Path, env: SandboxedEnvironment, asset: Asset) -> None:
@@ -319,9 +316,10 @@ def load_golden_state(root: Path) -> GoldenState:
         tombstones=tombstones,
         excluded_assets=tuple(sorted(collected.excluded)),
         plurals=dict(collected.plurals),
-        few_per_cluster=frozenset(collected.few),
-        hundreds_per_cluster=frozenset(collected.hundreds),
-        in_one_namespace=frozenset(collected.one_namespace),
+        few_per_cluster=frozenset(collected.scopes.get("few_per_cluster", ())),
+        hundreds_per_cluster=frozenset(collected.scopes.get("hundreds_per_cluster", ())),
+        in_one_namespace=frozenset(collected.scopes.get("in_one_namespace", ())),
+        by_name=frozenset(collected.scopes.get("by_name", ())),
         aliases=load_aliases(root, assets=collected.assets.keys(), groups=groups),
         env=env,
     )

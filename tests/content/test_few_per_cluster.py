@@ -13,7 +13,7 @@ bounded by what the platform's operators make.
 from __future__ import annotations
 
 from autopilot.golden.catalog import GoldenState
-from autopilot.golden.kinds import one_namespace_of, rendered_objects
+from autopilot.golden.kinds import one_namespace_of, rendered_keys, rendered_objects
 
 PER_NAMESPACE = {
     ("", "ConfigMap"), ("", "Node"), ("", "Namespace"), ("", "Secret"), ("", "Service"),
@@ -63,3 +63,11 @@ def test_every_kind_watched_in_its_namespace_is_rendered_into_exactly_one(
     assert set(namespaces) == golden.in_one_namespace
     assert namespaces[("", "Service")] == "some-namespace"  # follows the controller's
     assert not golden.in_one_namespace & NEVER_IN_ONE_NAMESPACE
+
+
+def test_every_kind_watched_by_name_is_rendered_as_a_few_objects(golden: GoldenState) -> None:
+    """One watch per object: worth it only for a handful (each replaces a census too)."""
+    keys = rendered_keys(rendered_objects(golden)[0])
+    assert golden.by_name, "nothing declared"
+    for kind in golden.by_name:
+        assert 1 <= len(keys.get(kind, ())) <= 3, (kind, keys.get(kind))

@@ -329,3 +329,16 @@ def test_a_kind_declared_in_one_namespace_must_be_rendered_into_exactly_one(
         in_one_namespace: [{group: "", kind: Service}]
         """}))
     assert "declared both hundreds_per_cluster and in_one_namespace: Service" in message
+
+
+def test_by_name_kinds_are_declared_once(make_golden: GoldenBuilder) -> None:
+    gs = load_golden_state(make_golden({"catalog/kinds.yaml": """
+        by_name: [{group: "", kind: ConfigMap}]
+        """}))
+    assert gs.by_name == {("", "ConfigMap")}
+    message = _error(make_golden({"catalog/kinds.yaml": """
+        few_per_cluster: [{group: "", kind: ConfigMap}]
+        by_name: [{group: "", kind: ConfigMap}]
+        """}))
+    assert "catalog/kinds.yaml:3:" in message, message
+    assert "declared both few_per_cluster and by_name: ConfigMap" in message
