@@ -10,7 +10,9 @@ A *quick* pass (a watch event of one object, judged against the asset's last
 render) first judges the live object against its baseline
 (:mod:`autopilot.controller.baselines`): in sync costs no request, drift that is
 certain goes to the gate and the apply at once, without the dry run, and is
-reported after the apply went out; anything else takes the dry run as above. The
+reported after the apply went out; anything else takes the dry run as above. So
+does an object we never applied (no Apply entry of ours): with no field of ours to
+lose, no owner flip can be counted, and the apply shows what it changed. The
 gate's owner flip line is the exception: it is written before the apply, so the
 record of a flip never lags the correction that anyone can see on the server.
 """
@@ -27,6 +29,7 @@ import structlog
 from structlog.typing import FilteringBoundLogger
 
 from autopilot import FIELD_MANAGER
+from autopilot.antithrash.flips import applied_by
 from autopilot.antithrash.pause import FAILED, PAUSED, EditWarGate, Stop
 from autopilot.controller.adoption import AdoptionReads
 from autopilot.controller.baselines import Judgement, judge
@@ -77,6 +80,8 @@ class _Pass:
     fingerprint: str = ""
     # Drift judged without a dry run: the fields our apply sets (for the gate's flip check).
     wanted: frozenset[tuple[str, ...]] | None = None
+    # An object we never applied: the apply goes out without a dry run first.
+    adopting: bool = False
 
     @property
     def regarding(self) -> dict[str, Any]:
@@ -185,6 +190,9 @@ class ObjectPass:
                 # Namespace guard: the owning operator is not installed yet; stay quiet.
                 return Result(Outcome.SKIPPED)
             return None
+        if not (one.forced or self.observe or applied_by(live, FIELD_MANAGER)):
+            one.adopting = True  # never applied by us: no flip to count, no dry run first
+            return None
         dry = await self._server_apply(one, dry_run=True)
         if isinstance(dry, Result):
             return dry
@@ -213,11 +221,7 @@ class ObjectPass:
         applied = await self._server_apply(one, dry_run=False)
         if isinstance(applied, Result):
             return applied
-        if one.wanted is not None and one.live is not None:
-            # Judged without a dry run: what the apply changed is what had drifted.
-            self.reports.drifted(one.st, one.live, drift.diff_paths(applied, one.live),
-                                 log=one.log)
-            one.st.last_checked_at = time.time()
+        _report_drift_applied(self.reports, one, applied)
         self._report_applied(one, applied)
         return Result(Outcome.APPLIED)
 
@@ -287,6 +291,19 @@ class ObjectPass:
         self.rechecks.forget(ref)
         self.edit_war.forget(ref)
         self.book.drop(ref)
+
+
+def _report_drift_applied(reports: ObjectReports, one: _Pass, applied: dict[str, Any]) -> None:
+    """Drift judged without a dry run (certain, or an object we never applied): what
+    the apply changed is what had drifted."""
+    if one.live is None or (one.wanted is None and not one.adopting):
+        return
+    diffs = drift.diff_paths(applied, one.live)
+    if diffs or not one.adopting:
+        reports.drifted(one.st, one.live, diffs, log=one.log)
+    else:
+        one.st.last_diff = ()
+    one.st.last_checked_at = time.time()
 
 
 def _judge(rechecks: Rechecks, one: _Pass, live: dict[str, Any], live_rv: str) -> Judgement:
