@@ -12,12 +12,13 @@ through the label: its cache then covers every object of the kind whatever its
 labels (:mod:`autopilot.runtime.coverage`), so an adoption read needs no census,
 and a template lookup, a tombstone or the HyperConverged's own watch of that kind
 needs no second watch. A kind declared ``hundreds_per_cluster`` is watched whole too,
-but its cache keeps only our objects whole and every other as what a sweep reads
-(:mod:`autopilot.controller.summaries`): adoption needs no census and a tombstone
-no watch, and an unlabelled object with a managed name is still read whole from the
-server. A kind declared ``in_one_namespace`` is watched the same way, in the one
-namespace the golden state renders it into. Either way the reconcile trigger hears
-only what a label-selected watch would show (:func:`as_labelled`): an unlabelled
+but its cache keeps only our objects, and those whose names the golden state renders
+(``Selection.whole_keys``), whole; every other as what a sweep reads
+(:mod:`autopilot.controller.summaries`): adoption needs no census and a tombstone no
+watch. A kind declared ``in_one_namespace`` is watched the same way, in the one
+namespace the golden state renders it into; one declared ``by_name``, object by
+object. Either way the reconcile trigger hears only what a label-selected watch
+would show (:func:`as_labelled`): an unlabelled
 object causes no work.
 """
 
