@@ -68,6 +68,9 @@ from autopilot.runtime.process import Parts
 log = structlog.get_logger("autopilot.manager")
 
 SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"
+# Looks at discovery, 0.25 s to 8 s apart (about 30 s in all), while it does not serve
+# a kind whose CRD is established.
+DISCOVERY_CATCH_UP_TRIES = 8
 
 
 def _reduce_crd(crd: dict[str, Any]) -> dict[str, Any]:
@@ -335,8 +338,29 @@ class Watches:
             self.triggers.everything(tombstones=False)
         await self.on_kinds_changed()
 
+    def established_unserved(self) -> list[str]:
+        """Wanted kinds (``Kind.group``) whose CRD the CRDs' watch shows established but
+        discovery does not serve yet: a real server's discovery follows Established
+        asynchronously, so the event that told us may come before the kind does."""
+        crds = self.parts.informers.get(CRDS_INFORMER)
+        wanted = self.wanted | {(HCO.api_version, HCO.kind)}
+        lagging: list[str] = []
+        for crd in crds.store.list() if crds is not None else []:
+            spec = crd.get("spec") or {}
+            kind = (spec.get("names") or {}).get("kind")
+            for version in spec.get("versions") or []:
+                api_version = f"{spec.get('group')}/{version.get('name')}"
+                if (crd_established(crd) and version.get("served")
+                        and (api_version, kind) in wanted
+                        and self.parts.mapper.lookup(api_version, str(kind)) is None):
+                    lagging.append(f"{kind}.{spec.get('group')}")
+                    break
+        return lagging
+
     async def kind_sync_loop(self) -> None:
-        """Keep kind watches in step with CRD changes (debounced)."""
+        """Keep kind watches in step with CRD changes (debounced), looking again a few
+        times, further apart each time, while discovery lags behind an established CRD."""
+        tries = 0
         while True:
             await self._kinds_dirty.wait()
             await asyncio.sleep(0.2)  # fold a burst of CRD events into one pass
@@ -347,3 +371,15 @@ class Watches:
                 log.warning("could not update watches; will retry", error=str(exc))
                 await asyncio.sleep(2.0)
                 self._kinds_dirty.set()
+                continue
+            lagging = self.established_unserved()
+            if not lagging or tries >= DISCOVERY_CATCH_UP_TRIES:
+                if lagging:
+                    log.warning("CRD established but its kind is not in discovery; will look "
+                                "again when CRDs change", kinds=", ".join(sorted(lagging)))
+                tries = 0
+                continue
+            await asyncio.sleep(min(0.25 * 2 ** tries, 8.0))
+            tries += 1
+            self.parts.mapper.invalidate()
+            self._kinds_dirty.set()

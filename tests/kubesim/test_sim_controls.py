@@ -52,6 +52,26 @@ def test_discovery_goes_through_faults_and_counters(cluster: Cluster, faults: Co
     assert faults.counts(verb="get", resource="", user_agent="autopilot-tests") == 3
 
 
+def test_groups_hidden_from_discovery_lists_are_served_all_the_same(
+        cluster: Cluster, faults: Controls) -> None:
+    aggregated = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+
+    def listed() -> tuple[set[str], set[str]]:
+        _, doc = cluster.api("GET", "/apis", accept=aggregated)
+        _, legacy = cluster.api("GET", "/apis")
+        return ({i["metadata"]["name"] for i in doc["items"]},
+                {g["name"] for g in legacy["groups"]})
+
+    rbac = "rbac.authorization.k8s.io"
+    assert all({"apps", rbac} <= names for names in listed())
+    faults.hide_from_discovery("apps")
+    assert all("apps" not in names and rbac in names for names in listed())
+    assert cluster.api("GET", "/apis/apps/v1")[0] == 200
+    assert cluster.api("GET", "/apis/apps/v1/deployments")[0] == 200
+    faults.hide_from_discovery()
+    assert all({"apps", rbac} <= names for names in listed())
+
+
 def test_hanging_requests_time_out_on_the_client(cluster: Cluster, faults: Controls) -> None:
     cm = _base(cluster)
     faults.inject_errors(verb="get", resource="configmaps", hang=True, count=1)

@@ -11,7 +11,8 @@ methods and rule bookkeeping), so one test body drives both worlds: latency,
 answers held back after the server carried the request out, error answers (5xx,
 429 with Retry-After), hung requests, connection resets, dropped and silent watch
 streams, streaming lists refused or ignored (``set_streaming_lists``, as by a
-server with the ``WatchList`` gate off or one that knows neither parameter), and request
+server with the ``WatchList`` gate off or one that knows neither parameter), API groups
+left out of discovery (``hide_from_discovery``), and request
 counters by verb, resource, user agent and dry run.
 ``compact()`` waits for the real server's own etcd compaction
 (servers started with compaction only). What a proxy must not fake is refused
@@ -34,7 +35,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
-from kubesim import listoptions
+from kubesim import discovery, listoptions
 from kubesim.controls import Controls, ErrorRule
 from kubesim.errors import SimError
 from kubesim.tls import serving_cert
@@ -267,6 +268,9 @@ class FaultProxy:
             return await self._stream(request, upstream)
         async with upstream:
             data = await upstream.read()
+        if c.hidden_groups and request.path.rstrip("/") == "/apis" and upstream.status == 200:
+            data = json.dumps(discovery.without_groups(json.loads(data),
+                                                       c.hidden_groups)).encode()
         late = c.answer_delay_for(verb, resource)
         if late > 0:
             await asyncio.sleep(late)  # the server carried the request out; its answer waits

@@ -155,11 +155,13 @@ class Router:
                 return _json(discovery.aggregated(registry, core=True), 200,
                              discovery.AGGREGATED)
             return _json(discovery.core_versions(self.server_address))
+        hidden = self.state.controls.hidden_groups
         if path == "/apis":
             if discovery.wants_aggregated(accept):
-                return _json(discovery.aggregated(registry, core=False), 200,
-                             discovery.AGGREGATED)
-            return _json(discovery.group_list(registry))
+                return _json(discovery.without_groups(
+                    discovery.aggregated(registry, core=False), hidden), 200,
+                    discovery.AGGREGATED)
+            return _json(discovery.without_groups(discovery.group_list(registry), hidden))
         if path == access.SELF_REVIEW_PATH:
             if request.method != "POST":
                 raise method_not_allowed()

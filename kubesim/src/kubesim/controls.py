@@ -100,6 +100,8 @@ class Controls:
         # Streaming lists (watch-list): "on" (served), "refused" (422, as with the WatchList
         # gate off) or "ignored" (parameters dropped, as by a server that knows neither).
         self.streaming_lists = "on"
+        # API groups discovery leaves out while their kinds are served all the same.
+        self.hidden_groups: frozenset[str] = frozenset()
 
     def reset(self) -> None:
         """Lift every fault and denial, un-silence streams and zero the counters."""
@@ -112,6 +114,7 @@ class Controls:
             self._counts.clear()
             self._log.clear()
         self.streaming_lists = "on"
+        self.hidden_groups = frozenset()
         self.silence_watches(False)
 
     # -- identities -----------------------------------------------------------------------
@@ -278,6 +281,12 @@ class Controls:
         if mode not in ("on", "refused", "ignored"):
             raise ValueError(f"streaming lists: {mode!r} is not on, refused or ignored")
         self.streaming_lists = mode
+
+    def hide_from_discovery(self, *groups: str) -> None:
+        """Leave ``groups`` out of the ``/apis`` discovery lists (none: show every group
+        again), their kinds still served: as a real server's discovery, which follows a
+        CRD's Established condition asynchronously, lists a new kind a moment after."""
+        self.hidden_groups = frozenset(groups)
 
     def compact(self) -> None:
         """Forget the change history: watches from any older resourceVersion get 410."""

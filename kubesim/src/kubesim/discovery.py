@@ -119,6 +119,17 @@ def aggregated(registry: Registry, *, core: bool) -> Obj:
             "metadata": {}, "items": items}
 
 
+def without_groups(doc: Obj, hidden: frozenset[str]) -> Obj:
+    """A ``/apis`` document (aggregated or legacy) leaving out the ``hidden`` groups (a
+    group's own documents, read by a client that knows the group, still answer)."""
+    if not hidden:
+        return doc
+    if doc.get("kind") == "APIGroupDiscoveryList":
+        return {**doc, "items": [i for i in doc.get("items") or []
+                                 if (i.get("metadata") or {}).get("name") not in hidden]}
+    return {**doc, "groups": [g for g in doc.get("groups") or [] if g.get("name") not in hidden]}
+
+
 # -- OpenAPI -------------------------------------------------------------------------------
 
 
