@@ -225,10 +225,12 @@ class FaultProxy:
             stream.upstream.close()
         self._streams.clear()
 
-    def _silence(self, silent: bool) -> None:
+    def _silence(self, silent: bool, resource: str | None) -> None:
         if silent:
             for stream in self._streams:
-                stream.silent = True
+                req = stream.request
+                if resource is None or classify(req.method, req.path, req.query)[1] == resource:
+                    stream.silent = True
 
     # -- requests ---------------------------------------------------------------------------
 

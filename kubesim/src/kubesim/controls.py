@@ -92,7 +92,7 @@ class Controls:
         # Set by the server: run a callable on its loop.
         self._call_in_loop: Callable[[Callable[[], None]], None] | None = None
         self._on_drop: Callable[[], None] | None = None
-        self._on_silence: Callable[[bool], None] | None = None
+        self._on_silence: Callable[[bool, str | None], None] | None = None
         self._on_compact: Callable[[], None] | None = None
         self._on_window: Callable[[int], None] | None = None
         self._on_interval: Callable[[float], None] | None = None
@@ -260,12 +260,19 @@ class Controls:
         if self._call_in_loop and self._on_drop:
             self._call_in_loop(self._on_drop)
 
-    def silence_watches(self, silent: bool = True, *, new_streams: bool = False) -> None:
-        """Open streams stop sending anything (connection kept); ``new_streams`` too."""
+    def silence_watches(self, silent: bool = True, *, new_streams: bool = False,
+                        resource: str | None = None) -> None:
+        """Open streams stop sending anything (connection kept); ``new_streams`` too.
+
+        ``resource`` (a plural): only that resource's open streams. What a silent stream
+        held back is lost: drop the streams afterwards, and clients resume from where
+        they were."""
+        if resource is not None and new_streams:
+            raise ValueError("new_streams silences every resource's streams")
         self.silence_new_watches = silent and new_streams
         if self._call_in_loop and self._on_silence:
             on_silence = self._on_silence
-            self._call_in_loop(lambda: on_silence(silent))
+            self._call_in_loop(lambda: on_silence(silent, resource))
 
     def set_streaming_lists(self, mode: str) -> None:
         """How watches asking for their initial state (``sendInitialEvents``) are answered.

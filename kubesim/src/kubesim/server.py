@@ -218,9 +218,10 @@ class KubeSim:
         for w in self.state.store.watchers():
             w.queue.put_nowait((ABORT, {}))
 
-    def _silence(self, silent: bool) -> None:
+    def _silence(self, silent: bool, resource: str | None) -> None:
         for w in self.state.store.watchers():
-            w.silent = silent
+            if resource is None or w.key[1] == resource:
+                w.silent = silent
 
     def _set_window(self, events: int) -> None:
         self.state.store.set_window(events)
