@@ -50,7 +50,6 @@ from autopilot.controller.tombstone_watch import Wanted, covered_by, wanted_tomb
 from autopilot.controller.triggers import EventHandler, Triggers
 from autopilot.golden.context import reduce_node as reduce_node_for_detection
 from autopilot.golden.tombstones import Tombstone
-from autopilot.kube.discovery import RestMapper
 from autopilot.kube.informer import Informer, Selection, object_key
 from autopilot.kube.resources import ResourceInfo
 from autopilot.kube.store import Key
@@ -68,9 +67,6 @@ from autopilot.runtime.process import Parts
 log = structlog.get_logger("autopilot.manager")
 
 SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"
-# Looks at discovery, 0.25 s to 8 s apart (about 30 s in all), while it does not serve
-# a kind whose CRD is established.
-DISCOVERY_CATCH_UP_TRIES = 8
 
 
 def _reduce_crd(crd: dict[str, Any]) -> dict[str, Any]:
@@ -78,8 +74,9 @@ def _reduce_crd(crd: dict[str, Any]) -> dict[str, Any]:
     spec = crd.get("spec") or {}
     return {
         "metadata": {k: v for k, v in (crd.get("metadata") or {}).items()
-                     if k in ("name", "resourceVersion", "uid")},
+                     if k in ("name", "resourceVersion", "uid", "deletionTimestamp")},
         "spec": {"group": spec.get("group"), "names": spec.get("names"),
+                 "scope": spec.get("scope"),
                  "versions": [{"name": v.get("name"), "served": v.get("served")}
                               for v in spec.get("versions") or []]},
         "established": crd_established(crd),
@@ -92,18 +89,18 @@ def _bare(obj: dict[str, Any]) -> dict[str, Any]:
     return {**obj, "metadata": meta}
 
 
-def _served_as_discovered(crd: dict[str, Any], mapper: RestMapper) -> bool:
-    """Whether discovery already maps every served version of this established CRD."""
+def served_by(crd: dict[str, Any]) -> list[ResourceInfo]:
+    """The resources a CRD serves: one per served version once it is established, none
+    while it is going away (its objects are being deleted, new ones refused)."""
     spec = crd.get("spec") or {}
     names = spec.get("names") or {}
-    served = [v.get("name") for v in spec.get("versions") or [] if v.get("served")]
-    if not (crd_established(crd) and mapper.loaded and served and names.get("kind")):
-        return False
-    for version in served:
-        info = mapper.lookup(f"{spec.get('group')}/{version}", str(names["kind"]))
-        if info is None or info.plural != names.get("plural"):
-            return False
-    return True
+    group, kind, plural = spec.get("group"), names.get("kind"), names.get("plural")
+    if not (crd_established(crd) and group and kind and plural) or (
+            crd.get("metadata") or {}).get("deletionTimestamp"):
+        return []
+    return [ResourceInfo(str(group), str(v["name"]), str(kind), str(plural),
+                         spec.get("scope") == "Namespaced")
+            for v in spec.get("versions") or [] if v.get("served") and v.get("name")]
 
 
 def _both(first: EventHandler, then: EventHandler) -> EventHandler:
@@ -219,27 +216,23 @@ class Watches:
             nss.add_handler(as_labelled(triggers.on_managed))
 
     def _on_crd(self, event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
-        if event == "MODIFIED" and old is not None and crd_established(old) == crd_established(
-            obj
-        ) and old.get("spec") == obj.get("spec"):
-            return
+        """Serve a CRD's kinds from the moment it is established (discovery follows it
+        a moment later on a real server, and is not waited for)."""
+        name = str((obj.get("metadata") or {}).get("name", ""))
+        served = [] if event == "DELETED" else served_by(obj)
+        before = [] if old is None else served_by(old)
+        self.parts.mapper.serve_crd(name, served)
         crds = self.parts.informers.get(CRDS_INFORMER)
-        listed = crds is not None and crds.has_synced
-        # The first list repeats what discovery just read at start: a CRD it already
-        # serves as the CRD says changes nothing, and needs no second discovery.
-        if event == "ADDED" and not listed and _served_as_discovered(obj, self.parts.mapper):
+        # The first list is what was installed before we started: the start-up's sync
+        # of the kind watches follows it.
+        if served == before or crds is None or not crds.has_synced:
             return
-        self.parts.mapper.invalidate()
         self._kinds_dirty.set()
         spec = obj.get("spec") or {}
         kind = str((spec.get("names") or {}).get("kind", ""))
         relevant = any(k == kind and av.split("/")[0] == spec.get("group")
                        for av, k in self.wanted | {(HCO.api_version, HCO.kind)})
-        # A CRD is created first and established a moment later (usually a MODIFIED);
-        # the first list shows what was installed before we started: nothing appeared.
-        appeared = event != "DELETED" and crd_established(obj) and not (
-            old is not None and crd_established(old))
-        if relevant and listed and appeared:
+        if relevant and served and not before:
             self._platform_event("CRDDiscovered", f"{kind}.{spec.get('group')} is now installed")
 
     def _platform_event(self, reason: str, note: str) -> None:
@@ -319,7 +312,7 @@ class Watches:
     async def sync_kind_informers(self) -> None:
         """Start watches for kinds that became served, stop those whose CRD went away."""
         informers = self.parts.informers
-        await self.parts.mapper.resolve(HCO.api_version, HCO.kind)
+        await self.parts.mapper.refresh_for(self.wanted | {(HCO.api_version, HCO.kind)})
         changed = False
         for name, (res, select, handler) in self._wanted().items():
             current = informers.get(name)
@@ -338,29 +331,12 @@ class Watches:
             self.triggers.everything(tombstones=False)
         await self.on_kinds_changed()
 
-    def established_unserved(self) -> list[str]:
-        """Wanted kinds (``Kind.group``) whose CRD the CRDs' watch shows established but
-        discovery does not serve yet: a real server's discovery follows Established
-        asynchronously, so the event that told us may come before the kind does."""
-        crds = self.parts.informers.get(CRDS_INFORMER)
-        wanted = self.wanted | {(HCO.api_version, HCO.kind)}
-        lagging: list[str] = []
-        for crd in crds.store.list() if crds is not None else []:
-            spec = crd.get("spec") or {}
-            kind = (spec.get("names") or {}).get("kind")
-            for version in spec.get("versions") or []:
-                api_version = f"{spec.get('group')}/{version.get('name')}"
-                if (crd_established(crd) and version.get("served")
-                        and (api_version, kind) in wanted
-                        and self.parts.mapper.lookup(api_version, str(kind)) is None):
-                    lagging.append(f"{kind}.{spec.get('group')}")
-                    break
-        return lagging
-
     async def kind_sync_loop(self) -> None:
-        """Keep kind watches in step with CRD changes (debounced), looking again a few
-        times, further apart each time, while discovery lags behind an established CRD."""
-        tries = 0
+        """Keep kind watches in step with CRD changes (debounced)."""
+        crds = self.parts.informers.get(CRDS_INFORMER)
+        if crds is not None and not crds.has_synced:  # the start did not wait for it
+            await crds.wait_synced()
+            self._kinds_dirty.set()
         while True:
             await self._kinds_dirty.wait()
             await asyncio.sleep(0.2)  # fold a burst of CRD events into one pass
@@ -371,15 +347,3 @@ class Watches:
                 log.warning("could not update watches; will retry", error=str(exc))
                 await asyncio.sleep(2.0)
                 self._kinds_dirty.set()
-                continue
-            lagging = self.established_unserved()
-            if not lagging or tries >= DISCOVERY_CATCH_UP_TRIES:
-                if lagging:
-                    log.warning("CRD established but its kind is not in discovery; will look "
-                                "again when CRDs change", kinds=", ".join(sorted(lagging)))
-                tries = 0
-                continue
-            await asyncio.sleep(min(0.25 * 2 ** tries, 8.0))
-            tries += 1
-            self.parts.mapper.invalidate()
-            self._kinds_dirty.set()

@@ -20,7 +20,7 @@ from autopilot.antithrash.detector import EditWarDetector
 from autopilot.antithrash.pause import EditWarGate
 from autopilot.controller import keys
 from autopilot.controller.adoption import AdoptionReads
-from autopilot.controller.cache import ClusterCache
+from autopilot.controller.cache import CRDS_INFORMER, ClusterCache
 from autopilot.controller.cache_inputs import CacheInputs
 from autopilot.controller.debug import ControllerDebug
 from autopilot.controller.hco_context import ContextReports
@@ -48,6 +48,9 @@ from autopilot.golden.locate import resolve_golden_state_dir
 from autopilot.runtime.process import Parts, Wiring
 
 log = structlog.get_logger("autopilot.manager")
+# How long the start waits for the CRDs' first list before starting the watches it
+# can (built-in kinds); the others follow the list.
+CRD_LIST_WAIT = 10.0
 
 
 class ControllerError(Exception):
@@ -184,11 +187,13 @@ def _gate_kinds(
 
 
 async def _start(parts: Parts, watches: Watches) -> None:
-    """Start the watches; the kind watches follow discovery (now, and on every CRD change)."""
+    """Start the watches; the kind watches follow the CRDs (their first list, and every
+    change after it)."""
     watches.add_static_informers()
-    try:
-        await parts.mapper.refresh()
-    except Exception as exc:
-        log.warning("discovery failed at start; watches follow once it answers", error=str(exc))
+    parts.informers.start()  # the CRDs' list now; every watch added later starts at once
+    crds = parts.informers.get(CRDS_INFORMER)
+    if crds is not None and not await crds.wait_synced(CRD_LIST_WAIT):
+        log.warning("CRDs not listed yet at start; the kind watches follow once they are",
+                    error=crds.last_error)
     await watches.sync_kind_informers()
     parts.supervisor.spawn("kind-sync", watches.kind_sync_loop())

@@ -1,19 +1,25 @@
-"""Kind <-> resource mapping from API discovery, for built-in and custom kinds.
+"""Kind <-> resource mapping, for built-in and custom kinds.
 
-The map is read from the aggregated discovery documents (``/api`` and
-``/apis`` as ``APIGroupDiscoveryList``, Kubernetes 1.30+): two requests for
-the whole map. A server that does not offer them answers the same two paths
-with the legacy lists, and every group-version document is then read one by
-one. A miss can trigger a refresh (a CRD may just have been installed), but not
-more often than ``min_refresh_interval``; :meth:`RestMapper.invalidate` (called
-when CRDs change) lets the next resolve refresh at once.
+The controller's map needs no discovery for what it usually watches: the
+built-in kinds every server serves come from a table (:mod:`autopilot.kube.builtins`),
+and custom kinds from the CRDs' watch (:meth:`RestMapper.serve_crd`, the moment a
+CRD is established, with no wait for discovery to follow). Discovery answers the
+rest (a kind served by an aggregated API), and the commands, which watch nothing.
+
+It is read from the aggregated discovery documents (``/api`` and ``/apis`` as
+``APIGroupDiscoveryList``, Kubernetes 1.30+): two requests for the whole map. A
+server that does not offer them answers the same two paths with the legacy lists,
+and every group-version document is then read one by one. A miss can trigger a
+refresh (:meth:`RestMapper.refresh_for`), but not more often than
+``min_refresh_interval``; :meth:`RestMapper.invalidate` lets the next resolve
+refresh at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import structlog
@@ -40,13 +46,19 @@ class RestMapper:
         min_refresh_interval: float = 3.0,
         concurrency: int = 8,
         clock: Callable[[], float] = time.monotonic,
+        builtins: Iterable[ResourceInfo] = (),
     ) -> None:
         self.client = client
         self.min_refresh_interval = min_refresh_interval
         self.concurrency = concurrency
         self.clock = clock
+        self._builtins = {(r.api_version, r.kind): r for r in builtins}
+        # Kinds of the established CRDs, by CRD name; every CRD name ever seen: its
+        # kinds answer from the CRDs alone, never from a discovery map gone stale.
+        self._crds: dict[str, list[ResourceInfo]] = {}
+        self._by_crd_kind: dict[tuple[str, str], ResourceInfo] = {}
+        self._crd_names: set[str] = set()
         self._by_kind: dict[tuple[str, str], ResourceInfo] = {}
-        self._by_plural: dict[tuple[str, str, str], ResourceInfo] = {}
         self._last_refresh: float | None = None
         self._stale = True
         self._lock = asyncio.Lock()
@@ -54,20 +66,20 @@ class RestMapper:
     # -- reading ------------------------------------------------------------------------
 
     def lookup(self, api_version: str, kind: str) -> ResourceInfo | None:
-        """The resource serving ``kind`` in ``api_version``, from the cache only."""
-        return self._by_kind.get((api_version, kind))
-
-    def lookup_plural(self, group: str, version: str, plural: str) -> ResourceInfo | None:
-        """The resource by group, version and plural name, from the cache only."""
-        return self._by_plural.get((group, version, plural))
+        """The resource serving ``kind`` in ``api_version``: an established CRD's, a
+        built-in's, or else what discovery said (no request)."""
+        key = (api_version, kind)
+        found = self._by_crd_kind.get(key) or self._builtins.get(key)
+        if found is not None:
+            return found
+        found = self._by_kind.get(key)
+        if found is not None and self.crd_name_for(found) in self._crd_names:
+            return None  # a CRD's kind, and that CRD no longer serves it
+        return found
 
     def all(self) -> list[ResourceInfo]:
-        """Every served (top-level) resource in the cache."""
+        """Every served (top-level) resource, as discovery last read it."""
         return list(self._by_kind.values())
-
-    def kinds_in_group(self, group: str) -> list[ResourceInfo]:
-        """Served resources of one API group (any version)."""
-        return [r for r in self._by_kind.values() if r.group == group]
 
     @staticmethod
     def crd_name_for(res: ResourceInfo) -> str | None:
@@ -78,6 +90,23 @@ class RestMapper:
     def loaded(self) -> bool:
         """Whether at least one refresh succeeded."""
         return self._last_refresh is not None
+
+    # -- the CRDs' watch ---------------------------------------------------------------
+
+    def serve_crd(self, name: str, resources: Iterable[ResourceInfo]) -> None:
+        """What CRD ``name`` serves now (nothing: not established, or going away)."""
+        self._crd_names.add(name)
+        for res in self._crds.pop(name, ()):
+            self._by_crd_kind.pop((res.api_version, res.kind), None)
+        served = list(resources)
+        if served:
+            self._crds[name] = served
+            for res in served:
+                self._by_crd_kind[(res.api_version, res.kind)] = res
+
+    def withdraw_crd(self, name: str) -> None:
+        """CRD ``name`` was deleted: its kinds are no longer served."""
+        self.serve_crd(name, ())
 
     # -- refreshing --------------------------------------------------------------------
 
@@ -94,6 +123,13 @@ class RestMapper:
             return found
         await self._refresh_if(self._may_refresh)
         return self.lookup(api_version, kind)
+
+    async def refresh_for(self, kinds: Iterable[tuple[str, str]]) -> None:
+        """Read discovery (at most every ``min_refresh_interval``) when one of ``kinds``
+        (apiVersion, kind) is neither built in nor served by a CRD: an aggregated API
+        may serve it."""
+        if any(self.lookup(av, kind) is None for av, kind in kinds):
+            await self._refresh_if(self._may_refresh)
 
     def _may_refresh(self) -> bool:
         if self._stale or self._last_refresh is None:
@@ -130,17 +166,13 @@ class RestMapper:
         if legacy:
             failed |= await self._read_group_versions(legacy, found)
         by_kind: dict[tuple[str, str], ResourceInfo] = {}
-        by_plural: dict[tuple[str, str, str], ResourceInfo] = {}
         for info in found:
             by_kind[(info.api_version, info.kind)] = info
-            by_plural[(info.group, info.version, info.plural)] = info
         # Keep what we knew about group versions that failed this time.
         for key, info in self._by_kind.items():
             if (info.group, info.version) in failed and key not in by_kind:
                 by_kind[key] = info
-                by_plural[(info.group, info.version, info.plural)] = info
         self._by_kind = by_kind
-        self._by_plural = by_plural
         self._last_refresh = self.clock()
         self._stale = False
         log.debug("discovery refreshed", resources=len(by_kind), aggregated=not legacy,

@@ -24,6 +24,7 @@ from aiohttp.web import Application
 
 from autopilot import __version__, web
 from autopilot.config import RunConfig
+from autopilot.kube.builtins import BUILTIN_RESOURCES
 from autopilot.kube.client import KubeClient
 from autopilot.kube.discovery import RestMapper
 from autopilot.kube.events import EventRecorder
@@ -120,7 +121,7 @@ def _parts(config: RunConfig, client: KubeClient, metrics: Metrics) -> Parts:
         config=config,
         client=client,
         metrics=metrics,
-        mapper=RestMapper(client),
+        mapper=RestMapper(client, builtins=BUILTIN_RESOURCES),
         informers=InformerSet(supervisor),
         supervisor=supervisor,
         queue=WorkQueue(metrics=metrics),

@@ -18,8 +18,6 @@ SVC_NAME = "virt-platform-autopilot-metrics"
 MISSING = "virt_platform_missing_dependency"
 MANAGED = {"platform.kubevirt.io/managed-by": "virt-platform-autopilot"}
 UIPLUGINS = "/apis/observability.openshift.io/v1alpha1/uiplugins"
-# Seconds each discovery request waits while a test holds discovery back.
-DISCOVERY_HELD = 2.0
 
 
 def leftover_uiplugin(platform: Platform, cluster: Any) -> None:
@@ -147,9 +145,10 @@ def test_crd_removed_while_running_says_no_matches_for_kind(cluster: Any, faults
     """The runbook's "kind is not served" section greps for kubectl's wording and the CRD
     name; the API server itself only answers "404 page not found" (contract §5).
 
-    The object's pass must run before discovery has caught up with the removal (the
-    controller learns of both from different watches, in either order): discovery
-    answers slowly until the pass has failed, so the order is the test's, not luck's."""
+    The controller learns a kind is going from the CRDs' watch, before its objects are
+    deleted; an object's pass gets this answer when it reaches the server first (the
+    pass and the CRD event come from different watches). The CRDs' watch is held
+    silent until the pass has failed, so the order is the test's, not luck's."""
     grepped = ('no matches for kind "KubeletConfig" in version '
                '"machineconfiguration.openshift.io/v1"')
     crd = crd_name("KubeletConfig")
@@ -160,14 +159,16 @@ def test_crd_removed_while_running_says_no_matches_for_kind(cluster: Any, faults
     c = controller()
     eventually_sync(lambda: c.metric("virt_platform_compliance_status", kind="KubeletConfig",
                                      name="virt-perf-settings") == 1, what="KubeletConfig applied")
-    faults.set_latency(DISCOVERY_HELD, verb="get", resource="")  # discovery documents
+    faults.silence_watches(True, resource="customresourcedefinitions")
     cluster.delete_crds(crd)
-    # The object's informer queues a pass before discovery has caught up: it fails.
+    # The object's deletion queues a pass the CRDs' watch has not forestalled: it fails
+    # (at once, or on a retry once the CRD is gone).
     failed = eventually_sync(lambda: [line for line in c.log_lines("failed to apply",
                                                                    kind="KubeletConfig")
                                       if grepped in line["error"]],
                              what="a failed to apply line naming the kind")
-    faults.clear_latency()
+    faults.silence_watches(False, resource="customresourcedefinitions")
+    faults.drop_watches()  # the CRDs' watch resumes, and tells the deletion
     assert crd in failed[0]["error"] and failed[0]["level"] == "error", failed[0]
     eventually_sync(lambda: c.metric(MISSING, kind="KubeletConfig") == 1,
                     what="then reported as a missing dependency")
