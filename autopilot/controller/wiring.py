@@ -12,6 +12,7 @@ the watches and answers with the reconcile function and the hooks.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import structlog
@@ -45,6 +46,7 @@ from autopilot.golden.kinds import (
     rendered_objects,
 )
 from autopilot.golden.locate import resolve_golden_state_dir
+from autopilot.kube.informer import Informer
 from autopilot.runtime.process import Parts, Wiring
 
 log = structlog.get_logger("autopilot.manager")
@@ -192,8 +194,18 @@ async def _start(parts: Parts, watches: Watches) -> None:
     watches.add_static_informers()
     parts.informers.start()  # the CRDs' list now; every watch added later starts at once
     crds = parts.informers.get(CRDS_INFORMER)
-    if crds is not None and not await crds.wait_synced(CRD_LIST_WAIT):
+    if crds is not None and not await _listed_or_failed(crds, timeout=CRD_LIST_WAIT):
         log.warning("CRDs not listed yet at start; the kind watches follow once they are",
                     error=crds.last_error)
     await watches.sync_kind_informers()
     parts.supervisor.spawn("kind-sync", watches.kind_sync_loop())
+
+
+async def _listed_or_failed(informer: Informer, *, timeout: float) -> bool:
+    """Wait for ``informer``'s first list, no longer than ``timeout`` and no longer than
+    its first failure (the start goes on then; the list is retried meanwhile)."""
+    deadline = time.monotonic() + timeout
+    while informer.last_error is None and time.monotonic() < deadline:
+        if await informer.wait_synced(min(0.05, max(0.0, deadline - time.monotonic()))):
+            return True
+    return informer.has_synced
