@@ -10,13 +10,12 @@ built-in, or one served by an aggregated API).
 from __future__ import annotations
 
 from autopilot.kube.resources import ResourceInfo
+from autopilot.kube.wellknown import CRDS, NAMESPACES, NODES
 
-# (group, version, kind, plural, namespaced)
+# (group, version, kind, plural, namespaced); those read by name are in wellknown.
 _TABLE: tuple[tuple[str, str, str, str, bool], ...] = (
     ("", "v1", "ConfigMap", "configmaps", True),
     ("", "v1", "Event", "events", True),
-    ("", "v1", "Namespace", "namespaces", False),
-    ("", "v1", "Node", "nodes", False),
     ("", "v1", "Pod", "pods", True),
     ("", "v1", "Secret", "secrets", True),
     ("", "v1", "Service", "services", True),
@@ -25,8 +24,6 @@ _TABLE: tuple[tuple[str, str, str, str, bool], ...] = (
      "mutatingwebhookconfigurations", False),
     ("admissionregistration.k8s.io", "v1", "ValidatingWebhookConfiguration",
      "validatingwebhookconfigurations", False),
-    ("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions",
-     False),
     ("apps", "v1", "DaemonSet", "daemonsets", True),
     ("apps", "v1", "Deployment", "deployments", True),
     ("coordination.k8s.io", "v1", "Lease", "leases", True),
@@ -38,4 +35,5 @@ _TABLE: tuple[tuple[str, str, str, str, bool], ...] = (
     ("storage.k8s.io", "v1", "StorageClass", "storageclasses", False),
 )
 
-BUILTIN_RESOURCES: tuple[ResourceInfo, ...] = tuple(ResourceInfo(*row) for row in _TABLE)
+BUILTIN_RESOURCES: tuple[ResourceInfo, ...] = (
+    NAMESPACES, NODES, CRDS, *(ResourceInfo(*row) for row in _TABLE))

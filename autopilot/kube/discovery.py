@@ -9,10 +9,9 @@ rest (a kind served by an aggregated API), and the commands, which watch nothing
 It is read from the aggregated discovery documents (``/api`` and ``/apis`` as
 ``APIGroupDiscoveryList``, Kubernetes 1.30+): two requests for the whole map. A
 server that does not offer them answers the same two paths with the legacy lists,
-and every group-version document is then read one by one. A miss can trigger a
-refresh (:meth:`RestMapper.refresh_for`), but not more often than
-``min_refresh_interval``; :meth:`RestMapper.invalidate` lets the next resolve
-refresh at once.
+and every group-version document is then read one by one. A wanted kind missing
+from the map triggers a refresh (:meth:`RestMapper.refresh_for`), but not more often
+than ``min_refresh_interval``; the commands read it once (:meth:`RestMapper.refresh`).
 """
 
 from __future__ import annotations
@@ -60,7 +59,6 @@ class RestMapper:
         self._crd_names: set[str] = set()
         self._by_kind: dict[tuple[str, str], ResourceInfo] = {}
         self._last_refresh: float | None = None
-        self._stale = True
         self._lock = asyncio.Lock()
 
     # -- reading ------------------------------------------------------------------------
@@ -86,15 +84,11 @@ class RestMapper:
         """``<plural>.<group>``: the CRD that would serve ``res`` (None for the core group)."""
         return f"{res.plural}.{res.group}" if res.group else None
 
-    @property
-    def loaded(self) -> bool:
-        """Whether at least one refresh succeeded."""
-        return self._last_refresh is not None
-
     # -- the CRDs' watch ---------------------------------------------------------------
 
     def serve_crd(self, name: str, resources: Iterable[ResourceInfo]) -> None:
-        """What CRD ``name`` serves now (nothing: not established, or going away)."""
+        """What CRD ``name`` serves now (nothing: not established, going away, or
+        deleted)."""
         self._crd_names.add(name)
         for res in self._crds.pop(name, ()):
             self._by_crd_kind.pop((res.api_version, res.kind), None)
@@ -104,25 +98,7 @@ class RestMapper:
             for res in served:
                 self._by_crd_kind[(res.api_version, res.kind)] = res
 
-    def withdraw_crd(self, name: str) -> None:
-        """CRD ``name`` was deleted: its kinds are no longer served."""
-        self.serve_crd(name, ())
-
     # -- refreshing --------------------------------------------------------------------
-
-    def invalidate(self) -> None:
-        """Mark the cache stale (CRDs changed): the next resolve refreshes first."""
-        self._stale = True
-
-    async def resolve(self, api_version: str, kind: str) -> ResourceInfo | None:
-        """Like :meth:`lookup`, refreshing when stale or on a miss (rate-limited)."""
-        if self._stale:
-            await self._refresh_if(lambda: self._stale)
-        found = self.lookup(api_version, kind)
-        if found is not None:
-            return found
-        await self._refresh_if(self._may_refresh)
-        return self.lookup(api_version, kind)
 
     async def refresh_for(self, kinds: Iterable[tuple[str, str]]) -> None:
         """Read discovery (at most every ``min_refresh_interval``) when one of ``kinds``
@@ -132,9 +108,8 @@ class RestMapper:
             await self._refresh_if(self._may_refresh)
 
     def _may_refresh(self) -> bool:
-        if self._stale or self._last_refresh is None:
-            return True
-        return self.clock() - self._last_refresh >= self.min_refresh_interval
+        return self._last_refresh is None or (
+            self.clock() - self._last_refresh >= self.min_refresh_interval)
 
     async def _refresh_if(self, condition: Callable[[], bool]) -> None:
         async with self._lock:  # concurrent misses share one refresh
@@ -174,7 +149,6 @@ class RestMapper:
                 by_kind[key] = info
         self._by_kind = by_kind
         self._last_refresh = self.clock()
-        self._stale = False
         log.debug("discovery refreshed", resources=len(by_kind), aggregated=not legacy,
                   seconds=round(self._last_refresh - started, 3))
 

@@ -24,7 +24,7 @@ from tests.support.informer_tools import (
 )
 from tests.support.kube_resources import CONFIGMAPS
 from tests.support.wait import eventually
-from tests.unit.kube.test_discovery_events import CRDS, widget_crd
+from tests.unit.kube.test_discovery_events import CRDS, discovered, widget_crd
 
 
 async def churn(kube: KubeClient, namespace: str, stop: asyncio.Event) -> int:
@@ -270,9 +270,8 @@ async def test_a_label_selected_informer_syncs_on_a_freshly_created_crd(
     """
     group = f"t{uuid.uuid4().hex[:8]}.informer.test"
     await kube.create(CRDS, widget_crd(group))
-    mapper = RestMapper(kube, min_refresh_interval=0.2)
-    widgets = await eventually(lambda: mapper.resolve(f"{group}/v1", "Widget"), timeout=15,
-                               what="the new kind served")
+    widgets = await eventually(lambda: discovered(RestMapper(kube), f"{group}/v1", "Widget"),
+                               timeout=15, what="the new kind served")
     # The informer's first request is a streaming list: a watch.
     faults.inject_errors(status=429, verb="watch", resource="widgets", retry_after=1, count=2,
                          message=STORAGE_INITIALIZING)

@@ -51,7 +51,7 @@ async def test_builtins_and_crds_answer_without_a_request() -> None:
     mapper.serve_crd("widgets.widgets.test", [WIDGETS])
     assert mapper.lookup(WIDGETS.api_version, "Widget") == WIDGETS
     await mapper.refresh_for([("v1", "ConfigMap"), (WIDGETS.api_version, "Widget")])
-    mapper.withdraw_crd("widgets.widgets.test")
+    mapper.serve_crd("widgets.widgets.test", ())  # deleted
     assert mapper.lookup(WIDGETS.api_version, "Widget") is None
 
 
@@ -73,6 +73,6 @@ async def test_a_withdrawn_crd_is_not_brought_back_by_discovery(kube: KubeClient
     assert lease is not None
     name = RestMapper.crd_name_for(lease)
     assert name is not None
-    mapper.withdraw_crd(name)  # as if leases were a CRD that went away
+    mapper.serve_crd(name, ())  # as if leases were a CRD that went away
     await mapper.refresh_for([("coordination.k8s.io/v1", "Lease")])
     assert mapper.lookup("coordination.k8s.io/v1", "Lease") is None
