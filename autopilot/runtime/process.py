@@ -34,6 +34,7 @@ from autopilot.observability.leader_view import (
     published_url,
 )
 from autopilot.observability.metrics import Metrics
+from autopilot.runtime.heap import StartHeap
 from autopilot.runtime.informer_set import InformerSet
 from autopilot.runtime.leader import LeaderElector, default_identity
 from autopilot.runtime.supervisor import TaskSupervisor
@@ -164,10 +165,12 @@ class _Process:
     served: list[web.Served] = field(default_factory=list)
     elector: LeaderElector | None = None
     view: LeaderView | None = None
+    heap: StartHeap = field(default_factory=StartHeap)
 
     async def start(self, build: Build) -> None:
         """Serve the probes, build the logic, then start the runtime (returns once started)."""
         parts, config = self.parts, self.parts.config
+        self.heap.hold()  # until the first drain: see autopilot.runtime.heap
         log.info(
             "starting",
             version=__version__,
@@ -227,6 +230,7 @@ class _Process:
             on_leading=wiring.on_leading,
             resync_period=config.resync_period or None,
             on_resync=wiring.on_resync,
+            on_drained=self.heap.settle,
         )
 
     def healthz(self) -> tuple[bool, str]:

@@ -52,6 +52,7 @@ class Runtime:
         resync_period: float | None = None,
         on_resync: Hook | None = None,
         work_stale_after: float = WORK_STALE_AFTER,
+        on_drained: Hook | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
@@ -64,7 +65,8 @@ class Runtime:
         self.resync_period = resync_period
         self.on_resync = on_resync
         self.pool = WorkerPool(reconcile=reconcile, queue=self.queue, supervisor=self.supervisor,
-                               size=workers, stale_after=work_stale_after)
+                               size=workers, stale_after=work_stale_after,
+                               on_drained=on_drained)
         self._stopping = asyncio.Event()
         self._started = False
 

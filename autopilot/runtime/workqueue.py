@@ -125,6 +125,11 @@ class WorkQueue(Generic[K]):
         return len(self._queue)
 
     @property
+    def quiet(self) -> bool:
+        """Whether no key is ready and none is processing (delayed ones may wait)."""
+        return not self._queue and not self._processing
+
+    @property
     def shutting_down(self) -> bool:
         """Whether :meth:`shutdown` was called."""
         return self._shutting_down
