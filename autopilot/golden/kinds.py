@@ -16,7 +16,8 @@ from autopilot.golden.catalog import HARDWARE_DETECTORS, Asset, GoldenState
 from autopilot.golden.context import RenderContext
 from autopilot.golden.gate import AUTOPILOT_ANNOTATION
 from autopilot.golden.lookups import OfflineLookups
-from autopilot.golden.render import RenderError, render_asset
+from autopilot.golden.names_read import OTHER_TEMPLATES, names_read
+from autopilot.golden.render import LOOKUP_HELPERS, RenderError, render_asset
 from autopilot.kube.wellknown import HCO, HCO_NAME
 
 BUILTIN_PLURALS = {
@@ -27,6 +28,9 @@ BUILTIN_PLURALS = {
     "Ingress": "ingresses",
 }
 _PLACEHOLDER_IMAGE = "registry.invalid/placeholder:rbac"
+# The names the variants of rendered_objects differ in (the topology, the lookups);
+# a template mentioning none of them (nor another template) renders alike in all.
+_VARYING = frozenset({"topology", *LOOKUP_HELPERS}) | OTHER_TEMPLATES
 
 
 class UnrenderableAsset(Exception):
@@ -107,7 +111,7 @@ def all_on_contexts(golden: GoldenState, namespace: str = "openshift-cnv") -> li
     ]
 
 
-class _OptimisticLookups(OfflineLookups):
+class OptimisticLookups(OfflineLookups):
     """A cluster where every looked-up thing exists (storage, rules, objects)."""
 
     def object_exists(self, api_version: str, kind: str, name: str, namespace: str = "") -> bool:
@@ -129,30 +133,38 @@ def rendered_objects(
     """Every object any variant renders (the controller in ``namespace``), and the
     assets that rendered nothing at all.
 
-    An asset failing in every variant is an error.
+    An asset failing in every variant is an error. One whose template mentions none of
+    the names the variants differ in is rendered in the first only.
     """
     variants = [
         (ctx, lookups)
         for ctx in all_on_contexts(golden, namespace)
-        for lookups in (OfflineLookups(), _OptimisticLookups())
+        for lookups in (OfflineLookups(), OptimisticLookups())
     ]
     found: list[tuple[Asset, dict[str, Any]]] = []
     silent: list[str] = []
     for asset in golden.assets:
         errors: list[str] = []
         before = len(found)
-        for ctx, lookups in variants:
+        chosen = variants if _varies(golden, asset) else variants[:1]
+        for ctx, lookups in chosen:
             try:
                 found.extend(
                     (asset, obj) for obj in render_asset(golden, asset, ctx, lookups=lookups)
                 )
             except RenderError as exc:
                 errors.append(str(exc))
-        if len(errors) == len(variants):
+        if len(errors) == len(chosen):
             raise UnrenderableAsset(errors[0])
         if len(found) == before:
             silent.append(asset.name)
     return found, silent
+
+
+def _varies(golden: GoldenState, asset: Asset) -> bool:
+    """Whether ``asset`` may render differently in the variants of :func:`rendered_objects`."""
+    names = names_read(golden.environment(), asset.path)
+    return names is None or not names.isdisjoint(_VARYING)
 
 
 def one_namespace_of(

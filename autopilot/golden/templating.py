@@ -19,6 +19,7 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
 from autopilot.golden import yamlwrite
+from autopilot.golden.names_read import NamesRead
 from autopilot.yamlload import copy_tree, load_one, yaml_problem
 
 if TYPE_CHECKING:
@@ -167,6 +168,7 @@ def make_environment(root: Path) -> SandboxedEnvironment:
         # and every template kept however many the golden state has.
         auto_reload=False,
         cache_size=-1,
+        extensions=[NamesRead],
     )
     root_resolved = root.resolve()
     # The golden state is immutable once loaded: read each file once.
