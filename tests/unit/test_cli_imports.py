@@ -10,6 +10,8 @@ controller) fails it.
 
 from __future__ import annotations
 
+import os
+import ssl
 import subprocess
 import sys
 from pathlib import Path
@@ -156,3 +158,49 @@ def test_a_mistyped_command_is_told_the_choices(capsys: pytest.CaptureFixture[st
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert "invalid choice: 'rnu'" in err and all(f"'{c}'" in err for c in cli.COMMANDS)
+
+
+# After `run`'s dispatch: SSL_CERT_FILE as it was, and aiohttp's default verified
+# context (built when it was imported) with no CA loaded from the bundle.
+TLS_PROBE = """
+import os, ssl, sys
+from autopilot import cli
+try:
+    cli.main(sys.argv[1:])
+except SystemExit:
+    pass
+import aiohttp.connector as connector
+default = getattr(connector, "_SSL_CONTEXT_VERIFIED", None)
+print("env:", os.environ.get("SSL_CERT_FILE", "(unset)"))
+print("aiohttp default CAs:", default.cert_store_stats()["x509_ca"] if default else "n/a")
+print("a context built after:", ssl.create_default_context().cert_store_stats()["x509_ca"])
+"""
+
+
+def a_ca_bundle() -> str | None:
+    """A CA bundle file of this machine, or None."""
+    paths = ssl.get_default_verify_paths()
+    for candidate in (os.environ.get("SSL_CERT_FILE"), paths.openssl_cafile):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    return None
+
+
+@pytest.mark.parametrize("set_before", [False, True])
+def test_run_imports_aiohttp_without_the_ca_bundle_and_restores_the_environment(
+    set_before: bool,
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "SSL_CERT_FILE"}
+    bundle = a_ca_bundle()
+    if set_before:
+        if bundle is None:
+            pytest.skip("no CA bundle file on this machine")
+        env["SSL_CERT_FILE"] = bundle
+    done = subprocess.run([sys.executable, "-c", TLS_PROBE, "run", "--help"], env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert f"env: {bundle if set_before else '(unset)'}" in lines, lines
+    assert "aiohttp default CAs: 0" in lines or "aiohttp default CAs: n/a" in lines, lines
+    if set_before:  # a context built afterwards trusts the bundle again, whole
+        assert "a context built after: 0" not in lines, lines
