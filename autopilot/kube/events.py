@@ -1,7 +1,10 @@
 """Kubernetes events (events.k8s.io/v1) that can never flood the API server.
 
 ``emit`` never blocks the caller: events go to a bounded in-memory queue that a
-background task sends. Repeats of the same event (same object, type, reason,
+background task sends. While the controller is busy (``defer``: its work queue not
+quiet) an event waits, at most ``defer_at_most`` seconds after it was emitted: a
+burst of applies (the start's) ends sooner when the API server's CPU is not also
+taken by the events that report them. Repeats of the same event (same object, type, reason,
 action and note) fold into the first event's ``series`` (count and last
 observed time), written at most once per ``series_interval``. Each regarded
 object also has a token bucket, so a loop producing ever-new notes is capped.
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -72,6 +76,8 @@ class EventRecorder:
         max_pending: int = 1000,
         timeout: float = 10.0,
         silent: bool = False,
+        defer: Callable[[], Awaitable[None]] | None = None,
+        defer_at_most: float = 2.0,
     ) -> None:
         self.client = client
         self.silent = silent  # drop every event (a controller that must write nothing)
@@ -82,6 +88,8 @@ class EventRecorder:
         self.burst = burst
         self.refill_every = refill_every
         self.timeout = timeout
+        self.defer = defer
+        self.defer_at_most = defer_at_most
         # (regarding, type, reason, note, action, wall-clock time of the occurrence)
         self._pending: asyncio.Queue[tuple[dict[str, Any], str, str, str, str, float]] = (
             asyncio.Queue(max_pending)
@@ -115,6 +123,7 @@ class EventRecorder:
                 except TimeoutError:
                     item = None
                 if item is not None:
+                    await self._after_work(emitted=item[5])
                     await self._record(*item)
                 await self._flush_series(force=False)
         finally:
@@ -128,6 +137,19 @@ class EventRecorder:
         await self._flush_series(force=True)
 
     # -- internals ----------------------------------------------------------------------
+
+    async def _after_work(self, *, emitted: float) -> None:
+        """Wait for ``defer``, no later than ``defer_at_most`` after ``emitted``."""
+        if self.defer is None:
+            return
+        left = emitted + self.defer_at_most - time.time()
+        if left <= 0:
+            return
+        try:
+            async with asyncio.timeout(left):
+                await self.defer()
+        except TimeoutError:
+            pass
 
     @staticmethod
     def _ref(regarding: dict[str, Any]) -> dict[str, Any]:

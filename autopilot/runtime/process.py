@@ -118,6 +118,7 @@ def _stop_on_signals() -> asyncio.Event:
 def _parts(config: RunConfig, client: KubeClient, metrics: Metrics) -> Parts:
     identity = default_identity()
     supervisor = TaskSupervisor()
+    queue: WorkQueue[Any] = WorkQueue(metrics=metrics)
     return Parts(
         config=config,
         client=client,
@@ -125,9 +126,11 @@ def _parts(config: RunConfig, client: KubeClient, metrics: Metrics) -> Parts:
         mapper=RestMapper(client, builtins=BUILTIN_RESOURCES),
         informers=InformerSet(supervisor),
         supervisor=supervisor,
-        queue=WorkQueue(metrics=metrics),
-        # An observer (``run --observe``) writes no events either.
-        events=EventRecorder(client, instance=identity, silent=config.observe),
+        queue=queue,
+        # An observer (``run --observe``) writes no events either. Events wait for the
+        # work in hand (at most 2 s): the server's CPU goes to the applies first.
+        events=EventRecorder(client, instance=identity, silent=config.observe,
+                             defer=queue.wait_quiet),
         identity=identity,
     )
 

@@ -117,6 +117,10 @@ class WorkQueue(Generic[K]):
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
+        # Set when the queue turns quiet (nothing ready, nothing processing): done() is
+        # the only way there. Cleared by its waiters, who look at `quiet` again.
+        self._turned_quiet = asyncio.Event()
+        self._turned_quiet.set()
 
     # -- state --------------------------------------------------------------------------
 
@@ -128,6 +132,12 @@ class WorkQueue(Generic[K]):
     def quiet(self) -> bool:
         """Whether no key is ready and none is processing (delayed ones may wait)."""
         return not self._queue and not self._processing
+
+    async def wait_quiet(self) -> None:
+        """Return once no key is ready and none is processing (delayed ones may wait)."""
+        while not self.quiet and not self._shutting_down:
+            self._turned_quiet.clear()
+            await self._turned_quiet.wait()
 
     @property
     def shutting_down(self) -> bool:
@@ -255,12 +265,15 @@ class WorkQueue(Generic[K]):
             self._push(key)
         if not self._processing:
             self._idle.set()
+            if not self._queue:
+                self._turned_quiet.set()
 
     # -- stopping ---------------------------------------------------------------------
 
     def shutdown(self) -> None:
         """Stop handing out keys; waiting and future ``get`` calls raise :class:`ShutDown`."""
         self._shutting_down = True
+        self._turned_quiet.set()
         for _, handle in self._waiting.values():
             handle.cancel()
         self._waiting.clear()

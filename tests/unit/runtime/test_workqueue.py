@@ -234,3 +234,22 @@ async def test_rate_limited_honours_at_least() -> None:
     assert len(q) == 0
     clock.advance(0.2)
     assert len(q) == 1
+
+
+async def test_wait_quiet_returns_once_nothing_is_ready_or_in_hand() -> None:
+    q, _ = make()
+    await asyncio.wait_for(q.wait_quiet(), 1)  # an empty queue is quiet
+    q.add("a")
+    q.add("b")
+    waiter = asyncio.create_task(q.wait_quiet())
+    first = await q.get()
+    q.done(first)  # "b" still ready: not quiet yet
+    second = await q.get()
+    await asyncio.sleep(0)
+    assert not waiter.done()
+    q.done(second)
+    await asyncio.wait_for(waiter, 1)
+    q.add("c")
+    stopping = asyncio.create_task(q.wait_quiet())
+    q.shutdown()  # a shut-down queue keeps nobody waiting
+    await asyncio.wait_for(stopping, 1)
