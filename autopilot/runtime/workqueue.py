@@ -108,17 +108,14 @@ class WorkQueue(Generic[K]):
         self._added_at: dict[K, float] = {}
         self._started_at: dict[K, float] = {}
         self._waiting: dict[K, tuple[float, TimerHandle]] = {}
-        self._item_limiter: ItemExponentialLimiter[K] = ItemExponentialLimiter(
-            base_delay, max_delay
-        )
+        self._item_limiter = ItemExponentialLimiter[K](base_delay, max_delay)
         # The overall limit: ``qps`` refill, ``burst`` capacity, reservation semantics.
         self._bucket = TokenBucket(capacity=burst, refill_per_second=qps, clock=self.clock.now)
         self._shutting_down = False
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
-        # Set when the queue turns quiet (nothing ready, nothing processing): done() is
-        # the only way there. Cleared by its waiters, who look at `quiet` again.
+        # Set by done() (the only way to `quiet`), cleared by wait_quiet's waiters.
         self._turned_quiet = asyncio.Event()
         self._turned_quiet.set()
 
@@ -134,7 +131,7 @@ class WorkQueue(Generic[K]):
         return not self._queue and not self._processing
 
     async def wait_quiet(self) -> None:
-        """Return once no key is ready and none is processing (delayed ones may wait)."""
+        """Return once :attr:`quiet` (or shutting down)."""
         while not self.quiet and not self._shutting_down:
             self._turned_quiet.clear()
             await self._turned_quiet.wait()

@@ -158,8 +158,8 @@ def test_cluster_that_ran_the_reference_operator(
                                      name=admin_owned.name) == -2, what="admin object skipped")
     assert platform.get(paths.of(as_the_reference_left_it(rendered, admin_owned))) is not None
     assert before <= unlabelled(cluster), "an unlabelled object was deleted"
-    assert platform.events(name="thanos-querier", namespace=EXPORTER_NS,
-                           reason="TombstoneDeleted")
+    eventually_sync(lambda: platform.events(name="thanos-querier", namespace=EXPORTER_NS,
+                                            reason="TombstoneDeleted"), what="TombstoneDeleted")
     assert not c.log_lines("autopilot allowlist names unknown assets")
     full_pass(c, platform)
     assert not c.log_lines("failed to apply")
