@@ -126,6 +126,9 @@ def test_unmanaged_hands_the_object_over(platform: Platform, controller: Any) ->
     eventually_sync(lambda: c.metric(COMPLIANCE, kind="Service", name=SVC_NAME,
                                      namespace=HCO_NS) is None, what="series removed")
     assert c.metric(INFO, kind="Service", name=SVC_NAME, namespace=HCO_NS, type="unmanaged") == 1
+    # Events go out once the work in hand is done (at most 2 s later).
+    eventually_sync(lambda: platform.events(name=SVC_NAME, namespace=HCO_NS,
+                                            reason="UnmanagedMode"), what="UnmanagedMode")
     asset = c.log_lines("successfully applied", kind="Service", name=SVC_NAME)[0]["asset"]
     passes = passes_over(c, asset)
     platform.patch(SVC, {"spec": {"selector": {"app": "mine"}}})

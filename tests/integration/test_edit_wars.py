@@ -273,7 +273,9 @@ def test_resume_starts_a_fresh_window_and_the_episode_counts_once(platform: Plat
     assert flips_after == [1, 2, 3, 4], flips_after
     assert not is_paused(platform)
     assert c.metric("virt_platform_thrashing_total", **SERVICE) == 1
-    assert len(platform.events(name=SVC_NAME, namespace=HCO_NS, reason="ThrashingDetected")) == 1
+    assert len(eventually_sync(lambda: platform.events(name=SVC_NAME, namespace=HCO_NS,
+                                                       reason="ThrashingDetected"),
+                               what="ThrashingDetected")) == 1
 
 
 @pytest.mark.timeout(180)

@@ -40,7 +40,9 @@ def test_edit_war_pauses_once_and_resumes(platform: Platform, controller: Any) -
         assert len(c.log_lines("successfully applied", name=SVC_NAME)) == writes
     assert c.metric("virt_platform_thrashing_total", kind="Service", name=SVC_NAME,
                     namespace=HCO_NS) == 1
-    events = platform.events(name=SVC_NAME, namespace=HCO_NS, reason="ThrashingDetected")
+    events = eventually_sync(lambda: platform.events(name=SVC_NAME, namespace=HCO_NS,
+                                                     reason="ThrashingDetected"),
+                             what="ThrashingDetected")
     assert len(events) == 1
     assert (events[0].get("series") or {}).get("count", 1) == 1
     assert PAUSED in events[0]["note"] and "unmanaged" in events[0]["note"]

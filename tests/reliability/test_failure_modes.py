@@ -244,6 +244,8 @@ def test_restart_in_the_middle_of_an_edit_war(platform: Platform,
     # The episode was counted by the first process; the second does not count it again.
     assert not c2.metric("virt_platform_thrashing_total", kind="Service", name=SVC_NAME,
                          namespace=HCO_NS)
-    events = platform.events(name=SVC_NAME, namespace=HCO_NS, reason="ThrashingDetected")
+    events = eventually_sync(lambda: platform.events(name=SVC_NAME, namespace=HCO_NS,
+                                                     reason="ThrashingDetected"),
+                             what="ThrashingDetected")
     assert len(events) == 1 and (events[0].get("series") or {}).get("count", 1) == 1
 
