@@ -33,15 +33,12 @@ class WorkerPool:
         supervisor: TaskSupervisor,
         size: int,
         stale_after: float,
-        on_drained: Callable[[], None] | None = None,
     ) -> None:
         self.reconcile = reconcile
         self.queue = queue
         self.supervisor = supervisor
         self.size = size
         self.stale_after = stale_after
-        # Called once, the first time a worker leaves the queue with nothing to do.
-        self.on_drained = on_drained
         self._names: list[str] = []
         self._busy: dict[str, Hashable] = {}
         self._tasks: dict[str, asyncio.Task[Any]] = {}
@@ -116,16 +113,6 @@ class WorkerPool:
                 self.queue.done(key)
                 hb.pause()
                 self.processed += 1
-                self._maybe_drained()
-
-    def _maybe_drained(self) -> None:
-        hook = self.on_drained
-        if hook is not None and self.queue.quiet:
-            self.on_drained = None
-            try:
-                hook()
-            except Exception as exc:
-                log.error("on_drained hook failed", error=f"{type(exc).__name__}: {exc}")
 
     async def _work(self, key: Any) -> None:
         """Reconcile one key; a failure schedules a retry, success forgets its backoff."""

@@ -65,8 +65,9 @@ class Runtime:
         self.resync_period = resync_period
         self.on_resync = on_resync
         self.pool = WorkerPool(reconcile=reconcile, queue=self.queue, supervisor=self.supervisor,
-                               size=workers, stale_after=work_stale_after,
-                               on_drained=on_drained)
+                               size=workers, stale_after=work_stale_after)
+        # Called once, when the work the first leadership enqueued is done.
+        self.on_drained = on_drained
         self._stopping = asyncio.Event()
         self._started = False
 
@@ -147,6 +148,16 @@ class Runtime:
                 self.on_leading()
             except Exception as exc:
                 log.error("on_leading hook failed", error=f"{type(exc).__name__}: {exc}")
+        hook, self.on_drained = self.on_drained, None
+        if hook is not None:
+            self.supervisor.spawn("runtime/drained", self._when_drained(hook), expect_return=True)
+
+    async def _when_drained(self, hook: Hook) -> None:
+        await self.queue.wait_quiet()
+        try:
+            hook()
+        except Exception as exc:
+            log.error("on_drained hook failed", error=f"{type(exc).__name__}: {exc}")
 
     async def _resync_loop(self) -> None:
         assert self.resync_period
@@ -172,6 +183,7 @@ class Runtime:
         self._stopping.set()
         self.pool.close()
         await self.supervisor.cancel("runtime/startup", timeout=1.0)
+        await self.supervisor.cancel("runtime/drained", timeout=1.0)
         await self.supervisor.cancel("resync", timeout=1.0)
         await self.pool.stop(timeout=max(0.5, (deadline - time.monotonic()) * 0.6))
         self.queue.shutdown()

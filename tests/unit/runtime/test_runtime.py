@@ -144,3 +144,26 @@ async def test_only_the_leader_works_and_the_standby_takes_over(
             await runtime.stop()
         for client in clients:
             await client.close()
+
+
+async def test_the_drained_hook_runs_once_when_the_first_burst_is_done() -> None:
+    release = asyncio.Event()
+    calls: list[int] = []
+
+    async def reconcile(key: str) -> None:
+        await release.wait()
+
+    runtime = Runtime(reconcile=reconcile, workers=2,
+                      on_leading=lambda: [runtime.queue.add(k) for k in ("a", "b", "c")],
+                      on_drained=lambda: calls.append(runtime.processed))
+    await runtime.start()
+    await eventually(lambda: len(runtime.queue) == 1, timeout=5,
+                     what="two keys in hand, one waiting")
+    assert calls == []
+    release.set()
+    await eventually(lambda: calls, timeout=5, what="the drained hook")
+    assert calls == [3]  # not after the first key: after the queue emptied
+    runtime.queue.add("d")
+    await eventually(lambda: runtime.processed == 4, timeout=5, what="a later key")
+    assert calls == [3]  # once only
+    await runtime.stop(timeout=2)

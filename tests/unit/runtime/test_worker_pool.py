@@ -77,26 +77,3 @@ async def test_a_closed_pool_never_starts_again() -> None:
     assert not await pool.start()
     assert not pool.running
 
-
-async def test_the_drained_hook_runs_once_when_the_first_burst_is_done() -> None:
-    release = asyncio.Event()
-    calls: list[int] = []
-
-    async def reconcile(key: str) -> None:
-        await release.wait()
-
-    pool = WorkerPool(reconcile=reconcile, queue=WorkQueue(), supervisor=TaskSupervisor(),
-                      size=2, stale_after=60.0, on_drained=lambda: calls.append(pool.processed))
-    for key in ("a", "b", "c"):
-        pool.queue.add(key)
-    assert await pool.start()
-    await eventually(lambda: len(pool.queue) == 1, timeout=5,
-                     what="two keys in hand, one waiting")
-    assert calls == []
-    release.set()
-    await eventually(lambda: calls, timeout=5, what="the drained hook")
-    assert calls == [3]  # not after the first key: after the queue emptied
-    pool.queue.add("d")
-    await eventually(lambda: pool.processed == 4, timeout=5, what="a later key")
-    assert calls == [3]  # once only
-    await pool.stop(timeout=2)
