@@ -59,7 +59,7 @@ def _key(tomb: Tombstone, res: ResourceInfo) -> Key:
     return (tomb.namespace if res.namespaced else "", tomb.name)
 
 
-def _only(keys: frozenset[Key], handler: EventHandler) -> EventHandler:
+def only_keys(keys: frozenset[Key], handler: EventHandler) -> EventHandler:
     """``handler`` for the events of the objects in ``keys`` alone."""
     def on_event(event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
         if object_key(obj) in keys:
@@ -106,7 +106,7 @@ def wanted_tombstone_watches(
             else:
                 extra.setdefault(cover, []).append(_key(tomb, res))
         wanted.update(_own_watches(own, res, handler))
-    return wanted, {name: _only(frozenset(keys), handler) for name, keys in extra.items()}
+    return wanted, {name: only_keys(frozenset(keys), handler) for name, keys in extra.items()}
 
 
 def _own_watches(tombs: list[Tombstone], res: ResourceInfo, handler: EventHandler
@@ -125,7 +125,7 @@ def _own_watches(tombs: list[Tombstone], res: ResourceInfo, handler: EventHandle
     namespace = (next(iter(namespaces)) or None) if len(namespaces) == 1 else None
     shared = shared_tombstone_informer(tombs[0].api_version, tombs[0].kind)
     return {shared: (res, Selection(namespace=namespace, transform=reduce_tombstoned,
-                                    keep=keys, metadata_only=True), _only(keys, handler))}
+                                    keep=keys, metadata_only=True), only_keys(keys, handler))}
 
 
 @dataclass(frozen=True, slots=True)

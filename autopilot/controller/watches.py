@@ -16,10 +16,11 @@ but its cache keeps only our objects, and those whose names the golden state ren
 (``Selection.whole_keys``), whole; every other as what a sweep reads
 (:mod:`autopilot.controller.summaries`): adoption needs no census and a tombstone no
 watch. A kind declared ``in_one_namespace`` is watched the same way, in the one
-namespace the golden state renders it into; one declared ``by_name``, object by
-object. Either way the reconcile trigger hears only what a label-selected watch
-would show (:func:`as_labelled`): an unlabelled
-object causes no work.
+namespace the golden state renders it into. A kind declared ``by_name`` is watched
+for its rendered objects alone: one object by its name, several in one watch of the
+kind whose cache keeps those alone (``Selection.keep``). Either way the reconcile
+trigger hears only what a label-selected watch would show (:func:`as_labelled`): an
+unlabelled object causes no work.
 """
 
 from __future__ import annotations
@@ -46,11 +47,16 @@ from autopilot.controller.cache import (
 )
 from autopilot.controller.lookup_watches import LISTED_KINDS
 from autopilot.controller.summaries import KeepOursWhole, is_ours, summary_for
-from autopilot.controller.tombstone_watch import Wanted, covered_by, wanted_tombstone_watches
+from autopilot.controller.tombstone_watch import (
+    Wanted,
+    covered_by,
+    only_keys,
+    wanted_tombstone_watches,
+)
 from autopilot.controller.triggers import EventHandler, Triggers
 from autopilot.golden.context import reduce_node as reduce_node_for_detection
 from autopilot.golden.tombstones import Tombstone
-from autopilot.kube.informer import Informer, Selection, object_key
+from autopilot.kube.informer import Informer, Selection
 from autopilot.kube.resources import ResourceInfo
 from autopilot.kube.store import Key
 from autopilot.kube.wellknown import (
@@ -125,12 +131,22 @@ def as_labelled(handler: EventHandler) -> EventHandler:
     return on_event
 
 
-def _only_object(key: tuple[str, str], handler: EventHandler) -> EventHandler:
-    """``handler`` for the events of one object alone."""
-    def on_event(event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
-        if object_key(obj) == key:
-            handler(event, obj, old)
-    return on_event
+def _by_name(api_version: str, kind: str, res: ResourceInfo | None, rendered: frozenset[Key],
+             handler: EventHandler) -> dict[str, Wanted]:
+    """The watch of a ``by_name`` kind's rendered objects: one object's by its name;
+    several in one watch of the kind (in their namespace when they share one) whose
+    cache keeps those objects alone, whole (``Selection.keep``)."""
+    if len(rendered) == 1:
+        [(namespace, obj_name)] = rendered
+        return {managed_object_informer(api_version, kind, namespace, obj_name): (
+            res, Selection(namespace=namespace or None,
+                           field_selector=f"metadata.name={obj_name}"), handler)}
+    if not rendered:
+        return {}
+    namespaces = {namespace for namespace, _ in rendered}
+    one = (next(iter(namespaces)) or None) if len(namespaces) == 1 else None
+    return {managed_informer(api_version, kind): (
+        res, Selection(namespace=one, keep=rendered), only_keys(rendered, handler))}
 
 
 def _reduce_namespace(ns: dict[str, Any]) -> dict[str, Any]:
@@ -253,8 +269,8 @@ class Watches:
             wanted[HCO_INFORMER] = (hco_res, hco_select, triggers.on_hco)
         else:  # the HCO's kind is watched whole: that watch tells the HCO's changes too
             res, select, handler = wanted[cover]
-            wanted[cover] = (res, select, _both(handler, _only_object(
-                (self.namespace, HCO_NAME), triggers.on_hco)))
+            wanted[cover] = (res, select, _both(handler, only_keys(
+                frozenset({(self.namespace, HCO_NAME)}), triggers.on_hco)))
             wanted[HCO_INFORMER] = (None, hco_select, triggers.on_hco)
         for config in CONFIG_KINDS:
             wanted[config_informer(config.kind)] = (
@@ -283,11 +299,8 @@ class Watches:
             # of our own making (autopilot.antithrash.flips).
             scopes, res = self.scopes, self.parts.mapper.lookup(api_version, kind)
             if group_kind in scopes.by_name:
-                for namespace, obj_name in sorted(scopes.rendered.get(group_kind, ())):
-                    wanted[managed_object_informer(api_version, kind, namespace, obj_name)] = (
-                        res, Selection(namespace=namespace or None,
-                                       field_selector=f"metadata.name={obj_name}"),
-                        as_labelled(self.triggers.on_managed))
+                wanted.update(_by_name(api_version, kind, res, scopes.rendered.get(
+                    group_kind, frozenset()), as_labelled(self.triggers.on_managed)))
                 continue
             if group_kind in scopes.few_per_cluster:
                 select, handler = Selection(), as_labelled(self.triggers.on_managed)

@@ -98,7 +98,7 @@ class CacheFeed:
             self._notify(event, obj, old)
         self.resource_version = rv
         if not self._synced.is_set():
-            log.info("cache synced", kind=self.name, objects=len(fresh))
+            log.info("cache synced", kind=self.name, objects=len(self.store))
             self._synced.set()
 
     def _handle(self, event: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.feature_objects import EXPORTER_IMAGE
 from tests.support.platform import Platform, annotations_of, labels_of
 from tests.support.wait import eventually_sync
 
@@ -118,3 +119,52 @@ def test_an_unlabelled_object_of_a_kind_watched_whole_as_names_is_read_and_respe
     assert annotations_of(platform.get(f"{SERVICEMONITORS}/{SERVICEMONITOR}") or {}
                           ).get(key) == value
     assert not c.log_lines("successfully applied", kind="ServiceMonitor")
+
+
+EXPORTER = "kubevirt-metrics-exporter"  # the exporter's ServiceAccount and its namespace
+EXPORTER_ON = {"platform.kubevirt.io/autopilot": "true",
+               "platform.kubevirt.io/enable-kubevirt-metrics-exporter": "true"}
+
+
+def service_account(name: str, namespace: str, **annotations: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ServiceAccount",
+            "metadata": {"name": name, "namespace": namespace, "annotations": annotations}}
+
+
+@pytest.mark.timeout(150)
+def test_the_service_accounts_share_one_watch_that_keeps_them_alone(
+        platform: Platform, controller: Any, cluster: Any) -> None:
+    """ServiceAccount is declared by name, and the golden state renders two in two
+    namespaces: one watch of every ServiceAccount, whose cache keeps those two alone. The
+    exporter's, made before the controller and handed over, is read from that cache and
+    left alone; the other accounts are never cached, read or written."""
+    platform.install("PrometheusRule", "PodMonitor", "SecurityContextConstraints",
+                     "PersesDashboard", "PersesDatasource")
+    others = [("someone-elses", EXPORTER), ("builder", "default")]
+    for namespace in (EXPORTER, "default"):
+        platform.ensure_namespace(namespace)
+    for body in (service_account(EXPORTER, EXPORTER, **{"platform.kubevirt.io/mode": "unmanaged"}),
+                 *(service_account(name, ns) for name, ns in others)):
+        ns = body["metadata"]["namespace"]
+        status, obj = cluster.api("POST", f"/api/v1/namespaces/{ns}/serviceaccounts", body=body)
+        assert status == 201, obj
+    platform.create_hco(EXPORTER_ON)
+    before = cluster.request_counts(user_agent=UA)
+    c = controller(env={"RELATED_IMAGE_KUBEVIRT_METRICS_EXPORTER": EXPORTER_IMAGE})
+
+    eventually_sync(lambda: c.metric(INFO, kind="ServiceAccount", name=EXPORTER,
+                                     namespace=EXPORTER, type="unmanaged") == 1, timeout=60,
+                    what="the pre-existing ServiceAccount seen as unmanaged")
+    informer = "managed/v1/ServiceAccount"
+    assert [line["informer"] for line in c.log_lines("watching")
+            if "ServiceAccount" in line["informer"]] == [informer]
+    # Every account of the cluster was listed; the cache kept the rendered one there.
+    assert [line["objects"] for line in c.log_lines("cache synced", kind=informer)] == [1]
+    served = cluster.request_counts(user_agent=UA) - before
+    reads = {f"{verb} {resource}": n for (verb, resource, _), n in served.items()
+             if resource == "serviceaccounts"}
+    assert reads == {"watch serviceaccounts": 1}, reads
+    for name, ns in [(EXPORTER, EXPORTER), *others]:
+        live = platform.get(f"/api/v1/namespaces/{ns}/serviceaccounts/{name}")
+        assert live is not None and "platform.kubevirt.io/managed-by" not in labels_of(live)
+    assert not c.log_lines("successfully applied", kind="ServiceAccount")
