@@ -102,8 +102,15 @@ def table(report: dict[str, Any]) -> str:
         rows.append((name, FORMATS[name](r), str(r.get("target", "")),
                      "yes" if r.get("met") else "NO"))
     width = [max(len(row[i]) for row in rows) for i in (0, 2, 3)]
-    lines = [f"{report['mode']} run, {report['date']}, {report['machine']['cores']} cores, "
-             f"Python {report['machine']['python']}, {report['total_s']}s"]
+    m = report["machine"]
+    lines = [f"{report['mode']} run, {report['date']}, {m['cores']} cores, "
+             f"Python {m['python']}{loop_speed(m)}, {report['total_s']}s"]
     for name, figures, target, met in rows:
         lines.append(f"{name:<{width[0]}}  {met:<{width[2]}}  {target:<{width[1]}}  {figures}")
     return "\n".join(lines)
+
+
+def loop_speed(machine: dict[str, Any]) -> str:
+    """The machine's plain-Python speed, when the report has it."""
+    ms = machine.get("python_loop_ms")
+    return "" if ms is None else f" (a million additions in {ms:g} ms)"

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import versus
-from bench.report import FORMATS, server_side
+from bench.report import FORMATS, loop_speed, server_side
 
 HERE = Path(__file__).resolve().parent
 RESULTS_DIR = HERE / "results"
@@ -144,7 +144,7 @@ def tables(reports: dict[str, dict[str, Any] | None]) -> str:
         m = rep["machine"]
         lines.append(f"| {title} | `{rep.get('commit', 'unknown')}` | {rep['date']} | "
                      f"{rep['mode']} | {m['cores']} cores, {m['memory_gb']} GB, Python "
-                     f"{m['python']} | {_load(rep)} | {rep['total_s']} s |")
+                     f"{m['python']}{loop_speed(m)} | {_load(rep)} | {rep['total_s']} s |")
     names = [n for n in ORDER if any(n in (r or {}).get("results", {}) for r in reports.values())]
     names += sorted({n for r in reports.values() for n in (r or {}).get("results", {})}
                     - set(names))

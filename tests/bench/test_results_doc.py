@@ -35,6 +35,10 @@ def test_one_row_per_benchmark_with_a_cell_per_world() -> None:
     sim_cell, real_cell = idle_row.split(" | ")[2:4]
     assert sim_cell.startswith("yes: 0.1 % CPU") and "no polling" in sim_cell
     assert real_cell.startswith("**NO**") and "**polling**" in real_cell
+    assert "Python 3.11.7 |" in text  # no speed figure in the report: none printed
+    real["machine"]["python_loop_ms"] = 39.8
+    assert "Python 3.11.7 (a million additions in 39.8 ms) |" in results_doc.tables(
+        {"kubesim": sim, "real": real})
     # A benchmark only one world ran (or one this module has no short form for) still shows.
     custom_row = next(line for line in text.splitlines() if line.startswith("| custom |"))
     assert "a new one" in custom_row and "not run" in custom_row
