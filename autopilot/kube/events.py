@@ -54,6 +54,18 @@ class _Series:
     last_observed: float = field(default_factory=time.time)
 
 
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """One emitted event waiting to be sent; ``at``: wall-clock time of the occurrence."""
+
+    regarding: dict[str, Any]
+    type: str
+    reason: str
+    note: str
+    action: str
+    at: float
+
+
 @dataclass
 class _Bucket:
     tokens: float
@@ -90,10 +102,7 @@ class EventRecorder:
         self.timeout = timeout
         self.defer = defer
         self.defer_at_most = defer_at_most
-        # (regarding, type, reason, note, action, wall-clock time of the occurrence)
-        self._pending: asyncio.Queue[tuple[dict[str, Any], str, str, str, str, float]] = (
-            asyncio.Queue(max_pending)
-        )
+        self._pending: asyncio.Queue[_Pending] = asyncio.Queue(max_pending)
         self._series: dict[tuple[Any, ...], _Series] = {}
         self._buckets: dict[tuple[str, str, str], _Bucket] = {}
         self.dropped = 0
@@ -106,9 +115,8 @@ class EventRecorder:
         if self.silent:
             return
         try:
-            self._pending.put_nowait(
-                (regarding, type, reason, note[:NOTE_LIMIT], action, time.time())
-            )
+            self._pending.put_nowait(_Pending(regarding, type, reason, note[:NOTE_LIMIT],
+                                              action, time.time()))
         except asyncio.QueueFull:
             self.dropped += 1
 
@@ -123,8 +131,8 @@ class EventRecorder:
                 except TimeoutError:
                     item = None
                 if item is not None:
-                    await self._after_work(emitted=item[5])
-                    await self._record(*item)
+                    await self._after_work(emitted=item.at)
+                    await self._record(item)
                 await self._flush_series(force=False)
         finally:
             self._series.clear()
@@ -133,7 +141,7 @@ class EventRecorder:
         """Send what is queued now (used at shutdown and in tests)."""
         deadline = time.monotonic() + timeout
         while not self._pending.empty() and time.monotonic() < deadline:
-            await self._record(*self._pending.get_nowait())
+            await self._record(self._pending.get_nowait())
         await self._flush_series(force=True)
 
     # -- internals ----------------------------------------------------------------------
@@ -181,10 +189,9 @@ class EventRecorder:
         bucket.tokens -= 1
         return True
 
-    async def _record(
-        self, regarding: dict[str, Any], type_: str, reason: str, note: str, action: str,
-        at: float,
-    ) -> None:
+    async def _record(self, event: _Pending) -> None:
+        regarding, type_, reason, note, action, at = (
+            event.regarding, event.type, event.reason, event.note, event.action, event.at)
         ref = self._ref(regarding)
         key = (ref.get("kind"), ref.get("namespace"), ref.get("name"), type_, reason, action, note)
         now = time.monotonic()
