@@ -204,3 +204,19 @@ def test_run_imports_aiohttp_without_the_ca_bundle_and_restores_the_environment(
     assert "aiohttp default CAs: 0" in lines or "aiohttp default CAs: n/a" in lines, lines
     if set_before:  # a context built afterwards trusts the bundle again, whole
         assert "a context built after: 0" not in lines, lines
+
+
+def test_aiohttp_still_loads_the_bundle_at_import_so_the_early_import_is_worth_it() -> None:
+    """Imported plainly, aiohttp's connector builds a verified context holding the bundle.
+    Should aiohttp stop doing so (a lazy context), ``cli._import_early`` saves nothing
+    and goes: this fails then, where the test above would go on passing."""
+    bundle = a_ca_bundle()
+    if bundle is None:
+        pytest.skip("no CA bundle file on this machine")
+    probe = ("import aiohttp.connector as c\n"
+             "print(c._SSL_CONTEXT_VERIFIED.cert_store_stats()['x509_ca'])")
+    env = {**os.environ, "SSL_CERT_FILE": bundle}
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert int(done.stdout.split()[-1]) > 0, done.stdout
