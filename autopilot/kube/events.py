@@ -105,6 +105,11 @@ class EventRecorder:
         self._pending: asyncio.Queue[_Pending] = asyncio.Queue(max_pending)
         self._series: dict[tuple[Any, ...], _Series] = {}
         self._buckets: dict[tuple[str, str, str], _Bucket] = {}
+        # Warnings queued and not yet sent: while there is one, nothing waits for the work
+        # in hand (a controller stopped during an edit war must not take its
+        # ThrashingDetected with it).
+        self._warnings = 0
+        self._warning_queued = asyncio.Event()
         self.dropped = 0
         self.sent = 0
 
@@ -119,6 +124,10 @@ class EventRecorder:
                                               action, time.time()))
         except asyncio.QueueFull:
             self.dropped += 1
+            return
+        if type == "Warning":
+            self._warnings += 1
+            self._warning_queued.set()
 
     async def run(self) -> None:
         """Send queued events until cancelled; then flush pending series counts."""
@@ -132,6 +141,7 @@ class EventRecorder:
                     item = None
                 if item is not None:
                     await self._after_work(emitted=item.at)
+                    self._taken(item)
                     await self._record(item)
                 await self._flush_series(force=False)
         finally:
@@ -141,23 +151,34 @@ class EventRecorder:
         """Send what is queued now (used at shutdown and in tests)."""
         deadline = time.monotonic() + timeout
         while not self._pending.empty() and time.monotonic() < deadline:
-            await self._record(self._pending.get_nowait())
+            item = self._pending.get_nowait()
+            self._taken(item)
+            await self._record(item)
         await self._flush_series(force=True)
 
     # -- internals ----------------------------------------------------------------------
 
+    def _taken(self, item: _Pending) -> None:
+        if item.type == "Warning":
+            self._warnings -= 1
+            if not self._warnings:
+                self._warning_queued.clear()
+
     async def _after_work(self, *, emitted: float) -> None:
-        """Wait for ``defer``, no later than ``defer_at_most`` after ``emitted``."""
-        if self.defer is None:
+        """Wait for ``defer``, no later than ``defer_at_most`` after ``emitted``, and not
+        while a warning is queued: a warning, and what was emitted before it, goes now."""
+        if self.defer is None or self._warning_queued.is_set():
             return
         left = emitted + self.defer_at_most - time.time()
         if left <= 0:
             return
+        waits = [asyncio.ensure_future(self.defer()),
+                 asyncio.ensure_future(self._warning_queued.wait())]
         try:
-            async with asyncio.timeout(left):
-                await self.defer()
-        except TimeoutError:
-            pass
+            await asyncio.wait(waits, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
 
     @staticmethod
     def _ref(regarding: dict[str, Any]) -> dict[str, Any]:

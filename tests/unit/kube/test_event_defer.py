@@ -79,3 +79,27 @@ async def test_an_event_waits_no_longer_than_defer_at_most(busy_queue: WorkQueue
         emit(recorder, "one")
         await eventually(lambda: client.posted, timeout=5, what="the event posted anyway")
     assert client.posted[0] - emitted >= 0.2 - 0.02
+
+
+async def test_a_warning_goes_at_once_and_takes_what_waits_before_it(
+        busy_queue: WorkQueue[str]) -> None:
+    """A controller stopped in the middle of an edit war must not take its
+    ThrashingDetected with it: warnings do not wait for the work in hand."""
+    client = Recording()
+    recorder = EventRecorder(client, instance="t", defer=busy_queue.wait_quiet,  # type: ignore[arg-type]
+                             defer_at_most=60.0)
+    await busy_queue.get()  # and never done
+    async with running(recorder):
+        emit(recorder, "one")
+        await eventually(lambda: recorder._pending.empty(), timeout=5, what="the event taken")
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert client.posted == []  # the Normal one waits
+        recorder.emit(TARGET, type="Warning", reason="ThrashingDetected", note="war",
+                      action="Pause")
+        await eventually(lambda: len(client.posted) == 2, timeout=5, what="both posted")
+        emit(recorder, "two")  # no warning left queued: the next Normal one waits again
+        await eventually(lambda: recorder._pending.empty(), timeout=5, what="the event taken")
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert len(client.posted) == 2
