@@ -48,17 +48,8 @@ class Baseline:
 
 def content_fingerprint(obj: Mapping[str, Any]) -> str:
     """A stable hash of what a drift check compares of ``obj``
-    (:func:`~autopilot.engine.drift.normalise_for_compare`'s view, built without a copy:
-    hashing reads it only)."""
-    view = {k: v for k, v in obj.items() if k not in ("status", "metadata")}
-    meta = obj.get("metadata")
-    if isinstance(meta, Mapping):
-        view["metadata"] = {k: v for k, v in meta.items()
-                            if k not in drift.SERVER_MANAGED_METADATA
-                            and not (k in drift.EMPTY_IS_ABSENT and not v)}
-    elif "metadata" in obj:
-        view["metadata"] = meta
-    return drift.desired_fingerprint(view)
+    (:func:`~autopilot.engine.drift.compare_view`)."""
+    return drift.desired_fingerprint(drift.compare_view(obj))
 
 
 def baseline_of(*, fingerprint: str, obj: Mapping[str, Any], wanted_from: Mapping[str, Any],

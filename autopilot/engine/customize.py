@@ -8,7 +8,6 @@ list is *valid* is decided by :func:`customize` when it applies them.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,9 +54,11 @@ def customize(desired: dict[str, Any], live: dict[str, Any] | None, *, kind: str
         invalid = tuple(result.invalid)
         if result.applied:
             active.add(CUSTOMIZATION_IGNORE)
-    desired = copy.deepcopy(desired)
-    labels = desired.setdefault("metadata", {}).setdefault("labels", {})
-    labels[MANAGED_BY_LABEL] = MANAGED_BY_VALUE
+    # The ownership label on copies of the path to it; the rest is shared with the
+    # render, which no pass writes to (a deep copy cost each pass more than its verdict).
+    meta = dict(desired.get("metadata") or {})
+    meta["labels"] = {**(meta.get("labels") or {}), MANAGED_BY_LABEL: MANAGED_BY_VALUE}
+    desired = {**desired, "metadata": meta}
     return Customized(
         desired=desired,
         active=frozenset(active),

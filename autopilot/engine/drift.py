@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -42,17 +42,25 @@ SERVER_MANAGED_METADATA: Final = (
 EMPTY_IS_ABSENT: Final = ("labels", "annotations", "finalizers", "ownerReferences")
 
 
+def compare_view(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """``obj`` without status and server-managed metadata, sharing what it keeps with
+    ``obj``: for reading only (a diff, a hash). A watched object's managedFields alone
+    are often larger than the rest of it; copying them to drop them cost a correction
+    more than its diff."""
+    view = {k: v for k, v in obj.items() if k not in ("status", "metadata")}
+    meta = obj.get("metadata")
+    if isinstance(meta, Mapping):
+        view["metadata"] = {k: v for k, v in meta.items()
+                            if k not in SERVER_MANAGED_METADATA
+                            and not (k in EMPTY_IS_ABSENT and not v)}
+    elif "metadata" in obj:
+        view["metadata"] = meta
+    return view
+
+
 def normalise_for_compare(obj: dict[str, Any]) -> dict[str, Any]:
     """A copy of ``obj`` without status and server-managed metadata."""
-    out = {k: copy.deepcopy(v) for k, v in obj.items() if k != "status"}
-    meta = out.get("metadata")
-    if isinstance(meta, dict):
-        for key in SERVER_MANAGED_METADATA:
-            meta.pop(key, None)
-        for key in EMPTY_IS_ABSENT:
-            if key in meta and not meta[key]:
-                del meta[key]
-    return out
+    return copy.deepcopy(compare_view(obj))
 
 
 def diff_paths(dry_run_result: dict[str, Any], live: dict[str, Any]) -> list[str]:
@@ -62,7 +70,7 @@ def diff_paths(dry_run_result: dict[str, Any], live: dict[str, Any]) -> list[str
     different lengths are reported at the array's path.
     """
     out: list[str] = []
-    _diff(normalise_for_compare(dry_run_result), normalise_for_compare(live), "", out)
+    _diff(compare_view(dry_run_result), compare_view(live), "", out)
     return out
 
 

@@ -104,6 +104,9 @@ class EventRecorder:
         self.defer_at_most = defer_at_most
         self._pending: asyncio.Queue[_Pending] = asyncio.Queue(max_pending)
         self._series: dict[tuple[Any, ...], _Series] = {}
+        # The series counted again since their last write: the only ones a flush reads
+        # (a scan of every series after each event cost more than the event).
+        self._unsent: dict[int, _Series] = {}
         self._buckets: dict[tuple[str, str, str], _Bucket] = {}
         # Warnings queued and not yet sent: while there is one, nothing waits for the work
         # in hand (a controller stopped during an edit war must not take its
@@ -146,6 +149,7 @@ class EventRecorder:
                 await self._flush_series(force=False)
         finally:
             self._series.clear()
+            self._unsent.clear()
 
     async def drain(self, timeout: float = 2.0) -> None:
         """Send what is queued now (used at shutdown and in tests)."""
@@ -180,22 +184,6 @@ class EventRecorder:
             for wait in waits:
                 wait.cancel()
 
-    @staticmethod
-    def _ref(regarding: dict[str, Any]) -> dict[str, Any]:
-        meta = regarding.get("metadata") or {}
-        ref: dict[str, Any] = {
-            "apiVersion": regarding.get("apiVersion", ""),
-            "kind": regarding.get("kind", ""),
-            "name": meta.get("name") or regarding.get("name", ""),
-        }
-        ns = meta.get("namespace") or regarding.get("namespace")
-        if ns:
-            ref["namespace"] = ns
-        uid = meta.get("uid") or regarding.get("uid")
-        if uid:
-            ref["uid"] = uid
-        return ref
-
     def _allow(self, ref: dict[str, Any]) -> bool:
         key = (str(ref.get("kind")), str(ref.get("namespace", "")), str(ref.get("name")))
         now = time.monotonic()
@@ -213,13 +201,14 @@ class EventRecorder:
     async def _record(self, event: _Pending) -> None:
         regarding, type_, reason, note, action, at = (
             event.regarding, event.type, event.reason, event.note, event.action, event.at)
-        ref = self._ref(regarding)
+        ref = _reference(regarding)
         key = (ref.get("kind"), ref.get("namespace"), ref.get("name"), type_, reason, action, note)
         now = time.monotonic()
         series = self._series.get(key)
         if series is not None and now - series.last_seen < self.series_window:
             series.count += 1
             series.last_seen = now
+            self._unsent[id(series)] = series
             series.last_observed = max(series.last_observed, at)
             return
         if not self._allow(ref):
@@ -256,11 +245,10 @@ class EventRecorder:
 
     async def _flush_series(self, *, force: bool) -> None:
         now = time.monotonic()
-        for series in list(self._series.values()):
-            if series.count == series.sent_count:
-                continue
+        for series in list(self._unsent.values()):
             if not force and now - series.last_sent < self.series_interval:
                 continue
+            self._unsent.pop(id(series), None)
             # The time of the last occurrence, not of this write (which may be much later).
             observed = micro_time(_wall(series.last_observed))
             patch = {"series": {"count": series.count, "lastObservedTime": observed}}
@@ -272,6 +260,24 @@ class EventRecorder:
                 log.debug("event series not updated", error=str(exc))
             series.sent_count = series.count
             series.last_sent = now
+
+
+def _reference(regarding: dict[str, Any]) -> dict[str, Any]:
+    """The ``regarding`` reference of an event about ``regarding`` (an object or a
+    minimal reference)."""
+    meta = regarding.get("metadata") or {}
+    ref: dict[str, Any] = {
+        "apiVersion": regarding.get("apiVersion", ""),
+        "kind": regarding.get("kind", ""),
+        "name": meta.get("name") or regarding.get("name", ""),
+    }
+    ns = meta.get("namespace") or regarding.get("namespace")
+    if ns:
+        ref["namespace"] = ns
+    uid = meta.get("uid") or regarding.get("uid")
+    if uid:
+        ref["uid"] = uid
+    return ref
 
 
 def _wall(seconds: float) -> datetime:
