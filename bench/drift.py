@@ -70,7 +70,8 @@ def run(env: Env, mode: Mode) -> dict[str, Any]:
     requests, server = _server_side(env, edits)
     measured_by = ("kubesim's request log" if env.cluster.sim is not None
                    else "the audit log (requestReceivedTimestamp)")
-    result = figures(edits, server, objects=targets, rejected=rejected, measured_by=measured_by)
+    result = figures(edits, server, objects=targets, rejected=rejected, measured_by=measured_by,
+                     split=write_split(requests, edits))
     result["controller_per_edit"] = per_edit(requests, edits, cpu_s=after.cpu - before.cpu)
     return result
 
@@ -167,15 +168,15 @@ def _plural(target: Target) -> str:
     return target.collection.rstrip("/").rpartition("/")[2]
 
 
-def server_latencies(requests: Sequence[LoggedRequest], edits: Sequence[Edit]
-                     ) -> list[float | None]:
-    """Per edit, seconds from the server receiving the edit to it receiving the controller's
-    apply of that object (None when either is missing from the record)."""
+def applies_of(requests: Sequence[LoggedRequest], edits: Sequence[Edit]
+               ) -> list[tuple[LoggedRequest, LoggedRequest] | None]:
+    """Per edit, the server's record of it and of the controller's next apply of that
+    object (None when either is missing from the record)."""
     tampers = [r for r in requests if r.user_agent.startswith(USER_AGENT)
                and r.verb == "patch" and not r.dry_run]
     applies = [r for r in requests if r.user_agent.startswith(CONTROLLER_UA)
                and r.verb == "patch" and not r.dry_run]
-    out: list[float | None] = []
+    out: list[tuple[LoggedRequest, LoggedRequest] | None] = []
     for edit in edits:
         t = edit.target
         where = (_plural(t), t.namespace, t.name)
@@ -187,8 +188,26 @@ def server_latencies(requests: Sequence[LoggedRequest], edits: Sequence[Edit]
         tamper = next((r for r in tampers if same(r) and r.at >= edit.sent_at - 0.001), None)
         apply = None if tamper is None else next(
             (r for r in applies if same(r) and r.at >= tamper.at), None)
-        out.append(None if tamper is None or apply is None else apply.at - tamper.at)
+        out.append(None if tamper is None or apply is None else (tamper, apply))
     return out
+
+
+def server_latencies(requests: Sequence[LoggedRequest], edits: Sequence[Edit]
+                     ) -> list[float | None]:
+    """Per edit, seconds from the server receiving the edit to it receiving the controller's
+    apply of that object (None when either is missing from the record)."""
+    return [None if pair is None else pair[1].at - pair[0].at
+            for pair in applies_of(requests, edits)]
+
+
+def write_split(requests: Sequence[LoggedRequest], edits: Sequence[Edit]
+                ) -> list[tuple[float, float] | None]:
+    """Per edit, the server-side latency in two: the server's own write of the edit
+    (received to answered) and from then to the controller's apply received. None where
+    the record does not say when the edit was answered (kubesim's)."""
+    return [None if pair is None or pair[0].served_at is None
+            else (pair[0].served_at - pair[0].at, pair[1].at - pair[0].served_at)
+            for pair in applies_of(requests, edits)]
 
 
 def _ms(values: list[float | None]) -> dict[str, float]:
@@ -196,7 +215,8 @@ def _ms(values: list[float | None]) -> dict[str, float]:
 
 
 def figures(edits: Sequence[Edit], server: Sequence[float | None], *, objects: int,
-            rejected: int, measured_by: str) -> dict[str, Any]:
+            rejected: int, measured_by: str,
+            split: Sequence[tuple[float, float] | None] = ()) -> dict[str, Any]:
     """The benchmark's result: client-side and server-side latencies, and the verdict."""
     client = [e.restored_after for e in edits]
     restored = [x for x in client if x is not None]
@@ -221,6 +241,21 @@ def figures(edits: Sequence[Edit], server: Sequence[float | None], *, objects: i
         "client_ms_by_kind": client_ms,
         "server_ms": server_ms,
         "server_measured_by": measured_by,
+        **_split_figures(edits, split),
         "target": TARGET,
         "met": met,
     }
+
+
+def _split_figures(edits: Sequence[Edit], split: Sequence[tuple[float, float] | None]
+                   ) -> dict[str, Any]:
+    """The server's own write of each edit, and the rest, by focus kind and overall."""
+    if not any(split):
+        return {}
+    out: dict[str, Any] = {}
+    for kind in (None, *FOCUS_KINDS):
+        mine = [pair for e, pair in zip(edits, split, strict=True)
+                if pair is not None and kind in (None, e.target.kind)]
+        out[kind or "all"] = {"edit_served": _ms([w for w, _ in mine]),
+                              "then_ours": _ms([o for _, o in mine])}
+    return {"server_split_ms": out}

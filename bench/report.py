@@ -33,9 +33,15 @@ def server_side(r: dict[str, Any]) -> str:
     if not server:
         return ""
     mc, svc = server.get("MachineConfig") or {}, server.get("Service") or {}
+    split = (r.get("server_split_ms") or {}).get("MachineConfig")
+    # Where the record says when the edit was answered: how much was the server's own write.
+    of_it = "" if not split else (
+        f"; of the MachineConfig figure, the server's own write of the edit p50 "
+        f"{split['edit_served']['p50']} ms, then to our apply p50 {split['then_ours']['p50']}"
+        f" / max {split['then_ours']['max']} ms")
     return (f"; server-side MachineConfig p50 {mc.get('p50')} / max {mc.get('max')} ms "
             f"(n={mc.get('n')}), Service p50 {svc.get('p50')} / max {svc.get('max')} ms "
-            f"(n={svc.get('n')})")
+            f"(n={svc.get('n')})" + of_it)
 
 
 def _drift(r: dict[str, Any]) -> str:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from bench.client import USER_AGENT
-from bench.drift import Edit, figures, plan_edits, server_latencies
+from bench.drift import Edit, figures, plan_edits, server_latencies, write_split
 from bench.env import CONTROLLER_UA
 from bench.modes import SMOKE
 from bench.objects import Target
+from bench.report import server_side
 from kubesim.controls import LoggedRequest
 
 MC = Target("MachineConfig", "99-a", "", "machineconfiguration.openshift.io/v1",
@@ -19,9 +20,9 @@ CM = Target("ConfigMap", "c", "ns", "v1", "/api/v1/namespaces/ns/configmaps/c",
 
 
 def req(at: float, who: str, resource: str, name: str, *, ns: str = "",
-        dry: bool = False) -> LoggedRequest:
+        dry: bool = False, served_at: float | None = None) -> LoggedRequest:
     return LoggedRequest(at=at, verb="patch", resource=resource, namespace=ns, name=name,
-                         user_agent=f"{who}/1.0", dry_run=dry)
+                         user_agent=f"{who}/1.0", dry_run=dry, served_at=served_at)
 
 
 def test_each_edit_is_paired_with_the_next_apply_of_that_object() -> None:
@@ -48,3 +49,29 @@ def test_even_a_short_run_edits_each_focus_kind_first() -> None:
     order = plan_edits([CM, MC, SVC], SMOKE)
     assert [t.kind for t in order[:3]] == ["MachineConfig", "Service", "ConfigMap"]
     assert len(order) == SMOKE.drift_edits
+
+
+def test_the_server_side_figure_splits_where_the_record_says_when_the_edit_was_answered(
+        ) -> None:
+    """A real server's audit log says when it answered the edit: what was its own write
+    and what came after (the watch event, the controller, the apply's way in)."""
+    bench, ctl = USER_AGENT.partition("/")[0], CONTROLLER_UA
+    log = [req(10.000, bench, "machineconfigs", "99-a", served_at=10.006),
+           req(10.009, ctl, "machineconfigs", "99-a"),
+           req(11.000, bench, "services", "m", ns="ns"),  # kubesim's record: no answer time
+           req(11.004, ctl, "services", "m", ns="ns")]
+    edits = [Edit(MC, 9.999, 0.01), Edit(SVC, 10.999, 0.01)]
+    split = write_split(log, edits)
+    assert [None if p is None else tuple(round(x * 1000, 3) for x in p) for p in split] == [
+        (6.0, 3.0), None]
+    result = figures(edits, server_latencies(log, edits), objects=2, rejected=0,
+                     measured_by="test", split=split)
+    mc = result["server_split_ms"]["MachineConfig"]
+    assert (mc["edit_served"]["p50"], mc["then_ours"]["p50"]) == (6.0, 3.0)
+    assert result["server_split_ms"]["Service"]["edit_served"]["n"] == 0
+    assert "server's own write of the edit p50 6.0 ms, then to our apply p50 3.0" in (
+        server_side(result))
+    # Without answer times (kubesim) nothing is split, and nothing said of it.
+    plain = figures(edits, server_latencies(log, edits), objects=2, rejected=0,
+                    measured_by="test", split=[None, None])
+    assert "server_split_ms" not in plain and "own write" not in server_side(plain)

@@ -6,12 +6,14 @@ events (long-running ones such as watches log ``ResponseStarted`` and
 ``ResponseComplete``), so requests are counted once per ``auditID``. A client is
 told apart by its User-Agent (a prefix), dry runs by the ``dryRun`` query of the
 ``requestURI`` (the audit event has no field of its own for it at this level).
-:func:`requests_in` lists the requests with the time the server received each,
-in the shape of kubesim's request log.
+:func:`requests_in` lists the requests with the time the server received each
+(and answered it: the ``ResponseComplete`` stage), in the shape of kubesim's
+request log.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import urllib.parse
@@ -92,13 +94,25 @@ def requests_in(path: Path, *, user_agents: tuple[str, ...] = ()) -> list[Logged
                 continue
             ua = str(event.get("userAgent", ""))
             audit_id = str(event.get("auditID", ""))
-            if (user_agents and not ua.startswith(user_agents)) or audit_id in out:
+            if user_agents and not ua.startswith(user_agents):
+                continue
+            served = _stamp(event, "stageTimestamp") if event.get(
+                "stage") == "ResponseComplete" else None
+            if audit_id in out:  # a long-running request's later stage
+                if served is not None:
+                    out[audit_id] = dataclasses.replace(out[audit_id], served_at=served)
                 continue
             ref = event.get("objectRef") or {}
-            stamp = str(event.get("requestReceivedTimestamp", ""))
             out[audit_id] = LoggedRequest(
-                at=dt.datetime.fromisoformat(stamp).timestamp() if stamp else 0.0,
+                at=_stamp(event, "requestReceivedTimestamp") or 0.0,
                 verb=str(event.get("verb", "")), resource=str(ref.get("resource", "")),
                 namespace=str(ref.get("namespace", "")), name=str(ref.get("name", "")),
-                user_agent=ua, dry_run=is_dry_run(str(event.get("requestURI", ""))))
+                user_agent=ua, dry_run=is_dry_run(str(event.get("requestURI", ""))),
+                served_at=served)
     return sorted(out.values(), key=lambda r: r.at)
+
+
+def _stamp(event: dict[str, Any], field: str) -> float | None:
+    """An audit event's timestamp ``field`` in epoch seconds, None when absent."""
+    stamp = str(event.get(field, ""))
+    return dt.datetime.fromisoformat(stamp).timestamp() if stamp else None

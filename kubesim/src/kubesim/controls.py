@@ -31,6 +31,8 @@ class LoggedRequest:
     name: str
     user_agent: str
     dry_run: bool
+    # When the server finished answering it (a real server's audit log says; None here).
+    served_at: float | None = None
 
 
 @dataclass
