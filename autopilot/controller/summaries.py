@@ -19,7 +19,7 @@ from typing import Any
 
 from autopilot import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from autopilot.engine.annotations import MODE
-from autopilot.kube.informer import Selection, Transform
+from autopilot.kube.informer import Selection, Transform, object_key
 from autopilot.runtime.coverage import keeps_whole
 
 _KEPT_META = ("name", "namespace", "resourceVersion", "uid", "deletionTimestamp")
@@ -87,5 +87,7 @@ def keeps_listing(select: Selection, listing: Transform) -> bool:
 
 
 def is_summary(select: Selection, obj: dict[str, Any]) -> bool:
-    """Whether ``obj``, cached by an informer with ``select``, is a sweep view, not whole."""
-    return isinstance(select.transform, KeepOursWhole) and not is_ours(obj)
+    """Whether ``obj``, cached by an informer with ``select``, is a sweep view, not whole
+    (an object with a name the golden state renders is kept whole whatever its labels)."""
+    return (isinstance(select.transform, KeepOursWhole) and not is_ours(obj)
+            and object_key(obj) not in select.whole_keys)

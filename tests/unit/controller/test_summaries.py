@@ -47,6 +47,9 @@ def test_ours_stays_whole_and_another_is_kept_as_what_the_sweep_reads() -> None:
     assert not is_summary(Selection(), other)  # a cache keeping all whole holds no summary
     names = Selection(transform=KeepOursWhole(lambda o: {"metadata": {"name": "x"}}))
     assert is_summary(names, {"metadata": {"name": "x"}}) and not is_summary(names, ours)
+    rendered = Selection(transform=summarise_unlabelled, whole_keys=frozenset({("", "x")}))
+    assert not is_summary(rendered, {"metadata": {"name": "x"}})  # kept whole: a rendered name
+    assert is_summary(rendered, {"metadata": {"name": "y"}})
     assert not keeps_sweep_view(names)  # a name alone is not what the sweep reads
     assert keeps_sweep_view(SUMMARY) and keeps_sweep_view(Selection())
     assert not keeps_sweep_view(Selection(transform=lambda o: {"metadata": {}}))
