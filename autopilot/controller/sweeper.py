@@ -25,9 +25,10 @@ from typing import Any
 
 import structlog
 
-from autopilot import MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from autopilot import MANAGED_BY_LABEL
 from autopilot.controller.ports import ClusterView, EventSink
 from autopilot.controller.replacements import Verdict
+from autopilot.controller.summaries import is_ours
 from autopilot.controller.tombstone_watch import Seen
 from autopilot.engine.annotations import MODE, is_unmanaged
 from autopilot.golden.catalog import Tombstone
@@ -146,8 +147,7 @@ class TombstoneSweeper:
             return TOMBSTONE_ERROR, f"cannot read: {exc}"
         if live is None:
             return TOMBSTONE_DELETED, ""
-        labels = (live.get("metadata") or {}).get("labels") or {}
-        if labels.get(MANAGED_BY_LABEL) != MANAGED_BY_VALUE:
+        if not is_ours(live):
             return TOMBSTONE_SKIPPED, f"not deleted: the live object lacks {MANAGED_BY_LABEL}"
         if is_unmanaged(live):
             # Labelled by us (or the reference operator), then handed to the administrator.
