@@ -229,6 +229,12 @@ def test_restart_in_the_middle_of_an_edit_war(platform: Platform,
                           timeout=60, what="pause annotation")
         assert c.metric("virt_platform_thrashing_total", kind="Service", name=SVC_NAME,
                         namespace=HCO_NS) == 1
+        # The first process's report, posted before it dies: a SIGKILL takes whatever is
+        # still in memory, an event on its way out included; this test is about the pause
+        # outliving the process.
+        eventually_sync(lambda: platform.events(name=SVC_NAME, namespace=HCO_NS,
+                                                reason="ThrashingDetected"),
+                        what="ThrashingDetected from the first process")
         c.kill()  # no goodbye: the pause must live on the object, not in memory
         c2 = controller()
         eventually_sync(lambda: c2.metric("virt_platform_paused_resources", kind="Service",
