@@ -4,7 +4,8 @@
 background task sends. While the controller is busy (``defer``: its work queue not
 quiet) an event waits, at most ``defer_at_most`` seconds after it was emitted: a
 burst of applies (the start's) ends sooner when the API server's CPU is not also
-taken by the events that report them. Repeats of the same event (same object, type, reason,
+taken by the events that report them. Warnings never wait and go ahead of every
+queued Normal event. Repeats of the same event (same object, type, reason,
 action and note) fold into the first event's ``series`` (count and last
 observed time), written at most once per ``series_interval``. Each regarded
 object also has a token bucket, so a loop producing ever-new notes is capped.
@@ -13,6 +14,7 @@ object also has a token bucket, so a loop producing ever-new notes is capped.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -56,7 +58,9 @@ class _Series:
 
 @dataclass(frozen=True, slots=True)
 class _Pending:
-    """One emitted event waiting to be sent; ``at``: wall-clock time of the occurrence."""
+    """One emitted event waiting to be sent; ``at``: wall-clock time of the occurrence.
+    Queued as ``(rank, sequence, event)``: warnings (rank 0) before Normal events, each
+    in emission order."""
 
     regarding: dict[str, Any]
     type: str
@@ -102,17 +106,18 @@ class EventRecorder:
         self.timeout = timeout
         self.defer = defer
         self.defer_at_most = defer_at_most
-        self._pending: asyncio.Queue[_Pending] = asyncio.Queue(max_pending)
+        self._pending: asyncio.PriorityQueue[tuple[int, int, _Pending]] = (
+            asyncio.PriorityQueue(max_pending))
+        self._sequence = itertools.count()
         self._series: dict[tuple[Any, ...], _Series] = {}
         # The series counted again since their last write: the only ones a flush reads
         # (a scan of every series after each event cost more than the event).
-        self._unsent: dict[int, _Series] = {}
+        self._unsent: dict[tuple[Any, ...], _Series] = {}
         self._buckets: dict[tuple[str, str, str], _Bucket] = {}
-        # Warnings queued and not yet sent: while there is one, nothing waits for the work
-        # in hand (a controller stopped during an edit war must not take its
-        # ThrashingDetected with it).
-        self._warnings = 0
-        self._warning_queued = asyncio.Event()
+        # Set by a warning's emit: a Normal event waiting for the work in hand stops
+        # waiting, so the warning behind it goes now (a controller stopped during an edit
+        # war must not take its ThrashingDetected with it).
+        self._warning_emitted = asyncio.Event()
         self.dropped = 0
         self.sent = 0
 
@@ -122,15 +127,15 @@ class EventRecorder:
         """Queue one event about ``regarding`` (an object or a minimal reference)."""
         if self.silent:
             return
+        warning = type == "Warning"
+        event = _Pending(regarding, type, reason, note[:NOTE_LIMIT], action, time.time())
         try:
-            self._pending.put_nowait(_Pending(regarding, type, reason, note[:NOTE_LIMIT],
-                                              action, time.time()))
+            self._pending.put_nowait((0 if warning else 1, next(self._sequence), event))
         except asyncio.QueueFull:
             self.dropped += 1
             return
-        if type == "Warning":
-            self._warnings += 1
-            self._warning_queued.set()
+        if warning:
+            self._warning_emitted.set()
 
     async def run(self) -> None:
         """Send queued events until cancelled; then flush pending series counts."""
@@ -139,12 +144,12 @@ class EventRecorder:
                 try:
                     # asyncio.timeout: wait_for (3.11) can swallow this task's cancellation.
                     async with asyncio.timeout(self.series_interval):
-                        item = await self._pending.get()
+                        _, _, item = await self._pending.get()
                 except TimeoutError:
                     item = None
                 if item is not None:
-                    await self._after_work(emitted=item.at)
-                    self._taken(item)
+                    if item.type != "Warning":
+                        await self._after_work(emitted=item.at)
                     await self._record(item)
                 await self._flush_series(force=False)
         finally:
@@ -155,29 +160,25 @@ class EventRecorder:
         """Send what is queued now (used at shutdown and in tests)."""
         deadline = time.monotonic() + timeout
         while not self._pending.empty() and time.monotonic() < deadline:
-            item = self._pending.get_nowait()
-            self._taken(item)
+            _, _, item = self._pending.get_nowait()
             await self._record(item)
         await self._flush_series(force=True)
 
     # -- internals ----------------------------------------------------------------------
 
-    def _taken(self, item: _Pending) -> None:
-        if item.type == "Warning":
-            self._warnings -= 1
-            if not self._warnings:
-                self._warning_queued.clear()
-
     async def _after_work(self, *, emitted: float) -> None:
-        """Wait for ``defer``, no later than ``defer_at_most`` after ``emitted``, and not
-        while a warning is queued: a warning, and what was emitted before it, goes now."""
-        if self.defer is None or self._warning_queued.is_set():
+        """Before a Normal event: wait for ``defer``, no later than ``defer_at_most`` after
+        ``emitted``, and only until a warning is emitted (the warning then goes next, ahead
+        of every Normal event still queued)."""
+        # No warning is queued now: the queue hands out warnings first.
+        self._warning_emitted.clear()
+        if self.defer is None:
             return
         left = emitted + self.defer_at_most - time.time()
         if left <= 0:
             return
         waits = [asyncio.ensure_future(self.defer()),
-                 asyncio.ensure_future(self._warning_queued.wait())]
+                 asyncio.ensure_future(self._warning_emitted.wait())]
         try:
             await asyncio.wait(waits, timeout=left, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -208,7 +209,7 @@ class EventRecorder:
         if series is not None and now - series.last_seen < self.series_window:
             series.count += 1
             series.last_seen = now
-            self._unsent[id(series)] = series
+            self._unsent[key] = series
             series.last_observed = max(series.last_observed, at)
             return
         if not self._allow(ref):
@@ -245,10 +246,10 @@ class EventRecorder:
 
     async def _flush_series(self, *, force: bool) -> None:
         now = time.monotonic()
-        for series in list(self._unsent.values()):
+        for key, series in list(self._unsent.items()):
             if not force and now - series.last_sent < self.series_interval:
                 continue
-            self._unsent.pop(id(series), None)
+            del self._unsent[key]
             # The time of the last occurrence, not of this write (which may be much later).
             observed = micro_time(_wall(series.last_observed))
             patch = {"series": {"count": series.count, "lastObservedTime": observed}}

@@ -20,13 +20,16 @@ TARGET = {"apiVersion": "v1", "kind": "ConfigMap",
 
 
 class Recording:
-    """A client that records when each event was posted (time.monotonic)."""
+    """A client that records when each event was posted (time.monotonic) and its note."""
 
     def __init__(self) -> None:
         self.posted: list[float] = []
+        self.notes: list[str] = []
 
-    async def request(self, method: str, path: str, **_: Any) -> dict[str, Any]:
+    async def request(self, method: str, path: str, *, body: dict[str, Any],
+                      **_: Any) -> dict[str, Any]:
         self.posted.append(time.monotonic())
+        self.notes.append(body["note"])
         return {"metadata": {"name": f"e{len(self.posted)}"}}
 
 
@@ -81,10 +84,11 @@ async def test_an_event_waits_no_longer_than_defer_at_most(busy_queue: WorkQueue
     assert client.posted[0] - emitted >= 0.2 - 0.02
 
 
-async def test_a_warning_goes_at_once_and_takes_what_waits_before_it(
+async def test_a_warning_goes_at_once_ahead_of_the_queued_normal_events(
         busy_queue: WorkQueue[str]) -> None:
     """A controller stopped in the middle of an edit war must not take its
-    ThrashingDetected with it: warnings do not wait for the work in hand."""
+    ThrashingDetected with it: warnings do not wait for the work in hand, nor behind
+    the Normal events queued before them."""
     client = Recording()
     recorder = EventRecorder(client, instance="t", defer=busy_queue.wait_quiet,  # type: ignore[arg-type]
                              defer_at_most=60.0)
@@ -92,14 +96,22 @@ async def test_a_warning_goes_at_once_and_takes_what_waits_before_it(
     async with running(recorder):
         emit(recorder, "one")
         await eventually(lambda: recorder._pending.empty(), timeout=5, what="the event taken")
+        emit(recorder, "two")
+        emit(recorder, "three")
         for _ in range(5):
             await asyncio.sleep(0)
-        assert client.posted == []  # the Normal one waits
+        assert client.posted == []  # the Normal ones wait
         recorder.emit(TARGET, type="Warning", reason="ThrashingDetected", note="war",
                       action="Pause")
-        await eventually(lambda: len(client.posted) == 2, timeout=5, what="both posted")
-        emit(recorder, "two")  # no warning left queued: the next Normal one waits again
-        await eventually(lambda: recorder._pending.empty(), timeout=5, what="the event taken")
+        # The one in hand goes along; the warning jumps the two still queued, which wait.
+        await eventually(lambda: client.notes == ["one", "war"], timeout=5,
+                         what="the warning posted")
+        await eventually(lambda: recorder._pending.qsize() == 1, timeout=5,
+                         what="the next Normal event taken")
         for _ in range(5):
             await asyncio.sleep(0)
-        assert len(client.posted) == 2
+        assert client.notes == ["one", "war"]
+        recorder.emit(TARGET, type="Warning", reason="ThrashingDetected", note="war again",
+                      action="Pause")
+        await eventually(lambda: client.notes == ["one", "war", "two", "war again"],
+                         timeout=5, what="the second warning posted")
