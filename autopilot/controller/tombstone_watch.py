@@ -9,11 +9,10 @@ never by label. Which watch answers for it, decided by the informers' selections
   and keeps it whole, or at least what the sweep reads of it
   (:mod:`autopilot.runtime.coverage`, :mod:`autopilot.controller.summaries`): no watch
   of its own, and that informer's events of the object enqueue the sweep;
-- else, the only tombstone of its kind: a watch of its name alone (``metadata.name``
-  field selector, in its namespace);
-- else one watch of the kind shared by its tombstones (in their namespace when they
-  share one), whose cache keeps only the tombstoned objects (``Selection.keep``): a
-  watch of every ClusterRoleBinding does not cache every binding of the cluster.
+- else, the only tombstone of its kind: a watch of its name alone; several: one watch
+  of the kind shared by its tombstones, whose cache keeps only the tombstoned objects
+  (:mod:`autopilot.controller.keyed_watches`): a watch of every ClusterRoleBinding does
+  not cache every binding of the cluster.
 
 A tombstone watch asks for metadata only (``PartialObjectMetadata``: a watch of a
 whole kind for a few names transfers no object's spec) and its cache keeps what the
@@ -27,22 +26,20 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from autopilot.controller.keyed_watches import Wanted, only_keys, watches_of_keys
 from autopilot.controller.summaries import keeps_sweep_view
 from autopilot.controller.summaries import sweep_view as reduce_tombstoned
 from autopilot.golden.tombstones import Tombstone
-from autopilot.kube.informer import Selection, object_key
+from autopilot.kube.cachefeed import EventHandler
+from autopilot.kube.informer import Selection
 from autopilot.kube.resources import ResourceInfo
 from autopilot.kube.store import Key
 from autopilot.runtime.coverage import covering, selects
 from autopilot.runtime.informer_set import InformerSet
 
-EventHandler = Callable[[str, dict[str, Any], dict[str, Any] | None], None]
 # The sweep's view of one tombstoned object: None when no synced watch covers it (read
 # the API server), else (the reduced object, or None when it does not exist).
 Seen = tuple[dict[str, Any] | None] | None
-# One wanted informer: its resource (None: not served, stop it), its selection (with
-# the only keys its cache keeps, if any) and its handler.
-Wanted = tuple[ResourceInfo | None, Selection, EventHandler]
 ResourceFor = Callable[[str, str], ResourceInfo | None]
 
 def tombstone_informer(tomb: Tombstone) -> str:
@@ -57,14 +54,6 @@ def shared_tombstone_informer(api_version: str, kind: str) -> str:
 
 def _key(tomb: Tombstone, res: ResourceInfo) -> Key:
     return (tomb.namespace if res.namespaced else "", tomb.name)
-
-
-def only_keys(keys: frozenset[Key], handler: EventHandler) -> EventHandler:
-    """``handler`` for the events of the objects in ``keys`` alone."""
-    def on_event(event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
-        if object_key(obj) in keys:
-            handler(event, obj, old)
-    return on_event
 
 
 def covered_by(res: ResourceInfo, *, namespace: str, name: str,
@@ -114,18 +103,12 @@ def _own_watches(tombs: list[Tombstone], res: ResourceInfo, handler: EventHandle
     """One watch of a lone tombstone's name, or one kind-wide watch keeping only theirs."""
     if not tombs:
         return {}
-    if len(tombs) == 1:
-        [tomb] = tombs
-        namespace = (tomb.namespace or None) if res.namespaced else None
-        return {tombstone_informer(tomb): (
-            res, Selection(namespace=namespace, field_selector=f"metadata.name={tomb.name}",
-                           transform=reduce_tombstoned, metadata_only=True), handler)}
-    keys = frozenset(_key(t, res) for t in tombs)
-    namespaces = {ns for ns, _ in keys}
-    namespace = (next(iter(namespaces)) or None) if len(namespaces) == 1 else None
-    shared = shared_tombstone_informer(tombs[0].api_version, tombs[0].kind)
-    return {shared: (res, Selection(namespace=namespace, transform=reduce_tombstoned,
-                                    keep=keys, metadata_only=True), only_keys(keys, handler))}
+    by_key = {_key(tomb, res): tomb for tomb in tombs}
+    return watches_of_keys(
+        frozenset(by_key), res=res, handler=handler,
+        alone=lambda key: tombstone_informer(by_key[key]),
+        shared=shared_tombstone_informer(tombs[0].api_version, tombs[0].kind),
+        select=Selection(transform=reduce_tombstoned, metadata_only=True))
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,14 +45,10 @@ from autopilot.controller.cache import (
     managed_informer,
     managed_object_informer,
 )
+from autopilot.controller.keyed_watches import Wanted, only_keys, watches_of_keys
 from autopilot.controller.lookup_watches import LISTED_KINDS
 from autopilot.controller.summaries import KeepOursWhole, is_ours, summary_for
-from autopilot.controller.tombstone_watch import (
-    Wanted,
-    covered_by,
-    only_keys,
-    wanted_tombstone_watches,
-)
+from autopilot.controller.tombstone_watch import covered_by, wanted_tombstone_watches
 from autopilot.controller.triggers import EventHandler, Triggers
 from autopilot.golden.context import reduce_node as reduce_node_for_detection
 from autopilot.golden.tombstones import Tombstone
@@ -131,22 +127,9 @@ def as_labelled(handler: EventHandler) -> EventHandler:
     return on_event
 
 
-def _by_name(api_version: str, kind: str, res: ResourceInfo | None, rendered: frozenset[Key],
-             handler: EventHandler) -> dict[str, Wanted]:
-    """The watch of a ``by_name`` kind's rendered objects: one object's by its name;
-    several in one watch of the kind (in their namespace when they share one) whose
-    cache keeps those objects alone, whole (``Selection.keep``)."""
-    if len(rendered) == 1:
-        [(namespace, obj_name)] = rendered
-        return {managed_object_informer(api_version, kind, namespace, obj_name): (
-            res, Selection(namespace=namespace or None,
-                           field_selector=f"metadata.name={obj_name}"), handler)}
-    if not rendered:
-        return {}
-    namespaces = {namespace for namespace, _ in rendered}
-    one = (next(iter(namespaces)) or None) if len(namespaces) == 1 else None
-    return {managed_informer(api_version, kind): (
-        res, Selection(namespace=one, keep=rendered), only_keys(rendered, handler))}
+def _object_informer(api_version: str, kind: str) -> Callable[[Key], str]:
+    """The name of the informer watching one object of the kind alone."""
+    return lambda key: managed_object_informer(api_version, kind, *key)
 
 
 def _reduce_namespace(ns: dict[str, Any]) -> dict[str, Any]:
@@ -299,8 +282,10 @@ class Watches:
             # of our own making (autopilot.antithrash.flips).
             scopes, res = self.scopes, self.parts.mapper.lookup(api_version, kind)
             if group_kind in scopes.by_name:
-                wanted.update(_by_name(api_version, kind, res, scopes.rendered.get(
-                    group_kind, frozenset()), as_labelled(self.triggers.on_managed)))
+                wanted.update(watches_of_keys(
+                    scopes.rendered.get(group_kind, frozenset()), res=res,
+                    handler=as_labelled(self.triggers.on_managed), shared=name,
+                    alone=_object_informer(api_version, kind)))
                 continue
             if group_kind in scopes.few_per_cluster:
                 select, handler = Selection(), as_labelled(self.triggers.on_managed)

@@ -14,7 +14,8 @@ import pytest
 
 from autopilot import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from autopilot.controller.adoption import AdoptionReads
-from autopilot.controller.tombstone_watch import TombstoneWatch, Wanted, wanted_tombstone_watches
+from autopilot.controller.keyed_watches import Wanted
+from autopilot.controller.tombstone_watch import TombstoneWatch, wanted_tombstone_watches
 from autopilot.golden.tombstones import Tombstone
 from autopilot.kube.client import USER_AGENT, KubeClient
 from autopilot.kube.informer import Informer, Selection
