@@ -164,10 +164,14 @@ class Cluster:
 
 class Counting(Reconciler):
     renders = 0
+    # A copy of the latest render's objects, taken before any pass saw them.
+    as_rendered: list[dict[str, Any]] = []
 
     def plan(self, *args: Any, **kwargs: Any) -> Any:
         self.renders += 1
-        return super().plan(*args, **kwargs)
+        out = super().plan(*args, **kwargs)
+        self.as_rendered = copy.deepcopy(out.objects)
+        return out
 
 
 def build(cluster: Cluster, *, pending: set[str] | None = None) -> Counting:
@@ -321,3 +325,23 @@ def test_a_counted_flip_is_logged_before_the_write_that_corrects_it() -> None:
         cluster.timeline)
     assert [len(f) for f in flips_at_write] == [1, 2, 3, 4, 5], cluster.logged_at_write
     assert "dry-run" not in cluster.timeline
+
+
+def test_no_pass_writes_into_the_render_it_judges_against() -> None:
+    # customize shares all but the path to the ownership label with the intent's render:
+    # a pass that wrote into what it was handed would change the next verdict.
+    cluster, rec = converged()
+    intent = rec.intents._by_asset[ASSET]
+    tamper(cluster)
+    asyncio.run(rec.reconcile(KEY))
+    live = copy.deepcopy(cluster.objects[NAME])
+    live["metadata"].setdefault("annotations", {}).update({
+        "platform.kubevirt.io/patch":
+            '[{"op": "add", "path": "/metadata/labels/team", "value": "mine"}]',
+        "platform.kubevirt.io/ignore-fields": "/spec/selector/app"})
+    live["spec"]["selector"]["app"] = "theirs"
+    cluster.store(live)
+    asyncio.run(rec.reconcile(KEY))
+    assert cluster.objects[NAME]["metadata"]["labels"]["team"] == "mine", cluster.timeline
+    assert rec.renders == 1 and rec.intents._by_asset[ASSET] is intent
+    assert [obj for obj, _ in intent.objects.values()] == rec.as_rendered
