@@ -126,40 +126,43 @@ def field_paths(fields_v1: Any) -> frozenset[FieldPath]:
     return frozenset(out)
 
 
-def entries(obj: Mapping[str, Any] | None) -> list[Entry]:
-    """The managedFields entries of ``obj`` (malformed ones are skipped)."""
+def _raw_entries(obj: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
+    """The well-formed managedFields entries of ``obj``, unparsed."""
     meta = (obj or {}).get("metadata")
     raw = meta.get("managedFields") if isinstance(meta, Mapping) else None
-    out: list[Entry] = []
-    for item in raw if isinstance(raw, list) else ():
-        if not isinstance(item, Mapping):
-            continue
-        out.append(Entry(
-            manager=str(item.get("manager") or ""),
-            operation=str(item.get("operation") or ""),
-            time=str(item.get("time") or ""),
-            subresource=str(item.get("subresource") or ""),
-            fields=field_paths(item.get("fieldsV1")),
-        ))
-    return out
+    return [item for item in raw if isinstance(item, Mapping)] if isinstance(raw, list) else []
+
+
+def _entry(item: Mapping[str, Any]) -> Entry:
+    return Entry(
+        manager=str(item.get("manager") or ""),
+        operation=str(item.get("operation") or ""),
+        time=str(item.get("time") or ""),
+        subresource=str(item.get("subresource") or ""),
+        fields=field_paths(item.get("fieldsV1")),
+    )
+
+
+def _fields_of(obj: Mapping[str, Any] | None, manager: str, *,
+               operation: str | None = None) -> frozenset[FieldPath]:
+    """The fields of ``manager``'s entries (of ``operation`` when given; subresources
+    left out). Only those entries' fields are parsed: other managers' may be large."""
+    owned: set[FieldPath] = set()
+    for item in _raw_entries(obj):
+        if (str(item.get("manager") or "") == manager and not item.get("subresource")
+                and (operation is None or item.get("operation") == operation)):
+            owned |= field_paths(item.get("fieldsV1"))
+    return frozenset(owned)
 
 
 def owned_by(obj: Mapping[str, Any] | None, manager: str) -> frozenset[FieldPath]:
     """Every field ``manager`` owns in ``obj`` (any operation; subresources left out)."""
-    owned: set[FieldPath] = set()
-    for e in entries(obj):
-        if e.manager == manager and not e.subresource:
-            owned |= e.fields
-    return frozenset(owned)
+    return _fields_of(obj, manager)
 
 
 def applied_by(obj: Mapping[str, Any] | None, manager: str) -> frozenset[FieldPath]:
     """The fields of ``manager``'s ``Apply`` entry: what its server-side apply sets."""
-    owned: set[FieldPath] = set()
-    for e in entries(obj):
-        if e.manager == manager and e.operation == "Apply" and not e.subresource:
-            owned |= e.fields
-    return frozenset(owned)
+    return _fields_of(obj, manager, operation="Apply")
 
 
 def contest(
@@ -183,15 +186,14 @@ def contest(
     """
     if wanted is None:
         wanted = applied_by(dry_run, manager)
-    live_entries = entries(live)
-    ours: set[FieldPath] = set()
-    for e in live_entries:
-        if e.manager == manager and not e.subresource:
-            ours |= e.fields
-    others = [e for e in live_entries if e.manager != manager and not e.subresource]
+    ours = owned_by(live, manager)
     lost = sorted(p for p in wanted if p not in ours)
     if previous is not None:
         lost = [p for p in lost if _overlaps(p, previous)]
+    if not lost:
+        return None  # the other managers' fields are read only when a field was lost
+    others = [_entry(item) for item in _raw_entries(live)
+              if str(item.get("manager") or "") != manager and not item.get("subresource")]
     taken: dict[int, list[FieldPath]] = {}
     removed: list[FieldPath] = []
     for path in lost:
