@@ -113,6 +113,8 @@ class EventRecorder:
         # The series counted again since their last write: the only ones a flush reads
         # (a scan of every series after each event cost more than the event).
         self._unsent: dict[tuple[Any, ...], _Series] = {}
+        # When the first of them is due (monotonic): a flush before it reads none.
+        self._due_at = float("inf")
         self._buckets: dict[tuple[str, str, str], _Bucket] = {}
         # Set by a warning's emit: a Normal event waiting for the work in hand stops
         # waiting, so the warning behind it goes now (a controller stopped during an edit
@@ -210,6 +212,7 @@ class EventRecorder:
             series.count += 1
             series.last_seen = now
             self._unsent[key] = series
+            self._due_at = min(self._due_at, series.last_sent + self.series_interval)
             series.last_observed = max(series.last_observed, at)
             return
         if not self._allow(ref):
@@ -246,8 +249,12 @@ class EventRecorder:
 
     async def _flush_series(self, *, force: bool) -> None:
         now = time.monotonic()
+        if not force and now < self._due_at:
+            return
+        self._due_at = float("inf")
         for key, series in list(self._unsent.items()):
             if not force and now - series.last_sent < self.series_interval:
+                self._due_at = min(self._due_at, series.last_sent + self.series_interval)
                 continue
             del self._unsent[key]
             # The time of the last occurrence, not of this write (which may be much later).
