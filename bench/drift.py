@@ -249,13 +249,19 @@ def figures(edits: Sequence[Edit], server: Sequence[float | None], *, objects: i
 
 def _split_figures(edits: Sequence[Edit], split: Sequence[tuple[float, float] | None]
                    ) -> dict[str, Any]:
-    """The server's own write of each edit, and the rest, by focus kind and overall."""
+    """The server's own write of each edit, and the rest, by focus kind and overall; and
+    how the slowest edit of each splits (which side its maximum came from)."""
     if not any(split):
         return {}
     out: dict[str, Any] = {}
     for kind in (None, *FOCUS_KINDS):
-        mine = [pair for e, pair in zip(edits, split, strict=True)
+        mine = [(i, pair) for i, (e, pair) in enumerate(zip(edits, split, strict=True))
                 if pair is not None and kind in (None, e.target.kind)]
-        out[kind or "all"] = {"edit_served": _ms([w for w, _ in mine]),
-                              "then_ours": _ms([o for _, o in mine])}
+        out[kind or "all"] = {"edit_served": _ms([w for _, (w, _) in mine]),
+                              "then_ours": _ms([o for _, (_, o) in mine])}
+        if mine:
+            i, (served, ours) = max(mine, key=lambda item: sum(item[1]))
+            out[kind or "all"]["slowest"] = {
+                "edit": i, "edit_served": round(served * 1000, 1),
+                "then_ours": round(ours * 1000, 1)}
     return {"server_split_ms": out}

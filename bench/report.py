@@ -38,10 +38,17 @@ def server_side(r: dict[str, Any]) -> str:
     of_it = "" if not split else (
         f"; of the MachineConfig figure, the server's own write of the edit p50 "
         f"{split['edit_served']['p50']} ms, then to our apply p50 {split['then_ours']['p50']}"
-        f" / max {split['then_ours']['max']} ms")
+        f" / max {split['then_ours']['max']} ms" + _slowest(split.get("slowest")))
     return (f"; server-side MachineConfig p50 {mc.get('p50')} / max {mc.get('max')} ms "
             f"(n={mc.get('n')}), Service p50 {svc.get('p50')} / max {svc.get('max')} ms "
             f"(n={svc.get('n')})" + of_it)
+
+
+def _slowest(slowest: dict[str, Any] | None) -> str:
+    if not slowest:
+        return ""
+    return (f"; the slowest: the server's write {slowest['edit_served']} ms, then ours "
+            f"{slowest['then_ours']} ms (edit {slowest['edit']})")
 
 
 def _drift(r: dict[str, Any]) -> str:

@@ -69,7 +69,10 @@ def test_the_server_side_figure_splits_where_the_record_says_when_the_edit_was_a
     mc = result["server_split_ms"]["MachineConfig"]
     assert (mc["edit_served"]["p50"], mc["then_ours"]["p50"]) == (6.0, 3.0)
     assert result["server_split_ms"]["Service"]["edit_served"]["n"] == 0
+    assert mc["slowest"] == {"edit": 0, "edit_served": 6.0, "then_ours": 3.0}
     assert "server's own write of the edit p50 6.0 ms, then to our apply p50 3.0" in (
+        server_side(result))
+    assert "the slowest: the server's write 6.0 ms, then ours 3.0 ms (edit 0)" in (
         server_side(result))
     # Without answer times (kubesim) nothing is split, and nothing said of it.
     plain = figures(edits, server_latencies(log, edits), objects=2, rejected=0,
