@@ -40,6 +40,8 @@ EDIT_WAR_WINDOW_S = 1.0
 REVISIT_S = 1.5 * EDIT_WAR_WINDOW_S
 AUDIT_SETTLE_S = 5.0
 FOCUS_KINDS = ("MachineConfig", "Service")
+# An edit's record on the server and the controller's next apply of that object.
+Pair = tuple[LoggedRequest, LoggedRequest]
 # Server-side targets (ms): a watch event in and one apply out.
 SERVER_P50_MS = 8.0
 MACHINECONFIG_MAX_MS = 15.0
@@ -67,28 +69,28 @@ def run(env: Env, mode: Mode) -> dict[str, Any]:
     edits, targets, rejected = asyncio.run(_edits(env, mode))
     after = proc_sample(controller.proc.pid)
     controller._check_alive()
-    requests, server = _server_side(env, edits)
+    requests, pairs = _server_side(env, edits)
     measured_by = ("kubesim's request log" if env.cluster.sim is not None
                    else "the audit log (requestReceivedTimestamp)")
-    result = figures(edits, server, objects=targets, rejected=rejected, measured_by=measured_by,
-                     split=write_split(requests, edits))
+    result = figures(edits, server_latencies(pairs), objects=targets, rejected=rejected,
+                     measured_by=measured_by, split=write_split(pairs))
     result["controller_per_edit"] = per_edit(requests, edits, cpu_s=after.cpu - before.cpu)
     return result
 
 
 def _server_side(env: Env, edits: Sequence[Edit]
-                 ) -> tuple[list[LoggedRequest], list[float | None]]:
-    """The record of requests and each edit's server-side latency. A real server writes
+                 ) -> tuple[list[LoggedRequest], list[Pair | None]]:
+    """The record of requests and each edit's pair in it (:func:`applies_of`). A real server writes
     an audit event when the response is complete, a moment after the client saw it:
     wait (at most a few seconds) until every restored edit is paired with its apply."""
     deadline = time.monotonic() + AUDIT_SETTLE_S
     while True:
         requests = env.requests(USER_AGENT, CONTROLLER_UA)
-        server = server_latencies(requests, edits)
+        pairs = applies_of(requests, edits)
         if time.monotonic() > deadline or all(
-                s is not None for s, e in zip(server, edits, strict=True)
+                p is not None for p, e in zip(pairs, edits, strict=True)
                 if e.restored_after is not None):
-            return requests, server
+            return requests, pairs
         time.sleep(0.1)
 
 
@@ -169,14 +171,14 @@ def _plural(target: Target) -> str:
 
 
 def applies_of(requests: Sequence[LoggedRequest], edits: Sequence[Edit]
-               ) -> list[tuple[LoggedRequest, LoggedRequest] | None]:
+               ) -> list[Pair | None]:
     """Per edit, the server's record of it and of the controller's next apply of that
     object (None when either is missing from the record)."""
     tampers = [r for r in requests if r.user_agent.startswith(USER_AGENT)
                and r.verb == "patch" and not r.dry_run]
     applies = [r for r in requests if r.user_agent.startswith(CONTROLLER_UA)
                and r.verb == "patch" and not r.dry_run]
-    out: list[tuple[LoggedRequest, LoggedRequest] | None] = []
+    out: list[Pair | None] = []
     for edit in edits:
         t = edit.target
         where = (_plural(t), t.namespace, t.name)
@@ -192,22 +194,21 @@ def applies_of(requests: Sequence[LoggedRequest], edits: Sequence[Edit]
     return out
 
 
-def server_latencies(requests: Sequence[LoggedRequest], edits: Sequence[Edit]
-                     ) -> list[float | None]:
-    """Per edit, seconds from the server receiving the edit to it receiving the controller's
-    apply of that object (None when either is missing from the record)."""
-    return [None if pair is None else pair[1].at - pair[0].at
-            for pair in applies_of(requests, edits)]
+def server_latencies(pairs: Sequence[Pair | None]) -> list[float | None]:
+    """Per edit (its pair from :func:`applies_of`), seconds from the server receiving the
+    edit to it receiving the controller's apply of that object (None when either is
+    missing from the record)."""
+    return [None if pair is None else pair[1].at - pair[0].at for pair in pairs]
 
 
-def write_split(requests: Sequence[LoggedRequest], edits: Sequence[Edit]
-                ) -> list[tuple[float, float] | None]:
-    """Per edit, the server-side latency in two: the server's own write of the edit
-    (received to answered) and from then to the controller's apply received. None where
-    the record does not say when the edit was answered (kubesim's)."""
+def write_split(pairs: Sequence[Pair | None]) -> list[tuple[float, float] | None]:
+    """Per edit (its pair from :func:`applies_of`), the server-side latency in two: the
+    server's own write of the edit (received to answered) and from then to the
+    controller's apply received. None where the record does not say when the edit was
+    answered (kubesim's)."""
     return [None if pair is None or pair[0].served_at is None
             else (pair[0].served_at - pair[0].at, pair[1].at - pair[0].served_at)
-            for pair in applies_of(requests, edits)]
+            for pair in pairs]
 
 
 def _ms(values: list[float | None]) -> dict[str, float]:

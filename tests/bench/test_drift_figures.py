@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bench.client import USER_AGENT
-from bench.drift import Edit, figures, plan_edits, server_latencies, write_split
+from bench.drift import Edit, applies_of, figures, plan_edits, server_latencies, write_split
 from bench.env import CONTROLLER_UA
 from bench.modes import SMOKE
 from bench.objects import Target
@@ -37,7 +37,7 @@ def test_each_edit_is_paired_with_the_next_apply_of_that_object() -> None:
         req(12.000, bench, "machineconfigs", "99-a"),  # never applied
     ]
     edits = [Edit(MC, 9.999, 0.01), Edit(SVC, 10.999, 0.01), Edit(MC, 11.999, None)]
-    got = server_latencies(log, edits)
+    got = server_latencies(applies_of(log, edits))
     assert [round(x * 1000, 3) if x is not None else None for x in got] == [5.0, 4.0, None]
     result = figures(edits, got, objects=2, rejected=0, measured_by="test")
     assert result["server_ms"]["MachineConfig"]["n"] == 1
@@ -61,10 +61,10 @@ def test_the_server_side_figure_splits_where_the_record_says_when_the_edit_was_a
            req(11.000, bench, "services", "m", ns="ns"),  # kubesim's record: no answer time
            req(11.004, ctl, "services", "m", ns="ns")]
     edits = [Edit(MC, 9.999, 0.01), Edit(SVC, 10.999, 0.01)]
-    split = write_split(log, edits)
+    split = write_split(applies_of(log, edits))
     assert [None if p is None else tuple(round(x * 1000, 3) for x in p) for p in split] == [
         (6.0, 3.0), None]
-    result = figures(edits, server_latencies(log, edits), objects=2, rejected=0,
+    result = figures(edits, server_latencies(applies_of(log, edits)), objects=2, rejected=0,
                      measured_by="test", split=split)
     mc = result["server_split_ms"]["MachineConfig"]
     assert (mc["edit_served"]["p50"], mc["then_ours"]["p50"]) == (6.0, 3.0)
@@ -75,6 +75,6 @@ def test_the_server_side_figure_splits_where_the_record_says_when_the_edit_was_a
     assert "the slowest: the server's write 6.0 ms, then ours 3.0 ms (edit 0)" in (
         server_side(result))
     # Without answer times (kubesim) nothing is split, and nothing said of it.
-    plain = figures(edits, server_latencies(log, edits), objects=2, rejected=0,
+    plain = figures(edits, server_latencies(applies_of(log, edits)), objects=2, rejected=0,
                     measured_by="test", split=[None, None])
     assert "server_split_ms" not in plain and "own write" not in server_side(plain)
